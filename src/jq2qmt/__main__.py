@@ -1,0 +1,4 @@
+from jq2qmt.cli import main
+
+if __name__ == "__main__":
+    main()
