@@ -1,0 +1,1 @@
+"""Client files exported for JoinQuant and QMT, built from the package sources."""
