@@ -1,0 +1,223 @@
+// 持仓调整: edit an ADJUSTMENT_… strategy (signed volumes, added to the merged target)
+// or correct a strategy's snapshot by hand. Rows are edited in a modal, checked here,
+// and saved as a whole snapshot through POST /api/v1/positions/update/internal; the
+// server's complaint about a row is shown next to that row.
+import {
+  api, el, fillBody, fmtInt, fmtPrice, fmtTime, flash, fieldErrors, errorMessage, isAdjustment,
+  ADJUSTMENT_PREFIX, strategyList, normalizePosition, strategyUrl,
+} from './app.js';
+
+const select = document.getElementById('strategy-select');
+const saveBtn = document.getElementById('save');
+const saveError = document.getElementById('save-error');
+const tbody = document.querySelector('#rows-table tbody');
+const rowDialog = document.getElementById('row-dialog');
+const newDialog = document.getElementById('new-dialog');
+
+const state = { strategies: [], name: null, rows: [], dirty: false, totals: {}, editing: null, created: [] };
+
+const CODE_RE = /^(\d{6})\.(XSHG|XSHE|SH|SZ|BJ)$/;
+const SUFFIX = { XSHG: 'SH', XSHE: 'SZ', SH: 'SH', SZ: 'SZ', BJ: 'BJ' };
+const canonical = (code) => {
+  const m = CODE_RE.exec(String(code).trim().toUpperCase());
+  return m ? `${m[1]}.${SUFFIX[m[2]]}` : String(code).trim().toUpperCase();
+};
+
+// Page-side validation of one row; the server checks again (and knows more).
+export function validateRow(row, rows, adjustment, skipIndex) {
+  const errors = {};
+  const code = String(row.code || '').trim().toUpperCase();
+  if (!code) errors.code = '请填写代码';
+  else if (!CODE_RE.test(code)) errors.code = '代码格式应为 600000.XSHG / 000001.XSHE / 600000.SH';
+  else if (rows.some((r, i) => i !== skipIndex && canonical(r.code) === canonical(code))) errors.code = '这个代码已经在表中';
+  const volume = String(row.volume ?? '').trim();
+  if (!/^-?\d+$/.test(volume)) errors.volume = '数量须为整数（股）';
+  else if (!adjustment && Number(volume) < 0) errors.volume = '普通策略的数量不能为负（负数只用于调整策略）';
+  else if (Math.abs(Number(volume)) > 1e12) errors.volume = '数量过大';
+  const cost = String(row.cost ?? '').trim();
+  if (cost === '' || !isFinite(Number(cost))) errors.cost = '成本须为数字';
+  else if (Number(cost) < 0) errors.cost = '成本不能为负';
+  return errors;
+}
+
+async function load(preferred) {
+  const [all, total] = await Promise.all([
+    api('/api/v1/positions/all'),
+    api('/api/v1/positions/total?include_adjustments=true'),
+  ]);
+  state.strategies = strategyList(all.data);
+  state.totals = totalMap(total.data);
+  const names = state.strategies.map((s) => s.name);
+  for (const n of state.created) if (!names.includes(n)) names.push(n);
+  if (!names.some(isAdjustment)) names.push(ADJUSTMENT_PREFIX + 'MANUAL');
+  fillSelect(names);
+  const want = preferred && names.includes(preferred) ? preferred : (names.find(isAdjustment));
+  select.value = want;
+  open(want);
+}
+
+function totalMap(data) {
+  const list = (data && (data.positions || data.items)) || [];
+  return Object.fromEntries(list.map(normalizePosition).map((p) => [canonical(p.code), p.volume]));
+}
+
+function fillSelect(names) {
+  const adj = names.filter(isAdjustment).sort();
+  const other = names.filter((n) => !isAdjustment(n)).sort();
+  const group = (label, list) => el('optgroup', { label }, ...list.map((n) => el('option', { value: n, text: n })));
+  select.replaceChildren(group('调整策略', adj), ...(other.length ? [group('策略快照（手工修正）', other)] : []));
+}
+
+function open(name) {
+  state.name = name;
+  const s = state.strategies.find((x) => x.name === name);
+  state.rows = s ? s.positions.map((p) => ({ ...p, dirty: false, error: null })) : [];
+  state.dirty = false;
+  const adj = isAdjustment(name);
+  document.getElementById('editor-title').textContent = adj ? `调整策略 ${name}` : `手工修正 ${name}`;
+  const meta = document.getElementById('editor-meta');
+  meta.replaceChildren(s
+    ? el('span', {}, `版本 ${s.version ?? '—'} · 更新于 ${fmtTime(s.update_time)} · `, el('a', { href: strategyUrl(name), text: '查看历史' }))
+    : el('span', { text: '新建，尚未保存' }));
+  hideSaveError();
+  render();
+}
+
+function render() {
+  const adj = isAdjustment(state.name);
+  const rows = state.rows.map((r, i) => el('tr', { class: r.error ? 'row-error' : (r.dirty ? 'dirty' : ''), dataset: { code: canonical(r.code), index: String(i) } },
+    el('td', {}, r.code, r.error ? el('div', { class: 'row-message', role: 'alert', text: r.error }) : null),
+    el('td', { text: r.name || '' }),
+    el('td', { class: 'num' + (Number(r.volume) < 0 ? ' down' : ''), text: fmtInt(Number(r.volume)) }),
+    el('td', { class: 'num', text: fmtPrice(Number(r.cost)) }),
+    el('td', { class: 'num merged', text: fmtInt(state.totals[canonical(r.code)] ?? 0) }),
+    el('td', { class: 'actions' },
+      el('button', { class: 'btn btn-small', type: 'button', text: '编辑', onclick: () => openRow(i) }), ' ',
+      el('button', { class: 'btn btn-small btn-danger', type: 'button', text: '删除', onclick: () => removeRow(i) }))));
+  fillBody(tbody, rows, adj ? '没有调整项。点「＋ 添加」加一行。' : '空仓。', 6);
+  saveBtn.disabled = !state.dirty;
+}
+
+function markDirty() {
+  state.dirty = true;
+  hideSaveError();
+  render();
+}
+
+function removeRow(i) {
+  const r = state.rows[i];
+  if (!confirm(`删除 ${r.code}？（保存后生效）`)) return;
+  state.rows.splice(i, 1);
+  markDirty();
+}
+
+const fields = { code: 'f-code', name: 'f-name', volume: 'f-volume', cost: 'f-cost' };
+
+function openRow(index) {
+  state.editing = index;
+  const r = index === null ? { code: '', name: '', volume: '', cost: '' } : state.rows[index];
+  document.getElementById('row-dialog-title').textContent = index === null ? '添加持仓' : `编辑 ${r.code}`;
+  for (const [k, id] of Object.entries(fields)) {
+    document.getElementById(id).value = r[k] === undefined || r[k] === null ? '' : String(r[k]);
+  }
+  showFieldErrors({});
+  rowDialog.showModal();
+  document.getElementById('f-code').focus();
+}
+
+function showFieldErrors(errors) {
+  for (const k of ['code', 'volume', 'cost']) {
+    document.getElementById('e-' + k).textContent = errors[k] || '';
+    document.getElementById(fields[k]).classList.toggle('invalid', Boolean(errors[k]));
+  }
+}
+
+document.getElementById('row-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const row = Object.fromEntries(Object.entries(fields).map(([k, id]) => [k, document.getElementById(id).value.trim()]));
+  const errors = validateRow(row, state.rows, isAdjustment(state.name), state.editing);
+  showFieldErrors(errors);
+  if (Object.keys(errors).length) return;
+  const clean = { code: row.code.toUpperCase(), name: row.name, volume: Number(row.volume), cost: Number(row.cost), dirty: true, error: null };
+  if (state.editing === null) state.rows.push(clean);
+  else state.rows[state.editing] = clean;
+  rowDialog.close();
+  markDirty();
+});
+document.getElementById('row-cancel').addEventListener('click', () => rowDialog.close());
+document.getElementById('add-row').addEventListener('click', () => openRow(null));
+
+async function save() {
+  saveBtn.disabled = true;
+  hideSaveError();
+  const body = {
+    strategy_name: state.name,
+    positions: state.rows.map((r) => {
+      const p = { code: r.code, volume: Number(r.volume), cost: Number(r.cost) };
+      if (r.name) p.name = r.name;
+      return p;
+    }),
+  };
+  try {
+    await api('/api/v1/positions/update/internal', { method: 'POST', body });
+    flash(`已保存 ${state.name}`);
+    await load(state.name);
+  } catch (err) {
+    if (err.status === 401) return;
+    showServerErrors(err);
+    saveBtn.disabled = false;
+  }
+}
+
+function showServerErrors(err) {
+  const list = fieldErrors(err.body);
+  let unplaced = [];
+  state.rows.forEach((r) => { r.error = null; });
+  for (const f of list) {
+    const row = f.index !== null && state.rows[f.index];
+    if (row) row.error = row.error ? `${row.error}；${f.message}` : f.message;
+    else unplaced.push(f.message);
+  }
+  if (!list.length) unplaced = [errorMessage(err.body, err.status)];
+  render();
+  saveBtn.disabled = false;
+  if (unplaced.length) showSaveError('服务器拒绝保存：' + unplaced.join('；'));
+  else showSaveError('服务器拒绝保存：请修正标红的行后再保存。');
+}
+
+function showSaveError(text) { saveError.textContent = text; saveError.hidden = false; }
+function hideSaveError() { saveError.hidden = true; saveError.textContent = ''; }
+
+saveBtn.addEventListener('click', save);
+select.addEventListener('change', () => {
+  if (state.dirty && !confirm('有未保存的修改，确定切换？')) { select.value = state.name; return; }
+  history.replaceState(null, '', '/adjustment?strategy=' + encodeURIComponent(select.value));
+  open(select.value);
+});
+
+document.getElementById('new-adjustment').addEventListener('click', () => {
+  document.getElementById('f-new-name').value = '';
+  document.getElementById('e-new-name').textContent = '';
+  newDialog.showModal();
+});
+document.getElementById('new-cancel').addEventListener('click', () => newDialog.close());
+document.getElementById('new-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const suffix = document.getElementById('f-new-name').value.trim();
+  const name = ADJUSTMENT_PREFIX + suffix;
+  const err = !suffix ? '请填写名称' : (/[\x00-\x1f\x7f]/.test(suffix) ? '名称不能含控制字符'
+    : ([...select.options].some((o) => o.value === name) ? '已有同名策略' : ''));
+  document.getElementById('e-new-name').textContent = err;
+  if (err) return;
+  newDialog.close();
+  state.created.push(name);
+  fillSelect([...new Set([...[...select.options].map((o) => o.value), name])]);
+  select.value = name;
+  open(name);
+});
+
+window.addEventListener('beforeunload', (ev) => { if (state.dirty) { ev.preventDefault(); ev.returnValue = ''; } });
+
+load(new URLSearchParams(location.search).get('strategy')).catch((err) => {
+  if (err.status !== 401) flash(err.message, true);
+});

@@ -1,0 +1,229 @@
+// Shared helpers of the jq2qmt pages: API calls with the session's CSRF token,
+// error messages, DOM building, number/time formatting, the stale-strategy rule.
+
+const meta = document.querySelector('meta[name="csrf-token"]');
+export const csrfToken = meta ? meta.content : '';
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(errorMessage(body, status));
+    this.status = status;
+    this.body = body;
+  }
+}
+
+// One call to the JSON API. Writes carry the CSRF token; 401 sends the user to login.
+// `etag`: sent as If-None-Match; a 304 answer resolves to {notModified: true}.
+// `loginOn401: false` for calls where 401 means a wrong password, not a lost session.
+export async function api(path, { method = 'GET', body, etag, loginOn401 = true } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (etag) headers['If-None-Match'] = etag;
+  const resp = await fetch(path, {
+    method, headers, credentials: 'same-origin', cache: 'no-store',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (resp.status === 304) return { notModified: true, etag };
+  let data = null;
+  const text = await resp.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch (e) { data = { message: text.slice(0, 200) }; }
+  }
+  if (resp.status === 401 && loginOn401) {
+    goLogin();
+    throw new ApiError(401, data);
+  }
+  if (!resp.ok) throw new ApiError(resp.status, data);
+  return { data, etag: resp.headers.get('ETag') };
+}
+
+export function goLogin() {
+  const next = location.pathname + location.search;
+  location.assign('/login?next=' + encodeURIComponent(next) + '&expired=1');
+}
+
+// The server's error bodies name a message in several shapes (ours, FastAPI's).
+export function errorMessage(body, status) {
+  if (body) {
+    if (typeof body === 'string') return body;
+    const e = body.error && typeof body.error === 'object' ? body.error : body;
+    for (const key of ['message', 'msg', 'error', 'detail', 'reason']) {
+      const v = e[key];
+      if (typeof v === 'string' && v) return v;
+    }
+    if (Array.isArray(body.detail) && body.detail.length) {
+      return body.detail.map((d) => d.msg || JSON.stringify(d)).join('；');
+    }
+    const fields = fieldErrors(body);
+    if (fields.length) return fields.map((f) => f.message).join('；');
+  }
+  return status ? '请求失败（HTTP ' + status + '）' : '请求失败';
+}
+
+// Per-field errors as [{field, index, message}] where `index` is the position row
+// the field belongs to (from paths like "positions[2].code" or ["body","positions",2,"code"]).
+export function fieldErrors(body) {
+  if (!body || typeof body !== 'object') return [];
+  const e = body.error && typeof body.error === 'object' ? body.error : body;
+  let list = e.errors || e.fields || e.details || (Array.isArray(body.detail) ? body.detail : null);
+  if (!list && (e.field || e.loc)) list = [e];
+  if (!Array.isArray(list)) return [];
+  return list.map((item) => {
+    let field = item.field || item.loc || item.path || '';
+    if (Array.isArray(field)) field = field.filter((p) => p !== 'body').join('.');
+    const m = /positions\D*(\d+)/.exec(String(field));
+    return {
+      field: String(field),
+      index: item.index !== undefined ? Number(item.index) : (m ? Number(m[1]) : null),
+      message: item.message || item.msg || item.reason || String(item.error || ''),
+    };
+  });
+}
+
+// el('td', {class: 'num', text: '1'}, child, ...)
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'text') node.textContent = v;
+    else if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+export function fillBody(tbody, rows, emptyText, colspan) {
+  tbody.replaceChildren();
+  if (!rows.length) {
+    tbody.append(el('tr', {}, el('td', { class: 'empty', colspan: String(colspan), text: emptyText })));
+    return;
+  }
+  tbody.append(...rows);
+}
+
+const intFmt = new Intl.NumberFormat('zh-CN', { maximumFractionDigits: 0 });
+const moneyFmt = new Intl.NumberFormat('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const priceFmt = new Intl.NumberFormat('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 4 });
+
+export const fmtInt = (n) => (n === null || n === undefined || isNaN(n) ? '—' : intFmt.format(n));
+export const fmtMoney = (n) => (n === null || n === undefined || isNaN(n) ? '—' : moneyFmt.format(n));
+export const fmtPrice = (n) => (n === null || n === undefined || isNaN(n) ? '—' : priceFmt.format(n));
+export const fmtPct = (x) => (x === null || x === undefined || isNaN(x) ? '—' : (x * 100).toFixed(2) + '%');
+export const fmtSigned = (n) => (n > 0 ? '+' : '') + fmtInt(n);
+
+// Money in 万 for tiles and charts.
+export function fmtWan(n) {
+  if (n === null || n === undefined || isNaN(n)) return '—';
+  if (Math.abs(n) >= 1e8) return (n / 1e8).toFixed(2) + ' 亿';
+  if (Math.abs(n) >= 1e4) return (n / 1e4).toFixed(2) + ' 万';
+  return moneyFmt.format(n);
+}
+
+// Server times are ISO 8601; a time without a zone is Beijing time (as the seed's).
+export function parseTime(value) {
+  if (!value) return null;
+  if (typeof value === 'number') return new Date(value * 1000);
+  let s = String(value).trim().replace(' ', 'T');
+  if (!/(Z|[+-]\d\d:?\d\d)$/.test(s)) s += '+08:00';
+  const d = new Date(s);
+  return isNaN(d.getTime()) ? null : d;
+}
+
+const timeFmt = new Intl.DateTimeFormat('zh-CN', {
+  timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit',
+  hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
+});
+
+export function fmtTime(value) {
+  const d = value instanceof Date ? value : parseTime(value);
+  if (!d) return '—';
+  const p = Object.fromEntries(timeFmt.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
+// "3 分钟前" style age, for heartbeats and refresh state.
+export function fmtAge(value, now = new Date()) {
+  const d = value instanceof Date ? value : parseTime(value);
+  if (!d) return '从未';
+  const s = Math.max(0, Math.round((now - d) / 1000));
+  if (s < 60) return s + ' 秒前';
+  if (s < 3600) return Math.floor(s / 60) + ' 分钟前';
+  if (s < 86400) return Math.floor(s / 3600) + ' 小时前';
+  return Math.floor(s / 86400) + ' 天前';
+}
+
+// Beijing calendar date of a Date as a UTC-midnight Date (for day arithmetic).
+function beijingDay(d) {
+  const b = new Date(d.getTime() + 8 * 3600 * 1000);
+  return Date.UTC(b.getUTCFullYear(), b.getUTCMonth(), b.getUTCDate());
+}
+
+// Weekdays (Mon–Fri, Beijing dates) strictly between the day of `from` and the day of `to`.
+export function tradingDaysBetween(from, to) {
+  let count = 0;
+  const day = 86400 * 1000;
+  for (let t = beijingDay(from) + day; t < beijingDay(to); t += day) {
+    const wd = new Date(t).getUTCDay();
+    if (wd !== 0 && wd !== 6) count += 1;
+  }
+  return count;
+}
+
+// The stale rule: a strategy is stale when at least one whole trading day (a weekday,
+// Beijing time; holidays are not known and count as trading days) has passed since the
+// day of its last update without a new upload. Adjustment strategies are never stale.
+export function isStale(strategyName, updateTime, now = new Date()) {
+  if (isAdjustment(strategyName)) return false;
+  const d = updateTime instanceof Date ? updateTime : parseTime(updateTime);
+  if (!d) return true;
+  return tradingDaysBetween(d, now) >= 1;
+}
+
+export const ADJUSTMENT_PREFIX = 'ADJUSTMENT_';
+export const isAdjustment = (name) => String(name || '').startsWith(ADJUSTMENT_PREFIX);
+
+let flashTimer = null;
+export function flash(message, isError = false) {
+  const box = document.getElementById('flash');
+  if (!box) return;
+  box.textContent = message;
+  box.className = 'flash' + (isError ? ' error' : '');
+  box.hidden = false;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { box.hidden = true; }, isError ? 8000 : 3500);
+}
+
+// Strategy lists from GET /api/v1/positions/all in whichever shape the server uses:
+// {strategies: [...]}, {strategies: {name: {...}}}, or a bare list.
+export function strategyList(data) {
+  let list = data && (data.strategies || data.items || data.data) ? (data.strategies || data.items || data.data) : data;
+  if (list && !Array.isArray(list) && typeof list === 'object') {
+    list = Object.entries(list).map(([name, s]) => Object.assign({ strategy_name: name }, s));
+  }
+  return (list || []).map((s) => ({
+    name: s.strategy_name || s.name || s.strategy,
+    version: s.version,
+    update_time: s.update_time || s.updated_at,
+    as_of: s.as_of,
+    positions: (s.positions || []).map(normalizePosition),
+    portfolio: s.portfolio || null,
+  }));
+}
+
+export function normalizePosition(p) {
+  return {
+    code: p.code,
+    name: p.name || '',
+    volume: Number(p.volume !== undefined ? p.volume : p.total_volume),
+    cost: Number(p.cost !== undefined ? p.cost : p.avg_cost),
+  };
+}
+
+export const strategyUrl = (name) => '/history/' + encodeURIComponent(name);

@@ -1,0 +1,179 @@
+// 总览: merged target, every strategy's snapshot, allocation charts, stale highlight.
+// Refreshes itself with If-None-Match on the total's ETag: while nothing changes each
+// poll is a 304 without a body, and the page re-renders only on a real change.
+import {
+  api, el, fillBody, fmtInt, fmtPrice, fmtMoney, fmtPct, fmtWan, fmtTime, fmtAge, isStale,
+  isAdjustment, strategyList, normalizePosition, strategyUrl, flash, parseTime, tradingDaysBetween,
+} from './app.js';
+
+const POLL_MS = 15000;
+const state = { etag: null, checkedAt: null, timer: null, charts: {} };
+const includeBox = document.getElementById('include-adjustments');
+
+function totalUrl() {
+  return '/api/v1/positions/total?include_adjustments=' + (includeBox.checked ? 'true' : 'false');
+}
+
+async function refresh(force = false) {
+  clearTimeout(state.timer);
+  try {
+    const total = await api(totalUrl(), { etag: force ? null : state.etag });
+    state.checkedAt = new Date();
+    if (!total.notModified) {
+      const all = await api('/api/v1/positions/all');
+      state.etag = total.etag;
+      render(total.data, strategyList(all.data));
+    }
+    setRefreshState(total.notModified ? '无变化' : '已更新');
+  } catch (err) {
+    setRefreshState('刷新失败');
+    if (err.status !== 401) flash(err.message, true);
+  }
+  schedule();
+}
+
+function schedule() {
+  clearTimeout(state.timer);
+  if (!document.hidden) state.timer = setTimeout(() => refresh(), POLL_MS);
+}
+
+function setRefreshState(what) {
+  const t = state.checkedAt ? fmtTime(state.checkedAt).slice(11) : '';
+  document.getElementById('refresh-state').textContent = `${what} · ${t} 检查 · 每 ${POLL_MS / 1000} 秒自动刷新`;
+}
+
+function totalPositions(data) {
+  const list = (data && (data.positions || data.items)) || (Array.isArray(data) ? data : []);
+  return list.map(normalizePosition).map((p) => Object.assign(p, { value: p.volume * p.cost }));
+}
+
+function render(totalData, strategies) {
+  const positions = totalPositions(totalData);
+  const gross = positions.reduce((s, p) => s + Math.max(p.value, 0), 0);
+  renderTiles(positions, strategies, totalData, gross);
+  renderTotal(positions, gross);
+  renderStrategies(strategies);
+  renderCharts(positions, strategies, gross);
+}
+
+function renderTiles(positions, strategies, totalData, gross) {
+  document.getElementById('tile-strategies').textContent = String(strategies.length);
+  document.getElementById('tile-codes').textContent = String(positions.length);
+  document.getElementById('tile-value').textContent = fmtWan(gross);
+  const times = strategies.map((s) => parseTime(s.update_time)).filter(Boolean);
+  const latest = (totalData && totalData.update_time) || (times.length ? new Date(Math.max(...times)) : null);
+  document.getElementById('tile-updated').textContent = latest ? fmtTime(latest) : '—';
+}
+
+function renderTotal(positions, gross) {
+  const rows = positions
+    .slice()
+    .sort((a, b) => b.value - a.value)
+    .map((p) => el('tr', { dataset: { code: p.code } },
+      el('td', { text: p.code }),
+      el('td', { text: p.name || '' }),
+      el('td', { class: 'num' + (p.volume < 0 ? ' down' : ''), text: fmtInt(p.volume) }),
+      el('td', { class: 'num', text: fmtPrice(p.cost) }),
+      el('td', { class: 'num', text: fmtMoney(p.value) }),
+      el('td', { class: 'num', text: gross > 0 ? fmtPct(p.value / gross) : '—' })));
+  fillBody(document.querySelector('#total-table tbody'), rows, '还没有任何策略上传持仓。', 6);
+  document.getElementById('total-note').textContent = includeBox.checked ? '已计入调整策略' : '未计入调整策略';
+}
+
+function strategyValue(s) {
+  return s.positions.reduce((sum, p) => sum + p.volume * p.cost, 0);
+}
+
+function renderStrategies(strategies) {
+  const box = document.getElementById('strategy-list');
+  const now = new Date();
+  const stale = [];
+  const items = strategies.map((s) => {
+    const isOld = isStale(s.name, s.update_time, now);
+    if (isOld) stale.push(s.name);
+    const updated = parseTime(s.update_time);
+    const badges = [
+      isAdjustment(s.name) ? el('span', { class: 'badge badge-info', text: '调整' }) : null,
+      isOld ? el('span', { class: 'badge badge-warn', text: updated ? `过期 · ${tradingDaysBetween(updated, now)} 个交易日未更新` : '从未更新' }) : null,
+    ];
+    return el('details', { class: 'strategy' + (isOld ? ' stale' : ''), dataset: { strategy: s.name } },
+      el('summary', {},
+        el('span', { class: 'strategy-name', text: s.name }), ...badges,
+        el('span', { class: 'strategy-meta' },
+          el('span', { text: `版本 ${s.version ?? '—'}` }),
+          el('span', { text: `更新 ${fmtTime(s.update_time)}（${fmtAge(s.update_time, now)}）` }),
+          el('span', { text: `${s.positions.length} 只` }),
+          el('span', { text: `成本市值 ${fmtWan(strategyValue(s))}` })),
+        el('span', { class: 'strategy-links' },
+          el('a', { href: strategyUrl(s.name), text: '历史' }),
+          el('a', { href: '/adjustment?strategy=' + encodeURIComponent(s.name), text: isAdjustment(s.name) ? '编辑' : '修正' }))),
+      el('div', { class: 'strategy-body table-wrap' }, positionsTable(s.positions)));
+  });
+  box.replaceChildren(...(items.length ? items : [el('p', { class: 'empty', text: '还没有策略。聚宽策略上传第一次持仓后会出现在这里。' })]));
+  const banner = document.getElementById('stale-banner');
+  banner.hidden = !stale.length;
+  banner.textContent = stale.length ? `${stale.length} 个策略超过 1 个交易日未更新：${stale.join('、')}。请检查聚宽模拟交易是否仍在运行。` : '';
+}
+
+function positionsTable(positions) {
+  const rows = positions.map((p) => el('tr', {},
+    el('td', { text: p.code }), el('td', { text: p.name }),
+    el('td', { class: 'num' + (p.volume < 0 ? ' down' : ''), text: fmtInt(p.volume) }),
+    el('td', { class: 'num', text: fmtPrice(p.cost) }),
+    el('td', { class: 'num', text: fmtMoney(p.volume * p.cost) })));
+  const tbody = el('tbody');
+  fillBody(tbody, rows, '空仓', 5);
+  return el('table', { class: 'table' },
+    el('thead', {}, el('tr', {}, el('th', { text: '代码' }), el('th', { text: '名称' }),
+      el('th', { class: 'num', text: '数量' }), el('th', { class: 'num', text: '成本' }),
+      el('th', { class: 'num', text: '成本市值' }))),
+    tbody);
+}
+
+function chart(id) {
+  if (!window.echarts) return null;
+  if (!state.charts[id]) state.charts[id] = window.echarts.init(document.getElementById(id), null, { renderer: 'canvas' });
+  return state.charts[id];
+}
+
+function renderCharts(positions, strategies, gross) {
+  const byCode = positions.filter((p) => p.value > 0).sort((a, b) => b.value - a.value);
+  const top = byCode.slice(0, 10).map((p) => ({ name: p.name ? `${p.name} ${p.code}` : p.code, value: round2(p.value) }));
+  const rest = byCode.slice(10).reduce((s, p) => s + p.value, 0);
+  if (rest > 0) top.push({ name: '其他', value: round2(rest) });
+  const codes = chart('chart-codes');
+  if (codes) {
+    codes.setOption({
+      tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br>${fmtMoney(p.value)}（${p.percent}%）` },
+      series: [{ type: 'pie', radius: ['38%', '68%'], center: ['50%', '52%'], data: top,
+        label: { formatter: '{b|{b}}\n{d}%', rich: { b: { fontSize: 11 } } }, minShowLabelAngle: 6,
+        avoidLabelOverlap: true }],
+      graphic: top.length ? [] : [{ type: 'text', left: 'center', top: 'middle', style: { text: '暂无持仓', fill: '#6b7785' } }],
+    }, true);
+  }
+  const byStrategy = strategies.map((s) => ({ name: s.name, value: round2(strategyValue(s)) }))
+    .sort((a, b) => a.value - b.value);
+  const strat = chart('chart-strategies');
+  if (strat) {
+    strat.setOption({
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => fmtMoney(v) },
+      grid: { left: 8, right: 24, top: 10, bottom: 10, containLabel: true },
+      xAxis: { type: 'value', axisLabel: { formatter: (v) => fmtWan(v).replace('.00', '') } },
+      yAxis: { type: 'category', data: byStrategy.map((d) => d.name),
+        axisLabel: { width: 110, overflow: 'truncate' } },
+      series: [{ type: 'bar', data: byStrategy.map((d) => ({ value: d.value,
+        itemStyle: { color: d.value < 0 ? '#188a42' : (isAdjustment(d.name) ? '#8aa9d6' : '#1f6feb') } })),
+      barMaxWidth: 26 }],
+    }, true);
+  }
+}
+
+const round2 = (x) => Math.round(x * 100) / 100;
+
+includeBox.addEventListener('change', () => refresh(true));
+document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(); else clearTimeout(state.timer); });
+window.addEventListener('resize', () => Object.values(state.charts).forEach((c) => c.resize()));
+refresh(true);
+
+// Exposed for the browser tests, which check the stale rule on the page's own code.
+window.jq2qmt = Object.assign(window.jq2qmt || {}, { isStale, tradingDaysBetween, refresh });
