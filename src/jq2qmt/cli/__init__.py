@@ -13,6 +13,7 @@ from jq2qmt import __version__
 # command name -> "module:attribute" of a click command or group
 COMMANDS = {
     "plan": "jq2qmt.cli.plan:plan",
+    "export": "jq2qmt.cli.export:export",
 }
 
 

@@ -1,0 +1,79 @@
+"""`jq2qmt export jq|qmt`: write the client files a user copies to JoinQuant or QMT."""
+
+import importlib
+from pathlib import Path
+
+import click
+
+# subcommands written in other modules: imported only when used, and a module that
+# is not there (yet) simply leaves its subcommand out.
+LAZY_SUBCOMMANDS = {
+    "qmt": "jq2qmt.cli.export_qmt:qmt",
+}
+
+
+class _LazyExportGroup(click.Group):
+    def list_commands(self, ctx):
+        names = set(super().list_commands(ctx))
+        names.update(n for n in LAZY_SUBCOMMANDS if self.get_command(ctx, n) is not None)
+        return sorted(names)
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        target = LAZY_SUBCOMMANDS.get(cmd_name)
+        if command is not None or target is None:
+            return command
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        return getattr(module, attr, None)
+
+
+@click.group(cls=_LazyExportGroup)
+def export():
+    """导出客户端文件（聚宽上传端、QMT 跟单脚本）。
+
+    Export the client files for JoinQuant (`jq`) or QMT (`qmt`).
+    """
+
+
+@click.command("jq")
+@click.option("--instance", "instance_dir", type=click.Path(path_type=Path), default=None,
+              help="实例目录（默认 $JQ2QMT_INSTANCE 或 ./jq2qmt-instance）/ instance folder.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("jq2qmt-joinquant"), show_default=True,
+              help="输出目录 / output folder.")
+@click.option("--url", "api_url", default=None,
+              help="聚宽访问服务器用的地址，覆盖实例的 public_url / server URL as JoinQuant reaches it.")
+def jq(instance_dir, out_dir, api_url):
+    """生成聚宽端文件：jq_qmt_api.py、jq_config.py 和私钥文件。
+
+    Write jq_qmt_api.py, jq_config.py and the private key file for the JoinQuant
+    research root, then print the three steps to do on JoinQuant.
+    """
+    from jq2qmt import config
+    from jq2qmt.clients import export_jq
+
+    instance_dir = instance_dir or config.default_instance_dir()
+    if not Path(instance_dir).is_dir():
+        raise click.ClickException(
+            "实例目录不存在 / instance folder not found: %s（先运行 jq2qmt serve 或 jq2qmt init）"
+            % instance_dir)
+    if api_url is not None and not api_url.startswith(("http://", "https://")):
+        raise click.BadParameter("必须以 http:// 或 https:// 开头 / must start with http(s)://",
+                                 param_hint="--url")
+    try:
+        settings = config.load_settings(instance_dir)
+        paths = export_jq.export_jq(settings, out_dir, api_url=api_url)
+    except (config.ConfigError, export_jq.ExportError) as exc:
+        raise click.ClickException(str(exc))
+    except OSError as exc:
+        raise click.ClickException("无法写入 / cannot write %s: %s" % (out_dir, exc.strerror or exc))
+    click.echo(export_jq.next_steps(paths, (api_url or settings.public_url).rstrip("/")))
+
+
+export.add_command(jq)
