@@ -1,0 +1,174 @@
+"""Safety checks of the follower: plan validation, ignore patterns, holds, slices.
+
+Each rule here exists because the original script lost money without it: a failed
+fetch read as "hold nothing" sold whole accounts, so a plan is validated before use
+and a plan that would empty the account is held unless it is really meant.
+
+Bundled into the exported QMT file: Python 3.6, stdlib only.
+"""
+
+from . import scheduler
+
+FOLLOW_MODES = ("ratio", "weight")
+DEFAULT_SETTINGS = {
+    "ignore": [], "min_order_value": 0, "max_order_value": None, "max_turnover": None,
+    "slice_value": None, "use_sell_proceeds": False, "slippage": 0.002,
+    "order_timeout": 30, "max_reprices": 3, "sessions": scheduler.DEFAULT_SESSIONS,
+}
+# Settings the engine understands (plan-scenario contract); the rest are the follower's.
+ENGINE_SETTINGS = ("slippage", "min_order_value", "max_order_value", "use_sell_proceeds")
+# A weight-mode account whose asset is further than this from its capital is warned about.
+CAPITAL_WARN_RATIO = 0.2
+
+
+class PlanError(Exception):
+    """The plan from the server is malformed: nothing may be traded on it."""
+
+
+def _require(cond, message):
+    if not cond:
+        raise PlanError("计划格式错误 / malformed plan: " + message)
+
+
+def _number_or_none(value):
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def validate_plan(plan):
+    """Check the plan's shape (plan-api.md); returns its settings with defaults filled in."""
+    _require(isinstance(plan, dict), "not an object")
+    _require(isinstance(plan.get("plan_version"), str) and plan["plan_version"] != "",
+             "plan_version")
+    _require(isinstance(plan.get("paused"), bool), "paused")
+    _require(isinstance(plan.get("dry_run"), bool), "dry_run")
+    targets = plan.get("targets")
+    _require(isinstance(targets, list), "targets")
+    for target in targets:
+        _require(isinstance(target, dict) and isinstance(target.get("strategy"), str),
+                 "targets[].strategy")
+        _require(isinstance(target.get("positions"), list), "targets[].positions")
+        for pos in target["positions"]:
+            _require(isinstance(pos, dict) and isinstance(pos.get("code"), str),
+                     "targets[].positions[].code")
+            _require(isinstance(pos.get("volume"), int) and not isinstance(pos["volume"], bool),
+                     "targets[].positions[].volume")
+    follow = plan.get("follow")
+    _require(isinstance(follow, dict) and follow.get("mode") in FOLLOW_MODES, "follow.mode")
+    _require(isinstance(follow.get("strategies"), dict), "follow.strategies")
+    settings = dict(DEFAULT_SETTINGS)
+    given = plan.get("settings") or {}
+    _require(isinstance(given, dict), "settings")
+    settings.update(given)
+    _require(isinstance(settings["ignore"], list), "settings.ignore")
+    for key in ("min_order_value", "max_order_value", "max_turnover", "slice_value",
+                "slippage", "order_timeout", "max_reprices"):
+        _require(_number_or_none(settings[key]), "settings." + key)
+    try:
+        settings["sessions"] = scheduler.parse_sessions(settings["sessions"])
+    except (ValueError, TypeError, AttributeError):
+        raise PlanError("计划格式错误 / malformed plan: settings.sessions")
+    return settings
+
+
+def matches_ignore(code, patterns):
+    """Ignore list entries: a full code ('511880.SH'), a bare number ('511880'), or a
+    prefix pattern ending in '*' ('1318*', '204*')."""
+    number = code.split(".")[0]
+    for pattern in patterns:
+        pattern = str(pattern).strip()
+        if not pattern:
+            continue
+        if pattern.endswith("*"):
+            prefix = pattern[:-1]
+            if code.startswith(prefix) or number.startswith(prefix):
+                return True
+        elif pattern.upper() == code.upper() or pattern == number:
+            return True
+    return False
+
+
+def followed_strategies_all_empty(plan):
+    """True when every followed strategy is present in the plan with an empty snapshot."""
+    by_name = dict((t["strategy"], t) for t in plan["targets"])
+    names = list(plan["follow"]["strategies"])
+    if not names:
+        return False
+    for name in names:
+        target = by_name.get(name)
+        if target is None or target["positions"]:
+            return False
+    return True
+
+
+def empty_account_hold(plan, positions, engine_targets, ignore):
+    """A hold reason when the plan would sell everything in a non-empty account."""
+    held = [p for p in positions if p["volume"] > 0 and not matches_ignore(p["code"], ignore)]
+    if not held:
+        return None
+    if any(v > 0 for code, v in engine_targets.items() if not matches_ignore(code, ignore)):
+        return None
+    if followed_strategies_all_empty(plan):
+        return None
+    return ("计划会清空账户，但并非所有跟随策略都上传了空仓 / the plan would sell the whole "
+            "account while a followed strategy has no empty snapshot")
+
+
+def turnover_hold(orders, total_asset, max_turnover):
+    """A hold reason when the orders' value exceeds `max_turnover` of the total asset."""
+    if max_turnover is None or not orders:
+        return None
+    value = sum(o["volume"] * o["price"] for o in orders)
+    if total_asset <= 0:
+        return None if value <= 0 else "总资产为 0 / total asset is zero"
+    turnover = value / float(total_asset)
+    if turnover > float(max_turnover):
+        return ("换手率 %.1f%% 超过上限 %.1f%% / turnover above max_turnover, waiting for approval"
+                % (turnover * 100, float(max_turnover) * 100))
+    return None
+
+
+def capital_warning(plan, total_asset):
+    """Weight mode: warn when the account's asset is far from the capital it follows."""
+    follow = plan["follow"]
+    if follow["mode"] != "weight":
+        return None
+    capital = 0.0
+    for entry in follow["strategies"].values():
+        if isinstance(entry, dict) and _number_or_none(entry.get("capital")):
+            capital += float(entry.get("capital") or 0)
+    if capital <= 0:
+        return None
+    if abs(total_asset - capital) / capital > CAPITAL_WARN_RATIO:
+        return ("警告：账户总资产 %.0f 与跟随资金 %.0f 相差较大 / warning: total asset far "
+                "from followed capital" % (total_asset, capital))
+    return None
+
+
+def _board_lot(code):
+    number = code.split(".")[0]
+    return 200 if number.startswith(("688", "689")) else 100
+
+
+def slice_orders(orders, slice_value):
+    """Split orders worth more than `slice_value` into whole-lot slices.
+
+    Only whole lots are sliced; an odd remainder is left for a later round (the engine
+    re-computes it then, and a sell of the whole remaining position may be odd).
+    """
+    if not slice_value or slice_value <= 0:
+        return list(orders)
+    result = []
+    for order in orders:
+        value = order["volume"] * order["price"]
+        lot = _board_lot(order["code"])
+        per_slice = int(slice_value / order["price"] // 100) * 100 if order["price"] > 0 else 0
+        if value <= slice_value or per_slice < lot:
+            result.append(order)
+            continue
+        remaining = order["volume"]
+        while remaining >= per_slice:
+            result.append(dict(order, volume=per_slice))
+            remaining -= per_slice
+        if remaining and remaining % 100 == 0 and remaining >= lot:
+            result.append(dict(order, volume=remaining))
+    return result

@@ -1,0 +1,88 @@
+"""When the follower may trade: sessions, the pre-open window, and round ids.
+
+Times are naive `datetime` values in exchange time (Beijing), always passed in by the
+caller: nothing here reads the clock.
+
+Bundled into the exported QMT file: Python 3.6, stdlib only.
+"""
+
+import datetime
+
+DEFAULT_SESSIONS = [["09:30", "11:30"], ["13:00", "14:57"]]
+# From here until the first session opens a new plan is computed ahead and fired at
+# the open (the opening auction ends 09:25, so quotes are meaningful by then).
+PREOPEN_FROM = "09:00"
+
+
+def parse_hhmm(text):
+    hours, minutes = str(text).strip().split(":")[:2]
+    hours, minutes = int(hours), int(minutes)
+    if not (0 <= hours <= 23 and 0 <= minutes <= 59):
+        raise ValueError("bad time %r" % (text,))
+    return datetime.time(hours, minutes)
+
+
+def parse_sessions(sessions):
+    """[["09:30", "11:30"], ...] -> sorted [(time, time)]; raises ValueError if malformed."""
+    if sessions is None:
+        sessions = DEFAULT_SESSIONS
+    result = []
+    for pair in sessions:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError("session must be [start, end]: %r" % (pair,))
+        start, end = parse_hhmm(pair[0]), parse_hhmm(pair[1])
+        if end <= start:
+            raise ValueError("session ends before it starts: %r" % (pair,))
+        result.append((start, end))
+    return sorted(result)
+
+
+def is_trading_day(now):
+    return now.weekday() < 5  # holidays: the broker refuses orders, nothing breaks
+
+
+def in_session(now, sessions):
+    """True when `now` falls inside one of the sessions (start inclusive, end exclusive)."""
+    if not is_trading_day(now):
+        return False
+    t = now.time()
+    return any(start <= t < end for start, end in sessions)
+
+
+def is_preopen(now, sessions, preopen_from=PREOPEN_FROM):
+    """True between `preopen_from` and the first session's start on a trading day."""
+    if not sessions or not is_trading_day(now):
+        return False
+    t = now.time()
+    return parse_hhmm(preopen_from) <= t < sessions[0][0]
+
+
+def seconds_to_next_change(now, sessions):
+    """Seconds until the next session start or end today (None when none is left)."""
+    t = now.time()
+    today = now.date()
+    best = None
+    for start, end in sessions:
+        for edge in (start, end):
+            if edge > t:
+                delta = (datetime.datetime.combine(today, edge) - now).total_seconds()
+                if best is None or delta < best:
+                    best = delta
+    return best
+
+
+def make_round_id(now, counter):
+    """Short, sortable, recognisable: 'jq1125093102-07' (fits broker remark limits)."""
+    return "jq%s-%02d" % (now.strftime("%m%d%H%M%S"), counter % 100)
+
+
+def make_remark(round_id, index):
+    return "%s.%d" % (round_id, index)
+
+
+def is_our_remark(remark):
+    """Our orders are recognised by remark, never by strategy name."""
+    remark = remark or ""
+    if not remark.startswith("jq") or len(remark) < 15:
+        return False
+    return remark[2:12].isdigit() and remark[12] == "-"
