@@ -7,7 +7,8 @@ check a cookie is in the cookie and in the instance folder:
 - the cookie value is ``v1.<payload>.<signature>`` where the payload (base64url JSON)
   holds the issue time, the expiry, the CSRF token of this session and a fingerprint
   of the admin password hash, and the signature is HMAC-SHA256 over ``v1.<payload>``
-  with a random key kept in ``<instance>/session.key`` (0600, created on first use);
+  with a random key kept in ``<instance>/secret_key`` (0600, written by ``init`` or
+  created on first use);
 - the fingerprint binds the session to the password: changing the admin password
   changes the hash, so every existing session stops verifying (everyone is logged out);
 - writes must also carry the session's CSRF token in the ``X-CSRF-Token`` header (or a
@@ -29,7 +30,7 @@ COOKIE_NAME = "jq2qmt_session"
 LOGIN_CSRF_COOKIE = "jq2qmt_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
-KEY_FILE_NAME = "session.key"
+KEY_FILE_NAME = "secret_key"  # the same file `jq2qmt init` writes
 DEFAULT_MAX_AGE = 12 * 3600  # a trading day plus the evening, then log in again
 _VERSION = "v1"
 _KEY_BYTES = 32

@@ -1,0 +1,50 @@
+"""The ASGI application: `create_app(settings)` builds one FastAPI app per instance."""
+
+import logging
+
+from fastapi import FastAPI
+
+from jq2qmt import __version__
+from jq2qmt.server.errors import install_error_handlers
+from jq2qmt.server.limits import BodySizeLimit
+from jq2qmt.store.db import Database
+
+log = logging.getLogger("jq2qmt.server")
+
+DESCRIPTION = """jq2qmt 服务器：聚宽策略签名上传持仓，QMT 跟单端读取目标仓位。
+JoinQuant strategies upload signed position snapshots; QMT followers read the targets.
+认证 / auth: see README (签名上传、Bearer 令牌、X-Internal-Password)."""
+
+
+def create_app(settings, database=None):
+    """A FastAPI app serving the instance described by `settings`.
+
+    `database` may be passed to share an existing `Database` (tests); otherwise one
+    is created from `settings.database_url` and disposed on shutdown.
+    """
+    from contextlib import asynccontextmanager
+
+    owns_db = database is None
+    db = database or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        if owns_db:
+            db.dispose()
+
+    app = FastAPI(title="jq2qmt", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.session_hooks = []  # see auth.add_session_hook (web UI login sessions)
+    install_error_handlers(app)
+    _include_routes(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _include_routes(app):
+    from jq2qmt.server.routes import auth_info, health, internal, positions, strategies
+
+    for module in (health, auth_info, positions, strategies, internal):
+        app.include_router(module.router)

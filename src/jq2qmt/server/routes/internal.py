@@ -1,0 +1,54 @@
+"""Admin password status and change (the seed's /api/v1/internal/password/*)."""
+
+import json
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from jq2qmt.server.auth import Principal, check_admin_password, require_admin
+from jq2qmt.server.errors import ApiError
+from jq2qmt.server.routes.positions import decode_json
+from jq2qmt.store import credentials
+from jq2qmt.store.snapshot import format_time
+
+router = APIRouter(tags=["admin"])
+MIN_PASSWORD_LENGTH = 10
+
+
+@router.get("/api/v1/internal/password/info", summary="密码状态 / password status")
+def password_info(request: Request, _: Principal = Depends(require_admin)):
+    with request.app.state.db.read() as session:
+        info = credentials.admin_password_info(session)
+    return {
+        "is_default": False,  # there is no default password: init generates one
+        "is_set": info is not None,
+        "created_at": format_time(info["created_at"]) if info else None,
+        "updated_at": format_time(info["updated_at"]) if info else None,
+    }
+
+
+def check_new_password(password, current):
+    """Raise a 422 ApiError unless `password` is acceptable as the admin password."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise ApiError(422, "weak_password", "新密码至少 %d 个字符 / new password must have at least %d characters"
+                       % (MIN_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH), "new_password")
+    if len(set(password)) < 4:
+        raise ApiError(422, "weak_password", "新密码过于简单 / new password is too simple", "new_password")
+    if password == current:
+        raise ApiError(422, "same_password", "新密码与当前密码相同 / new password equals the current one", "new_password")
+
+
+@router.post("/api/v1/internal/password/set", summary="修改密码 / change password",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                 "type": "object", "required": ["current_password", "new_password"],
+                 "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"}}}}}}})
+async def set_password(request: Request):
+    payload = decode_json(await request.body())
+    current = payload.get("current_password")
+    if not isinstance(current, str) or not current:
+        raise ApiError(401, "admin_required", "需要当前密码 / current_password is required", "current_password")
+    await run_in_threadpool(check_admin_password, request, current)
+    new = payload.get("new_password")
+    check_new_password(new, current)
+    await run_in_threadpool(credentials.set_admin_password, request.app.state.db, new)
+    return {"success": True, "message": "密码已修改 / password changed"}

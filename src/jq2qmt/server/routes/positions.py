@@ -1,0 +1,174 @@
+"""The seed's position endpoints (same paths and fields, stricter contract)."""
+
+import hashlib
+import json
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from jq2qmt.server.auth import (
+    Principal,
+    check_admin_password,
+    client_ip,
+    optional_admin,
+    require_reader,
+    require_uploader,
+)
+from jq2qmt.server.errors import ApiError, AuthError, not_found
+from jq2qmt.store import repo
+from jq2qmt.store.snapshot import check_strategy_name, format_time, parse_snapshot
+
+router = APIRouter(tags=["positions"])
+
+_POSITION_SCHEMA = {
+    "type": "object",
+    "required": ["code", "volume", "cost"],
+    "properties": {
+        "code": {"type": "string", "example": "600000.XSHG", "description": "600000.XSHG 或 600000.SH"},
+        "volume": {"type": "integer", "minimum": 0, "description": "股数；ADJUSTMENT_ 策略可为负"},
+        "cost": {"type": "number", "minimum": 0},
+        "name": {"type": "string", "maxLength": 64},
+    },
+}
+_SNAPSHOT_SCHEMA = {
+    "type": "object",
+    "required": ["strategy_name", "positions"],
+    "properties": {
+        "strategy_name": {"type": "string", "minLength": 1, "maxLength": 64},
+        "positions": {"type": "array", "items": _POSITION_SCHEMA},
+        "as_of": {"type": "string", "format": "date-time", "description": "策略时钟；无时区按北京时间"},
+        "portfolio": {"type": "object", "properties": {"total_value": {"type": "number"}, "cash": {"type": "number"}}},
+    },
+}
+
+
+def _body_doc(extra_properties=None):
+    schema = json.loads(json.dumps(_SNAPSHOT_SCHEMA))
+    schema["properties"].update(extra_properties or {})
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def decode_json(body):
+    """The decoded JSON object of a request body, or a 400 ApiError."""
+    try:
+        payload = json.loads(body.decode("utf-8")) if body else None
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "invalid_json", "请求体不是有效的 UTF-8 JSON / body is not valid UTF-8 JSON", "")
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
+    return payload
+
+
+def _save(request, payload, source):
+    settings, db = request.app.state.settings, request.app.state.db
+    snapshot = parse_snapshot(payload, settings.max_positions)
+    try:
+        result = repo.save_snapshot(db, snapshot, source, client_ip(request))
+    except repo.StaleSnapshotError as exc:
+        raise ApiError(409, "stale_snapshot", "as_of (%s) 早于已保存的快照 (%s)，未应用 / as_of is older than the stored "
+                       "snapshot, not applied" % (format_time(exc.as_of), format_time(exc.stored_as_of)), "as_of")
+    return {
+        "success": True,
+        "message": "持仓已更新 / positions updated" if result.created else "持仓未变化 / positions unchanged",
+        "strategy_name": result.strategy_name,
+        "version": result.version,
+        "created": result.created,
+        "update_time": result.update_time,
+    }
+
+
+@router.post("/api/v1/positions/update", summary="上传策略持仓（签名）/ upload a snapshot (signed)",
+             openapi_extra=_body_doc())
+async def update_positions(request: Request, principal: Principal = Depends(require_uploader)):
+    payload = decode_json(await request.body())
+    return await run_in_threadpool(_save, request, payload, "client:%s" % principal.name)
+
+
+@router.post("/api/v1/positions/update/internal", summary="管理员更新持仓 / admin snapshot update",
+             openapi_extra=_body_doc({"password": {"type": "string", "description": "或 X-Internal-Password 请求头"}}))
+async def update_positions_internal(request: Request):
+    body = await request.body()
+    principal = await run_in_threadpool(optional_admin, request)
+    if principal is None:
+        principal = await run_in_threadpool(check_admin_password, request, _body_password(body))
+    payload = decode_json(body)
+    payload.pop("password", None)
+    payload.pop("internal_password", None)
+    return await run_in_threadpool(_save, request, payload, principal.kind)
+
+
+def _body_password(body):
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        payload = None
+    password = None
+    if isinstance(payload, dict):
+        password = payload.get("password") or payload.get("internal_password")
+    if not isinstance(password, str) or not password:
+        raise AuthError("admin_required", "需要管理员密码（X-Internal-Password 请求头或 password 字段）/ admin password "
+                        "required (X-Internal-Password header or password field)")
+    return password
+
+
+def _with_position_times(snapshot):
+    for position in snapshot["positions"]:
+        position["update_time"] = snapshot["update_time"]  # the seed put it on each row
+    return snapshot
+
+
+@router.get("/api/v1/positions/strategy/{strategy_name}", summary="策略当前持仓 / a strategy's snapshot")
+def strategy_positions(strategy_name: str, request: Request, _: Principal = Depends(require_reader)):
+    with request.app.state.db.read() as session:
+        try:
+            snapshot = repo.get_strategy(session, strategy_name)
+        except repo.NotFoundError:
+            raise not_found(("策略", "strategy"), "strategy_name")
+    return _with_position_times(snapshot)
+
+
+@router.get("/api/v1/positions/all", summary="所有策略持仓 / every strategy's snapshot")
+def all_positions(request: Request, _: Principal = Depends(require_reader)):
+    with request.app.state.db.read() as session:
+        strategies = repo.all_strategies(session)
+    times = [s["update_time"] for s in strategies if s["update_time"]]
+    return {"strategies": [_with_position_times(s) for s in strategies], "update_time": max(times) if times else None}
+
+
+def _parse_names(strategies):
+    if strategies is None or not strategies.strip():
+        return []
+    names = [n.strip() for n in strategies.split(",") if n.strip()]
+    for name in names:
+        check_strategy_name(name, "strategies")
+    return list(dict.fromkeys(names))
+
+
+def _etag(selection, include_adjustments):
+    text = json.dumps([[s.name, s.version] for s in selection] + [include_adjustments], ensure_ascii=False)
+    return '"%s"' % hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@router.get("/api/v1/positions/total", summary="合并目标持仓 / aggregated target")
+def total_positions(request: Request, response: Response, strategies: str = Query(None, description="a,b,c"),
+                    include_adjustments: bool = Query(True), _: Principal = Depends(require_reader)):
+    names = _parse_names(strategies)
+    with request.app.state.db.read() as session:
+        try:
+            selection = repo.select_strategies(session, names, include_adjustments)
+        except repo.NotFoundError as exc:
+            missing = ", ".join(exc.args[0])
+            raise ApiError(404, "unknown_strategy", "策略不存在或已删除：%s / unknown or removed strategies: %s"
+                           % (missing, missing), "strategies")
+        etag = _etag(selection, include_adjustments)
+        if etag in _if_none_match(request):
+            return Response(status_code=304, headers={"ETag": etag})
+        total = repo.total_positions(session, names, include_adjustments)
+    response.headers["ETag"] = etag
+    total["etag"] = etag.strip('"')
+    return total
+
+
+def _if_none_match(request):
+    header = request.headers.get("If-None-Match", "")
+    return {part.strip() for part in header.split(",") if part.strip()}

@@ -1,0 +1,1 @@
+"""Database schema, migrations and queries (SQLAlchemy 2.x + Alembic)."""

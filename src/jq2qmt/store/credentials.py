@@ -1,0 +1,228 @@
+"""Clients (upload keys/tokens), replay nonces, API tokens, the admin password and
+failed-login records. Secrets are stored only as hashes: argon2 for the password,
+SHA-256 for high-entropy random tokens.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from jq2qmt.store.models import AdminCredential, ApiToken, AuthFailure, Client, Nonce, utcnow
+
+TOKEN_PREFIX = "jq2qmt_"
+SCOPES = ("read", "follow")
+_hasher = PasswordHasher()
+
+
+class CredentialError(ValueError):
+    """A credential command cannot be done (duplicate name, unknown name...)."""
+
+
+def new_token():
+    """A random bearer token (256 bits), shown to the user once."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# ---- admin password ----------------------------------------------------------
+
+def hash_password(password):
+    return _hasher.hash(password)
+
+
+def set_admin_password(db, password):
+    """Store the admin password (argon2); creates or replaces the single row."""
+    digest = hash_password(password)
+
+    def write(session):
+        row = session.get(AdminCredential, 1)
+        now = utcnow()
+        if row is None:
+            session.add(AdminCredential(id=1, password_hash=digest, created_at=now, updated_at=now))
+        else:
+            row.password_hash = digest
+            row.updated_at = now
+
+    db.write(write)
+
+
+def admin_password_info(session):
+    row = session.get(AdminCredential, 1)
+    if row is None:
+        return None
+    return {"created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def check_admin_password(session, password):
+    """True when `password` matches the stored admin password."""
+    row = session.get(AdminCredential, 1)
+    if row is None or not isinstance(password, str) or not password:
+        return False
+    try:
+        return _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def recent_failures(session, key, window_seconds):
+    since = utcnow() - timedelta(seconds=window_seconds)
+    return session.scalar(select(func.count()).select_from(AuthFailure).where(
+        AuthFailure.key == key, AuthFailure.at >= since)) or 0
+
+
+def record_failure(db, key, window_seconds):
+    """Remember one failed login for `key`; forget ones older than the window."""
+
+    def write(session):
+        session.add(AuthFailure(key=key[:80], at=utcnow()))
+        cutoff = utcnow() - timedelta(seconds=window_seconds)
+        session.execute(delete(AuthFailure).where(AuthFailure.key == key[:80], AuthFailure.at < cutoff))
+
+    db.write(write)
+
+
+# ---- upload clients ------------------------------------------------------------
+
+def _key_kind(public_key_pem):
+    from jq2qmt import signing
+
+    key = signing.load_public_key(public_key_pem)
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            raise CredentialError("RSA 公钥至少 2048 位 / RSA public key must be at least 2048 bits")
+        return "rsa"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "ed25519"
+    raise CredentialError("只支持 RSA 或 Ed25519 公钥 / only RSA or Ed25519 public keys are supported")
+
+
+def add_key_client(db, name, public_key_pem):
+    """Register (or re-key a revoked) client with a PEM public key."""
+    if isinstance(public_key_pem, bytes):
+        public_key_pem = public_key_pem.decode("ascii")
+    try:
+        kind = _key_kind(public_key_pem)
+    except (ValueError, TypeError):
+        raise CredentialError("无法读取公钥（需要 PEM 格式）/ cannot read the public key (PEM expected)")
+    _add_client(db, name, kind, public_key_pem=public_key_pem)
+    return kind
+
+
+def add_token_client(db, name):
+    """Register a client that uploads with a plain token (less safe); returns the token."""
+    token = new_token()
+    _add_client(db, name, "token", token_hash=token_hash(token))
+    return token
+
+
+def _add_client(db, name, kind, public_key_pem=None, token_hash=None):
+    def write(session):
+        row = session.scalars(select(Client).where(Client.name == name)).first()
+        if row is not None and row.revoked_at is None:
+            raise CredentialError("客户端 %s 已存在（先 keys revoke）/ client %s already exists (revoke it first)" % (name, name))
+        if row is None:
+            row = Client(name=name)
+            session.add(row)
+        row.kind, row.public_key_pem, row.token_hash = kind, public_key_pem, token_hash
+        row.revoked_at, row.created_at = None, utcnow()
+
+    try:
+        db.write(write, attempts=1)
+    except IntegrityError:
+        raise CredentialError("客户端 %s 已存在 / client %s already exists" % (name, name))
+
+
+def get_client(session, name):
+    return session.scalars(select(Client).where(Client.name == name)).first()
+
+
+def list_clients(session):
+    return session.scalars(select(Client).order_by(Client.name)).all()
+
+
+def revoke_client(db, name):
+    def write(session):
+        row = session.scalars(select(Client).where(Client.name == name)).first()
+        if row is None or row.revoked_at is not None:
+            raise CredentialError("没有有效的客户端 %s / no active client %s" % (name, name))
+        row.revoked_at = utcnow()
+
+    db.write(write, attempts=1)
+
+
+def token_matches(client, token):
+    return client.token_hash is not None and hmac.compare_digest(client.token_hash, token_hash(token))
+
+
+def use_nonce(db, client_name, nonce, window_seconds):
+    """Record a nonce; False when it was already used (replay). Prunes old nonces."""
+
+    def write(session):
+        session.add(Nonce(client_name=client_name, nonce=nonce, seen_at=utcnow()))
+
+    try:
+        db.write(write, attempts=1)
+    except IntegrityError:
+        return False
+    return True
+
+
+def prune_nonces(db, window_seconds):
+    """Forget nonces older than twice the window (their timestamps are refused anyway)."""
+    cutoff = utcnow() - timedelta(seconds=2 * window_seconds)
+    db.write(lambda session: session.execute(delete(Nonce).where(Nonce.seen_at < cutoff)))
+
+
+# ---- API tokens ------------------------------------------------------------------
+
+def create_token(db, name, scope, account_id=None):
+    """Create a bearer token; returns the token text (only its hash is stored)."""
+    if scope not in SCOPES:
+        raise CredentialError("scope 只能是 %s / scope must be one of %s" % (", ".join(SCOPES), ", ".join(SCOPES)))
+    token = new_token()
+
+    def write(session):
+        exists = session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first()
+        if exists is not None:
+            raise CredentialError("令牌 %s 已存在（先 token revoke）/ token %s already exists (revoke it first)" % (name, name))
+        session.add(ApiToken(name=name, token_hash=token_hash(token), scope=scope, account_id=account_id))
+
+    db.write(write, attempts=1)
+    return token
+
+
+def find_token(session, token):
+    """The active `ApiToken` row for a presented token, or None."""
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
+        return None
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def list_tokens(session):
+    return session.scalars(select(ApiToken).order_by(ApiToken.name, ApiToken.id)).all()
+
+
+def revoke_token(db, name):
+    def write(session):
+        rows = session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).all()
+        if not rows:
+            raise CredentialError("没有有效的令牌 %s / no active token %s" % (name, name))
+        for row in rows:
+            row.revoked_at = utcnow()
+        return len(rows)
+
+    return db.write(write, attempts=1)

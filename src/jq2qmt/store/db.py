@@ -1,0 +1,135 @@
+"""Engine creation and transactions, with the per-backend settings in one place.
+
+- SQLite: WAL, busy_timeout, foreign keys; write transactions start with
+  ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing on upgrade.
+- MySQL/MariaDB: utf8mb4, pre-ping, recycle.
+- PostgreSQL: pre-ping.
+
+Writers use ``SELECT ... FOR UPDATE`` on the row they change (a no-op on SQLite,
+which is serialized by BEGIN IMMEDIATE) and `Database.write` retries a transaction
+that the backend aborted because of a deadlock or a concurrent insert.
+"""
+
+import logging
+import time
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30000
+_IMMEDIATE = "jq2qmt_sqlite_immediate"
+
+
+def backend_name(url):
+    """'sqlite', 'mysql' or 'postgresql' for a database URL."""
+    name = make_url(url).get_backend_name()
+    return "mysql" if name == "mariadb" else name
+
+
+def make_engine(url, **kwargs):
+    """An Engine with the project's settings for the URL's backend."""
+    url = make_url(url)
+    backend = backend_name(url)
+    if backend == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **kwargs,
+        )
+        _configure_sqlite(engine)
+        return engine
+    if backend == "mysql":
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        return create_engine(url, pool_pre_ping=True, pool_recycle=3600, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine):
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own
+        # transaction handling would start it too late for BEGIN IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=%d" % SQLITE_BUSY_TIMEOUT_MS)
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        immediate = conn.get_execution_options().get(_IMMEDIATE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_retryable(exc):
+    """True for errors a retried transaction can succeed after (deadlock, race)."""
+    if isinstance(exc, IntegrityError):
+        return True
+    if not isinstance(exc, (OperationalError, DBAPIError)):
+        return False
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in ("40001", "40P01", "55P03"):
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in (1205, 1213):  # MySQL lock wait timeout, deadlock
+        return True
+    return "database is locked" in str(orig)
+
+
+class Database(object):
+    """Owns the engine; hands out read sessions and retried write transactions."""
+
+    def __init__(self, url, **engine_kwargs):
+        self.url = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+        self.engine = make_engine(url, **engine_kwargs)
+        self.backend = backend_name(url)
+
+    @contextmanager
+    def read(self):
+        """A session for reads; its transaction ends when the block ends."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def write_once(self):
+        """One write transaction (BEGIN IMMEDIATE on SQLite), no retry."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            # Acquiring the connection with the option starts the transaction.
+            session.connection(execution_options={_IMMEDIATE: True})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def write(self, fn, attempts=6):
+        """Run ``fn(session)`` in a write transaction, retrying deadlocks/races."""
+        for attempt in range(attempts):
+            try:
+                with self.write_once() as session:
+                    return fn(session)
+            except (OperationalError, IntegrityError, DBAPIError) as exc:
+                if attempt + 1 >= attempts or not is_retryable(exc):
+                    raise
+                log.info("retrying write after %s", type(exc).__name__)
+                time.sleep(0.01 * (2 ** attempt))
+
+    def ping(self):
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self):
+        self.engine.dispose()
