@@ -653,10 +653,11 @@ class JoinQuantSim(object):
         try:
             yield self
         finally:
+            added_dirs = [d for d in sys.path if d not in saved_path]
             sys.path[:] = saved_path
             sys.meta_path[:] = saved_meta
-            for name in list(sys.modules):
-                if name not in saved_modules:
+            for name in [n for n in sys.modules if n not in saved_modules]:
+                if _from_research(name, sys.modules[name], added_dirs):
                     del sys.modules[name]
             sys.modules.update(saved_modules)
 
@@ -734,6 +735,18 @@ class JoinQuantSim(object):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _from_research(name, module, dirs):
+    """A module the strategy world brought in: the fake JoinQuant modules, the bundle,
+    or a file from a folder put on sys.path while the simulation was installed."""
+    if name.split(".")[0] in ("kuanke", "jqdata", "_jq2qmt"):
+        return True
+    origin = getattr(module, "__file__", None)
+    if not origin:
+        return False
+    parent = Path(origin).resolve().parent
+    return any(parent == Path(d).resolve() for d in dirs if d)
 
 
 def _noop(*args, **kwargs):
