@@ -43,8 +43,30 @@ def create_app(settings, database=None):
     return app
 
 
+# Route modules added by later parts (web pages, accounts API). Each is included when
+# it exists; a module with `install(app)` installs itself, otherwise its `router` is
+# included. Add a name here instead of editing `_include_routes`.
+OPTIONAL_ROUTE_MODULES = (
+    "jq2qmt.server.routes.accounts",
+    "jq2qmt.server.routes.pages",
+)
+
+
 def _include_routes(app):
+    import importlib
+
     from jq2qmt.server.routes import auth_info, health, internal, positions, strategies
 
     for module in (health, auth_info, positions, strategies, internal):
         app.include_router(module.router)
+    for name in OPTIONAL_ROUTE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise  # the module exists but one of its imports is missing
+            continue
+        if hasattr(module, "install"):
+            module.install(app)
+        else:
+            app.include_router(module.router)
