@@ -1,6 +1,6 @@
 // 历史: every stored version of a strategy, and the diff between any two of them.
 import {
-  api, el, fillBody, fmtInt, fmtPrice, fmtMoney, fmtTime, fmtSigned, flash, strategyList,
+  api, el, fillBody, fmtInt, fmtPrice, fmtTime, fmtSigned, flash, strategyList,
   normalizePosition, strategyUrl,
 } from './app.js';
 
@@ -10,8 +10,7 @@ const base = (name) => '/api/v1/strategies/' + encodeURIComponent(name);
 
 const SOURCE_LABELS = [
   [/^client:/, '聚宽上传'],
-  [/^admin:web|^web/, '网页手工修改'],
-  [/^admin/, '管理员'],
+  [/^admin/, '手工修改'],
   [/^cli/, '命令行'],
 ];
 export function sourceLabel(source) {
@@ -38,7 +37,6 @@ function versionsOf(data) {
     source: v.source,
     kind: v.kind || 'snapshot',
     count: v.count ?? v.position_count ?? (v.positions ? v.positions.length : null),
-    value: v.value_at_cost ?? (v.positions ? v.positions.reduce((s, p) => s + p.volume * p.cost, 0) : null),
   })).sort((a, b) => b.version - a.version);
 }
 
@@ -52,9 +50,8 @@ async function loadVersions() {
     el('td', {}, `v${v.version} `, KIND_LABELS[v.kind] ? el('span', { class: 'badge badge-warn', text: KIND_LABELS[v.kind] }) : null),
     el('td', { text: fmtTime(v.time) }),
     el('td', { text: sourceLabel(v.source) }),
-    el('td', { class: 'num', text: v.count === null ? '—' : fmtInt(v.count) }),
-    el('td', { class: 'num', text: v.value === null ? '—' : fmtMoney(v.value) })));
-  fillBody(tbody, rows, '这个策略还没有历史版本。', 7);
+    el('td', { class: 'num', text: v.count === null ? '—' : fmtInt(v.count) })));
+  fillBody(tbody, rows, '这个策略还没有历史版本。', 6);
   document.getElementById('show-diff').disabled = versions.length < 1;
   if (versions.length >= 1) showDiff();
 }

@@ -144,6 +144,7 @@ function renderCharts(positions, strategies, gross) {
   const codes = chart('chart-codes');
   if (codes) {
     codes.setOption({
+      animation: false,
       tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br>${fmtMoney(p.value)}（${p.percent}%）` },
       series: [{ type: 'pie', radius: ['38%', '68%'], center: ['50%', '52%'], data: top,
         label: { formatter: '{b|{b}}\n{d}%', rich: { b: { fontSize: 11 } } }, minShowLabelAngle: 6,
@@ -156,6 +157,7 @@ function renderCharts(positions, strategies, gross) {
   const strat = chart('chart-strategies');
   if (strat) {
     strat.setOption({
+      animation: false,
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => fmtMoney(v) },
       grid: { left: 8, right: 24, top: 10, bottom: 10, containLabel: true },
       xAxis: { type: 'value', axisLabel: { formatter: (v) => fmtWan(v).replace('.00', '') } },
