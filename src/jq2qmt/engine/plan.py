@@ -1,0 +1,272 @@
+"""compute_plan: targets x account x quotes x settings -> orders, cancels, skipped.
+
+The rebalance rule, step by step (shared/contracts/plan-scenario.md, issue 3):
+1. Merge the followed strategies (merge.py) into a target volume per code, floored.
+2. Per code (sorted): difference = target - held volume. Ignored codes (settings
+   ignore list, reverse repos, subscription codes, unsupported boards) are never
+   touched. Open orders are reconciled (inflight.py): kept ones count as in flight,
+   wrong-direction and off-target ones are cancelled.
+3. The rest to trade needs a usable quote (last price, limits given or derived from
+   prev_close), a code that is not suspended, not sealed at the limit in the trade's
+   direction (limit_up for buys, limit_down for sells) and a price that is on the
+   tick, inside the daily limits and inside the price cage (rules.prices).
+4. Sells: at most can_use_volume minus all open sell orders, rounded to a valid sell
+   volume (whole lots, the odd lot only together with the rest of the position).
+5. Buys: rounded down to valid lots, then paid from cash (plus the estimated sell
+   proceeds only when use_sell_proceeds is true) including estimated fees. When cash
+   is short, codes are served by priority: largest order value first, then code; a
+   code that does not fit gets the largest affordable volume, the others continue
+   with what is left.
+6. Orders below min_order_value are skipped; max_order_value and slice_value cap or
+   split orders (sizing.py).
+Output: every sell before any buy (each group sorted by code), cancels, skipped
+(sorted by code) and the merged targets.
+"""
+
+import fnmatch
+
+from ..rules import codes
+from ..rules import fees as fee_rules
+from ..rules import lots
+from ..rules import prices
+from . import inflight
+from . import sizing
+from .merge import merge_targets
+from .scenario import parse_scenario
+
+
+def _is_ignored(code, patterns):
+    if codes.is_never_traded(code):
+        return True
+    forms = (code, codes.to_jq(code), code[:6])
+    for pattern in patterns:
+        if any(fnmatch.fnmatchcase(form, pattern) for form in forms):
+            return True
+    return False
+
+
+def usable_quote(code, quote):
+    """The quote with both daily limits, or (None, why) when it cannot be traded on.
+
+    Rule: a usable quote has a last price > 0; high_limit/low_limit come from the
+    quote, else are derived from prev_close by the board's limit rule (ST by the
+    quote's `st` flag or name) (plan-scenario contract, reference sec. 4).
+    Returns (quote, None) or (None, reason text).
+    """
+    if quote is None:
+        return None, "没有行情 / no quote"
+    if not quote.get("last"):
+        return None, "没有最新价 / no last price"
+    high, low = quote.get("high_limit"), quote.get("low_limit")
+    if not high or not low:
+        base = quote.get("prev_close")
+        if not base:
+            return None, "没有涨跌停价也没有昨收价 / no limits and no prev_close"
+        st = quote.get("st")
+        if st is None:
+            st = prices.is_st(quote.get("name"))
+        derived_high, derived_low = prices.daily_limits(code, base, st)
+        high, low = high or derived_high, low or derived_low
+    result = dict(quote)
+    result["high_limit"], result["low_limit"] = high, low
+    return result, None
+
+
+class _Plan(object):
+    """Accumulates one plan's decisions (plain lists, no logic of its own)."""
+
+    def __init__(self):
+        self.sells = []
+        self.buys = []
+        self.cancels = []
+        self.skipped = []
+
+    def skip(self, code, reason, detail):
+        self.skipped.append({"code": code, "reason": reason, "detail": detail})
+
+    def cancel(self, order, reason):
+        self.cancels.append({"order_id": order["order_id"], "code": order["code"],
+                             "reason": reason,
+                             "detail": "%s %d @ %s" % (order["side"], inflight.remaining(order),
+                                                       order.get("price"))})
+
+
+def _reason(target, held, in_flight):
+    text = "target %d, held %d" % (target, held)
+    if in_flight:
+        text += ", in flight %d" % in_flight
+    return text
+
+
+def _order(code, side, volume, price, reason):
+    return {"code": code, "side": side, "volume": int(volume), "price": price,
+            "reason": reason}
+
+
+def _value(price, volume):
+    return fee_rules.amount_li(price, volume) / 1000.0
+
+
+def _market_checks(plan, code, side, quote, settings):
+    """Return the limit price for trading `code` on `side`, or None after a skip."""
+    if quote is not None and quote.get("suspended"):
+        plan.skip(code, "suspended", "停牌 / suspended")
+        return None
+    usable, why = usable_quote(code, quote)
+    if usable is None:
+        plan.skip(code, "no_quote", why)
+        return None
+    if side == "buy" and prices.is_limit_up(usable):
+        plan.skip(code, "limit_up", "涨停封板，不买入 / sealed at high limit %s"
+                  % usable["high_limit"])
+        return None
+    if side == "sell" and prices.is_limit_down(usable):
+        plan.skip(code, "limit_down", "跌停封板，不卖出 / sealed at low limit %s"
+                  % usable["low_limit"])
+        return None
+    price = prices.limit_order_price(code, side, usable, settings["slippage"])
+    if price is None:
+        plan.skip(code, "no_quote", "行情价格不一致，无法定价 / inconsistent quote")
+    return price
+
+
+def _size(plan, code, side, volume, price, settings, remaining=None):
+    """Apply min/max order value and slicing; returns the order volumes (maybe [])."""
+    value = _value(price, volume)
+    if value < settings["min_order_value"]:
+        plan.skip(code, "below_min_value", "金额 %.2f 低于最小下单金额 %.2f / below "
+                  "min_order_value" % (value, settings["min_order_value"]))
+        return []
+    limit_value = sizing.piece_limit(settings)
+    if limit_value is not None:
+        pieces = sizing.split(code, side, volume, price, limit_value, remaining)
+        if not pieces:
+            plan.skip(code, "over_max_order_value", "一手金额超过拆单金额 %.2f / one lot "
+                      "exceeds slice_value" % limit_value)
+        return pieces
+    capped = sizing.cap_to_max_value(code, side, volume, price, settings, remaining)
+    if capped < volume:
+        plan.skip(code, "over_max_order_value", "单笔上限 %.2f，少%s %d 股 / capped by "
+                  "max_order_value" % (settings["max_order_value"],
+                                       "买" if side == "buy" else "卖", volume - capped))
+    return [capped] if capped > 0 else []
+
+
+def _plan_sell(plan, ctx, code, want, price, reason):
+    held, can_use, open_sells = ctx["held"], ctx["can_use"], ctx["open_sells"]
+    remaining = held - open_sells
+    sellable = max(0, can_use - open_sells)
+    volume = lots.floor_sell(code, min(want, sellable), remaining)
+    possible = lots.floor_sell(code, want, remaining)
+    if volume < possible:
+        plan.skip(code, "not_sellable", "需卖 %d，可卖 %d（T+1 或已有卖单冻结）/ only %d "
+                  "sellable" % (want, sellable, sellable))
+    elif volume == 0:
+        plan.skip(code, "below_lot", "需卖 %d，不足可卖的整手 / below one lot" % want)
+    if volume == 0:
+        return
+    for piece in _size(plan, code, "sell", volume, price, ctx["settings"], remaining):
+        plan.sells.append(_order(code, "sell", piece, price, reason))
+
+
+def _plan_buy(plan, ctx, code, want, price, reason):
+    volume = lots.floor_buy(code, want)
+    if volume == 0:
+        plan.skip(code, "below_lot", "需买 %d，不足一手 %d / below one lot"
+                  % (want, lots.lot_size(code)))
+        return
+    pieces = _size(plan, code, "buy", volume, price, ctx["settings"])
+    total = sum(pieces)
+    if total > 0:
+        plan.buys.append({"code": code, "volume": total, "price": price, "reason": reason})
+
+
+def _plan_code(plan, ctx, code):
+    target, held = ctx["target"], ctx["held"]
+    settings = ctx["settings"]
+    diff = target - held
+    if _is_ignored(code, settings["ignore"]):
+        if diff:
+            plan.skip(code, "ignored", "忽略列表或不交易的品种，差额 %d 不处理 / ignored" % diff)
+        return
+    side = "buy" if diff > 0 else ("sell" if diff < 0 else None)
+    in_flight, cancels = inflight.reconcile(side, abs(diff), ctx["open_orders"],
+                                            settings["reprice_after"])
+    for order, why in cancels:
+        plan.cancel(order, why)
+    want = abs(diff) - in_flight
+    if side is None or want <= 0:
+        return
+    price = _market_checks(plan, code, side, ctx["quote"], settings)
+    if price is None:
+        return
+    reason = _reason(target, held, in_flight)
+    if side == "sell":
+        _plan_sell(plan, ctx, code, want, price, reason)
+    else:
+        _plan_buy(plan, ctx, code, want, price, reason)
+
+
+def _allocate_cash(plan, budget_fen, settings):
+    """Pay the buy candidates from the budget by priority; returns buy orders."""
+    orders = []
+    fees = settings["fees"]
+    ranked = sorted(plan.buys, key=lambda b: (-fee_rules.amount_li(b["price"], b["volume"]),
+                                              b["code"]))
+    for buy in ranked:
+        code, price, volume = buy["code"], buy["price"], buy["volume"]
+        pieces = sizing.buy_pieces(code, volume, price, settings)
+        cost = sizing.order_cost_fen(code, price, pieces, fees)
+        if cost > budget_fen:
+            affordable = sizing.max_affordable(code, volume, price, budget_fen, settings)
+            if affordable and _value(price, affordable) < settings["min_order_value"]:
+                affordable = 0
+            plan.skip(code, "insufficient_cash", "资金不足：需 %.2f 元，可用 %.2f 元，少买 %d "
+                      "股 / insufficient cash" % (cost / 100.0, budget_fen / 100.0,
+                                                 volume - affordable))
+            pieces = sizing.buy_pieces(code, affordable, price, settings) if affordable else []
+            cost = sizing.order_cost_fen(code, price, pieces, fees)
+        budget_fen -= cost
+        orders.extend(_order(code, "buy", v, price, buy["reason"]) for v in pieces)
+    return sorted(orders, key=lambda o: o["code"])
+
+
+def _open_orders_by_code(open_orders):
+    grouped = {}
+    for order in open_orders:
+        if inflight.remaining(order) > 0:
+            grouped.setdefault(order["code"], []).append(order)
+    return grouped
+
+
+def compute_plan(scenario):
+    """The plan for one scenario, exactly the plan-scenario contract's output:
+    {"orders", "cancels", "skipped", "targets"}. Accepts a raw scenario dict (it is
+    parsed first; ScenarioError on a contract violation). Pure and deterministic.
+    """
+    sc = parse_scenario(scenario)
+    settings = sc["settings"]
+    targets = merge_targets(sc["targets"], sc["follow"])
+    positions = dict((p["code"], p) for p in sc["account"]["positions"] if p["volume"] > 0)
+    open_orders = _open_orders_by_code(sc["account"]["open_orders"])
+    all_codes = sorted(set(targets) | set(positions) | set(open_orders))
+    plan = _Plan()
+    for code in all_codes:
+        pos = positions.get(code, {"volume": 0, "can_use_volume": 0})
+        orders = open_orders.get(code, [])
+        ctx = {
+            "target": targets.get(code, 0), "held": pos["volume"],
+            "can_use": pos["can_use_volume"], "open_orders": orders,
+            "open_sells": sum(inflight.remaining(o) for o in orders if o["side"] == "sell"),
+            "quote": sc["quotes"].get(code), "settings": settings,
+        }
+        _plan_code(plan, ctx, code)
+    sells = sorted(plan.sells, key=lambda o: o["code"])
+    budget = fee_rules.to_fen(sc["account"]["cash"])
+    if settings["use_sell_proceeds"]:
+        budget += sum(fee_rules.sell_proceeds_fen(o["code"], o["price"], o["volume"],
+                                                  settings["fees"]) for o in sells)
+    buys = _allocate_cash(plan, budget, settings)
+    skipped = sorted(plan.skipped, key=lambda s: s["code"])
+    return {"orders": sells + buys, "cancels": plan.cancels, "skipped": skipped,
+            "targets": dict((code, targets.get(code, 0)) for code in all_codes)}

@@ -1,0 +1,96 @@
+"""Order volume rules: board lot, step, odd lots.
+
+Source: shared/docs/platform_reference.md sec. 4; SSE/SZSE trading rules 3.3.x
+(买入申报数量应当为 100 股或其整数倍; 卖出时余额不足 100 股的部分应当一次性申报卖出),
+STAR rules (单笔申报数量应当不小于 200 股, 超过 200 股的部分可按 1 股为单位递增),
+BSE rules (不小于 100 股, 以 1 股为单位递增), convertible bonds 10 张 (1 手).
+"""
+
+from . import codes
+
+_LOTS = {
+    codes.SH_MAIN: (100, 100),
+    codes.SZ_MAIN: (100, 100),
+    codes.CHINEXT: (100, 100),
+    codes.FUND: (100, 100),
+    codes.STAR: (200, 1),
+    codes.BJ: (100, 1),
+    codes.BOND: (10, 10),
+}
+
+
+def lot_rule(code):
+    """(minimum volume, step) of a buy order for the code's board.
+
+    SH/SZ main, ChiNext, ETF/LOF: (100, 100); STAR: (200, 1); Beijing: (100, 1);
+    convertible bonds: (10, 10). Never-traded boards raise ValueError.
+    """
+    rule = _LOTS.get(codes.board(code))
+    if rule is None:
+        raise ValueError("代码 %s 不可交易 / no lot rule for %s" % (code, code))
+    return rule
+
+
+def lot_size(code):
+    """The board lot (minimum buy volume): 100, 200 on STAR, 10 for bonds."""
+    return lot_rule(code)[0]
+
+
+def is_valid_buy(code, volume):
+    """True when `volume` is a buy volume the exchange accepts for `code`.
+
+    Rule: volume >= minimum and (volume - minimum) is a multiple of the step.
+    """
+    minimum, step = lot_rule(code)
+    return volume >= minimum and (volume - minimum) % step == 0
+
+
+def floor_buy(code, volume):
+    """Largest valid buy volume <= `volume` (0 when below one lot)."""
+    minimum, step = lot_rule(code)
+    if volume < minimum:
+        return 0
+    return minimum + (volume - minimum) // step * step
+
+
+def is_valid_sell(code, volume, remaining):
+    """True when a sell of `volume` is accepted while `remaining` shares are held.
+
+    `remaining` is the position not already committed to other open sell orders.
+    Rule (odd lots must be sold in one order):
+    - any volume that is a valid buy volume is a valid sell volume;
+    - boards whose step equals the lot (main boards, ChiNext, funds, bonds): also a
+      volume that carries the whole odd part, i.e. volume % lot == remaining % lot;
+    - STAR / Beijing (step 1): also a volume equal to the whole remaining position
+      (a remainder below the minimum is sold at once).
+    Never more than `remaining`.
+    """
+    if volume <= 0 or volume > remaining:
+        return False
+    if is_valid_buy(code, volume):
+        return True
+    minimum, step = lot_rule(code)
+    if step == minimum:
+        return volume % minimum == remaining % minimum
+    return volume == remaining
+
+
+def floor_sell(code, volume, remaining):
+    """Largest valid sell volume <= `volume` given `remaining` held (0 if none).
+
+    See is_valid_sell for the rule; the result includes the odd part when that
+    gives a larger valid volume.
+    """
+    volume = min(volume, remaining)
+    if volume <= 0:
+        return 0
+    minimum, step = lot_rule(code)
+    if step == minimum:
+        best = volume // minimum * minimum
+        odd = remaining % minimum
+        if odd and volume >= odd:
+            best = max(best, odd + (volume - odd) // minimum * minimum)
+        return best
+    if volume == remaining:
+        return volume
+    return floor_buy(code, volume)

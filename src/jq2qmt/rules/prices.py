@@ -1,0 +1,215 @@
+"""Prices: tick, rounding to the tick, daily price limits, the price cage.
+
+Source: shared/docs/platform_reference.md sec. 4; SSE/SZSE trading rules (申报价格
+最小变动单位: A 股 0.01 元, 基金/债券 0.001 元; 涨跌幅限制比例 10%, 风险警示股票 5%,
+科创板/创业板 20%, 北交所 30%; 价格笼子: 买入申报价格不得高于买入基准价格的 102% 与
+买入基准价格以上十个最小价格变动单位的孰高值, 卖出对称).
+"""
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+from . import codes
+
+_EPS = 1e-7
+
+_LIMIT_PCT = {
+    codes.SH_MAIN: 0.10,
+    codes.SZ_MAIN: 0.10,
+    codes.STAR: 0.20,
+    codes.CHINEXT: 0.20,
+    codes.BJ: 0.30,
+    codes.FUND: 0.10,
+    codes.BOND: 0.20,
+}
+# Risk-warning (ST) shares have a narrower limit on the main boards only.
+ST_LIMIT_PCT = 0.05
+_ST_BOARDS = (codes.SH_MAIN, codes.SZ_MAIN)
+
+CAGE_PCT = 0.02
+CAGE_TICKS = 10
+
+
+def tick_size(code):
+    """Minimum price step: 0.01 for shares, 0.001 for ETF/LOF and convertible bonds."""
+    if codes.board(code) in (codes.FUND, codes.BOND):
+        return 0.001
+    return 0.01
+
+
+def _decimals(tick):
+    return 3 if tick < 0.01 - 1e-12 else 2
+
+
+def round_price(price, tick, mode="nearest"):
+    """Round `price` to a multiple of `tick`: mode "nearest" (half up), "down" or "up".
+
+    The one rounding helper for prices (style.md); returns a float with the tick's
+    decimals so that on-tick prices compare and print exactly.
+    """
+    units = price / tick
+    if mode == "down":
+        n = math.floor(units + _EPS)
+    elif mode == "up":
+        n = math.ceil(units - _EPS)
+    elif mode == "nearest":
+        n = math.floor(units + 0.5 + _EPS)
+    else:
+        raise ValueError("mode must be nearest, down or up: %r" % (mode,))
+    return round(n * tick, _decimals(tick))
+
+
+def is_on_tick(price, tick):
+    """True when `price` is a whole multiple of `tick` (within float noise)."""
+    units = price / tick
+    return abs(units - round(units)) < 1e-6
+
+
+def is_st(name):
+    """True when a security name marks a risk warning: ST, *ST, SST, S*ST."""
+    return bool(name) and "ST" in name.upper()
+
+
+def limit_pct(code, st=False):
+    """Daily price limit fraction: main boards and funds 10% (ST 5%), STAR, ChiNext and
+    convertible bonds 20%, Beijing 30% (reference sec. 4).
+
+    The quote's own limits (instrument detail) take precedence; new listings have no
+    limit on their first days, which only the quote can tell.
+    """
+    board = codes.board(code)
+    pct = _LIMIT_PCT.get(board)
+    if pct is None:
+        raise ValueError("代码 %s 不可交易 / no price limit rule for %s" % (code, code))
+    if st and board in _ST_BOARDS:
+        return ST_LIMIT_PCT
+    return pct
+
+
+def daily_limits(code, prev_close, st=False):
+    """(high_limit, low_limit) from the previous close: prev_close x (1 +/- pct),
+    rounded half up to the tick, as the exchanges publish them.
+    """
+    tick = tick_size(code)
+    pct = Decimal(repr(limit_pct(code, st)))
+    base = Decimal(repr(float(prev_close)))
+    step = Decimal(repr(tick))
+    high = (base * (1 + pct) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+    low = (base * (1 - pct) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+    low = max(low, step)
+    return round(float(high), _decimals(tick)), round(float(low), _decimals(tick))
+
+
+def _level(value):
+    """A quote level is usable when it is a positive number (0 means empty)."""
+    return value if value is not None and value > 0 else None
+
+
+def cage_reference(side, quote):
+    """Reference price of the price cage for a limit order on `side`.
+
+    Buy: best ask, else best bid, else last, else previous close. Sell: best bid,
+    else best ask, else last, else previous close (reference sec. 4). None if none.
+    """
+    if side == "buy":
+        order = ("ask1", "bid1", "last", "prev_close")
+    elif side == "sell":
+        order = ("bid1", "ask1", "last", "prev_close")
+    else:
+        raise ValueError("side must be buy or sell: %r" % (side,))
+    for key in order:
+        value = _level(quote.get(key))
+        if value is not None:
+            return value
+    return None
+
+
+def cage_ticks(code):
+    """Ticks of the 10-tick alternative of the cage; 0 on STAR, where only the 2%
+    bound is applied (the conservative reading of reference sec. 4).
+    """
+    return 0 if codes.board(code) == codes.STAR else CAGE_TICKS
+
+
+def cage_bounds(code, side, reference):
+    """The price cage bound for a limit order, rounded inward to the tick.
+
+    Buy: price <= max(reference x 1.02, reference + 10 ticks) -> returns the upper
+    bound. Sell: price >= min(reference x 0.98, reference - 10 ticks) -> returns the
+    lower bound. The cage is applied to every tradable board; where the real cage is
+    wider (bonds, funds) this only makes our prices more conservative.
+    """
+    tick = tick_size(code)
+    ticks = cage_ticks(code)
+    if side == "buy":
+        return round_price(max(reference * (1 + CAGE_PCT), reference + ticks * tick),
+                           tick, "down")
+    if side == "sell":
+        bound = min(reference * (1 - CAGE_PCT), reference - ticks * tick)
+        return max(round_price(bound, tick, "up"), tick)
+    raise ValueError("side must be buy or sell: %r" % (side,))
+
+
+def in_cage(code, side, price, quote):
+    """True when a limit price lies inside the price cage for the quote."""
+    reference = cage_reference(side, quote)
+    if reference is None:
+        return True
+    bound = cage_bounds(code, side, reference)
+    if side == "buy":
+        return price <= bound + _EPS
+    return price >= bound - _EPS
+
+
+def is_limit_up(quote):
+    """Sealed at the upper limit: best bid at the high limit, or no ask while the last
+    price is at the high limit. Buys cannot be filled.
+    """
+    high = quote.get("high_limit")
+    if not high:
+        return False
+    bid = _level(quote.get("bid1"))
+    ask = _level(quote.get("ask1"))
+    last = _level(quote.get("last"))
+    if bid is not None and bid >= high - _EPS:
+        return True
+    return ask is None and last is not None and last >= high - _EPS
+
+
+def is_limit_down(quote):
+    """Sealed at the lower limit: best ask at the low limit, or no bid while the last
+    price is at the low limit. Sells cannot be filled.
+    """
+    low = quote.get("low_limit")
+    if not low:
+        return False
+    bid = _level(quote.get("bid1"))
+    ask = _level(quote.get("ask1"))
+    last = _level(quote.get("last"))
+    if ask is not None and ask <= low + _EPS:
+        return True
+    return bid is None and last is not None and last <= low + _EPS
+
+
+def limit_order_price(code, side, quote, slippage):
+    """Limit price for a marketable order, or None when no price satisfies all bounds.
+
+    Buy: min(high_limit, cage upper bound, ask-side reference x (1 + slippage)),
+    rounded down to the tick. Sell: max(low_limit, cage lower bound, bid-side
+    reference x (1 - slippage)), rounded up to the tick. `quote` needs high_limit and
+    low_limit. The result is on the tick, inside the limits and inside the cage.
+    """
+    tick = tick_size(code)
+    reference = cage_reference(side, quote)
+    if reference is None:
+        return None
+    high = round_price(quote["high_limit"], tick, "down")
+    low = round_price(quote["low_limit"], tick, "up")
+    cage = cage_bounds(code, side, reference)
+    if side == "buy":
+        price = round_price(min(high, cage, reference * (1 + slippage)), tick, "down")
+        ok = low - _EPS <= price <= min(high, cage) + _EPS
+    else:
+        price = round_price(max(low, cage, reference * (1 - slippage)), tick, "up")
+        ok = max(low, cage) - _EPS <= price <= high + _EPS
+    return price if ok and price > 0 else None
