@@ -79,6 +79,53 @@ def check_database(database_url):
         db.dispose()
 
 
+def open_instance(instance_dir=None, database_url=None):
+    """(settings, Database) of an existing instance; `database_url` overrides its DB.
+
+    Without an instance folder, a `database_url` alone is enough for database-only
+    commands (the folder path is still used for key files).
+    """
+    from jq2qmt.config import default_instance_dir, load_settings
+    from jq2qmt.store.db import Database
+
+    folder = Path(instance_dir) if instance_dir else default_instance_dir()
+    try:
+        settings = load_settings(folder, database_url=database_url)
+    except ConfigError:
+        if not database_url and not _env_database_url():
+            raise ConfigError("找不到实例 %s，先运行 jq2qmt init / no instance at %s, run: jq2qmt init"
+                              % (folder, folder))
+        settings = build_settings(folder, {"database_url": database_url or _env_database_url()})
+    try:
+        return settings, Database(settings.database_url)
+    except Exception as exc:
+        raise ConfigError("数据库地址无效 / invalid database URL (%s)" % type(exc).__name__)
+
+
+def _env_database_url():
+    import os
+
+    from jq2qmt.config import ENV_DATABASE_URL
+
+    return os.environ.get(ENV_DATABASE_URL)
+
+
+def schema_problem(db):
+    """None when the database schema is current; else one line saying what to do."""
+    from jq2qmt.store import migrate
+
+    try:
+        current = migrate.current_revision(db.engine)
+    except Exception as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        return "无法连接数据库 / cannot connect to the database: %s" % reason
+    head = migrate.head_revision()
+    if current == head:
+        return None
+    return ("数据库结构版本 %s 落后于 %s，请运行：jq2qmt db upgrade / database schema %s is behind %s, run: "
+            "jq2qmt db upgrade" % (current or "(空 empty)", head, current or "(empty)", head))
+
+
 def init_instance(path, database_url=None, host=DEFAULT_HOST, port=DEFAULT_PORT, public_url=None,
                   admin_password=None, jq_client_id=DEFAULT_CLIENT_ID, client_kind="rsa",
                   jq_private_key_pem=None, overwrite=False, migrate=True, **settings_values):

@@ -14,6 +14,12 @@ from jq2qmt import __version__
 COMMANDS = {
     "plan": "jq2qmt.cli.plan:plan",
     "export": "jq2qmt.cli.export:export",
+    "init": "jq2qmt.cli.init:init",
+    "serve": "jq2qmt.cli.serve:serve",
+    "db": "jq2qmt.cli.db:db",
+    "keys": "jq2qmt.cli.keys:keys",
+    "token": "jq2qmt.cli.token:token",
+    "password": "jq2qmt.cli.password:password",
 }
 
 

@@ -35,6 +35,20 @@ def token_hash(token):
 
 # ---- admin password ----------------------------------------------------------
 
+MIN_PASSWORD_LENGTH = 10
+
+
+def password_problem(password, current=None):
+    """A bilingual reason why `password` is not acceptable, or None when it is."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        return "密码至少 %d 个字符 / password must have at least %d characters" % (MIN_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH)
+    if len(set(password)) < 4:
+        return "密码过于简单 / password is too simple"
+    if current is not None and password == current:
+        return "新密码与当前密码相同 / new password equals the current one"
+    return None
+
+
 def hash_password(password):
     return _hasher.hash(password)
 

@@ -12,7 +12,6 @@ from jq2qmt.store import credentials
 from jq2qmt.store.snapshot import format_time
 
 router = APIRouter(tags=["admin"])
-MIN_PASSWORD_LENGTH = 10
 
 
 @router.get("/api/v1/internal/password/info", summary="密码状态 / password status")
@@ -29,13 +28,9 @@ def password_info(request: Request, _: Principal = Depends(require_admin)):
 
 def check_new_password(password, current):
     """Raise a 422 ApiError unless `password` is acceptable as the admin password."""
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise ApiError(422, "weak_password", "新密码至少 %d 个字符 / new password must have at least %d characters"
-                       % (MIN_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH), "new_password")
-    if len(set(password)) < 4:
-        raise ApiError(422, "weak_password", "新密码过于简单 / new password is too simple", "new_password")
-    if password == current:
-        raise ApiError(422, "same_password", "新密码与当前密码相同 / new password equals the current one", "new_password")
+    problem = credentials.password_problem(password, current)
+    if problem:
+        raise ApiError(422, "weak_password", problem, "new_password")
 
 
 @router.post("/api/v1/internal/password/set", summary="修改密码 / change password",

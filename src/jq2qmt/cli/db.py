@@ -1,0 +1,78 @@
+"""`jq2qmt db upgrade|current`: schema migrations. Also the options every
+instance command shares (`instance_options`, `open_or_fail`)."""
+
+from pathlib import Path
+
+import click
+
+from jq2qmt.config import ConfigError
+
+
+def instance_options(func):
+    """Add --instance and --database-url to a command."""
+    func = click.option("--database-url", default=None, metavar="URL",
+                        help="覆盖数据库地址 / override the database URL (also $JQ2QMT_DATABASE_URL)")(func)
+    func = click.option("--instance", "instance_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+                        help="实例目录 / instance folder [default: ./jq2qmt-instance or $JQ2QMT_INSTANCE]")(func)
+    return func
+
+
+def open_or_fail(instance_dir, database_url, need_schema=True):
+    """(settings, Database) or a one-line CLI error (exit 1)."""
+    from jq2qmt.instance import open_instance, schema_problem
+
+    try:
+        settings, database = open_instance(instance_dir, database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc))
+    if need_schema:
+        problem = schema_problem(database)
+        if problem:
+            database.dispose()
+            raise click.ClickException(problem)
+    return settings, database
+
+
+@click.group()
+def db():
+    """数据库结构迁移 / database schema migrations."""
+
+
+@db.command()
+@instance_options
+def upgrade(instance_dir, database_url):
+    """升级数据库结构到最新 / migrate the database to the newest schema."""
+    from jq2qmt.store import migrate
+
+    settings, database = open_or_fail(instance_dir, database_url, need_schema=False)
+    try:
+        before = migrate.current_revision(database.engine)
+        migrate.upgrade(database.engine)
+        after = migrate.current_revision(database.engine)
+    except Exception as exc:
+        raise click.ClickException("迁移失败 / migration failed: %s" % str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+    finally:
+        database.dispose()
+    if before == after:
+        click.echo("数据库已是最新 / database already at %s" % after)
+    else:
+        click.echo("数据库已升级 / database upgraded: %s -> %s" % (before or "(empty)", after))
+
+
+@db.command()
+@instance_options
+def current(instance_dir, database_url):
+    """显示数据库结构版本 / show the database schema revision."""
+    from jq2qmt.store import migrate
+
+    settings, database = open_or_fail(instance_dir, database_url, need_schema=False)
+    try:
+        revision = migrate.current_revision(database.engine)
+    except Exception as exc:
+        raise click.ClickException("无法连接数据库 / cannot connect to the database: %s"
+                                   % str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+    finally:
+        database.dispose()
+    head = migrate.head_revision()
+    state = "最新 / up to date" if revision == head else "需要升级 / behind, run: jq2qmt db upgrade"
+    click.echo("current: %s  head: %s  (%s)" % (revision or "(empty)", head, state))

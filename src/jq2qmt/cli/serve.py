@@ -1,0 +1,68 @@
+"""`jq2qmt serve`: run the HTTP server for an instance (creating it on first run)."""
+
+from pathlib import Path
+
+import click
+
+from jq2qmt.cli.db import instance_options, open_or_fail
+from jq2qmt.config import CONFIG_FILE, ConfigError, default_instance_dir
+
+
+def _first_run(folder, database_url, host, port):
+    from jq2qmt.cli.init import guess_public_host, print_summary
+    from jq2qmt.config import DEFAULT_HOST, DEFAULT_PORT, ENV_DATABASE_URL
+    from jq2qmt.instance import init_instance
+    import os
+
+    port = port or DEFAULT_PORT
+    click.echo("首次运行：创建实例 / first run: creating the instance %s" % folder)
+    try:
+        result = init_instance(folder, database_url=database_url or os.environ.get(ENV_DATABASE_URL),
+                               host=host or DEFAULT_HOST, port=port,
+                               public_url="http://%s:%d" % (guess_public_host(), port))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc))
+    print_summary(result)
+
+
+@click.command()
+@instance_options
+@click.option("--host", default=None, help="监听地址 / listen address [default: from instance, 0.0.0.0]")
+@click.option("--port", type=int, default=None, help="监听端口 / listen port [default: from instance, 5366]")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TLS 证书（直接提供 HTTPS）/ TLS certificate file (serve HTTPS directly)")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS 私钥 / TLS key file")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True,
+              help="日志级别 / log level")
+def serve(instance_dir, database_url, host, port, certfile, keyfile, log_level):
+    """启动服务器（首次运行自动创建实例）/ run the server (creates the instance on first run)."""
+    import uvicorn
+
+    from jq2qmt.config import load_settings
+    from jq2qmt.server.app import create_app
+    from jq2qmt.store import credentials
+
+    folder = Path(instance_dir) if instance_dir else default_instance_dir()
+    if not (folder / CONFIG_FILE).exists():
+        _first_run(folder, database_url, host, port)
+    try:
+        settings = load_settings(folder, database_url=database_url, host=host, port=port,
+                                 certfile=certfile, keyfile=keyfile)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc))
+    if bool(settings.certfile) != bool(settings.keyfile):
+        raise click.ClickException("--certfile 与 --keyfile 需同时给出 / give both --certfile and --keyfile")
+    _settings, database = open_or_fail(folder, settings.database_url)  # refuses a schema that is behind
+    try:
+        with database.read() as session:
+            has_password = credentials.admin_password_info(session) is not None
+    finally:
+        database.dispose()
+    if not has_password:
+        click.echo("警告：未设置管理员密码，运行 jq2qmt password set / warning: no admin password, run: jq2qmt password set",
+                   err=True)
+    scheme = "https" if settings.certfile else "http"
+    click.echo("jq2qmt 服务 / serving %s on %s://%s:%d  (外部地址 / public URL: %s)"
+               % (settings.instance_dir, scheme, settings.host, settings.port, settings.public_url))
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level,
+                ssl_certfile=settings.certfile, ssl_keyfile=settings.keyfile, proxy_headers=True)
