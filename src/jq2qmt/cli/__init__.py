@@ -13,6 +13,7 @@ from jq2qmt import __version__
 # command name -> "module:attribute" of a click command or group
 COMMANDS = {
     "plan": "jq2qmt.cli.plan:plan",
+    "follow": "jq2qmt.cli.follow:follow",
     "export": "jq2qmt.cli.export:export",
     "init": "jq2qmt.cli.init:init",
     "serve": "jq2qmt.cli.serve:serve",

@@ -36,7 +36,7 @@ def _load_engine():
 class Follower(object):
     def __init__(self, broker, client, clock, compute_plan=None, log=None,
                  max_queued_reports=100, resync_interval=60.0, heartbeat_interval=60.0,
-                 pending_grace=30.0, version=VERSION):
+                 pending_grace=30.0, version=VERSION, dry_run=False):
         self.broker = broker
         self.client = client
         self.clock = clock
@@ -46,6 +46,7 @@ class Follower(object):
         self.heartbeat_interval = heartbeat_interval
         self.pending_grace = pending_grace
         self.version = version
+        self.force_dry_run = dry_run  # local switch: never send, whatever the plan says
         self.etag = None
         self.plan = None
         self.settings = None
@@ -155,7 +156,7 @@ class Follower(object):
             report["status"] = "outside_session"
             self.settled = True
             return
-        if plan["dry_run"]:
+        if plan["dry_run"] or self.force_dry_run:
             report["status"] = "dry_run"
             report["placed"] = [self._placed(o, None, None) for o in orders]
             self.settled = True
@@ -243,7 +244,8 @@ class Follower(object):
         plan, settings = self.plan, self.settings
         engine_settings = dict((k, settings[k]) for k in safety.ENGINE_SETTINGS
                                if k in settings)
-        engine_settings["ignore"] = sorted(ignore_codes)
+        patterns = [p for p in settings["ignore"] if "*" in str(p) or "?" in str(p)]
+        engine_settings["ignore"] = patterns + sorted(ignore_codes)
         targets = [{"strategy": t["strategy"], "positions": [
             dict((k, p[k]) for k in ("code", "volume", "cost") if k in p) for p in t["positions"]],
             "portfolio_value": t.get("portfolio_value")} for t in plan["targets"]]
@@ -280,7 +282,6 @@ class Follower(object):
         result = compute(self._scenario(account, quotes, ignore_codes))
         report["skipped"].extend(result.get("skipped") or [])
         orders = self._drop_repeated_rejects(result.get("orders") or [], ours, report)
-        orders = safety.slice_orders(orders, self.settings.get("slice_value"))
         warning = safety.capital_warning(self.plan, account["asset"]["total_asset"])
         if warning:
             report["errors"].append(warning)
@@ -311,7 +312,8 @@ class Follower(object):
         pre, self.preopen = self.preopen, None
         if pre is None or pre["version"] != self.plan["plan_version"]:
             return False
-        if pre["day"] != now.date() or ours or self.pending or self.plan["dry_run"]:
+        if pre["day"] != now.date() or ours or self.pending or self.plan["dry_run"] \
+                or self.force_dry_run:
             return False
         self._place(pre["orders"], report)
         report["status"] = "ok" if report["placed"] else "idle"

@@ -1,4 +1,4 @@
-"""Safety checks of the follower: plan validation, ignore patterns, holds, slices.
+"""Safety checks of the follower: plan validation, ignore patterns, holds.
 
 Each rule here exists because the original script lost money without it: a failed
 fetch read as "hold nothing" sold whole accounts, so a plan is validated before use
@@ -6,6 +6,8 @@ and a plan that would empty the account is held unless it is really meant.
 
 Bundled into the exported QMT file: Python 3.6, stdlib only.
 """
+
+import fnmatch
 
 from . import scheduler
 
@@ -16,7 +18,8 @@ DEFAULT_SETTINGS = {
     "order_timeout": 30, "max_reprices": 3, "sessions": scheduler.DEFAULT_SESSIONS,
 }
 # Settings the engine understands (plan-scenario contract); the rest are the follower's.
-ENGINE_SETTINGS = ("slippage", "min_order_value", "max_order_value", "use_sell_proceeds")
+ENGINE_SETTINGS = ("slippage", "min_order_value", "max_order_value", "use_sell_proceeds",
+                   "slice_value", "fees")
 # A weight-mode account whose asset is further than this from its capital is warned about.
 CAPITAL_WARN_RATIO = 0.2
 
@@ -72,17 +75,11 @@ def validate_plan(plan):
 
 def matches_ignore(code, patterns):
     """Ignore list entries: a full code ('511880.SH'), a bare number ('511880'), or a
-    prefix pattern ending in '*' ('1318*', '204*')."""
-    number = code.split(".")[0]
+    pattern with '*' / '?' ('1318*', '204*.SH'), as the engine reads them."""
+    forms = (code.upper(), code.split(".")[0])
     for pattern in patterns:
-        pattern = str(pattern).strip()
-        if not pattern:
-            continue
-        if pattern.endswith("*"):
-            prefix = pattern[:-1]
-            if code.startswith(prefix) or number.startswith(prefix):
-                return True
-        elif pattern.upper() == code.upper() or pattern == number:
+        pattern = str(pattern).strip().upper()
+        if pattern and any(fnmatch.fnmatchcase(form, pattern) for form in forms):
             return True
     return False
 
@@ -142,33 +139,3 @@ def capital_warning(plan, total_asset):
         return ("警告：账户总资产 %.0f 与跟随资金 %.0f 相差较大 / warning: total asset far "
                 "from followed capital" % (total_asset, capital))
     return None
-
-
-def _board_lot(code):
-    number = code.split(".")[0]
-    return 200 if number.startswith(("688", "689")) else 100
-
-
-def slice_orders(orders, slice_value):
-    """Split orders worth more than `slice_value` into whole-lot slices.
-
-    Only whole lots are sliced; an odd remainder is left for a later round (the engine
-    re-computes it then, and a sell of the whole remaining position may be odd).
-    """
-    if not slice_value or slice_value <= 0:
-        return list(orders)
-    result = []
-    for order in orders:
-        value = order["volume"] * order["price"]
-        lot = _board_lot(order["code"])
-        per_slice = int(slice_value / order["price"] // 100) * 100 if order["price"] > 0 else 0
-        if value <= slice_value or per_slice < lot:
-            result.append(order)
-            continue
-        remaining = order["volume"]
-        while remaining >= per_slice:
-            result.append(dict(order, volume=per_slice))
-            remaining -= per_slice
-        if remaining and remaining % 100 == 0 and remaining >= lot:
-            result.append(dict(order, volume=remaining))
-    return result

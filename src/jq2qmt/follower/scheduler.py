@@ -14,6 +14,12 @@ DEFAULT_SESSIONS = [["09:30", "11:30"], ["13:00", "14:57"]]
 PREOPEN_FROM = "09:00"
 
 
+def beijing_now():
+    """The exchange clock for a follower running outside QMT (any machine time zone)."""
+    utc = datetime.datetime.utcnow()
+    return utc + datetime.timedelta(hours=8)
+
+
 def parse_hhmm(text):
     hours, minutes = str(text).strip().split(":")[:2]
     hours, minutes = int(hours), int(minutes)

@@ -130,36 +130,45 @@ class ContextInfo(object):
         self.timers.append([func_name, seconds, start])
 
     def get_full_tick(self, code_list):
-        result = {}
-        for code in code_list:
-            quote = self._sim.exchange.quote(code)
-            if not quote:
-                continue
-            ask = quote.get("ask1") or 0.0
-            bid = quote.get("bid1") or 0.0
-            result[code] = {
-                "lastPrice": quote["last"], "lastClose": quote.get("prev_close") or 0.0,
-                "open": quote["last"], "high": quote["last"], "low": quote["last"],
-                "askPrice": [ask, 0.0, 0.0, 0.0, 0.0], "bidPrice": [bid, 0.0, 0.0, 0.0, 0.0],
-                "askVol": [100 if ask else 0, 0, 0, 0, 0],
-                "bidVol": [100 if bid else 0, 0, 0, 0, 0],
-                "volume": 0, "amount": 0.0,
-                "timetag": self._sim.clock.now().strftime("%Y%m%d %H:%M:%S"),
-            }
-        return result
+        return full_tick(self._sim.exchange, code_list, self._sim.clock.now())
 
     def get_instrumentdetail(self, code):
-        quote = self._sim.exchange.quote(code)
-        number, _, market = code.partition(".")
+        return instrument_detail(self._sim.exchange, code)
+
+
+def full_tick(exchange, code_list, now):
+    """QMT/xtquant full tick dicts for `code_list` from the exchange's quotes."""
+    result = {}
+    for code in code_list:
+        quote = exchange.quote(code)
         if not quote:
-            return {}
-        return {"ExchangeID": market, "InstrumentID": number,
-                "InstrumentName": quote.get("name") or number,
-                "PreClose": quote.get("prev_close") or 0.0,
-                "UpStopPrice": quote.get("high_limit") or 0.0,
-                "DownStopPrice": quote.get("low_limit") or 0.0,
-                "PriceTick": _tick_size(code),
-                "InstrumentStatus": 1 if quote.get("suspended") else 0}
+            continue
+        ask = quote.get("ask1") or 0.0
+        bid = quote.get("bid1") or 0.0
+        result[code] = {
+            "lastPrice": quote["last"], "lastClose": quote.get("prev_close") or 0.0,
+            "open": quote["last"], "high": quote["last"], "low": quote["last"],
+            "askPrice": [ask, 0.0, 0.0, 0.0, 0.0], "bidPrice": [bid, 0.0, 0.0, 0.0, 0.0],
+            "askVol": [100 if ask else 0, 0, 0, 0, 0],
+            "bidVol": [100 if bid else 0, 0, 0, 0, 0],
+            "volume": 0, "amount": 0.0, "timetag": now.strftime("%Y%m%d %H:%M:%S"),
+        }
+    return result
+
+
+def instrument_detail(exchange, code):
+    """The instrument detail dict (limits, previous close, tick, suspension)."""
+    quote = exchange.quote(code)
+    number, _, market = code.partition(".")
+    if not quote:
+        return {}
+    return {"ExchangeID": market, "InstrumentID": number,
+            "InstrumentName": quote.get("name") or number,
+            "PreClose": quote.get("prev_close") or 0.0,
+            "UpStopPrice": quote.get("high_limit") or 0.0,
+            "DownStopPrice": quote.get("low_limit") or 0.0,
+            "PriceTick": _tick_size(code),
+            "InstrumentStatus": 1 if quote.get("suspended") else 0}
 
 
 class QmtBuiltinSim(object):
