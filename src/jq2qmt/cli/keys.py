@@ -26,7 +26,7 @@ def keys():
 @keys.command(name="add-client")
 @click.argument("name")
 @click.option("--public-key", "public_key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="PEM 公钥文件（RSA ≥2048 或 Ed25519）/ PEM public key file (RSA >= 2048 or Ed25519)")
+              help="PEM 公钥文件（RSA ≥2048 或 Ed25519） / PEM public key file (RSA >= 2048 or Ed25519)")
 @instance_options
 def add_client(name, public_key, instance_dir, database_url):
     """用已有公钥注册客户端 / register a client with an existing public key."""
@@ -44,7 +44,7 @@ def add_client(name, public_key, instance_dir, database_url):
 @keys.command()
 @click.argument("name")
 @click.option("--type", "kind", type=click.Choice(["rsa", "ed25519", "token"]), default="rsa", show_default=True,
-              help="密钥类型；token 为无需 cryptography 的明文上传令牌（较不安全）/ key type; token = plain upload "
+              help="密钥类型；token 为无需 cryptography 的明文上传令牌（较不安全） / key type; token = plain upload "
                    "token for clients without cryptography (less safe)")
 @instance_options
 def generate(name, kind, instance_dir, database_url):
@@ -56,7 +56,7 @@ def generate(name, kind, instance_dir, database_url):
     try:
         if kind == "token":
             token = credentials.add_token_client(database, name)
-            click.echo("已注册令牌客户端 / registered token client %s。上传令牌（只显示一次，放在 %s 请求头）/ upload "
+            click.echo("已注册令牌客户端 / registered token client %s。上传令牌（只显示一次，放在 %s 请求头） / upload "
                        "token (shown once, send it in the X-JQ2QMT-Upload-Token header):" % (name, "X-JQ2QMT-Upload-Token"))
             click.echo(token)
             return
@@ -98,7 +98,7 @@ def list_(instance_dir, database_url):
 @click.argument("name")
 @instance_options
 def revoke(name, instance_dir, database_url):
-    """吊销客户端（之后的上传都被拒绝）/ revoke a client (its uploads are refused)."""
+    """吊销客户端（之后的上传都被拒绝） / revoke a client (its uploads are refused)."""
     _settings, database = open_or_fail(instance_dir, database_url)
     try:
         credentials.revoke_client(database, name)

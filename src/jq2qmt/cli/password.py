@@ -39,4 +39,4 @@ def set_(generate, password_stdin, instance_dir, database_url):
         database.dispose()
     click.echo("管理员密码已修改 / admin password changed")
     if generate:
-        click.echo("新密码（只显示一次）/ new password (shown once): %s" % new)
+        click.echo("新密码（只显示一次） / new password (shown once): %s" % new)

@@ -30,12 +30,12 @@ def _first_run(folder, database_url, host, port):
 @click.option("--host", default=None, help="监听地址 / listen address [default: from instance, 0.0.0.0]")
 @click.option("--port", type=int, default=None, help="监听端口 / listen port [default: from instance, 5366]")
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="TLS 证书（直接提供 HTTPS）/ TLS certificate file (serve HTTPS directly)")
+              help="TLS 证书（直接提供 HTTPS） / TLS certificate file (serve HTTPS directly)")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS 私钥 / TLS key file")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True,
               help="日志级别 / log level")
 def serve(instance_dir, database_url, host, port, certfile, keyfile, log_level):
-    """启动服务器（首次运行自动创建实例）/ run the server (creates the instance on first run)."""
+    """启动服务器（首次运行自动创建实例） / run the server (creates the instance on first run)."""
     import uvicorn
 
     from jq2qmt.config import load_settings

@@ -16,10 +16,10 @@ def token():
 @click.argument("name")
 @click.option("--scope", type=click.Choice(credentials.SCOPES), default="read", show_default=True,
               help="权限 / scope")
-@click.option("--account", "account_id", default=None, help="绑定的账户 ID（follow 令牌）/ account id for a follow token")
+@click.option("--account", "account_id", default=None, help="绑定的账户 ID（follow 令牌） / account id for a follow token")
 @instance_options
 def create(name, scope, account_id, instance_dir, database_url):
-    """创建令牌（只显示一次）/ create a token (shown once)."""
+    """创建令牌（只显示一次） / create a token (shown once)."""
     if not name or len(name) > 64:
         raise click.ClickException("名称需 1-64 个字符 / name must have 1-64 characters")
     _settings, database = open_or_fail(instance_dir, database_url)
@@ -36,7 +36,7 @@ def create(name, scope, account_id, instance_dir, database_url):
 @token.command(name="list")
 @instance_options
 def list_(instance_dir, database_url):
-    """列出令牌（不含令牌本身）/ list tokens (never the token text)."""
+    """列出令牌（不含令牌本身） / list tokens (never the token text)."""
     _settings, database = open_or_fail(instance_dir, database_url)
     try:
         with database.read() as session:

@@ -114,7 +114,7 @@ def require_admin(request: Request) -> Principal:
     _refuse_query_secrets(request)
     principal = optional_admin(request)
     if principal is None:
-        raise AuthError("admin_required", "需要管理员认证（%s 请求头或登录）/ admin authentication required "
+        raise AuthError("admin_required", "需要管理员认证（%s 请求头或登录） / admin authentication required "
                         "(%s header or login)" % (HEADER_ADMIN_PASSWORD, HEADER_ADMIN_PASSWORD))
     return principal
 
@@ -210,7 +210,7 @@ def verify_upload(request, body):
         return _verify_token_client(request, client)
     _verify_signature(request, body, client, settings)
     if not credentials.use_nonce(db, client.name, request.headers[signing.HEADER_NONCE], settings.signature_window):
-        raise AuthError("nonce_reused", "nonce 已使用过（重放请求）/ nonce was already used (replayed request)")
+        raise AuthError("nonce_reused", "nonce 已使用过（重放请求） / nonce was already used (replayed request)")
     _pruner.maybe_prune(db, settings.signature_window)
     return Principal(kind="client", name=client.name)
 
@@ -250,7 +250,7 @@ def _verify_signature(request, body, client, settings):
         log.error("stored public key of client %s cannot be loaded", client.name)
         raise AuthError("bad_signature", "签名验证失败 / signature verification failed")
     if not signing.verify_message(public_key, message, signature):
-        raise AuthError("bad_signature", "签名验证失败（请求体、路径或密钥不符）/ signature verification failed "
+        raise AuthError("bad_signature", "签名验证失败（请求体、路径或密钥不符） / signature verification failed "
                         "(body, path or key does not match)")
 
 

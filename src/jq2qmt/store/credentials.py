@@ -128,7 +128,7 @@ def add_key_client(db, name, public_key_pem):
     try:
         kind = _key_kind(public_key_pem)
     except (ValueError, TypeError):
-        raise CredentialError("无法读取公钥（需要 PEM 格式）/ cannot read the public key (PEM expected)")
+        raise CredentialError("无法读取公钥（需要 PEM 格式） / cannot read the public key (PEM expected)")
     _add_client(db, name, kind, public_key_pem=public_key_pem)
     return kind
 
@@ -144,7 +144,7 @@ def _add_client(db, name, kind, public_key_pem=None, token_hash=None):
     def write(session):
         row = session.scalars(select(Client).where(Client.name == name)).first()
         if row is not None and row.revoked_at is None:
-            raise CredentialError("客户端 %s 已存在（先 keys revoke）/ client %s already exists (revoke it first)" % (name, name))
+            raise CredentialError("客户端 %s 已存在（先 keys revoke） / client %s already exists (revoke it first)" % (name, name))
         if row is None:
             row = Client(name=name)
             session.add(row)
@@ -209,7 +209,7 @@ def create_token(db, name, scope, account_id=None):
     def write(session):
         exists = session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first()
         if exists is not None:
-            raise CredentialError("令牌 %s 已存在（先 token revoke）/ token %s already exists (revoke it first)" % (name, name))
+            raise CredentialError("令牌 %s 已存在（先 token revoke） / token %s already exists (revoke it first)" % (name, name))
         session.add(ApiToken(name=name, token_hash=token_hash(token), scope=scope, account_id=account_id))
 
     db.write(write, attempts=1)

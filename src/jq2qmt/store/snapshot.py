@@ -11,24 +11,18 @@ time) not in the future; `portfolio` optional with finite `total_value`/`cash` >
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import List, Optional
+
+from jq2qmt.rules import codes
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 ADJUSTMENT_PREFIX = "ADJUSTMENT_"
 MAX_VOLUME = 10 ** 12
 AS_OF_FUTURE_TOLERANCE = timedelta(minutes=10)
 
-_CODE = re.compile(r"^(\d{6})\.(XSHG|XSHE|SH|SZ|BJ|BSE)$", re.IGNORECASE)
-_EXCHANGE = {"XSHG": "SH", "XSHE": "SZ", "SH": "SH", "SZ": "SZ", "BJ": "BJ", "BSE": "BJ"}
 
-
-try:  # one definition of code forms, by the engine helper, once it exists
-    from jq2qmt.rules import codes as _rules_codes
-except ImportError:  # pragma: no cover - before rules/codes.py lands
-    _rules_codes = None
 
 
 class SnapshotError(ValueError):
@@ -55,18 +49,14 @@ def is_adjustment(name):
 
 
 def canonical_code(value):
-    """QMT form (``600000.SH``) of a JoinQuant or QMT code, or None if unknown."""
+    """QMT form (``600000.SH``) of a JoinQuant or QMT code, or None if unknown
+    (the one definition of code forms is `jq2qmt.rules.codes`)."""
     if not isinstance(value, str):
         return None
-    match = _CODE.match(value.strip())
-    if not match:
+    try:
+        return codes.to_qmt(value.strip())
+    except codes.CodeError:
         return None
-    if _rules_codes is not None and hasattr(_rules_codes, "to_qmt"):
-        try:
-            return _rules_codes.to_qmt(value.strip())
-        except Exception:
-            return None
-    return "%s.%s" % (match.group(1), _EXCHANGE[match.group(2).upper()])
 
 
 def check_strategy_name(name, field_name="strategy_name"):
@@ -119,7 +109,7 @@ def _parse_position(item, index, allow_negative):
                             "unknown code, expected e.g. 600000.XSHG or 600000.SH")
     volume = _integer(item.get("volume"), where + ".volume")
     if volume < 0 and not allow_negative:
-        raise SnapshotError(where + ".volume", "数量不能为负（仅 ADJUSTMENT_ 策略可以）/ "
+        raise SnapshotError(where + ".volume", "数量不能为负（仅 ADJUSTMENT_ 策略可以） / "
                             "volume must not be negative (only ADJUSTMENT_ strategies may)")
     cost = _number(item.get("cost"), where + ".cost", "成本")
     name = item.get("name")
@@ -153,7 +143,7 @@ def _check_unique(positions):
     seen = {}
     for index, position in enumerate(positions):
         if position["code"] in seen:
-            raise SnapshotError("positions[%d].code" % index, "代码 %s 重复（与 positions[%d]）/ duplicate code %s (same as positions[%d])"
+            raise SnapshotError("positions[%d].code" % index, "代码 %s 重复（与 positions[%d]） / duplicate code %s (same as positions[%d])"
                                 % (position["code"], seen[position["code"]], position["code"], seen[position["code"]]), "duplicate_code")
         seen[position["code"]] = index
 
@@ -180,7 +170,7 @@ def _parse_as_of(value, now):
     as_of = parse_time(value)
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
     if as_of > now + AS_OF_FUTURE_TOLERANCE:
-        raise SnapshotError("as_of", "as_of 在未来（检查策略时钟）/ as_of is in the future (check the strategy clock)")
+        raise SnapshotError("as_of", "as_of 在未来（检查策略时钟） / as_of is in the future (check the strategy clock)")
     return as_of
 
 

@@ -77,7 +77,7 @@ def _save(request, payload, source):
     }
 
 
-@router.post("/api/v1/positions/update", summary="上传策略持仓（签名）/ upload a snapshot (signed)",
+@router.post("/api/v1/positions/update", summary="上传策略持仓（签名） / upload a snapshot (signed)",
              openapi_extra=_body_doc())
 async def update_positions(request: Request, principal: Principal = Depends(require_uploader)):
     payload = decode_json(await request.body())
@@ -106,7 +106,7 @@ def _body_password(body):
     if isinstance(payload, dict):
         password = payload.get("password") or payload.get("internal_password")
     if not isinstance(password, str) or not password:
-        raise AuthError("admin_required", "需要管理员密码（X-Internal-Password 请求头或 password 字段）/ admin password "
+        raise AuthError("admin_required", "需要管理员密码（X-Internal-Password 请求头或 password 字段） / admin password "
                         "required (X-Internal-Password header or password field)")
     return password
 

@@ -56,7 +56,7 @@ def strategy_diff(strategy_name: str, request: Request, from_version: int = Quer
             "changes": repo.diff_positions(old["positions"], new["positions"])}
 
 
-@router.delete("/api/v1/strategies/{strategy_name}", summary="删除策略（保留历史）/ remove a strategy (history kept)")
+@router.delete("/api/v1/strategies/{strategy_name}", summary="删除策略（保留历史） / remove a strategy (history kept)")
 async def remove_strategy(strategy_name: str, request: Request, principal: Principal = Depends(require_admin)):
     try:
         result = await run_in_threadpool(repo.remove_strategy, request.app.state.db, strategy_name,

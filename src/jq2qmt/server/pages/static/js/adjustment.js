@@ -23,7 +23,8 @@ const canonical = (code) => {
   return m ? `${m[1]}.${SUFFIX[m[2]]}` : String(code).trim().toUpperCase();
 };
 
-// Page-side validation of one row; the server checks again (and knows more).
+// Page-side validation of one row (form, sign, duplicates); the server checks again
+// and knows more (e.g. its limits), and its complaint is shown next to the row.
 export function validateRow(row, rows, adjustment, skipIndex) {
   const errors = {};
   const code = String(row.code || '').trim().toUpperCase();
@@ -33,7 +34,6 @@ export function validateRow(row, rows, adjustment, skipIndex) {
   const volume = String(row.volume ?? '').trim();
   if (!/^-?\d+$/.test(volume)) errors.volume = '数量须为整数（股）';
   else if (!adjustment && Number(volume) < 0) errors.volume = '普通策略的数量不能为负（负数只用于调整策略）';
-  else if (Math.abs(Number(volume)) > 1e12) errors.volume = '数量过大';
   const cost = String(row.cost ?? '').trim();
   if (cost === '' || !isFinite(Number(cost))) errors.cost = '成本须为数字';
   else if (Number(cost) < 0) errors.cost = '成本不能为负';

@@ -53,6 +53,7 @@ function render(totalData, strategies) {
   renderTiles(positions, strategies, totalData, gross);
   renderTotal(positions, gross);
   renderStrategies(strategies);
+  lastRender = [positions, strategies, gross];
   renderCharts(positions, strategies, gross);
 }
 
@@ -143,12 +144,17 @@ function renderCharts(positions, strategies, gross) {
   if (rest > 0) top.push({ name: '其他', value: round2(rest) });
   const codes = chart('chart-codes');
   if (codes) {
+    // Narrow screens: a legend below instead of labels around the ring (they would be cut).
+    const narrow = codes.getWidth() < 520;
     codes.setOption({
       animation: false,
       tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br>${fmtMoney(p.value)}（${p.percent}%）` },
-      series: [{ type: 'pie', radius: ['38%', '68%'], center: ['50%', '52%'], data: top,
-        label: { formatter: '{b|{b}}\n{d}%', rich: { b: { fontSize: 11 } } }, minShowLabelAngle: 6,
-        avoidLabelOverlap: true }],
+      legend: narrow ? { bottom: 0, left: 'center', width: '92%', itemGap: 8, itemWidth: 12, itemHeight: 10,
+        textStyle: { fontSize: 11 }, formatter: (n) => n.split(' ')[0] } : { show: false },
+      series: [{ type: 'pie', radius: narrow ? ['32%', '58%'] : ['38%', '68%'], center: ['50%', narrow ? '40%' : '52%'], data: top,
+        label: narrow ? { position: 'inside', formatter: (p) => (p.percent >= 6 ? p.percent.toFixed(0) + '%' : ''), color: '#fff', fontSize: 11 }
+          : { formatter: '{b|{b}}\n{d}%', rich: { b: { fontSize: 11 } } },
+        minShowLabelAngle: 6, avoidLabelOverlap: true }],
       graphic: top.length ? [] : [{ type: 'text', left: 'center', top: 'middle', style: { text: '暂无持仓', fill: '#6b7785' } }],
     }, true);
   }
@@ -162,7 +168,7 @@ function renderCharts(positions, strategies, gross) {
       grid: { left: 8, right: 24, top: 10, bottom: 10, containLabel: true },
       xAxis: { type: 'value', axisLabel: { formatter: (v) => fmtWan(v).replace('.00', '') } },
       yAxis: { type: 'category', data: byStrategy.map((d) => d.name),
-        axisLabel: { width: 110, overflow: 'truncate' } },
+        axisLabel: { width: strat && strat.getWidth() < 520 ? 90 : 150, overflow: 'truncate' } },
       series: [{ type: 'bar', data: byStrategy.map((d) => ({ value: d.value,
         itemStyle: { color: d.value < 0 ? '#188a42' : (isAdjustment(d.name) ? '#8aa9d6' : '#1f6feb') } })),
       barMaxWidth: 26 }],
@@ -174,7 +180,11 @@ const round2 = (x) => Math.round(x * 100) / 100;
 
 includeBox.addEventListener('change', () => refresh(true));
 document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(); else clearTimeout(state.timer); });
-window.addEventListener('resize', () => Object.values(state.charts).forEach((c) => c.resize()));
+let lastRender = null;
+window.addEventListener('resize', () => {
+  Object.values(state.charts).forEach((c) => c.resize());
+  if (lastRender) renderCharts(...lastRender);  // switch between the wide and narrow layouts
+});
 refresh(true);
 
 // Exposed for the browser tests, which check the stale rule on the page's own code.
