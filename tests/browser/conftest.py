@@ -112,6 +112,7 @@ class Site(object):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page = self.page
         original = page.viewport_size
+        page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(size)
             # the page re-lays out its charts on resize; wait two frames for the paint
