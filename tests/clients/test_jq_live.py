@@ -164,3 +164,22 @@ def test_readme_flow_export_cli_to_positions_total(tmp_path, live_server):
     assert run.returncode == 0 and "版本 1" in run.stdout, run.stdout + run.stderr
     total = _get(live_server, "/api/v1/positions/total")
     assert [(p["code"], p["total_volume"]) for p in total["positions"]] == [("000001.SZ", 1000)]
+
+
+def test_token_mode_instance(tmp_path, live_server_factory):
+    server = live_server_factory(client_kind="token")
+    token = server.instance.upload_token
+    out = tmp_path / "jq"
+    result = CliRunner().invoke(main, ["export", "jq", "--instance", str(server.instance.path), "--out", str(out),
+                                       "--url", server.url, "--upload-token", token])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["jq_config.py", "jq_qmt_api.py"]
+    sim = JoinQuantSim(prices=PRICES, research_dir=out)
+    with sim.installed():
+        sim.order_target("600000.XSHG", 400)
+        api = importlib.import_module("jq_qmt_api").JQQMTAPI()
+        assert api.sync_portfolio(sim.context, "令牌策略") == 1
+        wrong = importlib.import_module("jq_qmt_api").JQQMTAPI(upload_token="wrong-token")
+        assert wrong.update_positions("令牌策略", []) is None
+    assert "HTTP 401" in sim.log.messages("error")[0] and token not in "\n".join(sim.log.messages())
+    assert _stored(_get(server, "/api/v1/positions/strategy/令牌策略")) == {"600000.SH": 400}

@@ -49,7 +49,9 @@ def export():
               help="输出目录 / output folder.")
 @click.option("--url", "api_url", default=None,
               help="聚宽访问服务器用的地址，覆盖实例的 public_url / server URL as JoinQuant reaches it.")
-def jq(instance_dir, out_dir, api_url):
+@click.option("--upload-token", default=None,
+              help="令牌模式实例（init --key-type token）的上传令牌 / upload token of a token-mode instance.")
+def jq(instance_dir, out_dir, api_url, upload_token):
     """生成聚宽端文件：jq_qmt_api.py、jq_config.py 和私钥文件。
 
     Write jq_qmt_api.py, jq_config.py and the private key file for the JoinQuant
@@ -68,7 +70,7 @@ def jq(instance_dir, out_dir, api_url):
                                  param_hint="--url")
     try:
         settings = config.load_settings(instance_dir)
-        paths = export_jq.export_jq(settings, out_dir, api_url=api_url)
+        paths = export_jq.export_jq(settings, out_dir, api_url=api_url, upload_token=upload_token)
     except (config.ConfigError, export_jq.ExportError) as exc:
         raise click.ClickException(str(exc))
     except OSError as exc:

@@ -95,16 +95,27 @@ VERIFY_TLS = True
 '''
 
 
+_TOKEN_TEMPLATE = '''
+# 令牌模式（服务器用 `jq2qmt init --key-type token` 初始化）：不签名，用这个上传令牌认证。
+# 令牌等同密码，不要公开本文件。设置了它就不再读取私钥文件。
+UPLOAD_TOKEN = %(upload_token)r
+'''
+
+
 class ExportError(Exception):
     """The instance cannot produce client files (message is for the user)."""
 
 
-def _check(settings):
-    key_path = Path(settings.jq_private_key_path)
-    if not key_path.is_file():
-        raise ExportError("找不到聚宽私钥 / JoinQuant private key not found: %s" % key_path)
+def _read_key(settings, upload_token):
     if not settings.public_url or not settings.jq_client_id:
         raise ExportError("实例缺少 public_url 或 jq_client_id / instance has no public_url or jq_client_id")
+    if upload_token:
+        return None
+    key_path = Path(settings.jq_private_key_path)
+    if not key_path.is_file():
+        raise ExportError("找不到聚宽私钥 / JoinQuant private key not found: %s（令牌模式的实例请用 "
+                          "--upload-token 传入 init 时显示的上传令牌 / token-mode instance: pass "
+                          "--upload-token）" % key_path)
     return key_path.read_bytes()
 
 
@@ -114,26 +125,35 @@ def api_source():
     return header + bundle.bundle(BUNDLED_MODULES) + _API_TAIL
 
 
-def config_source(api_url, client_id, key_file=KEY_FILE):
+def config_source(api_url, client_id, key_file=KEY_FILE, upload_token=None):
     """The text of ``jq_config.py``."""
-    return _CONFIG_TEMPLATE % {"api_url": api_url, "client_id": client_id, "key_file": key_file}
+    text = _CONFIG_TEMPLATE % {"api_url": api_url, "client_id": client_id, "key_file": key_file}
+    if upload_token:
+        text += _TOKEN_TEMPLATE % {"upload_token": upload_token}
+    return text
 
 
-def export_jq(settings, out_dir, api_url=None):
+def export_jq(settings, out_dir, api_url=None, upload_token=None):
     """Write the JoinQuant files for `settings` into `out_dir`; returns their paths.
 
     `api_url` overrides ``settings.public_url`` (the address JoinQuant must reach).
+    `upload_token`: for an instance set up in token mode (no key pair); the token goes
+    into ``jq_config.py`` (then written owner-only) and no key file is written.
     Nothing is written when the instance lacks its key or URL.
     """
-    key = _check(settings)
+    key = _read_key(settings, upload_token)
     url = (api_url or settings.public_url).rstrip("/")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     api_path = out_dir / API_FILE
     config_path = out_dir / CONFIG_FILE
-    key_path = out_dir / KEY_FILE
     api_path.write_text(api_source(), encoding="utf-8")
-    config_path.write_text(config_source(url, settings.jq_client_id), encoding="utf-8")
+    config_text = config_source(url, settings.jq_client_id, upload_token=upload_token)
+    if upload_token:
+        write_secret_bytes(config_path, config_text.encode("utf-8"))
+        return [api_path, config_path]
+    config_path.write_text(config_text, encoding="utf-8")
+    key_path = out_dir / KEY_FILE
     write_secret_bytes(key_path, key)
     return [api_path, config_path, key_path]
 
@@ -154,7 +174,7 @@ def next_steps(paths, api_url):
     lines += [
         "",
         "在聚宽上还需要三步：",
-        "  1. 打开聚宽「研究环境」，把 %s 上传到根目录（私钥不要分享给任何人）。" % names,
+        "  1. 打开聚宽「研究环境」，把 %s 上传到根目录（私钥、令牌不要分享给任何人）。" % names,
         "  2. 在策略开头加入：",
         "         from jq_qmt_api import JQQMTAPI",
         "         g.jq_qmt_api = JQQMTAPI()",

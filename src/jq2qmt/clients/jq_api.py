@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from .. import signing
 
 UPLOAD_PATH = "/api/v1/positions/update"
+HEADER_UPLOAD_TOKEN = "X-JQ2QMT-Upload-Token"
 LOG_PREFIX = "[jq2qmt] "
 
 # option name -> (jq_config name, default)
@@ -40,6 +41,7 @@ OPTIONS = {
     "api_url": ("API_URL", None),
     "client_id": ("CLIENT_ID", None),
     "private_key_file": ("PRIVATE_KEY_FILE", "jq2qmt_private_key.pem"),
+    "upload_token": ("UPLOAD_TOKEN", None),  # servers set up with `init --key-type token`
     "connect_timeout": ("CONNECT_TIMEOUT", 3.0),
     "timeout": ("TIMEOUT", 5.0),
     "total_timeout": ("TOTAL_TIMEOUT", 10.0),
@@ -239,8 +241,11 @@ class JQQMTAPI(object):
         if remaining <= 0:
             return _Attempt(False, "超出总时间预算 / total time budget used up")
         url = self.api_url.rstrip("/") + UPLOAD_PATH
-        path = urlsplit(url).path or UPLOAD_PATH
-        headers = signing.signed_headers(key, self.client_id, "POST", path, body)
+        if key is None:  # token mode: no signature, the token authenticates
+            headers = {signing.HEADER_CLIENT: self.client_id, HEADER_UPLOAD_TOKEN: self.upload_token}
+        else:
+            path = urlsplit(url).path or UPLOAD_PATH
+            headers = signing.signed_headers(key, self.client_id, "POST", path, body)
         headers["Content-Type"] = "application/json; charset=utf-8"
         timeout = (min(float(self.connect_timeout), remaining), min(float(self.timeout), remaining))
         try:
@@ -294,9 +299,11 @@ class JQQMTAPI(object):
         return self._session
 
     def _private_key(self):
+        if not self.api_url or not self.client_id:
+            raise ValueError("jq_config 缺少 API_URL 或 CLIENT_ID / API_URL or CLIENT_ID missing")
+        if self.upload_token:
+            return None
         if self._key is None:
-            if not self.api_url or not self.client_id:
-                raise ValueError("jq_config 缺少 API_URL 或 CLIENT_ID / API_URL or CLIENT_ID missing")
             pem = self._private_key_pem or self._read_key_file(self.private_key_file)
             self._key = signing.load_private_key(pem)
         return self._key
