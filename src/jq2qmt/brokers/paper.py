@@ -109,17 +109,24 @@ class PaperAccountFile(object):
         for code, quote in exchange.quotes().items():
             if quote:
                 quotes[code] = quote
+        open_orders = exchange.orders(open_only=True)
+        # can_use_volume is reported net of open sells, which are placed again on load
+        selling = {}
+        for order in open_orders:
+            if order["side"] == "sell":
+                left = order["volume"] - order["traded_volume"]
+                selling[order["code"]] = selling.get(order["code"], 0) + left
         state = {
             "day": today.isoformat(),
             "cash": round(float(asset["cash"]) + float(asset.get("frozen_cash", 0)), 4),
             "positions": [{"code": p["code"], "volume": p["volume"],
-                           "can_use_volume": p["can_use_volume"],
+                           "can_use_volume": p["can_use_volume"] + selling.get(p["code"], 0),
                            "avg_cost": p.get("avg_cost", 0.0)} for p in exchange.positions()],
             "quotes": quotes,
             "open_orders": [{"code": o["code"], "side": o["side"], "volume": o["volume"],
                              "traded_volume": o["traded_volume"], "price": o["price"],
                              "remark": o.get("remark", "")}
-                            for o in exchange.orders(open_only=True)],
+                            for o in open_orders],
         }
         _write_atomic(self.path, json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True))
 

@@ -60,6 +60,7 @@ class Follower(object):
         self.last_full_round = None
         self.last_phase = None
         self.preopen = None
+        self.held = {}           # plan_version we held -> its content (see _approved)
         self.last_report_key = None
         self.last_report_at = None
         self.last_report = None
@@ -145,9 +146,10 @@ class Follower(object):
             return
         result, orders = self._compute_orders(account, ours, report)
         reason = self._hold_reason(account, result, orders)
-        if reason and plan.get("approved_version") != plan["plan_version"]:
+        if reason and not self._approved(plan):
             report["status"] = "held"
             report["held_reason"] = reason
+            self.held[plan["plan_version"]] = safety.content_key(plan)
             self.settled = True
             return
         if phase == "preopen":
@@ -306,6 +308,16 @@ class Follower(object):
                                            result.get("targets") or {}, self.settings["ignore"])
         return reason or safety.turnover_hold(orders, account["asset"]["total_asset"],
                                               self.settings.get("max_turnover"))
+
+    def _approved(self, plan):
+        """The admin approved this plan: its own version, or the held version whose
+        targets and settings it still has (approving changes the plan's version)."""
+        approved = plan.get("approved_version")
+        if not approved:
+            return False
+        if approved == plan["plan_version"]:
+            return True
+        return self.held.get(approved) == safety.content_key(plan)
 
     def _fire_preopen(self, now, ours, report):
         """At the open, send what was computed before it, unless we already traded today."""

@@ -8,6 +8,7 @@ Bundled into the exported QMT file: Python 3.6, stdlib only.
 """
 
 import fnmatch
+import json
 
 from . import scheduler
 
@@ -71,6 +72,12 @@ def validate_plan(plan):
     except (ValueError, TypeError, AttributeError):
         raise PlanError("计划格式错误 / malformed plan: settings.sessions")
     return settings
+
+
+def content_key(plan):
+    """What a plan asks for, without its version and approval fields."""
+    keep = dict((k, plan.get(k)) for k in ("targets", "follow", "settings", "paused", "dry_run"))
+    return json.dumps(keep, sort_keys=True, ensure_ascii=True)
 
 
 def matches_ignore(code, patterns):

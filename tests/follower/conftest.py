@@ -1,0 +1,253 @@
+"""Fixtures of the follower tests: a real plan server over HTTP, a paper account, a clock.
+
+`PlanServer` implements the follower side of /work/notes/plan-api.md (GET plan with
+a strong ETag, If-None-Match -> 304, ?wait= long-poll; POST reports) on 127.0.0.1
+with a real socket, and can be told to fail: "500", "garbage" (invalid JSON), "slow"
+(answers only after the client gave up), or be stopped and started again.
+"""
+
+import datetime
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from jq2qmt.brokers.paper import PaperBroker
+from jq2qmt.follower.client import PlanClient
+from jq2qmt.follower.loop import Follower
+from jq2qmt.sim.exchange import PaperExchange
+
+ACCOUNT = "8886660057"
+TOKEN = "follower-token-8886"
+STRATEGY = "多策略V1.0"
+# A Wednesday, inside the morning session.
+MORNING = datetime.datetime(2026, 11, 25, 10, 0, 0)
+
+QUOTES = {
+    "600000.SH": dict(last=10.0, prev_close=10.0, bid1=9.99, ask1=10.01, name="浦发银行"),
+    "000001.SZ": dict(last=12.0, prev_close=12.0, bid1=11.99, ask1=12.01, name="平安银行"),
+    "600036.SH": dict(last=40.0, prev_close=40.0, bid1=39.99, ask1=40.01, name="招商银行"),
+    "511880.SH": dict(last=100.0, prev_close=100.0, bid1=99.999, ask1=100.001, name="银华日利"),
+}
+
+
+class Clock(object):
+    def __init__(self, start=MORNING):
+        self.current = start
+
+    def __call__(self):
+        return self.current
+
+    def now(self):
+        return self.current
+
+    def set(self, when):
+        self.current = when
+
+    def advance(self, seconds):
+        self.current += datetime.timedelta(seconds=seconds)
+        return self.current
+
+
+def make_plan(positions=None, ratio=1.0, strategies=None, paused=False, dry_run=False,
+              settings=None, approved_version=None, targets=None, mode="ratio",
+              portfolio_value=1000000.0):
+    """A plan body as the server sends it; plan_version hashes its content."""
+    if targets is None:
+        positions = positions if positions is not None else {}
+        targets = [{"strategy": STRATEGY, "version": 1,
+                    "update_time": "2026-11-25T09:31:02+08:00",
+                    "positions": [{"code": c, "volume": v, "cost": 10.0, "name": c}
+                                  for c, v in sorted(positions.items())],
+                    "portfolio_value": portfolio_value}]
+    if strategies is None:
+        key = "ratio" if mode == "ratio" else "capital"
+        strategies = {STRATEGY: {key: ratio}}
+    plan = {"account_id": ACCOUNT, "name": "主账户", "paused": paused, "dry_run": dry_run,
+            "approved_version": approved_version, "targets": targets,
+            "follow": {"mode": mode, "strategies": strategies},
+            "settings": dict({"ignore": [], "min_order_value": 0, "max_order_value": None,
+                              "max_turnover": None, "slice_value": None,
+                              "use_sell_proceeds": False, "slippage": 0.002,
+                              "order_timeout": 30, "max_reprices": 3,
+                              "sessions": [["09:30", "11:30"], ["13:00", "14:57"]]},
+                             **(settings or {}))}
+    digest = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
+    plan["plan_version"] = digest
+    return plan
+
+
+class PlanServer(object):
+    def __init__(self, account=ACCOUNT, token=TOKEN):
+        self.account = account
+        self.token = token
+        self.plan = None
+        self.mode = "ok"
+        self.raw_body = None
+        self.reports = []
+        self.plan_requests = []
+        self.changed = threading.Condition()
+        self.release = threading.Event()  # lets "slow" answers go at teardown
+        self.httpd = None
+        self.port = 0
+        self.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server._get(self)
+
+            def do_POST(self):
+                server._post(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.httpd.daemon_threads = True
+        # a client that gave up (timeouts in the fault tests) is not an error here
+        self.httpd.handle_error = lambda request, client_address: None
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def close(self):
+        self.release.set()
+        self.stop()
+
+    def set_plan(self, plan):
+        with self.changed:
+            self.plan = plan
+            self.changed.notify_all()
+
+    # ---- handlers -------------------------------------------------------------------------
+    def _send(self, handler, status, body=None, headers=None):
+        data = b"" if body is None else (body if isinstance(body, bytes)
+                                         else json.dumps(body).encode("utf-8"))
+        handler.send_response(status)
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        if status != 304:
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if status != 304:
+            handler.wfile.write(data)
+
+    def _authorised(self, handler, tail):
+        if handler.headers.get("Authorization") != "Bearer %s" % self.token:
+            self._send(handler, 401, {"detail": "需要令牌 / token required"})
+            return False
+        if handler.path.split("?")[0] != "/api/v1/accounts/%s/%s" % (self.account, tail):
+            self._send(handler, 404, {"detail": "not found"})
+            return False
+        return True
+
+    def _get(self, handler):
+        if not self._authorised(handler, "plan"):
+            return
+        self.plan_requests.append(handler.path)
+        if self.mode == "500":
+            return self._send(handler, 500, {"detail": "internal"})
+        if self.mode == "slow":
+            self.release.wait(10)
+            return self._send(handler, 200, self.plan)
+        if self.mode == "garbage":
+            return self._send(handler, 200, b'{"plan_version": "x", "targets": [')
+        if self.mode == "raw":
+            return self._send(handler, 200, self.raw_body)
+        wait = 0
+        if "wait=" in handler.path:
+            wait = min(int(handler.path.split("wait=")[1].split("&")[0]), 30)
+        etag = handler.headers.get("If-None-Match")
+        with self.changed:
+            current = self.plan
+            if current is not None and etag == '"%s"' % current["plan_version"] and wait:
+                self.changed.wait_for(lambda: self.plan is not current, timeout=wait)
+            plan = self.plan
+        if plan is None:
+            return self._send(handler, 404, {"detail": "no plan"})
+        tag = '"%s"' % plan["plan_version"]
+        if etag == tag:
+            return self._send(handler, 304, headers={"ETag": tag})
+        self._send(handler, 200, plan, {"ETag": tag})
+
+    def _post(self, handler):
+        if not self._authorised(handler, "reports"):
+            return
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = json.loads(handler.rfile.read(length).decode("utf-8"))
+        if self.mode == "500":
+            return self._send(handler, 500, {"detail": "internal"})
+        self.reports.append(body)
+        self._send(handler, 200, {"ok": True, "id": len(self.reports)})
+
+    def round_reports(self):
+        return [r for r in self.reports if r.get("kind") == "round"]
+
+
+@pytest.fixture
+def plan_server():
+    server = PlanServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def make_exchange(cash=1000000.0, **options):
+    exchange = PaperExchange(cash=cash, **options)
+    for code, quote in QUOTES.items():
+        exchange.set_quote(code, **quote)
+    return exchange
+
+
+@pytest.fixture
+def exchange():
+    return make_exchange()
+
+
+def make_follower(exchange, plan_server, clock, broker=None, timeout=0.5, **kwargs):
+    client = PlanClient(plan_server.url, plan_server.token, plan_server.account, timeout=timeout)
+    return Follower(broker or PaperBroker(exchange), client, clock, **kwargs)
+
+
+def holdings(exchange):
+    return dict((p["code"], p["volume"]) for p in exchange.positions())
+
+
+class _Helpers(object):
+    """The helpers above, handed to tests as the `fx` fixture (test modules must not
+    import a conftest by name: several folders have one)."""
+
+    ACCOUNT = ACCOUNT
+    TOKEN = TOKEN
+    STRATEGY = STRATEGY
+    MORNING = MORNING
+    QUOTES = QUOTES
+    Clock = Clock
+    PlanServer = PlanServer
+    make_plan = staticmethod(make_plan)
+    make_exchange = staticmethod(make_exchange)
+    make_follower = staticmethod(make_follower)
+    holdings = staticmethod(holdings)
+
+
+@pytest.fixture
+def fx():
+    return _Helpers()
