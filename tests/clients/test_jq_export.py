@@ -3,6 +3,7 @@
 import os
 import runpy
 import stat
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -92,3 +93,8 @@ def test_cli_rejects_url_without_scheme(instance, tmp_path):
                                        "--url", "1.2.3.4:5366"])
     assert result.exit_code == 2 and "--url" in result.output
     assert not out.exists()
+
+
+def test_examples_are_python36():
+    examples = Path(__file__).resolve().parents[2] / "examples" / "joinquant"
+    assert bundle.py36_violations(sorted(examples.glob("*.py"))) == ""

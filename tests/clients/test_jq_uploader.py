@@ -227,3 +227,12 @@ def test_same_files_run_in_plain_python(tmp_path, keypair, upload_server):
     assert out.stdout.strip().splitlines()[-1] == "1"
     assert "[jq2qmt]" in out.stdout  # logged with print outside JoinQuant
     assert upload_server.requests[0]["valid"]
+
+
+def test_missing_config_is_logged_not_raised(tmp_path):
+    sim = _sim(tmp_path)  # an empty research root: no jq_config, no key
+    with sim.installed():
+        api = importlib.import_module("jq2qmt.clients.jq_api").JQQMTAPI()
+        sim.order_target("600000.XSHG", 100)
+        assert api.sync_portfolio(sim.context, "S") is None
+    assert "jq_config.py" in _errors(sim)[0]

@@ -110,7 +110,7 @@ class JQQMTAPI(object):
         if source is None:
             try:
                 source = importlib.import_module("jq_config")
-            except ImportError:
+            except ImportError:  # reported when an upload is attempted
                 source = {}
         if isinstance(source, dict):
             return dict(source)
@@ -300,7 +300,8 @@ class JQQMTAPI(object):
 
     def _private_key(self):
         if not self.api_url or not self.client_id:
-            raise ValueError("jq_config 缺少 API_URL 或 CLIENT_ID / API_URL or CLIENT_ID missing")
+            raise ValueError("未配置 API_URL 或 CLIENT_ID：jq_config.py 是否已上传到研究根目录？/ "
+                             "API_URL or CLIENT_ID not set: is jq_config.py in the research root?")
         if self.upload_token:
             return None
         if self._key is None:
