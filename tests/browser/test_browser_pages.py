@@ -37,16 +37,35 @@ def test_login_refuses_wrong_password_then_logs_in_and_out(site):
     assert site.goto("/password").url.startswith(site.url + "/login")
 
 
+def _backdate(site, strategy, days):
+    """Make a strategy look as if its last upload was `days` ago (test setup in the DB)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from jq2qmt.store.models import Strategy, utcnow
+
+    with site.instance.db().write_once() as session:
+        session.execute(update(Strategy).where(Strategy.name == strategy)
+                        .values(update_time=utcnow() - timedelta(days=days)))
+
+
 def test_overview_shows_uploaded_strategy_and_refreshes_by_etag(site):
     site.upload_signed(STRATEGY, SNAPSHOT)
+    site.upload_signed("趋势跟踪", [{"code": "510300.XSHG", "volume": 5000, "cost": 3.9, "name": "沪深300ETF"}])
+    _backdate(site, "趋势跟踪", 8)
     site.post_internal("ADJUSTMENT_手工", [{"code": "600000.SH", "volume": -200, "cost": 10.5}])
     page = site.login()
+    stale = page.locator("details.strategy.stale")
+    expect(stale).to_have_count(1)
+    expect(stale).to_have_attribute("data-strategy", "趋势跟踪")
+    expect(page.locator("#stale-banner")).to_contain_text("趋势跟踪")
     row = page.locator("#total-table tbody tr[data-code='600000.SH']")
     expect(row).to_contain_text("浦发银行")
     expect(row.locator("td").nth(2)).to_have_text("800")  # 1000 - 200 from the adjustment
     strategy = page.locator(f"details.strategy[data-strategy='{STRATEGY}']")
     expect(strategy).to_contain_text("版本 1")
-    expect(page.locator("#tile-strategies")).to_have_text("2")
+    expect(page.locator("#tile-strategies")).to_have_text("3")
     expect(page.locator("#chart-codes canvas")).to_have_count(1)
     # unchecking 含调整 asks for the total without adjustments
     page.uncheck("#include-adjustments")
@@ -140,6 +159,11 @@ def test_adjustment_add_edit_delete_changes_the_total(site):
     page.click("#save")
     expect(page.locator("#rows-table tbody tr[data-code='600000.SH']")).to_have_count(0)
     assert site.total()["600000.SH"]["total_volume"] == 1000
+    # removing the whole adjustment strategy takes it out of the total
+    page.once("dialog", lambda d: d.accept())
+    page.click("#remove-strategy")
+    expect(page.locator("#strategy-select option[value='ADJUSTMENT_减仓']")).to_have_count(0)
+    assert site.total()["000001.SZ"]["total_volume"] == 2000
     assert not site.console_errors, site.console_errors
 
 

@@ -80,7 +80,23 @@ function open(name) {
     ? el('span', {}, `版本 ${s.version ?? '—'} · 更新于 ${fmtTime(s.update_time)} · `, el('a', { href: strategyUrl(name), text: '查看历史' }))
     : el('span', { text: '新建，尚未保存' }));
   hideSaveError();
+  document.getElementById('remove-strategy').hidden = !s;
   render();
+}
+
+// Removing a strategy takes it out of every total; its history stays.
+async function removeStrategy() {
+  const name = state.name;
+  if (!confirm(`删除策略 ${name}？它将不再计入合并目标（历史记录保留）。`)) return;
+  try {
+    await api('/api/v1/strategies/' + encodeURIComponent(name), { method: 'DELETE' });
+    flash(`已删除 ${name}`);
+    state.created = state.created.filter((n) => n !== name);
+    state.dirty = false;
+    await load(null);
+  } catch (err) {
+    if (err.status !== 401) flash(err.message, true);
+  }
 }
 
 function render() {
@@ -189,6 +205,7 @@ function showSaveError(text) { saveError.textContent = text; saveError.hidden = 
 function hideSaveError() { saveError.hidden = true; saveError.textContent = ''; }
 
 saveBtn.addEventListener('click', save);
+document.getElementById('remove-strategy').addEventListener('click', removeStrategy);
 select.addEventListener('change', () => {
   if (state.dirty && !confirm('有未保存的修改，确定切换？')) { select.value = state.name; return; }
   history.replaceState(null, '', '/adjustment?strategy=' + encodeURIComponent(select.value));
