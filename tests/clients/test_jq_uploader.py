@@ -236,3 +236,12 @@ def test_missing_config_is_logged_not_raised(tmp_path):
         sim.order_target("600000.XSHG", 100)
         assert api.sync_portfolio(sim.context, "S") is None
     assert "jq_config.py" in _errors(sim)[0]
+
+
+def test_unexpected_errors_are_logged_not_raised(tmp_path, keypair, upload_server):
+    research = _research(tmp_path, upload_server.url, keypair)
+    sim = _sim(research)
+    with sim.installed():
+        api = _api(client_id="聚宽客户端")  # not encodable in an HTTP header
+        assert api.update_positions("S", [{"code": "600000.XSHG", "volume": 100, "cost": 1.0}]) is None
+    assert "上传" in _errors(sim)[0] and upload_server.requests == []

@@ -222,7 +222,10 @@ class JQQMTAPI(object):
         attempts = 0
         while True:
             attempts += 1
-            outcome = self._attempt(session, key, body, deadline)
+            try:
+                outcome = self._attempt(session, key, body, deadline)
+            except Exception as exc:  # never let a surprise escape into the strategy
+                outcome = _Attempt(False, "上传出错 / upload error: %s" % type(exc).__name__)
             if isinstance(outcome, dict):
                 return self._accept(strategy_name, positions, outcome, attempts)
             delay = float(self.backoff) * (2 ** (attempts - 1))
