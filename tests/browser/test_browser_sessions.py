@@ -145,8 +145,9 @@ def test_logout_needs_csrf_and_clears_cookie(app_client, instance):
 
 
 def test_static_files_served_with_licence(app_client):
-    js = app_client.get("/static/vendor/echarts/echarts.common.min.js?v=1")
+    js = app_client.get("/static/vendor/echarts/echarts.common.min.js?v=1", headers={"Accept-Encoding": "gzip"})
     assert js.status_code == 200 and "immutable" in js.headers["cache-control"]
+    assert js.headers["content-encoding"] == "gzip"
     assert "Apache License" in js.text[:1000]
     notice = app_client.get("/static/vendor/echarts/NOTICE.txt")
     assert "Apache ECharts" in notice.text
