@@ -88,6 +88,7 @@ class PlanServer(object):
         self.raw_body = None
         self.reports = []
         self.plan_requests = []
+        self.not_modified = 0
         self.changed = threading.Condition()
         self.release = threading.Event()  # lets "slow" answers go at teardown
         self.httpd = None
@@ -181,6 +182,7 @@ class PlanServer(object):
             return self._send(handler, 404, {"detail": "no plan"})
         tag = '"%s"' % plan["plan_version"]
         if etag == tag:
+            self.not_modified += 1
             return self._send(handler, 304, headers={"ETag": tag})
         self._send(handler, 200, plan, {"ETag": tag})
 

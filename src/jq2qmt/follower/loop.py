@@ -365,6 +365,7 @@ class Follower(object):
             self.pending[remark] = {"code": order["code"], "side": order["side"],
                                     "volume": int(order["volume"]), "price": order["price"],
                                     "placed_at": now}
+            self.first_seen[remark] = now
             report["placed"].append(self._placed(order, order_id, remark))
             self.log("placed %s %s %s @ %s (%s)" % (order["side"], order["code"],
                                                     order["volume"], order["price"], remark))
