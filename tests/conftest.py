@@ -41,7 +41,6 @@ import os
 import shutil
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, delete

@@ -1,6 +1,5 @@
 """Signed uploads: a valid request passes; every tampering gets 401 with a reason."""
 
-import base64
 import json
 import time
 

@@ -1,7 +1,5 @@
 """Admin password status and change (the seed's /api/v1/internal/password/*)."""
 
-import json
-
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
