@@ -29,8 +29,10 @@ TOKEN_ENV = "JQ2QMT_FOLLOWER_TOKEN"
               help="演练：只报告将要下的单，不下单 / report what would be sent, send nothing.")
 @click.option("--timeout", default=3.0, show_default=True, type=float,
               help="每次网络请求的超时（秒）/ HTTP timeout (s).")
+@click.option("--at", "start_at", type=click.DateTime(["%Y-%m-%d %H:%M:%S"]), default=None,
+              hidden=True, help="纸面账户回放：从这个北京时间开始计时 / paper replay start time.")
 def follow(instance_dir, server_url, token, account_id, broker, qmt_path, session_id,
-           paper_file, once, dry_run, timeout):
+           paper_file, once, dry_run, timeout, start_at):
     """跟单守护进程：长轮询目标仓位，下单，报告；Ctrl-C 安全退出。
 
     Follow the account's plan on the jq2qmt server with miniQMT (xtquant) or a paper
@@ -47,7 +49,12 @@ def follow(instance_dir, server_url, token, account_id, broker, qmt_path, sessio
     adapter, after_round, close = _broker(broker, instance_dir, account_id, qmt_path,
                                           session_id, paper_file, log)
     client = PlanClient(server_url, token, account_id, timeout=timeout)
-    follower = Follower(adapter, client, scheduler.beijing_now, log=log.info, dry_run=dry_run)
+    clock = scheduler.beijing_now
+    if start_at is not None:
+        if broker != "paper":
+            raise click.UsageError("--at 只用于纸面账户 / --at is for the paper broker only")
+        clock = _replay_clock(start_at)
+    follower = Follower(adapter, client, clock, log=log.info, dry_run=dry_run)
     click.echo("跟单 / following: account %s via %s, server %s%s" % (
         account_id, broker, server_url, "（演练 / dry run）" if dry_run else ""))
     try:
@@ -56,6 +63,14 @@ def follow(instance_dir, server_url, token, account_id, broker, qmt_path, sessio
         close()
     if once and report is not None and report["status"] == "error":
         raise SystemExit(1)
+
+
+def _replay_clock(start_at):
+    import datetime
+    import time
+
+    origin = time.monotonic()
+    return lambda: start_at + datetime.timedelta(seconds=time.monotonic() - origin)
 
 
 def _echo(log):

@@ -1,0 +1,129 @@
+"""The exported QMT file: GBK, Python 3.6, and it trades when run exactly as pasted."""
+
+import datetime
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from jq2qmt.cli import main
+from jq2qmt.clients import bundle, export_qmt
+from jq2qmt.sim.qmt_builtin import QmtBuiltinSim, SimClock
+
+
+@pytest.fixture
+def exported(tmp_path, plan_server, fx):
+    return export_qmt.export_qmt(tmp_path / "out", plan_server.url, fx.TOKEN, fx.ACCOUNT,
+                                 timeout=0.5)
+
+
+def test_file_is_gbk_python36_and_filled_in(exported, plan_server, fx):
+    data = exported.read_bytes()
+    text = data.decode("gbk")
+    assert text.splitlines()[0] == "# coding: gbk"
+    assert "策略编辑器" in text and "实盘" in text
+    assert "SERVER_URL = %r" % plan_server.url in text
+    assert "TOKEN = %r" % fx.TOKEN in text and "ACCOUNT_ID = %r" % fx.ACCOUNT in text
+    assert "TIMER_PERIOD = '1nSecond'" in text and "HTTP_TIMEOUT = 0.5" in text
+    assert bundle.py36_violations([exported]) == ""
+    for module in ("_jq2qmt.follower.loop", "_jq2qmt.engine.plan", "_jq2qmt.rules.lots",
+                   "_jq2qmt.brokers.qmt_builtin"):
+        assert repr(module) in text
+    assert "import jq2qmt" not in text and "from jq2qmt" not in text
+
+
+def test_file_imports_standalone_without_the_package(exported):
+    # -I: isolated, the installed jq2qmt is still importable, so also hide it
+    code = ("import sys; sys.modules['jq2qmt'] = None\n"
+            "ns = {'__name__': 'qmt'}\n"
+            "exec(compile(open(%r, 'rb').read().decode('gbk'), 'f', 'exec'), ns)\n"
+            "import _jq2qmt.engine.plan, _jq2qmt.follower.loop\n"
+            "print(sorted(k for k in ('init', 'handlebar', 'jq2qmt_tick') if k in ns))\n"
+            % str(exported))
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['handlebar', 'init', 'jq2qmt_tick']"
+
+
+def test_pasted_file_trades_the_paper_account_to_target(exported, plan_server, fx):
+    exchange = fx.make_exchange(cash=200000.0)
+    exchange.set_position("600036.SH", 1000)
+    plan_server.set_plan(fx.make_plan({"600000.SH": 2000, "000001.SZ": 1000,
+                                       "600036.SH": 600}, ratio=0.5))
+    sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(datetime.datetime(2026, 11, 25, 9, 29, 50)))
+    namespace = sim.load(exported)
+    assert sim.context.timers[0][:2] == ["jq2qmt_tick", 1]
+    sim.run_for(5)
+    assert exchange.orders() == []  # before 09:30: computed, not sent
+    sim.run_for(10)
+    assert fx.holdings(exchange) == {"600000.SH": 1000, "000001.SZ": 500, "600036.SH": 300}
+    assert all(call[9].startswith("jq") for call in sim.passorder_calls)
+    sim.handlebar()  # harmless
+    sim.run_for(5)
+    assert len(exchange.orders()) == 3
+    ok = [r for r in plan_server.round_reports() if r["status"] == "ok"]
+    assert len(ok) == 1 and len(ok[0]["placed"]) == 3
+    assert ok[0]["follower"]["kind"] == "builtin"
+    assert namespace["_jq2qmt_state"]["follower"].broker.account_id == fx.ACCOUNT
+
+
+def test_slow_visibility_of_new_orders_does_not_double_them(exported, plan_server, fx):
+    exchange = fx.make_exchange(auto_match=False)
+    plan_server.set_plan(fx.make_plan({"600000.SH": 1000}))
+    sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING), visibility_delay=4)
+    sim.load(exported)
+    sim.run_for(10, match=False)
+    assert len(exchange.orders()) == 1
+
+
+def test_pasted_file_sends_nothing_while_the_server_is_down(exported, plan_server, fx):
+    exchange = fx.make_exchange()
+    exchange.set_position("600036.SH", 1000)
+    plan_server.set_plan(fx.make_plan({}))
+    plan_server.stop()
+    sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING))
+    sim.load(exported)
+    sim.run_for(3)
+    assert exchange.orders() == []
+    plan_server.start()
+    sim.run_for(2)
+    assert fx.holdings(exchange) == {}  # the strategy really uploaded an empty snapshot
+    assert [r["status"] for r in plan_server.round_reports()][:2] == ["error", "ok"]
+
+
+def test_export_cli(tmp_path, fx):
+    result = CliRunner().invoke(main, [
+        "export", "qmt", "--server", "https://qmt.example.com/", "--account", fx.ACCOUNT,
+        "--token", "t0k", "--out", str(tmp_path), "--period", "500nMilliSecond"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / ("jq2qmt_qmt_%s.py" % fx.ACCOUNT)
+    text = path.read_bytes().decode("gbk")
+    assert "SERVER_URL = 'https://qmt.example.com'" in text
+    assert "TIMER_PERIOD = '500nMilliSecond'" in text
+    assert "策略编辑器" in result.output
+
+
+def test_export_cli_reads_the_instance_url(tmp_path, fx):
+    from jq2qmt.config import CONFIG_FILE
+
+    instance = tmp_path / "inst"
+    instance.mkdir()
+    (instance / CONFIG_FILE).write_text("[server]\npublic_url = http://10.0.0.5:5366\n")
+    result = CliRunner().invoke(main, [
+        "export", "qmt", "--instance", str(instance), "--account", fx.ACCOUNT,
+        "--token", "t0k", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "o" / ("jq2qmt_qmt_%s.py" % fx.ACCOUNT)).read_bytes().decode("gbk")
+    assert "SERVER_URL = 'http://10.0.0.5:5366'" in text
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--server", "ftp://x", "--token", "t"], "http"),
+    (["--server", "http://x", "--token", "t", "--period", "1nMinute"], "1nSecond"),
+    (["--server", "http://x"], "--token"),
+])
+def test_export_cli_refuses_bad_options(tmp_path, fx, args, message):
+    result = CliRunner().invoke(main, ["export", "qmt", "--account", fx.ACCOUNT,
+                                       "--out", str(tmp_path)] + args)
+    assert result.exit_code != 0 and message in result.output
