@@ -1,0 +1,509 @@
+"""Follower accounts: their follow settings, reports, approvals, and the plan version.
+
+Tables
+- ``accounts``: one QMT account that follows strategies; its mode (ratio|weight),
+  switches (paused, dry_run), trading settings (JSON, see `account_settings`), the
+  approved plan version, a `revision` bumped by every change, and when its follower
+  was last heard from.
+- ``account_strategies``: followed strategies with a ratio (ratio mode) or a capital
+  (weight mode).
+- ``account_reports``: what followers reported (kind round|heartbeat, status,
+  round id, plan version, body JSON). Only the latest heartbeat is kept.
+- ``account_approvals``: the admin's decisions on held plans (approved|rejected).
+
+Every change of an account writes a row to the global change counter (`Change`,
+kind "account") in the same transaction, so long-polling plan readers in any
+server process wake up. Reports do not change a plan and write no change row.
+
+`plan_version` hashes everything a plan is built from (account revision, approval,
+and the versions of the followed strategies), so it is the plan's strong ETag and
+the key of the plan cache.
+
+Write functions take a `Database` and run their own transaction; reads take a Session.
+"""
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jq2qmt.store import account_settings as checks
+from jq2qmt.store.models import (
+    ApiToken, Base, BigId, Change, LongText, Name, Strategy, Timestamp, utcnow)
+from jq2qmt.store.snapshot import check_strategy_name, format_time, SnapshotError
+
+REPORT_KINDS = ("round", "heartbeat")
+REPORT_STATUSES = ("ok", "held", "dry_run", "paused", "outside_session", "error", "idle")
+REPORT_LISTS = ("placed", "cancelled", "rejected", "skipped", "errors")
+MAX_REPORTS_KEPT = 5000  # round reports per account; older ones are pruned
+TOKEN_NAME = "follower:%s"
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[str] = mapped_column(Name, unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(8), default="ratio")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings_json: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    approved_version: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_seen: Mapped[Optional[datetime]] = mapped_column(Timestamp, nullable=True)
+    follower_json: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+
+
+class AccountStrategy(Base):
+    __tablename__ = "account_strategies"
+    __table_args__ = (UniqueConstraint("account_pk", "strategy_name", name="uq_account_strategies"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    strategy_name: Mapped[str] = mapped_column(Name)
+    ratio: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    capital: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class AccountReport(Base):
+    __tablename__ = "account_reports"
+    __table_args__ = (Index("ix_account_reports_account_kind", "account_pk", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    round_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    plan_version: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    body_json: Mapped[str] = mapped_column(LongText)
+    remote_addr: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class AccountApproval(Base):
+    __tablename__ = "account_approvals"
+    __table_args__ = (Index("ix_account_approvals_account", "account_pk", "plan_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    plan_version: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))  # "approved" | "rejected"
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class AccountError(ValueError):
+    """A refused account operation: HTTP-like `status`, machine `code`, `field`."""
+
+    def __init__(self, field, message, code="invalid_field", status=422):
+        ValueError.__init__(self, message)
+        self.field = field
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class AccountNotFound(AccountError):
+    def __init__(self, account_id):
+        AccountError.__init__(self, "account_id", "账户 %s 不存在 / account %s not found" % (account_id, account_id),
+                              "not_found", 404)
+
+
+def _dumps(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _checked(fn, *args, **kwargs):
+    """Run a validator; SettingError / SnapshotError become AccountError."""
+    try:
+        return fn(*args, **kwargs)
+    except checks.SettingError as exc:
+        raise AccountError(exc.field, exc.message)
+    except SnapshotError as exc:
+        raise AccountError(exc.field, exc.message)
+
+
+# ---- reads ---------------------------------------------------------------------------
+
+def get_account(session, account_id, lock=False):
+    """The `Account` row, or raise `AccountNotFound`."""
+    query = select(Account).where(Account.account_id == account_id)
+    row = session.scalars(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise AccountNotFound(account_id)
+    return row
+
+
+def follows_of(session, account):
+    return session.scalars(select(AccountStrategy).where(AccountStrategy.account_pk == account.id)
+                           .order_by(AccountStrategy.strategy_name)).all()
+
+
+def settings_of(account):
+    return checks.full_settings(json.loads(account.settings_json or "{}"))
+
+
+def follow_dict(account, follows):
+    """The plan's `follow` object: mode and {strategy: {"ratio"|"capital": x}}."""
+    key = "ratio" if account.mode == "ratio" else "capital"
+    return {"mode": account.mode, "strategies": dict(
+        (f.strategy_name, {key: getattr(f, key)}) for f in follows)}
+
+
+def strategy_rows(session, names):
+    """Active strategy rows by name for the followed `names` (missing ones absent)."""
+    if not names:
+        return {}
+    rows = session.scalars(select(Strategy).where(Strategy.name.in_(names))).all()
+    return dict((r.name, r) for r in rows if r.removed_at is None and r.version > 0)
+
+
+def plan_version(session, account, follows=None):
+    """Hash of what the account's plan is built from (see module docstring)."""
+    follows = follows if follows is not None else follows_of(session, account)
+    names = [f.strategy_name for f in follows]
+    versions = dict((n, 0) for n in names)
+    if names:
+        for name, version in session.execute(
+                select(Strategy.name, Strategy.version).where(Strategy.name.in_(names))).all():
+            versions[name] = version
+    vector = [account.account_id, account.revision, account.approved_version,
+              sorted(versions.items())]
+    return hashlib.sha256(_dumps(vector).encode("utf-8")).hexdigest()[:32]
+
+
+def latest_change_seq(session):
+    return session.scalar(select(func.max(Change.seq))) or 0
+
+
+def _last_round(session, account):
+    return session.scalars(select(AccountReport).where(
+        AccountReport.account_pk == account.id, AccountReport.kind == "round")
+        .order_by(AccountReport.id.desc()).limit(1)).first()
+
+
+def _decided(session, account, plan_version_):
+    return session.scalar(select(func.count()).select_from(AccountApproval).where(
+        AccountApproval.account_pk == account.id, AccountApproval.plan_version == plan_version_)) > 0
+
+
+def held_of(session, account, last_round=None):
+    """The hold waiting for the admin: the last round was held on a plan version
+    nobody approved or rejected yet. None otherwise."""
+    last_round = last_round if last_round is not None else _last_round(session, account)
+    if last_round is None or last_round.status != "held" or not last_round.plan_version:
+        return None
+    if last_round.plan_version == account.approved_version or \
+            _decided(session, account, last_round.plan_version):
+        return None
+    body = json.loads(last_round.body_json)
+    return {"plan_version": last_round.plan_version, "held_reason": body.get("held_reason"),
+            "round_id": last_round.round_id, "created_at": format_time(last_round.created_at)}
+
+
+def summary(session, account):
+    """An account as listed by the admin API."""
+    follows = follows_of(session, account)
+    last_round = _last_round(session, account)
+    return {
+        "account_id": account.account_id, "name": account.name, "mode": account.mode,
+        "paused": account.paused, "dry_run": account.dry_run,
+        "follow": follow_dict(account, follows),
+        "settings": settings_of(account),
+        "approved_version": account.approved_version,
+        "revision": account.revision,
+        "last_seen": format_time(account.last_seen),
+        "follower": json.loads(account.follower_json) if account.follower_json else None,
+        "last_round": None if last_round is None else {
+            "status": last_round.status, "round_id": last_round.round_id,
+            "plan_version": last_round.plan_version, "created_at": format_time(last_round.created_at)},
+        "held": held_of(session, account, last_round),
+        "created_at": format_time(account.created_at),
+        "updated_at": format_time(account.updated_at),
+    }
+
+
+def list_accounts(session):
+    rows = session.scalars(select(Account).order_by(Account.account_id)).all()
+    return [summary(session, row) for row in rows]
+
+
+def report_dict(row):
+    body = json.loads(row.body_json)
+    body.update({"id": row.id, "kind": row.kind, "status": row.status, "round_id": row.round_id,
+                 "plan_version": row.plan_version, "created_at": format_time(row.created_at)})
+    return body
+
+
+def list_reports(session, account_id, limit=50, kind="round"):
+    """Newest first; `kind` "round", "heartbeat" or "all"."""
+    account = get_account(session, account_id)
+    query = select(AccountReport).where(AccountReport.account_pk == account.id)
+    if kind != "all":
+        query = query.where(AccountReport.kind == kind)
+    rows = session.scalars(query.order_by(AccountReport.id.desc()).limit(limit)).all()
+    return [report_dict(r) for r in rows]
+
+
+def last_report(session, account):
+    row = _last_round(session, account)
+    return report_dict(row) if row is not None else None
+
+
+def held_versions(session, account):
+    """Plan versions this account's follower reported as held."""
+    return set(session.scalars(select(AccountReport.plan_version).where(
+        AccountReport.account_pk == account.id, AccountReport.status == "held")).all())
+
+
+# ---- writes ---------------------------------------------------------------------------
+
+def _bump(session, account, now=None):
+    """Record a change of `account`: new revision, a change-counter row."""
+    now = now or utcnow()
+    account.revision += 1
+    account.updated_at = now
+    session.add(Change(kind="account", subject=account.account_id, version=account.revision, created_at=now))
+
+
+def add_account(db, account_id, name=None, mode="ratio", settings=None):
+    """Create an account (settings validated, defaults filled); returns its summary."""
+    account_id = _checked(checks.check_account_id, account_id)
+    name = _checked(checks.check_name, name if name is not None else account_id)
+    mode = _checked(checks.check_mode, mode)
+    values = {}
+    for key, value in (settings or {}).items():
+        values[key] = _checked(checks.check_setting, key, value)
+
+    def write(session):
+        if session.scalars(select(Account.id).where(Account.account_id == account_id)).first() is not None:
+            raise AccountError("account_id", "账户 %s 已存在 / account %s already exists" % (account_id, account_id),
+                               "account_exists", 409)
+        now = utcnow()
+        account = Account(account_id=account_id, name=name, mode=mode, paused=False, dry_run=False,
+                          settings_json=_dumps(checks.full_settings(values)), revision=0,
+                          created_at=now, updated_at=now)
+        session.add(account)
+        session.flush()
+        _bump(session, account, now)
+        return summary(session, account)
+
+    try:
+        return db.write(write, attempts=1)
+    except IntegrityError:
+        raise AccountError("account_id", "账户 %s 已存在 / account %s already exists" % (account_id, account_id),
+                           "account_exists", 409)
+
+
+def update_account(db, account_id, changes):
+    """Apply validated PATCH-style `changes` (see `account_settings.check_changes`)."""
+    fields, settings = _checked(checks.check_changes, changes)
+
+    def write(session):
+        account = get_account(session, account_id, lock=True)
+        if "mode" in fields and fields["mode"] != account.mode:
+            if follows_of(session, account):
+                raise AccountError("mode", "账户还在跟随策略，先取消跟随再改方式 / unfollow every strategy before "
+                                           "changing the mode", "mode_in_use", 409)
+        for key, value in fields.items():
+            setattr(account, key, value)
+        if settings:
+            current = settings_of(account)
+            current.update(settings)
+            account.settings_json = _dumps(current)
+        _bump(session, account)
+        return summary(session, account)
+
+    return db.write(write)
+
+
+def set_follow(db, account_id, strategy, ratio=None, capital=None):
+    """Follow (or re-scale) `strategy`: ratio in ratio mode, capital in weight mode."""
+    _checked(check_strategy_name, strategy, "strategy")
+    if (ratio is None) == (capital is None):
+        raise AccountError("ratio", "需要 ratio 或 capital 之一 / give exactly one of ratio or capital")
+    if ratio is not None:
+        ratio = _checked(checks.check_ratio, ratio)
+    else:
+        capital = _checked(checks.check_capital, capital)
+
+    def write(session):
+        account = get_account(session, account_id, lock=True)
+        if account.mode == "ratio" and ratio is None:
+            raise AccountError("capital", "该账户按比例跟单（ratio 模式），请给出 ratio / this account is in ratio "
+                                          "mode, give a ratio")
+        if account.mode == "weight" and capital is None:
+            raise AccountError("ratio", "该账户按资金跟单（weight 模式），请给出 capital / this account is in "
+                                        "weight mode, give a capital")
+        row = session.scalars(select(AccountStrategy).where(
+            AccountStrategy.account_pk == account.id, AccountStrategy.strategy_name == strategy)).first()
+        if row is None:
+            row = AccountStrategy(account_pk=account.id, strategy_name=strategy, created_at=utcnow())
+            session.add(row)
+        row.ratio, row.capital = ratio, capital
+        _bump(session, account)
+        return {"account_id": account.account_id, "strategy": strategy, "ratio": ratio, "capital": capital,
+                "strategy_exists": strategy in strategy_rows(session, [strategy])}
+
+    return db.write(write)
+
+
+def unfollow(db, account_id, strategy):
+    def write(session):
+        account = get_account(session, account_id, lock=True)
+        row = session.scalars(select(AccountStrategy).where(
+            AccountStrategy.account_pk == account.id, AccountStrategy.strategy_name == strategy)).first()
+        if row is None:
+            raise AccountError("strategy", "账户 %s 没有跟随策略 %s / account does not follow %s"
+                               % (account_id, strategy, strategy), "not_found", 404)
+        session.delete(row)
+        _bump(session, account)
+
+    db.write(write)
+
+
+def decide(db, account_id, plan_version_, decision, actor="admin"):
+    """Approve or reject a held plan version.
+
+    Approving sets the account's `approved_version` (the follower trades that plan
+    once); the version must be the account's current plan version or one its
+    follower reported as held. Rejecting clears the hold (and a standing approval of
+    that version). Both change the plan version.
+    """
+    if not isinstance(plan_version_, str) or not 1 <= len(plan_version_) <= 64:
+        raise AccountError("plan_version", "需要计划版本（1-64 个字符） / plan_version (1-64 characters) is required")
+    if decision not in ("approved", "rejected"):
+        raise ValueError(decision)
+
+    def write(session):
+        account = get_account(session, account_id, lock=True)
+        known = held_versions(session, account)
+        known.add(plan_version(session, account))
+        if plan_version_ not in known:
+            raise AccountError("plan_version", "不是该账户当前或被暂缓的计划版本 / not the current or a held plan "
+                                               "version of this account", "unknown_plan_version", 409)
+        if decision == "approved":
+            account.approved_version = plan_version_
+        elif account.approved_version == plan_version_:
+            account.approved_version = None
+        session.add(AccountApproval(account_pk=account.id, plan_version=plan_version_, decision=decision,
+                                    actor=str(actor)[:64], created_at=utcnow()))
+        _bump(session, account)
+        return {"account_id": account.account_id, "plan_version": plan_version_, "decision": decision,
+                "approved_version": account.approved_version}
+
+    return db.write(write)
+
+
+def _clean_report(payload):
+    """Check a follower report's shape; returns (kind, status, round_id, plan_version, body)."""
+    if not isinstance(payload, dict):
+        raise AccountError("", "报告必须是 JSON 对象 / report must be a JSON object", "invalid_body", 400)
+    kind = payload.get("kind")
+    if kind not in REPORT_KINDS:
+        raise AccountError("kind", "kind 只能是 round 或 heartbeat / kind must be round or heartbeat")
+    follower = payload.get("follower")
+    if follower is not None and not isinstance(follower, dict):
+        raise AccountError("follower", "必须是对象 / must be an object")
+    if kind == "heartbeat":
+        return kind, None, None, None, {"follower": follower}
+    status = payload.get("status")
+    if status not in REPORT_STATUSES:
+        raise AccountError("status", "未知状态，应为 %s / unknown status, expected one of %s"
+                           % ("|".join(REPORT_STATUSES), "|".join(REPORT_STATUSES)))
+    round_id, version = payload.get("round_id"), payload.get("plan_version")
+    for field, value in (("round_id", round_id), ("plan_version", version)):
+        if value is not None and (not isinstance(value, str) or len(value) > 64):
+            raise AccountError(field, "必须是不超过 64 个字符的字符串 / must be a string of at most 64 characters")
+    if round_id is None:
+        raise AccountError("round_id", "缺少 round_id / round_id is required")
+    for key in REPORT_LISTS:
+        if payload.get(key) is not None and not isinstance(payload[key], list):
+            raise AccountError(key, "必须是数组 / must be an array")
+    account = payload.get("account")
+    if account is not None and not isinstance(account, dict):
+        raise AccountError("account", "必须是对象 / must be an object")
+    held_reason = payload.get("held_reason")
+    if held_reason is not None and not isinstance(held_reason, str):
+        raise AccountError("held_reason", "必须是字符串 / must be a string")
+    return kind, status, round_id, version, payload
+
+
+def save_report(db, account_id, payload, remote_addr=None):
+    """Store a follower report and note that the follower was seen; returns its id.
+
+    A repeated round report (same round id and body, e.g. re-sent after a lost
+    answer) is stored once. Only the newest heartbeat is kept.
+    """
+    kind, status, round_id, version, body = _clean_report(payload)
+    text = _dumps(body)
+
+    def write(session):
+        account = get_account(session, account_id)
+        now = utcnow()
+        account.last_seen = now
+        if body.get("follower") is not None:
+            account.follower_json = _dumps(body["follower"])
+        if kind == "round":
+            same = session.scalars(select(AccountReport).where(
+                AccountReport.account_pk == account.id, AccountReport.kind == "round",
+                AccountReport.round_id == round_id).order_by(AccountReport.id.desc()).limit(1)).first()
+            if same is not None and same.body_json == text:
+                return same.id
+        else:
+            session.execute(delete(AccountReport).where(AccountReport.account_pk == account.id,
+                                                        AccountReport.kind == "heartbeat"))
+        row = AccountReport(account_pk=account.id, kind=kind, status=status, round_id=round_id,
+                            plan_version=version, body_json=text, created_at=now,
+                            remote_addr=(remote_addr or None) and remote_addr[:64])
+        session.add(row)
+        session.flush()
+        if kind == "round" and row.id % 100 == 0:
+            _prune_reports(session, account)
+        return row.id
+
+    return db.write(write)
+
+
+def _prune_reports(session, account):
+    cutoff = session.scalar(select(AccountReport.id).where(
+        AccountReport.account_pk == account.id, AccountReport.kind == "round")
+        .order_by(AccountReport.id.desc()).offset(MAX_REPORTS_KEPT).limit(1))
+    if cutoff is not None:
+        session.execute(delete(AccountReport).where(AccountReport.account_pk == account.id,
+                                                    AccountReport.kind == "round", AccountReport.id <= cutoff))
+
+
+def create_follower_token(db, account_id, rotate=False):
+    """A bearer token (scope "follow") bound to the account; returns the token text.
+
+    One active follower token per account: with `rotate` the old one is revoked in
+    the same transaction, otherwise an existing one is an error.
+    """
+    from jq2qmt.store import credentials
+
+    token = credentials.new_token()
+    name = TOKEN_NAME % account_id
+
+    def write(session):
+        get_account(session, account_id)
+        active = session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).all()
+        if active and not rotate:
+            raise AccountError("account_id", "账户 %s 已有跟单令牌；用 --rotate 吊销旧令牌并生成新令牌 / account already "
+                                             "has a follower token; use --rotate to replace it" % account_id,
+                               "token_exists", 409)
+        for row in active:
+            row.revoked_at = utcnow()
+        session.add(ApiToken(name=name, token_hash=credentials.token_hash(token), scope="follow",
+                             account_id=account_id, created_at=utcnow()))
+
+    db.write(write, attempts=1)
+    return token
