@@ -3,6 +3,7 @@
 from alembic import context
 
 from jq2qmt.store.models import Base
+import jq2qmt.store.accounts  # noqa: F401  (account tables on the same metadata)
 
 config = context.config
 target_metadata = Base.metadata
