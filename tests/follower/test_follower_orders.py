@@ -202,3 +202,15 @@ def test_settled_follower_uses_conditional_get(fx, plan_server, exchange, clock)
     report = follower.run_round()
     assert report["status"] == "idle" and report["account"] is None  # 304: nothing read
     assert plan_server.not_modified == 2
+
+
+def test_manual_open_orders_are_never_cancelled(fx, plan_server, clock):
+    exchange = fx.make_exchange(auto_match=False)
+    exchange.set_position("600036.SH", 1000)
+    manual = exchange.place_order("600036.SH", "buy", 100, 39.0, remark="手工")
+    plan_server.set_plan(fx.make_plan({"600036.SH": 500}))
+    follower = fx.make_follower(exchange, plan_server, clock)
+    report = follower.run_round()
+    assert report["cancelled"] == [] and report["placed"] == []
+    assert [s["reason"] for s in report["skipped"]] == ["open_order_not_ours"]
+    assert exchange.get_order(manual["order_id"])["status"] == 50

@@ -339,9 +339,17 @@ class Follower(object):
         todo = [(o, "timeout") for o in stale]
         for item in engine_cancels:
             order = by_id.get(str(item.get("order_id")))
-            if order is not None and base.is_cancellable(order["status"]) and order not in stale:
+            if order is None:
+                if str(item.get("order_id")) not in self.pending:
+                    report["skipped"].append({
+                        "code": item.get("code"), "reason": "open_order_not_ours",
+                        "detail": "未完成的手工委托 %s 挡住了调仓 / a manual open order blocks "
+                                  "this code" % item.get("order_id")})
+            elif base.is_cancellable(order["status"]) and order not in stale:
                 todo.append((order, item.get("reason") or "engine"))
-        codes = set()
+        # codes the engine wants to cancel on get no new order this round, even when the
+        # order is not ours or not listed yet: next round sees what the cancel left
+        codes = set(item.get("code") for item in engine_cancels if item.get("code"))
         for order, reason in todo:
             ok = self.broker.cancel(order["order_id"])
             codes.add(order["code"])
