@@ -1,0 +1,166 @@
+"""An account's plan: its followed strategies' targets, follow settings and switches.
+
+The body is the one fixed in /work/notes/plan-api.md. It is built only when the
+client does not already hold the current `plan_version` (a 304 reads one account row
+and the followed strategies' version numbers) and is cached per plan version, which
+hashes everything the body is built from, so a cached body is never stale.
+
+`ChangeWatcher` serves the long-polls: every waiting request of a process shares one
+read of the database's change counter per interval (async sleeps, no thread per
+waiter), so a change written by any server process wakes the waiters.
+"""
+
+import asyncio
+import collections
+import json
+import threading
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from jq2qmt.engine.errors import ScenarioError
+from jq2qmt.engine.merge import merge_targets
+from jq2qmt.store import accounts as store
+from jq2qmt.store.models import Position
+from jq2qmt.store.snapshot import format_time
+
+MAX_WAIT = 30
+POLL_INTERVAL = 0.25
+CACHE_SIZE = 256
+
+
+class PlanState(object):
+    """What a request needs to decide between 304 and a body."""
+
+    def __init__(self, version, seq):
+        self.version = version
+        self.seq = seq  # change counter read in the same transaction
+
+
+def read_state(db, account_id):
+    """(plan_version, change seq) of an account; raises AccountNotFound."""
+    with db.read() as session:
+        seq = store.latest_change_seq(session)
+        account = store.get_account(session, account_id)
+        return PlanState(store.plan_version(session, account), seq)
+
+
+def _targets(session, follows):
+    rows = store.strategy_rows(session, [f.strategy_name for f in follows])
+    ids = [r.id for r in rows.values()]
+    positions = collections.defaultdict(list)
+    if ids:
+        for p in session.scalars(select(Position).where(Position.strategy_id.in_(ids)).order_by(Position.code)):
+            positions[p.strategy_id].append({"code": p.code, "volume": p.volume, "cost": p.cost, "name": p.name})
+    targets = []
+    for name in sorted(rows):
+        row = rows[name]
+        portfolio = json.loads(row.portfolio_json) if row.portfolio_json else {}
+        targets.append({"strategy": name, "version": row.version, "update_time": format_time(row.update_time),
+                        "positions": positions[row.id], "portfolio_value": portfolio.get("total_value")})
+    return targets
+
+
+def build_plan(session, account):
+    """The plan body for `account` (see the module docstring)."""
+    follows = store.follows_of(session, account)
+    return {
+        "account_id": account.account_id,
+        "name": account.name,
+        "plan_version": store.plan_version(session, account, follows),
+        "paused": account.paused,
+        "dry_run": account.dry_run,
+        "approved_version": account.approved_version,
+        "targets": _targets(session, follows),
+        "follow": store.follow_dict(account, follows),
+        "settings": store.settings_of(account),
+    }
+
+
+class PlanCache(object):
+    """Plan bodies by plan version (LRU, thread-safe)."""
+
+    def __init__(self, size=CACHE_SIZE):
+        self.size = size
+        self._items = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version):
+        with self._lock:
+            body = self._items.get(version)
+            if body is not None:
+                self._items.move_to_end(version)
+            return body
+
+    def put(self, version, body):
+        with self._lock:
+            self._items[version] = body
+            self._items.move_to_end(version)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def current_plan(db, cache, account_id):
+    """The current plan body, from the cache when its version is known."""
+    with db.read() as session:
+        account = store.get_account(session, account_id)
+        version = store.plan_version(session, account)
+        body = cache.get(version)
+        if body is None:
+            body = build_plan(session, account)
+            cache.put(body["plan_version"], body)
+        return body
+
+
+def merged_target(plan):
+    """Per code the scaled target volume of the plan (engine.merge_targets), as rows
+    with the strategies' names; (rows, None) or (None, reason) when it cannot be
+    computed (weight mode without a strategy's portfolio value)."""
+    try:
+        volumes = merge_targets(plan["targets"], plan["follow"])
+    except (ScenarioError, KeyError, TypeError, ValueError) as exc:
+        return None, str(exc)
+    names = {}
+    for target in plan["targets"]:
+        for p in target["positions"]:
+            names.setdefault(p["code"], p.get("name"))
+    return [{"code": code, "name": names.get(code), "volume": volume} for code, volume in volumes.items()], None
+
+
+class ChangeWatcher(object):
+    """Shared polling of the change counter for one process (see module docstring)."""
+
+    def __init__(self, db, interval=POLL_INTERVAL):
+        self.db = db
+        self.interval = interval
+        self._loop = None
+        self._lock = None
+        self._seq = None
+        self._at = 0.0
+
+    def _read(self):
+        with self.db.read() as session:
+            return store.latest_change_seq(session)
+
+    async def latest(self):
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (e.g. a restarted server)
+            self._loop, self._lock, self._seq = loop, asyncio.Lock(), None
+        async with self._lock:
+            if self._seq is None or loop.time() - self._at >= self.interval:
+                self._seq = await run_in_threadpool(self._read)
+                self._at = loop.time()
+            return self._seq
+
+    async def wait_past(self, seq, deadline, gone=None):
+        """The change counter once it is above `seq`; None at `deadline` (loop time)
+        or when `gone()` says the client left."""
+        loop = asyncio.get_running_loop()
+        while True:
+            latest = await self.latest()
+            if latest > seq:
+                return latest
+            remaining = deadline - loop.time()
+            if remaining <= 0 or (gone is not None and await gone()):
+                return None
+            await asyncio.sleep(min(self.interval, remaining))

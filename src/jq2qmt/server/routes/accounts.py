@@ -1,0 +1,256 @@
+"""Follower accounts: the plan and report endpoints of the followers, and the admin API.
+
+Followers (contract: /work/notes/plan-api.md)
+- GET  /api/v1/accounts/{id}/plan[?wait=N]   that account's follower token (or admin)
+- POST /api/v1/accounts/{id}/reports          that account's follower token only
+A reader token or another account's token gets 403 with a JSON reason; no token 401.
+
+Admin (password header or web session)
+- GET/POST /api/v1/accounts, GET/PATCH /api/v1/accounts/{id}
+- PUT/DELETE /api/v1/accounts/{id}/follow/{strategy}
+- POST /api/v1/accounts/{id}/pause | resume | approve | reject
+- GET /api/v1/accounts/{id}/reports?limit=N&kind=round|heartbeat|all
+Every write bumps the account's revision and the change counter, so the plan's ETag
+changes and long-polls wake.
+"""
+
+import asyncio
+import json
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from jq2qmt.server import plans
+from jq2qmt.server.auth import Principal, client_ip, require_admin, require_scope
+from jq2qmt.server.errors import ApiError
+from jq2qmt.store import accounts as store
+
+router = APIRouter(tags=["accounts"])
+
+_follow_token = require_scope("follow", allow_admin=False)
+_follow_token_or_admin = require_scope("follow", allow_admin=True)
+
+
+def _api_error(exc):
+    return ApiError(exc.status, exc.code, exc.message, exc.field)
+
+
+def _call(fn, *args, **kwargs):
+    """Run a store function; its AccountError becomes the API's error shape."""
+    try:
+        return fn(*args, **kwargs)
+    except store.AccountError as exc:
+        raise _api_error(exc)
+
+
+def _own_account(principal, account_id):
+    if principal.kind == "token" and principal.account_id != account_id:
+        raise ApiError(403, "wrong_account", "该令牌不属于账户 %s / this token belongs to another account" % account_id)
+    return principal
+
+
+def plan_reader(account_id: str, request: Request) -> Principal:
+    """The account's own follower token, or the admin (read-only view for the UI)."""
+    return _own_account(_follow_token_or_admin(request), account_id)
+
+
+def report_writer(account_id: str, request: Request) -> Principal:
+    """Only the account's own follower token may post its reports."""
+    return _own_account(_follow_token(request), account_id)
+
+
+def _db(request):
+    return request.app.state.db
+
+
+def _cache(app):
+    cache = getattr(app.state, "plan_cache", None)
+    if cache is None:
+        cache = app.state.plan_cache = plans.PlanCache()
+    return cache
+
+
+def _watcher(app):
+    watcher = getattr(app.state, "change_watcher", None)
+    if watcher is None:
+        watcher = app.state.change_watcher = plans.ChangeWatcher(app.state.db)
+    return watcher
+
+
+def _etag(version):
+    return '"%s"' % version
+
+
+def _if_none_match(request):
+    header = request.headers.get("If-None-Match", "")
+    return {part.strip() for part in header.split(",") if part.strip()}
+
+
+def _json_body(body, required=True):
+    if not body.strip():
+        if required:
+            raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
+        return {}
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "invalid_json", "请求体不是有效的 UTF-8 JSON / body is not valid UTF-8 JSON", "")
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
+    return payload
+
+
+# ---- followers ------------------------------------------------------------------------
+
+@router.get("/api/v1/accounts/{account_id}/plan", summary="账户的跟单计划 / the account's plan")
+async def get_plan(account_id: str, request: Request,
+                   wait: int = Query(0, ge=0, le=plans.MAX_WAIT, description="长轮询秒数 / long-poll seconds"),
+                   _: Principal = Depends(plan_reader)):
+    db = _db(request)
+    state = await run_in_threadpool(_call, plans.read_state, db, account_id)
+    held_tags = _if_none_match(request)
+    if _etag(state.version) in held_tags:
+        if wait <= 0:
+            return Response(status_code=304, headers={"ETag": _etag(state.version)})
+        state = await _wait_for_change(request, db, account_id, state, held_tags, wait)
+        if state is None:
+            return Response(status_code=304, headers={"ETag": next(iter(held_tags))})
+    body = await run_in_threadpool(_call, plans.current_plan, db, _cache(request.app), account_id)
+    return JSONResponse(body, headers={"ETag": _etag(body["plan_version"]), "Cache-Control": "no-cache"})
+
+
+async def _wait_for_change(request, db, account_id, state, held_tags, wait):
+    """The new state once the plan's version leaves `held_tags`; None at the timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    watcher = _watcher(request.app)
+    while True:
+        seq = await watcher.wait_past(state.seq, deadline, request.is_disconnected)
+        if seq is None:
+            return None
+        state = await run_in_threadpool(_call, plans.read_state, db, account_id)
+        if _etag(state.version) not in held_tags:
+            return state
+
+
+@router.post("/api/v1/accounts/{account_id}/reports", summary="跟单端报告 / follower report")
+async def post_report(account_id: str, request: Request, _: Principal = Depends(report_writer)):
+    payload = _json_body(await request.body())
+    report_id = await run_in_threadpool(_call, store.save_report, _db(request), account_id, payload,
+                                        client_ip(request))
+    return {"ok": True, "id": report_id}
+
+
+# ---- admin ------------------------------------------------------------------------------
+
+@router.get("/api/v1/accounts", summary="跟单账户列表 / follower accounts")
+def list_accounts(request: Request, _: Principal = Depends(require_admin)):
+    with _db(request).read() as session:
+        return {"accounts": store.list_accounts(session)}
+
+
+@router.post("/api/v1/accounts", summary="新建跟单账户 / add an account", status_code=201)
+async def add_account(request: Request, _: Principal = Depends(require_admin)):
+    payload = _json_body(await request.body())
+    unknown = sorted(set(payload) - {"account_id", "name", "mode", "settings"})
+    if unknown:
+        raise ApiError(422, "invalid_field", "未知字段 / unknown field", unknown[0])
+    settings = payload.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise ApiError(422, "invalid_field", "必须是对象 / must be an object", "settings")
+    return await run_in_threadpool(_call, store.add_account, _db(request), payload.get("account_id"),
+                                   payload.get("name"), payload.get("mode", "ratio"), settings)
+
+
+def _detail(db, cache, account_id):
+    plan = plans.current_plan(db, cache, account_id)
+    with db.read() as session:
+        account = store.get_account(session, account_id)
+        result = store.summary(session, account)
+        result["last_report"] = store.last_report(session, account)
+    merged, problem = plans.merged_target(plan)
+    followed = list(plan["follow"]["strategies"])
+    present = dict((t["strategy"], t) for t in plan["targets"])
+    result.update({
+        "plan_version": plan["plan_version"],
+        "strategies": [{"strategy": name, "follow": plan["follow"]["strategies"][name],
+                        "version": present[name]["version"] if name in present else None,
+                        "update_time": present[name]["update_time"] if name in present else None,
+                        "position_count": len(present[name]["positions"]) if name in present else 0,
+                        "portfolio_value": present[name]["portfolio_value"] if name in present else None,
+                        "missing": name not in present} for name in followed],
+        "merged_target": merged,
+        "merged_target_error": problem,
+    })
+    return result
+
+
+@router.get("/api/v1/accounts/{account_id}", summary="账户详情 / account details")
+def get_account(account_id: str, request: Request, _: Principal = Depends(require_admin)):
+    return _call(_detail, _db(request), _cache(request.app), account_id)
+
+
+@router.patch("/api/v1/accounts/{account_id}", summary="修改账户设置 / change settings")
+async def patch_account(account_id: str, request: Request, _: Principal = Depends(require_admin)):
+    payload = _json_body(await request.body())
+    return await run_in_threadpool(_call, store.update_account, _db(request), account_id, payload)
+
+
+@router.put("/api/v1/accounts/{account_id}/follow/{strategy}", summary="跟随策略 / follow a strategy")
+async def put_follow(account_id: str, strategy: str, request: Request, _: Principal = Depends(require_admin)):
+    payload = _json_body(await request.body())
+    unknown = sorted(set(payload) - {"ratio", "capital"})
+    if unknown:
+        raise ApiError(422, "invalid_field", "未知字段 / unknown field", unknown[0])
+    return await run_in_threadpool(_call, store.set_follow, _db(request), account_id, strategy,
+                                   payload.get("ratio"), payload.get("capital"))
+
+
+@router.delete("/api/v1/accounts/{account_id}/follow/{strategy}", summary="取消跟随 / unfollow")
+def delete_follow(account_id: str, strategy: str, request: Request, _: Principal = Depends(require_admin)):
+    _call(store.unfollow, _db(request), account_id, strategy)
+    return {"success": True, "account_id": account_id, "strategy": strategy}
+
+
+@router.post("/api/v1/accounts/{account_id}/pause", summary="暂停跟单 / pause")
+def pause(account_id: str, request: Request, _: Principal = Depends(require_admin)):
+    return _call(store.update_account, _db(request), account_id, {"paused": True})
+
+
+@router.post("/api/v1/accounts/{account_id}/resume", summary="恢复跟单 / resume")
+def resume(account_id: str, request: Request, _: Principal = Depends(require_admin)):
+    return _call(store.update_account, _db(request), account_id, {"paused": False})
+
+
+@router.get("/api/v1/accounts/{account_id}/reports", summary="跟单报告 / reports")
+def list_reports(account_id: str, request: Request, limit: int = Query(50, ge=1, le=500),
+                 kind: str = Query("round", pattern="^(round|heartbeat|all)$"),
+                 _: Principal = Depends(require_admin)):
+    with _db(request).read() as session:
+        return {"account_id": account_id, "reports": _call(store.list_reports, session, account_id, limit, kind)}
+
+
+@router.post("/api/v1/accounts/{account_id}/approve", summary="批准暂缓的计划 / approve a held plan")
+async def approve(account_id: str, request: Request, principal: Principal = Depends(require_admin)):
+    payload = _json_body(await request.body())
+    return await run_in_threadpool(_call, store.decide, _db(request), account_id, payload.get("plan_version"),
+                                   "approved", principal.name)
+
+
+@router.post("/api/v1/accounts/{account_id}/reject", summary="拒绝暂缓的计划 / reject a held plan")
+async def reject(account_id: str, request: Request, principal: Principal = Depends(require_admin)):
+    payload = _json_body(await request.body(), required=False)
+    version = payload.get("plan_version")
+    if version is None:
+        version = await run_in_threadpool(_call, _held_version, _db(request), account_id)
+    return await run_in_threadpool(_call, store.decide, _db(request), account_id, version, "rejected",
+                                   principal.name)
+
+
+def _held_version(db, account_id):
+    with db.read() as session:
+        held = store.held_of(session, store.get_account(session, account_id))
+    if held is None:
+        raise ApiError(409, "nothing_held", "没有等待确认的计划 / no plan is waiting for approval", "plan_version")
+    return held["plan_version"]
