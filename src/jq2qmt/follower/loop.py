@@ -56,6 +56,7 @@ class Follower(object):
         self.place_failures = collections.Counter()  # (code, side) -> BrokerError count
         self.queue = collections.deque(maxlen=max_queued_reports)
         self.counter = 0
+        self.tag = scheduler.new_process_tag()
         self.settled = False
         self.last_full_round = None
         self.last_phase = None
@@ -70,7 +71,7 @@ class Follower(object):
         """Run one round; returns its report (also sent to the server when relevant)."""
         now = self.clock()
         self.counter += 1
-        report = self._new_report(scheduler.make_round_id(now, self.counter))
+        report = self._new_report(scheduler.make_round_id(now, self.counter, self.tag))
         try:
             changed = self._refresh_plan(wait)
             self._round(now, changed, report)

@@ -7,6 +7,7 @@ Bundled into the exported QMT file: Python 3.6, stdlib only.
 """
 
 import datetime
+import random
 
 DEFAULT_SESSIONS = [["09:30", "11:30"], ["13:00", "14:57"]]
 # From here until the first session opens a new plan is computed ahead and fired at
@@ -77,9 +78,18 @@ def seconds_to_next_change(now, sessions):
     return best
 
 
-def make_round_id(now, counter):
-    """Short, sortable, recognisable: 'jq1125093102-07' (fits broker remark limits)."""
-    return "jq%s-%02d" % (now.strftime("%m%d%H%M%S"), counter % 100)
+def make_round_id(now, counter, tag=""):
+    """Short, sortable, recognisable: 'jq1125093102-k707' (fits broker remark limits).
+
+    `tag` (two characters, random per follower process) keeps ids unique when a
+    restarted follower runs its first round within the same second.
+    """
+    return "jq%s-%s%02d" % (now.strftime("%m%d%H%M%S"), tag, counter % 100)
+
+
+def new_process_tag():
+    alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+    return "".join(random.choice(alphabet) for _ in range(2))
 
 
 def make_remark(round_id, index):
