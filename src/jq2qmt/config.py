@@ -17,7 +17,7 @@ the folder can be moved.
 import configparser
 import io
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Optional
 
@@ -70,7 +70,6 @@ class Settings:
     max_positions: int = 5000
     admin_max_failures: int = 10
     admin_failure_window: int = 300
-    extra: dict = field(default_factory=dict)
 
     @property
     def config_path(self):

@@ -194,3 +194,42 @@ def test_serve_first_run_creates_the_instance_and_serves(tmp_path):
     with db.read() as session:
         assert credentials.check_admin_password(session, password)
     db.dispose()
+
+
+def _self_signed(tmp_path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return certfile, keyfile
+
+
+def test_serve_tls_directly(folder, tmp_path):
+    certfile, keyfile = _self_signed(tmp_path)
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "jq2qmt", "serve", "--instance", str(folder), "--host", "127.0.0.1",
+                                "--port", str(port), "--certfile", str(certfile), "--keyfile", str(keyfile)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = _read_until_running(process)
+        assert "https://" in output
+        response = httpx.get("https://127.0.0.1:%d/healthz" % port, verify=False, timeout=10)
+        assert response.json()["status"] == "ok"
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    only_cert = run("serve", "--instance", str(folder), "--certfile", str(certfile))
+    assert only_cert.exit_code == 1 and "--keyfile" in only_cert.output
