@@ -1,0 +1,307 @@
+"""`jq2qmt account ...`: follower accounts, what they follow, their settings and tokens.
+
+Every value is checked before anything is written (the same checks as the admin
+API); an error is one line and exit status 1.
+"""
+
+import json
+
+import click
+
+from jq2qmt.cli.db import instance_options, open_or_fail
+
+ON_OFF = click.Choice(["on", "off"])
+_NONE = ("none", "null", "off", "不限", "")
+
+
+@click.group()
+def account():
+    """跟单账户：添加、跟随策略、设置、令牌、批准 / follower accounts."""
+
+
+def _run(instance_dir, database_url, fn):
+    """Open the instance, run ``fn(database)``; store errors become one-line CLI errors."""
+    from jq2qmt.store.accounts import AccountError
+
+    _settings, database = open_or_fail(instance_dir, database_url)
+    try:
+        return fn(database)
+    except AccountError as exc:
+        where = " [%s]" % exc.field if exc.field else ""
+        raise click.ClickException("%s%s" % (exc.message, where))
+    finally:
+        database.dispose()
+
+
+def _number(text, option, nullable=False):
+    if nullable and text.strip().lower() in _NONE:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.BadParameter("不是数字 / not a number: %r" % text, param_hint=option)
+    return int(value) if value.is_integer() else value
+
+
+def _percent(text, option):
+    """'30' or '30%' -> 0.3; 'none' -> None."""
+    if text.strip().lower() in _NONE:
+        return None
+    value = _number(text.strip().rstrip("%"), option)
+    return value / 100.0
+
+
+def _sessions(text):
+    """'09:30-11:30,13:00-14:57' -> [["09:30", "11:30"], ["13:00", "14:57"]]."""
+    result = []
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        start, sep, end = part.partition("-")
+        if not sep:
+            raise click.BadParameter("时段格式应为 09:30-11:30 / expected e.g. 09:30-11:30", param_hint="--sessions")
+        result.append([start.strip(), end.strip()])
+    return result
+
+
+@account.command()
+@click.argument("account_id")
+@click.option("--name", default=None, help="显示名称（默认为账户 ID） / display name")
+@click.option("--mode", type=click.Choice(["ratio", "weight"]), default="ratio", show_default=True,
+              help="ratio：按数量比例；weight：按资金和权重 / ratio: volume x ratio; weight: capital x weight")
+@instance_options
+def add(account_id, name, mode, instance_dir, database_url):
+    """添加跟单账户（资金账号） / add a follower account."""
+    from jq2qmt.store import accounts
+
+    result = _run(instance_dir, database_url, lambda db: accounts.add_account(db, account_id, name, mode))
+    click.echo("已添加账户 / added account %s (%s, mode %s)" % (result["account_id"], result["name"], result["mode"]))
+    click.echo("下一步 / next: jq2qmt account follow %s 策略名 --%s ...; jq2qmt account token %s"
+               % (account_id, "ratio" if mode == "ratio" else "capital", account_id))
+
+
+@account.command()
+@click.argument("account_id")
+@click.argument("strategy")
+@click.option("--ratio", default=None, help="数量比例（ratio 模式），如 0.5 / volume ratio (ratio mode)")
+@click.option("--capital", default=None, help="跟随资金（weight 模式，元） / capital in yuan (weight mode)")
+@instance_options
+def follow(account_id, strategy, ratio, capital, instance_dir, database_url):
+    """跟随策略，或修改比例/资金 / follow a strategy (or change its ratio/capital)."""
+    from jq2qmt.store import accounts
+
+    if (ratio is None) == (capital is None):
+        raise click.UsageError("需要 --ratio 或 --capital 之一 / give exactly one of --ratio or --capital")
+    ratio = None if ratio is None else _number(ratio, "--ratio")
+    capital = None if capital is None else _number(capital, "--capital")
+    result = _run(instance_dir, database_url,
+                  lambda db: accounts.set_follow(db, account_id, strategy, ratio, capital))
+    how = "ratio %s" % ratio if ratio is not None else "capital %s" % capital
+    click.echo("账户 %s 跟随 %s（%s） / account follows strategy" % (account_id, strategy, how))
+    if not result["strategy_exists"]:
+        click.echo("注意：策略 %s 还没有上传过持仓 / note: strategy has no snapshot yet" % strategy)
+
+
+@account.command()
+@click.argument("account_id")
+@click.argument("strategy")
+@instance_options
+def unfollow(account_id, strategy, instance_dir, database_url):
+    """取消跟随策略 / stop following a strategy."""
+    from jq2qmt.store import accounts
+
+    _run(instance_dir, database_url, lambda db: accounts.unfollow(db, account_id, strategy))
+    click.echo("账户 %s 不再跟随 %s / unfollowed" % (account_id, strategy))
+
+
+@account.command(name="set")
+@click.argument("account_id")
+@click.option("--name", default=None, help="显示名称 / display name")
+@click.option("--mode", type=click.Choice(["ratio", "weight"]), default=None,
+              help="跟单方式（需先取消所有跟随） / follow mode (unfollow everything first)")
+@click.option("--ignore", default=None, metavar="CODES",
+              help="忽略的代码或模式，逗号分隔，如 511880.SH,1318*；none 清空 / codes or patterns to leave alone")
+@click.option("--min-order-value", default=None, metavar="V", help="最小下单金额（元） / minimum order value")
+@click.option("--max-order-value", default=None, metavar="V|none", help="单笔上限（元），超过则暂缓待批 / order value limit")
+@click.option("--max-turnover", default=None, metavar="PCT|none",
+              help="单轮换手上限，百分比（30 或 30%% = 总资产的 30%%），超过则暂缓待批 / turnover limit in percent")
+@click.option("--slice-value", default=None, metavar="V|none", help="拆单金额（元） / slice orders above this value")
+@click.option("--use-sell-proceeds", type=ON_OFF, default=None, help="买入可用同轮卖出所得 / buy with this round's sales")
+@click.option("--slippage", default=None, metavar="X", help="限价滑点比例，如 0.002 / limit price slippage")
+@click.option("--order-timeout", default=None, metavar="S|none", help="未成交委托多少秒后撤单重报 / re-price after S seconds")
+@click.option("--max-reprices", default=None, metavar="N", help="每个代码每天最多重报次数 / re-prices per code a day")
+@click.option("--sessions", default=None, metavar="HH:MM-HH:MM,...",
+              help="交易时段，如 09:30-11:30,13:00-14:57 / trading windows")
+@click.option("--dry-run", type=ON_OFF, default=None, help="演练：只报告不下单 / report, send nothing")
+@instance_options
+def set_(account_id, instance_dir, database_url, **options):
+    """修改账户设置（只改给出的项） / change account settings (only those given)."""
+    from jq2qmt.store import accounts
+
+    changes = _changes(options)
+    if not changes:
+        raise click.UsageError("没有要修改的设置 / no setting given (see --help)")
+    result = _run(instance_dir, database_url, lambda db: accounts.update_account(db, account_id, changes))
+    click.echo("已更新账户 %s / updated: %s" % (account_id, ", ".join(sorted(changes))))
+    _echo_settings(result)
+
+
+def _changes(options):
+    changes = {}
+    for key in ("name", "mode"):
+        if options[key] is not None:
+            changes[key] = options[key]
+    if options["ignore"] is not None:
+        text = options["ignore"].strip()
+        changes["ignore"] = [] if text.lower() in _NONE else [c.strip() for c in text.split(",") if c.strip()]
+    if options["min_order_value"] is not None:
+        changes["min_order_value"] = _number(options["min_order_value"], "--min-order-value")
+    for key in ("max_order_value", "slice_value", "order_timeout"):
+        if options[key] is not None:
+            changes[key] = _number(options[key], "--" + key.replace("_", "-"), nullable=True)
+    if options["max_turnover"] is not None:
+        changes["max_turnover"] = _percent(options["max_turnover"], "--max-turnover")
+    if options["slippage"] is not None:
+        changes["slippage"] = _number(options["slippage"], "--slippage")
+    if options["max_reprices"] is not None:
+        changes["max_reprices"] = _number(options["max_reprices"], "--max-reprices")
+    if options["sessions"] is not None:
+        changes["sessions"] = _sessions(options["sessions"])
+    for key in ("use_sell_proceeds", "dry_run"):
+        if options[key] is not None:
+            changes[key] = options[key] == "on"
+    return changes
+
+
+def _switch(account_id, instance_dir, database_url, paused):
+    from jq2qmt.store import accounts
+
+    _run(instance_dir, database_url, lambda db: accounts.update_account(db, account_id, {"paused": paused}))
+
+
+@account.command()
+@click.argument("account_id")
+@instance_options
+def pause(account_id, instance_dir, database_url):
+    """暂停跟单：跟单端不再下任何单 / pause: the follower sends no order."""
+    _switch(account_id, instance_dir, database_url, True)
+    click.echo("已暂停账户 %s / paused" % account_id)
+
+
+@account.command()
+@click.argument("account_id")
+@instance_options
+def resume(account_id, instance_dir, database_url):
+    """恢复跟单 / resume following."""
+    _switch(account_id, instance_dir, database_url, False)
+    click.echo("已恢复账户 %s / resumed" % account_id)
+
+
+@account.command(name="list")
+@instance_options
+def list_(instance_dir, database_url):
+    """列出跟单账户 / list follower accounts."""
+    from jq2qmt.store import accounts
+
+    def read(db):
+        with db.read() as session:
+            return accounts.list_accounts(session)
+
+    rows = _run(instance_dir, database_url, read)
+    click.echo("%-16s %-14s %-6s %-7s %-7s %-26s %-16s %s" % (
+        "ACCOUNT", "NAME", "MODE", "PAUSED", "DRYRUN", "LAST SEEN", "LAST ROUND", "STRATEGIES"))
+    for a in rows:
+        last = (a["last_round"] or {}).get("status") or "-"
+        if a["held"]:
+            last = "held*"
+        click.echo("%-16s %-14s %-6s %-7s %-7s %-26s %-16s %s" % (
+            a["account_id"], a["name"], a["mode"], "yes" if a["paused"] else "no", "yes" if a["dry_run"] else "no",
+            a["last_seen"] or "never", last, ", ".join(_follow_text(n, f) for n, f in a["follow"]["strategies"].items())
+            or "-"))
+
+
+def _follow_text(name, entry):
+    return "%s x%s" % (name, entry["ratio"]) if "ratio" in entry else "%s %s元" % (name, entry["capital"])
+
+
+def _echo_settings(summary):
+    s = summary["settings"]
+    click.echo("  paused=%s dry_run=%s mode=%s" % (summary["paused"], summary["dry_run"], summary["mode"]))
+    for key in sorted(s):
+        click.echo("  %-18s %s" % (key, json.dumps(s[key], ensure_ascii=False)))
+
+
+@account.command()
+@click.argument("account_id")
+@click.option("--reports", "report_count", default=5, show_default=True, help="显示最近几轮报告 / recent rounds to show")
+@instance_options
+def show(account_id, report_count, instance_dir, database_url):
+    """账户详情：设置、跟随、合并目标、最近报告 / account details."""
+    from jq2qmt.server import plans
+    from jq2qmt.store import accounts
+
+    def read(db):
+        plan = plans.current_plan(db, plans.PlanCache(), account_id)
+        with db.read() as session:
+            summary = accounts.summary(session, accounts.get_account(session, account_id))
+            reports = accounts.list_reports(session, account_id, max(report_count, 1))
+        return plan, summary, reports
+
+    plan, summary, reports = _run(instance_dir, database_url, read)
+    click.echo("账户 / account %s (%s)  plan_version %s" % (summary["account_id"], summary["name"], plan["plan_version"]))
+    _echo_settings(summary)
+    click.echo("最近心跳 / last seen: %s" % (summary["last_seen"] or "never"))
+    present = dict((t["strategy"], t) for t in plan["targets"])
+    click.echo("跟随 / follows:")
+    for name, entry in plan["follow"]["strategies"].items():
+        target = present.get(name)
+        state = "v%d %s" % (target["version"], target["update_time"]) if target else "还没有持仓 / no snapshot"
+        click.echo("  %s  (%s)" % (_follow_text(name, entry), state))
+    merged, problem = plans.merged_target(plan)
+    click.echo("合并目标 / merged target:" + (" %s" % problem if problem else ""))
+    for row in merged or []:
+        click.echo("  %-10s %12d  %s" % (row["code"], row["volume"], row["name"] or ""))
+    if summary["held"]:
+        held = summary["held"]
+        click.echo("等待批准 / held: plan %s — %s" % (held["plan_version"], held["held_reason"]))
+        click.echo("  批准 / approve: jq2qmt account approve %s %s" % (account_id, held["plan_version"]))
+    click.echo("最近报告 / recent rounds:")
+    for r in reports[:report_count]:
+        click.echo("  %s %-16s %-15s placed=%d rejected=%d %s" % (
+            r["created_at"], r["round_id"], r["status"], len(r.get("placed") or []), len(r.get("rejected") or []),
+            "; ".join(r.get("errors") or [])))
+
+
+@account.command()
+@click.argument("account_id")
+@click.option("--rotate", is_flag=True, help="吊销旧令牌并生成新令牌 / revoke the old token and make a new one")
+@instance_options
+def token(account_id, rotate, instance_dir, database_url):
+    """生成该账户的跟单令牌（只显示一次） / a follower token for the account (shown once)."""
+    from jq2qmt.store import accounts
+
+    value = _run(instance_dir, database_url, lambda db: accounts.create_follower_token(db, account_id, rotate))
+    click.echo("账户 %s 的跟单令牌 — 只显示这一次，请妥善保存 / follower token, shown only once:" % account_id)
+    click.echo(value)
+
+
+@account.command()
+@click.argument("account_id")
+@click.argument("plan_version")
+@instance_options
+def approve(account_id, plan_version, instance_dir, database_url):
+    """批准被暂缓的计划（跟单端执行一次） / approve a held plan (traded once)."""
+    from jq2qmt.store import accounts
+
+    _run(instance_dir, database_url, lambda db: accounts.decide(db, account_id, plan_version, "approved", "cli"))
+    click.echo("已批准 / approved: account %s plan %s" % (account_id, plan_version))
+
+
+@account.command()
+@click.argument("account_id")
+@click.argument("plan_version")
+@instance_options
+def reject(account_id, plan_version, instance_dir, database_url):
+    """拒绝被暂缓的计划（不执行） / reject a held plan (it stays untraded)."""
+    from jq2qmt.store import accounts
+
+    _run(instance_dir, database_url, lambda db: accounts.decide(db, account_id, plan_version, "rejected", "cli"))
+    click.echo("已拒绝 / rejected: account %s plan %s" % (account_id, plan_version))
