@@ -85,10 +85,16 @@ def test_quotes_through_xtdata(broker):
     assert (quote["last"], quote["high_limit"], quote["low_limit"]) == (10.0, 11.0, 9.0)
 
 
-def test_disconnect_stops_the_broker(broker):
+def test_disconnect_reconnects_or_fails_cleanly(broker, sim):
     broker.callback.on_disconnected()
+    assert broker.positions()[0]["code"] == "600036.SH"  # reconnected
+    assert broker.session_id == 124 and broker.trader.connected
+    broker.callback.on_disconnected()
+    sim.connect_result = -1
     with pytest.raises(base.BrokerError):
         broker.positions()
+    sim.connect_result = 0  # miniQMT is back: the next round reconnects
+    assert broker.asset()["cash"] == 100000.0
 
 
 def test_follower_round_over_miniqmt(fx, plan_server, clock, broker, sim):

@@ -71,6 +71,7 @@ class MiniQmtBroker(object):
         self.account = None
         self.xtdata = None
         self.callback = _Callback(self.log)
+        self.connected_once = False
 
     def connect(self):
         """Start the trader, connect to the miniQMT client and subscribe the account."""
@@ -84,24 +85,34 @@ class MiniQmtBroker(object):
         self.trader.start()
         result = self.trader.connect()
         if result != 0:
+            self.close()
             raise base.BrokerError("连接 miniQMT 失败（%s），请确认 miniQMT 已登录并勾选极简模式 / "
                                    "connect failed: %s" % (result, result))
         self.account = StockAccount(self.account_id)
         result = self.trader.subscribe(self.account)
         if result != 0:
+            self.close()
             raise base.BrokerError("订阅资金账号 %s 失败 / subscribe failed: %s"
                                    % (self.account_id, result))
         self.callback.connected = True
+        self.connected_once = True
         return self
 
     def close(self):
-        if self.trader is not None:
-            self.trader.stop()
-            self.trader = None
+        trader, self.trader = self.trader, None
+        if trader is not None:
+            trader.stop()
 
     def _ready(self):
-        if self.trader is None or not self.callback.connected:
+        """The connected trader; after a disconnect, one reconnect attempt per call."""
+        if self.trader is None and not self.connected_once:
             raise base.BrokerError("miniQMT 未连接 / not connected")
+        if self.trader is None or not self.callback.connected:
+            self.log("重新连接 miniQMT / reconnecting")
+            self.close()
+            self.session_id += 1  # a fresh session, as xtquant expects after a drop
+            self.callback = _Callback(self.log)
+            self.connect()
         return self.trader
 
     def positions(self):
