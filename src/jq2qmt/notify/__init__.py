@@ -1,0 +1,1 @@
+"""Notifications: channels (webhooks, e-mail), events, and a rate-limited dispatcher."""
