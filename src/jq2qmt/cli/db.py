@@ -76,3 +76,24 @@ def current(instance_dir, database_url):
     head = migrate.head_revision()
     state = "最新 / up to date" if revision == head else "需要升级 / behind, run: jq2qmt db upgrade"
     click.echo("current: %s  head: %s  (%s)" % (revision or "(empty)", head, state))
+
+
+@db.command()
+@instance_options
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def dump(instance_dir, database_url, file):
+    """导出全部数据（含历史）到 JSON lines 文件 / dump every table, history included, to FILE."""
+    from jq2qmt.cli.backup import run_dump
+
+    run_dump(instance_dir, database_url, file)
+
+
+@db.command()
+@instance_options
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="覆盖非空数据库 / replace the contents of a non-empty database")
+def restore(instance_dir, database_url, file, force):
+    """从备份文件恢复（可换数据库类型） / restore a dump into this database (any backend)."""
+    from jq2qmt.cli.backup import run_restore
+
+    run_restore(instance_dir, database_url, file, force)
