@@ -4,6 +4,7 @@ from alembic import context
 
 from jq2qmt.store.models import Base
 import jq2qmt.store.accounts  # noqa: F401  (account tables on the same metadata)
+import jq2qmt.notify.store  # noqa: F401  (notification tables, migration 0003)
 
 config = context.config
 target_metadata = Base.metadata
