@@ -65,12 +65,14 @@ async function load() {
   if (!document.hidden) state.timer = setTimeout(load, REFRESH_MS);
 }
 
+// Detail (scaled merged target, followed strategies, last round with the account
+// snapshot) and the recent rounds of one account.
 async function loadDetails(account) {
-  const [reports, plan] = await Promise.all([
-    api(base(account.id) + '/reports?limit=10').then((r) => r.data.reports || r.data.items || r.data || []).catch(() => null),
-    api(base(account.id) + '/plan').then((r) => r.data).catch(() => null),
+  const [detail, reports] = await Promise.all([
+    api(base(account.id)).then((r) => r.data).catch(() => null),
+    api(base(account.id) + '/reports?limit=8&kind=round').then((r) => r.data.reports || []).catch(() => null),
   ]);
-  return { reports, plan };
+  return { detail, reports };
 }
 
 function showMissing(text) {
@@ -89,11 +91,12 @@ function render(accounts, details) {
   box.replaceChildren(...accounts.map((a, i) => accountCard(a, details[i])));
 }
 
-function accountCard(a, detail) {
+function accountCard(a, info) {
   const status = followerStatus(a.lastSeen);
-  const reports = detail.reports || [];
-  const lastRound = reports.find((r) => (r.kind || 'round') === 'round');
-  const held = a.held || (lastRound && lastRound.status === 'held' ? { plan_version: lastRound.plan_version, held_reason: lastRound.held_reason } : null);
+  const reports = info.reports || [];
+  const detail = info.detail || {};
+  const lastRound = detail.last_report || reports[0] || null;
+  const held = a.held;
   const card = el('article', { class: 'account' + (status.key === 'silent' || status.key === 'never' ? ' silent' : ''), dataset: { account: a.id } },
     el('header', { class: 'account-head' },
       el('h2', { text: a.name || a.id }), el('span', { class: 'muted small', text: a.id }),
@@ -107,10 +110,14 @@ function accountCard(a, detail) {
           onchange: (ev) => setDryRun(a, ev.target.checked, ev.target) }), '模拟运行'))),
     el('div', { class: 'account-body' },
       held ? el('section', { class: 'wide held' }, heldBlock(a, held)) : null,
-      el('section', {}, el('h3', { text: '跟单设置' }), settingsList(a)),
+      el('section', {}, el('h3', { text: '跟单设置' }), settingsList(a, detail)),
       el('section', {}, el('h3', { text: '跟单端' }), followerList(a, status, lastRound)),
-      el('section', { class: 'wide' }, el('h3', { text: '账户持仓 vs 目标' }), compareTable(a, lastRound, detail.plan)),
-      el('section', { class: 'wide' }, el('h3', { text: '最近轮次' }), roundsTable(reports, detail.reports === null))));
+      ...(lastRound || reports.length ? [
+        el('section', { class: 'wide' }, el('h3', { text: '账户持仓 vs 目标' }), compareTable(lastRound, detail, a.settings.ignore || [])),
+        el('section', { class: 'wide' }, el('h3', { text: '最近轮次' }), roundsTable(reports, info.reports === null))]
+        : [el('section', { class: 'wide' }, el('p', { class: 'muted' },
+          '跟单端还没有报告过。在 QMT 中粘贴 ', el('code', { text: 'jq2qmt export qmt' }), ' 导出的脚本，或运行 ',
+          el('code', { text: 'jq2qmt follow' }), ' 之后，这里会显示账户持仓与每一轮的下单。'))])));
   return card;
 }
 
@@ -122,8 +129,8 @@ function heldBlock(a, held) {
     el('div', { class: 'toolbar' },
       el('button', { class: 'btn btn-primary', type: 'button', text: '批准执行', dataset: { action: 'approve' },
         onclick: () => approve(a, held.plan_version) }),
-      el('button', { class: 'btn btn-danger', type: 'button', text: '拒绝并暂停', dataset: { action: 'reject' },
-        onclick: () => reject(a) })),
+      el('button', { class: 'btn btn-danger', type: 'button', text: '拒绝', dataset: { action: 'reject' },
+        onclick: () => reject(a, held.plan_version) })),
   ];
 }
 
@@ -131,11 +138,15 @@ function kv(pairs) {
   return el('dl', { class: 'kv' }, ...pairs.filter(Boolean).flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]));
 }
 
-function settingsList(a) {
+function settingsList(a, detail) {
   const s = a.settings;
-  const follows = Object.entries(a.strategies).map(([name, f]) => {
+  const rows = detail.strategies || Object.entries(a.strategies).map(([name, f]) => ({ strategy: name, follow: f }));
+  const follows = rows.map((r) => {
+    const f = r.follow || {};
     const how = f.ratio !== undefined && f.ratio !== null ? `× ${f.ratio}` : (f.capital ? `资金 ${fmtMoney(f.capital)}` : '');
-    return el('div', {}, name, ' ', el('span', { class: 'muted', text: how }));
+    return el('div', { class: 'follow-row', dataset: { strategy: r.strategy } }, r.strategy, ' ', el('span', { class: 'muted', text: how }),
+      r.missing ? el('span', { class: 'badge badge-danger', text: '策略不存在或已删除' })
+        : (r.version ? el('span', { class: 'muted small', text: ` · v${r.version}` }) : null));
   });
   return kv([
     ['方式', a.mode === 'weight' ? '按权重（资金）' : '按数量比例'],
@@ -155,7 +166,7 @@ function followerList(a, status, lastRound) {
     ['最近心跳', el('span', {}, fmtTime(a.lastSeen), ' ', el('span', { class: 'muted', text: a.lastSeen ? `（${fmtAge(a.lastSeen)}）` : '' }))],
     ['状态', el('span', { class: 'badge ' + status.cls, text: status.label })],
     ['类型', f.kind ? (kinds[f.kind] || f.kind) + (f.version ? ' ' + f.version : '') : '—'],
-    ['最近一轮', lastRound ? `${fmtTime(lastRound.created_at || lastRound.time || lastRound.received_at)} · ${statusLabel(lastRound.status)}` : '—'],
+    ['最近一轮', lastRound ? `${fmtTime(lastRound.created_at)} · ${statusLabel(lastRound.status)}` : '—'],
   ]);
 }
 
@@ -166,44 +177,42 @@ const STATUS = {
 const statusLabel = (s) => (STATUS[s] || [s || '—'])[0];
 const statusBadge = (s) => el('span', { class: 'badge ' + ((STATUS[s] || [])[1] || ''), text: statusLabel(s) });
 
-// Target per code for this account: the plan's strategies scaled by its follow settings
-// (ratio mode; in weight mode the follower scales by capital, shown unscaled here).
-function targetOf(a, plan) {
-  const target = {};
-  if (!plan || !Array.isArray(plan.targets)) return null;
-  const follow = (plan.follow && plan.follow.strategies) || a.strategies;
-  for (const t of plan.targets) {
-    const f = follow[t.strategy] || {};
-    const ratio = (plan.follow && plan.follow.mode === 'weight') || f.ratio === undefined ? 1 : Number(f.ratio);
-    for (const p of t.positions || []) target[p.code] = (target[p.code] || 0) + p.volume * ratio;
-  }
-  return target;
+// Last account snapshot (from the follower's last round) against the account's target
+// (the followed strategies merged and scaled by the server, as the follower's engine does).
+// Ignore patterns: exact codes or a prefix ending in "*" (e.g. "1318*").
+export function isIgnored(code, patterns) {
+  return patterns.some((p) => (p.endsWith('*') ? code.startsWith(p.slice(0, -1)) : code === p));
 }
 
-function compareTable(a, lastRound, plan) {
+function compareTable(lastRound, detail, ignore) {
   const held = {};
   const account = lastRound && lastRound.account;
   for (const p of (account && account.positions) || []) held[p.code] = p;
-  const target = targetOf(a, plan) || {};
+  const target = {};
+  const names = {};
+  for (const t of detail.merged_target || []) { target[t.code] = t.volume; names[t.code] = t.name; }
   const codes = [...new Set([...Object.keys(held), ...Object.keys(target)])].sort();
   const rows = codes.map((code) => {
     const t = target[code];
     const h = held[code] ? held[code].volume : 0;
-    const diff = t === undefined ? null : Math.round(t) - h;
+    const diff = t === undefined ? null : t - h;
     return el('tr', { dataset: { code } },
       el('td', { text: code }),
-      el('td', { class: 'num', text: t === undefined ? '—' : fmtInt(Math.round(t)) }),
+      el('td', { text: names[code] || (held[code] && held[code].name) || '' }),
+      el('td', { class: 'num', text: t === undefined ? '—' : fmtInt(t) }),
       el('td', { class: 'num', text: fmtInt(h) }),
-      el('td', { class: 'num', text: held[code] ? fmtInt(held[code].can_use_volume) : '—' }),
-      el('td', { class: 'num ' + (diff > 0 ? 'up' : diff < 0 ? 'down' : ''), text: diff === null ? '忽略/不在目标' : (diff ? fmtSigned(diff) : '0') }));
+      el('td', { class: 'num', text: held[code] && held[code].can_use_volume !== undefined ? fmtInt(held[code].can_use_volume) : '—' }),
+      el('td', { class: 'num ' + (diff > 0 ? 'up' : diff < 0 ? 'down' : ''), text: isIgnored(code, ignore) ? '忽略' : diff === null ? '不在目标中' : (diff ? fmtSigned(diff) : '一致') }));
   });
   const tbody = el('tbody');
-  fillBody(tbody, rows, account ? '账户空仓且目标为空。' : '跟单端还没有报告过账户持仓。', 5);
-  const note = account ? el('p', { class: 'muted small' },
-    `账户快照 ${fmtTime(lastRound.created_at || lastRound.time)} · 现金 ${fmtMoney(account.cash)} · 总资产 ${fmtMoney(account.total_asset)}`,
-    plan ? '' : ' · 目标不可读') : null;
+  fillBody(tbody, rows, account ? '账户空仓且目标为空。' : '跟单端还没有报告过账户持仓。', 6);
+  const when = lastRound ? fmtTime(lastRound.created_at) : '';
+  const note = el('p', { class: 'muted small' }, account
+    ? `账户快照 ${when} · 现金 ${fmtMoney(account.cash)} · 总资产 ${fmtMoney(account.total_asset)}`
+    : '还没有账户快照。',
+    detail.merged_target_error ? el('span', { class: 'up', text: ` · 目标无法计算：${detail.merged_target_error}` }) : '');
   return [note, el('div', { class: 'table-wrap' }, el('table', { class: 'table compare' },
-    el('thead', {}, el('tr', {}, el('th', { text: '代码' }), el('th', { class: 'num', text: '目标' }),
+    el('thead', {}, el('tr', {}, el('th', { text: '代码' }), el('th', { text: '名称' }), el('th', { class: 'num', text: '目标' }),
       el('th', { class: 'num', text: '持有' }), el('th', { class: 'num', text: '可用' }), el('th', { class: 'num', text: '差额' }))),
     tbody))];
 }
@@ -215,7 +224,7 @@ function roundsTable(reports, unavailable) {
     const rejected = r.rejected || [];
     const errors = r.errors || [];
     return el('tr', { dataset: { round: r.round_id || '' } },
-      el('td', { text: fmtTime(r.created_at || r.time || r.received_at) }),
+      el('td', { text: fmtTime(r.created_at) }),
       el('td', {}, statusBadge(r.status)),
       el('td', {}, orderList(placed, (o) => `${o.side === 'buy' ? '买' : '卖'} ${o.code} ${fmtInt(o.volume)} @ ${fmtPrice(o.price)}`)),
       el('td', {}, orderList(rejected, (o) => `${o.side === 'buy' ? '买' : '卖'} ${o.code} ${fmtInt(o.volume)}：${o.reason || ''}`, 'up')),
@@ -262,11 +271,11 @@ function approve(a, planVersion) {
   return act(api(base(a.id) + '/approve', { method: 'POST', body: { plan_version: planVersion } }), '已批准');
 }
 
-function reject(a) {
-  if (!confirm('拒绝这个计划并暂停跟单？')) return;
-  return act(api(base(a.id) + '/pause', { method: 'POST', body: {} }), '已拒绝并暂停');
+function reject(a, planVersion) {
+  if (!confirm('拒绝这个计划？跟单端不会执行它，直到目标再次变化。')) return;
+  return act(api(base(a.id) + '/reject', { method: 'POST', body: { plan_version: planVersion } }), '已拒绝');
 }
 
 document.addEventListener('visibilitychange', () => { if (!document.hidden) load(); else clearTimeout(state.timer); });
 load();
-window.jq2qmt = Object.assign(window.jq2qmt || {}, { followerStatus, inTradingHours, reload: load });
+window.jq2qmt = Object.assign(window.jq2qmt || {}, { followerStatus, inTradingHours, isIgnored, reload: load });
