@@ -244,3 +244,25 @@ def test_openapi_docs_are_served(app_client):
     assert app_client.get("/docs").status_code == 200
     paths = app_client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/positions/update", "/api/v1/positions/total", "/healthz"} <= set(paths)
+
+
+def test_concurrent_http_uploads_to_one_strategy_all_succeed(db_url, live_server):
+    """Parallel signed uploads through a real server: no 5xx, one version each."""
+    import threading
+
+    import httpx
+
+    instance, statuses = live_server.instance, []
+
+    def send(worker):
+        body = json.dumps(snapshot("busy", ("600000.SH", 100 * (worker + 1), 1.0))).encode()
+        headers = dict(instance.signed_headers("POST", PATH, body), **{"Content-Type": "application/json"})
+        statuses.append(httpx.post(live_server.url + PATH, content=body, headers=headers, timeout=60))
+
+    threads = [threading.Thread(target=send, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in statuses) == [200] * 6
+    assert sorted(r.json()["version"] for r in statuses) == [1, 2, 3, 4, 5, 6]
