@@ -127,3 +127,20 @@ def test_export_cli_refuses_bad_options(tmp_path, fx, args, message):
     result = CliRunner().invoke(main, ["export", "qmt", "--account", fx.ACCOUNT,
                                        "--out", str(tmp_path)] + args)
     assert result.exit_code != 0 and message in result.output
+
+
+def test_export_cli_makes_the_token_from_the_instance(instance, fx, tmp_path):
+    from jq2qmt.store import accounts
+
+    accounts.add_account(instance.db(), fx.ACCOUNT, "主账户", "ratio", {})
+    args = ["export", "qmt", "--instance", str(instance.path), "--account", fx.ACCOUNT,
+            "--out", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / ("jq2qmt_qmt_%s.py" % fx.ACCOUNT)).read_bytes().decode("gbk")
+    token = text.split("TOKEN = '")[1].split("'")[0]
+    assert len(token) > 20 and "SERVER_URL = 'http://127.0.0.1:5366'" in text
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code != 0 and "--rotate-token" in again.output
+    rotated = CliRunner().invoke(main, args + ["--rotate-token"])
+    assert rotated.exit_code == 0, rotated.output
