@@ -131,3 +131,42 @@ def test_silent_rule(site):
     for seen, now, expected in cases:
         got = page.evaluate("([s, n]) => window.jq2qmt.followerStatus(s, new Date(n)).key", [seen, now])
         assert got == expected, (seen, now)
+
+
+def test_edit_settings_and_follows(site):
+    _setup(site)
+    site.upload_signed("趋势跟踪", [{"code": "510300.XSHG", "volume": 5000, "cost": 3.9, "name": "沪深300ETF"}])
+    page = site.login()
+    page.goto(site.url + "/accounts")
+    main = page.locator("article.account[data-account='%s']" % MAIN)
+    main.locator("button[data-action='edit']").click()
+    dialog = page.locator("#settings-dialog")
+    expect(dialog.locator("#s-ignore")).to_have_value("511880.SH")
+    expect(dialog.locator("#s-turnover")).to_have_value("50")
+    # page-side check first
+    dialog.locator("tr[data-strategy='%s'] input" % STRATEGY).fill("-1")
+    page.click("#s-save")
+    expect(page.locator("#s-error")).to_contain_text("大于 0")
+    dialog.locator("tr[data-strategy='%s'] input" % STRATEGY).fill("0.3")
+    page.select_option("#s-add-strategy", "趋势跟踪")
+    page.click("#s-add")
+    dialog.locator("tr[data-strategy='趋势跟踪'] input").fill("0.2")
+    page.fill("#s-max", "20000")
+    page.fill("#s-ignore", "511880.SH, 1318*")
+    site.screenshot("accounts-settings")
+    page.click("#s-save")
+    expect(dialog).not_to_be_visible()
+    expect(main.locator(".follow-row[data-strategy='%s']" % STRATEGY)).to_contain_text("× 0.3")
+    expect(main.locator("table.compare tr[data-code='000001.SZ'] td").nth(2)).to_have_text("600")
+    expect(main.locator("table.compare tr[data-code='510300.SH'] td").nth(2)).to_have_text("1,000")
+    detail = _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)
+    assert detail["follow"]["strategies"] == {STRATEGY: {"ratio": 0.3}, "趋势跟踪": {"ratio": 0.2}}
+    assert detail["settings"]["max_order_value"] == 20000
+    assert detail["settings"]["ignore"] == ["511880.SH", "1318*"]
+    # unfollow again
+    main.locator("button[data-action='edit']").click()
+    dialog.locator("tr[data-strategy='趋势跟踪'] button").click()
+    page.click("#s-save")
+    expect(main.locator(".follow-row[data-strategy='趋势跟踪']")).to_have_count(0)
+    assert "趋势跟踪" not in _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)["follow"]["strategies"]
+    assert not site.console_errors, site.console_errors

@@ -62,7 +62,7 @@ async function load() {
     if (err.status === 404) showMissing('服务器还没有账户接口（GET /api/v1/accounts），无法显示跟单账户。');
     else if (err.status !== 401) flash(err.message, true);
   }
-  if (!document.hidden) state.timer = setTimeout(load, REFRESH_MS);
+  if (!document.hidden && !(dialog && dialog.open)) state.timer = setTimeout(load, REFRESH_MS);
 }
 
 // Detail (scaled merged target, followed strategies, last round with the account
@@ -104,6 +104,7 @@ function accountCard(a, info) {
       a.paused ? el('span', { class: 'badge badge-warn', text: '已暂停' }) : el('span', { class: 'badge badge-ok', text: '跟单中' }),
       a.dryRun ? el('span', { class: 'badge badge-info', text: '模拟运行（不下单）' }) : null,
       el('div', { class: 'switches' },
+        el('button', { class: 'btn', type: 'button', text: '编辑设置', dataset: { action: 'edit' }, onclick: () => openEditor(a, detail) }),
         el('button', { class: 'btn ' + (a.paused ? 'btn-primary' : 'btn-danger'), type: 'button', dataset: { action: a.paused ? 'resume' : 'pause' },
           text: a.paused ? '恢复跟单' : '暂停跟单', onclick: () => setPaused(a, !a.paused) }),
         el('label', { class: 'switch' }, el('input', { type: 'checkbox', class: 'dry-run', checked: a.dryRun,
@@ -275,6 +276,122 @@ function reject(a, planVersion) {
   if (!confirm('拒绝这个计划？跟单端不会执行它，直到目标再次变化。')) return;
   return act(api(base(a.id) + '/reject', { method: 'POST', body: { plan_version: planVersion } }), '已拒绝');
 }
+
+// ---- settings editor --------------------------------------------------------------
+
+const dialog = document.getElementById('settings-dialog');
+const editor = { account: null, follows: [] };
+const $ = (id) => document.getElementById(id);
+
+async function openEditor(a, detail) {
+  clearTimeout(state.timer);  // no re-render under the open dialog
+  editor.account = a;
+  const rows = detail.strategies || Object.entries(a.strategies).map(([name, f]) => ({ strategy: name, follow: f }));
+  const key = a.mode === 'weight' ? 'capital' : 'ratio';
+  editor.key = key;
+  editor.original = Object.fromEntries(rows.map((r) => [r.strategy, (r.follow || {})[key]]));
+  editor.follows = rows.map((r) => ({ strategy: r.strategy, value: String((r.follow || {})[key] ?? '') }));
+  $('settings-title').textContent = `跟单设置 · ${a.name || a.id}`;
+  $('s-name').value = a.name || '';
+  $('s-mode-note').textContent = key === 'capital' ? '按权重：为每个策略分配的资金（元）' : '按数量比例：策略持仓数量 × 比例';
+  $('s-scale-head').textContent = key === 'capital' ? '资金（元）' : '比例';
+  const s = a.settings;
+  $('s-ignore').value = (s.ignore || []).join(', ');
+  $('s-min').value = s.min_order_value ? String(s.min_order_value) : '';
+  $('s-max').value = s.max_order_value ?? '';
+  $('s-turnover').value = s.max_turnover ? String(Math.round(s.max_turnover * 10000) / 100) : '';
+  $('s-slice').value = s.slice_value ?? '';
+  $('s-error').textContent = '';
+  let names = [];
+  try { names = (await api('/api/v1/strategies')).data.strategies.map((x) => x.strategy_name); } catch (e) { names = []; }
+  editor.available = names;
+  renderFollows();
+  dialog.showModal();
+}
+
+function renderFollows() {
+  const tbody = $('s-follows').querySelector('tbody');
+  const rows = editor.follows.map((f, i) => el('tr', { dataset: { strategy: f.strategy } },
+    el('td', { text: f.strategy }),
+    el('td', { class: 'num' }, el('input', { value: f.value, inputmode: 'decimal', 'aria-label': `${f.strategy} 的${editor.key === 'capital' ? '资金' : '比例'}`,
+      oninput: (ev) => { f.value = ev.target.value; } })),
+    el('td', { class: 'actions' }, el('button', { class: 'btn btn-small btn-danger', type: 'button', text: '取消跟随',
+      onclick: () => { editor.follows.splice(i, 1); renderFollows(); } }))));
+  fillBody(tbody, rows, '未跟随任何策略。', 3);
+  const taken = new Set(editor.follows.map((f) => f.strategy));
+  const free = editor.available.filter((n) => !taken.has(n));
+  $('s-add-strategy').replaceChildren(...(free.length ? free.map((n) => el('option', { value: n, text: n }))
+    : [el('option', { value: '', text: '没有可添加的策略' })]));
+  $('s-add').disabled = !free.length;
+}
+
+$('s-add').addEventListener('click', () => {
+  const name = $('s-add-strategy').value;
+  if (!name) return;
+  editor.follows.push({ strategy: name, value: editor.key === 'capital' ? '' : '1' });
+  renderFollows();
+});
+$('s-cancel').addEventListener('click', () => { dialog.close(); load(); });
+$('settings-form').addEventListener('input', () => { $('s-error').textContent = ''; });
+
+const optionalNumber = (text, label, scale = 1) => {
+  const t = text.trim();
+  if (!t) return null;
+  const n = Number(t);
+  if (!isFinite(n) || n <= 0) throw new Error(`${label}须为大于 0 的数字，或留空`);
+  return n * scale;
+};
+
+// Page-side checks, then PATCH the account and PUT/DELETE the follows that changed.
+// The server checks everything again; its message (naming the field) is shown here.
+$('settings-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const a = editor.account;
+  const err = $('s-error');
+  err.textContent = '';
+  let body;
+  try {
+    const min = $('s-min').value.trim();
+    if (min && (!isFinite(Number(min)) || Number(min) < 0)) throw new Error('最小下单金额须为不小于 0 的数字');
+    body = {
+      name: $('s-name').value.trim() || a.id,
+      settings: {
+        ignore: $('s-ignore').value.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean),
+        min_order_value: min ? Number(min) : 0,
+        max_order_value: optionalNumber($('s-max').value, '单笔上限'),
+        max_turnover: optionalNumber($('s-turnover').value, '换手上限', 0.01),
+        slice_value: optionalNumber($('s-slice').value, '拆单金额'),
+      },
+    };
+    for (const f of editor.follows) {
+      const n = Number(f.value);
+      if (!f.value.trim() || !isFinite(n) || n <= 0) throw new Error(`${f.strategy} 的${editor.key === 'capital' ? '资金' : '比例'}须为大于 0 的数字`);
+    }
+  } catch (e) { err.textContent = e.message; return; }
+  $('s-save').disabled = true;
+  try {
+    await api(base(a.id), { method: 'PATCH', body });
+    const keep = new Set(editor.follows.map((f) => f.strategy));
+    for (const f of editor.follows) {
+      if (Number(f.value) !== editor.original[f.strategy]) {
+        await api(base(a.id) + '/follow/' + encodeURIComponent(f.strategy), { method: 'PUT', body: { [editor.key]: Number(f.value) } });
+      }
+    }
+    for (const name of Object.keys(editor.original)) {
+      if (!keep.has(name)) await api(base(a.id) + '/follow/' + encodeURIComponent(name), { method: 'DELETE' });
+    }
+    dialog.close();
+    flash(`已保存 ${a.name || a.id} 的设置`);
+    await load();
+  } catch (e) {
+    if (e.status !== 401) {
+      const field = e.body && e.body.error && e.body.error.field;
+      err.textContent = (field ? `${field}：` : '') + e.message;
+    }
+  } finally {
+    $('s-save').disabled = false;
+  }
+});
 
 document.addEventListener('visibilitychange', () => { if (!document.hidden) load(); else clearTimeout(state.timer); });
 load();
