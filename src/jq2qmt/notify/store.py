@@ -31,6 +31,7 @@ class NotifyEvent(Base):
     event: Mapped[str] = mapped_column(String(32), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     interval_seconds: Mapped[int] = mapped_column(Integer)
+    threshold_minutes: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 

@@ -67,6 +67,7 @@ def upgrade():
     sa.Column('event', sa.String(length=32), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('interval_seconds', sa.Integer(), nullable=False),
+    sa.Column('threshold_minutes', sa.Integer(), nullable=True),
     sa.Column('updated_at', _ts(), nullable=False),
     sa.PrimaryKeyConstraint('event'),
     **_TABLE)
