@@ -21,6 +21,7 @@ COMMANDS = {
     "keys": "jq2qmt.cli.keys:keys",
     "token": "jq2qmt.cli.token:token",
     "password": "jq2qmt.cli.password:password",
+    "notify": "jq2qmt.cli.notify:notify",
     "account": "jq2qmt.cli.account:account",
 }
 
