@@ -159,7 +159,9 @@ class PlanServer(object):
     def _get(self, handler):
         if not self._authorised(handler, "plan"):
             return
-        self.plan_requests.append(handler.path)
+        with self.changed:
+            self.plan_requests.append(handler.path)
+            self.changed.notify_all()
         if self.mode == "500":
             return self._send(handler, 500, {"detail": "internal"})
         if self.mode == "slow":

@@ -141,3 +141,20 @@ def test_approval_of_an_old_plan_does_not_cover_new_targets(fx, plan_server, exc
     clock.advance(1)
     assert follower.run_round()["status"] == "held"
     assert exchange.orders() == []
+
+
+def test_queued_reports_drain_a_few_per_round(fx, plan_server, exchange, clock):
+    plan_server.set_plan(fx.make_plan({}))
+    follower = fx.make_follower(exchange, plan_server, clock)
+    for i in range(12):
+        follower.queue.append({"kind": "round", "round_id": "old-%d" % i, "status": "error",
+                               "plan_version": None, "errors": ["x"]})
+    follower.run_round()
+    assert len(follower.queue) == 12 + 1 - 5
+    clock.advance(1)
+    follower.run_round()
+    clock.advance(1)
+    follower.run_round()
+    assert not follower.queue
+    sent = [r["round_id"] for r in plan_server.round_reports()]
+    assert sent[:12] == ["old-%d" % i for i in range(12)]  # oldest first

@@ -26,6 +26,7 @@ from ..brokers import base
 
 VERSION = "0.1.0"
 MAX_REJECTS = 3  # rejected orders per code and side a day before we stop retrying
+MAX_SENDS_PER_ROUND = 5  # queued reports flushed per round (each bounded by a timeout)
 
 
 def _load_engine():
@@ -400,7 +401,7 @@ class Follower(object):
         due = self.last_report_at is None or \
             (now - self.last_report_at).total_seconds() >= self.heartbeat_interval
         if not acted and (quiet or key == self.last_report_key):
-            if due:
+            if due or self.queue:
                 self._send({"kind": "heartbeat", "follower": report["follower"]}, now, False)
             return
         self.last_report_key = key
@@ -421,7 +422,9 @@ class Follower(object):
                 return False
             self.last_report_at = now
             return True
-        while self.queue:
+        budget = MAX_SENDS_PER_ROUND  # each send may take a timeout: keep QMT responsive
+        while self.queue and budget > 0:
+            budget -= 1
             try:
                 self.client.send_report(self.queue[0])
             except FetchError as exc:
@@ -432,4 +435,4 @@ class Follower(object):
                 return False
             self.queue.popleft()
             self.last_report_at = now
-        return True
+        return not self.queue
