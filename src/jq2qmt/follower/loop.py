@@ -117,11 +117,10 @@ class Follower(object):
             "preopen" if scheduler.is_preopen(now, sessions) else "closed")
         phase_changed = phase != self.last_phase
         self.last_phase = phase
-        if plan["paused"]:
-            report["status"] = "paused"
-            return
-        if phase == "closed":
-            report["status"] = "outside_session"
+        if plan["paused"] or phase == "closed":
+            # nothing to watch until the plan or the phase changes: long-poll is fine
+            report["status"] = "paused" if plan["paused"] else "outside_session"
+            self.settled = True
             return
         if self._can_skip(now, changed or phase_changed, phase):
             report["status"] = "idle"
