@@ -113,6 +113,7 @@ class Site(object):
         page = self.page
         original = page.viewport_size
         page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top
+        page.evaluate("(() => { const f = document.getElementById('flash'); if (f) f.hidden = true; })()")
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(size)
             # the page re-lays out its charts on resize; wait two frames for the paint

@@ -14,7 +14,7 @@ const tbody = document.querySelector('#rows-table tbody');
 const rowDialog = document.getElementById('row-dialog');
 const newDialog = document.getElementById('new-dialog');
 
-const state = { strategies: [], name: null, rows: [], dirty: false, totals: {}, editing: null, created: [] };
+const state = { strategies: [], name: null, rows: [], dirty: false, totals: {}, names: {}, editing: null, created: [] };
 
 const CODE_RE = /^(\d{6})\.(XSHG|XSHE|SH|SZ|BJ)$/;
 const SUFFIX = { XSHG: 'SH', XSHE: 'SZ', SH: 'SH', SZ: 'SZ', BJ: 'BJ' };
@@ -47,6 +47,7 @@ async function load(preferred) {
   ]);
   state.strategies = strategyList(all.data);
   state.totals = totalMap(total.data);
+  state.names = nameMap(total.data);
   const names = state.strategies.map((s) => s.name);
   for (const n of state.created) if (!names.includes(n)) names.push(n);
   if (!names.some(isAdjustment)) names.push(ADJUSTMENT_PREFIX + 'MANUAL');
@@ -59,6 +60,11 @@ async function load(preferred) {
 function totalMap(data) {
   const list = (data && (data.positions || data.items)) || [];
   return Object.fromEntries(list.map(normalizePosition).map((p) => [canonical(p.code), p.volume]));
+}
+
+function nameMap(data) {
+  const list = (data && (data.positions || data.items)) || [];
+  return Object.fromEntries(list.filter((p) => p.name).map((p) => [canonical(p.code), p.name]));
 }
 
 function fillSelect(names) {
@@ -103,7 +109,7 @@ function render() {
   const adj = isAdjustment(state.name);
   const rows = state.rows.map((r, i) => el('tr', { class: r.error ? 'row-error' : (r.dirty ? 'dirty' : ''), dataset: { code: canonical(r.code), index: String(i) } },
     el('td', {}, r.code, r.error ? el('div', { class: 'row-message', role: 'alert', text: r.error }) : null),
-    el('td', { text: r.name || '' }),
+    el('td', { text: r.name || state.names[canonical(r.code)] || '' }),
     el('td', { class: 'num' + (Number(r.volume) < 0 ? ' down' : ''), text: fmtInt(Number(r.volume)) }),
     el('td', { class: 'num', text: fmtPrice(Number(r.cost)) }),
     el('td', { class: 'num merged', text: fmtInt(state.totals[canonical(r.code)] ?? 0) }),
