@@ -69,7 +69,10 @@ def check_database(database_url):
     try:
         db = Database(database_url)
     except Exception as exc:
-        raise ConfigError("数据库地址无效 / invalid database URL: %s" % type(exc).__name__)
+        hint = ""
+        if isinstance(exc, ImportError) or type(exc).__name__ == "NoSuchModuleError":
+            hint = "（请用 sqlite:///、mysql+pymysql://、postgresql+psycopg:// / use sqlite:///, mysql+pymysql://, postgresql+psycopg://）"
+        raise ConfigError("数据库地址无效 / invalid database URL: %s%s" % (type(exc).__name__, hint))
     try:
         db.ping()
     except Exception as exc:
