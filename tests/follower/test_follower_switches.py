@@ -137,3 +137,26 @@ def test_weight_mode_warns_when_asset_far_from_capital(fx, plan_server, exchange
     report = fx.make_follower(exchange, plan_server, clock).run_round()
     assert any("warning" in e for e in report["errors"])
     assert report["status"] == "ok"
+
+
+def test_order_above_max_order_value_is_held_until_approved(fx, plan_server, exchange, clock):
+    plan = fx.make_plan({"600000.SH": 5000, "000001.SZ": 100},
+                        settings={"max_order_value": 20000})
+    plan_server.set_plan(plan)
+    follower = fx.make_follower(exchange, plan_server, clock)
+    report = follower.run_round()
+    assert report["status"] == "held" and "600000.SH" in report["held_reason"]
+    assert exchange.orders() == []
+    plan_server.set_plan(dict(plan, approved_version=plan["plan_version"], plan_version="v2"))
+    clock.advance(1)
+    assert follower.run_round()["status"] == "ok"
+    assert fx.holdings(exchange) == {"600000.SH": 5000, "000001.SZ": 100}
+
+
+def test_max_order_value_with_slices_trades_in_pieces(fx, plan_server, exchange, clock):
+    plan_server.set_plan(fx.make_plan({"600000.SH": 5000}, settings={
+        "max_order_value": 20000, "slice_value": 30000}))
+    report = fx.make_follower(exchange, plan_server, clock).run_round()
+    assert report["status"] == "ok"
+    assert all(p["volume"] * p["price"] <= 20000 for p in report["placed"])
+    assert fx.holdings(exchange) == {"600000.SH": 5000}

@@ -145,9 +145,10 @@ class Follower(object):
         report["skipped"].extend(skipped)
         if phase == "open" and self._fire_preopen(now, ours, report):
             return
-        result, orders = self._compute_orders(account, ours, report)
+        approved = self._approved(plan)
+        result, orders = self._compute_orders(account, ours, report, lift_cap=approved)
         reason = self._hold_reason(account, result, orders)
-        if reason and not self._approved(plan):
+        if reason and not approved:
             report["status"] = "held"
             report["held_reason"] = reason
             self.held[plan["plan_version"]] = safety.content_key(plan)
@@ -243,10 +244,12 @@ class Follower(object):
                            "price": order["price"]})
         return result
 
-    def _scenario(self, account, quotes, ignore_codes):
+    def _scenario(self, account, quotes, ignore_codes, lift_cap):
         plan, settings = self.plan, self.settings
         engine_settings = dict((k, settings[k]) for k in safety.ENGINE_SETTINGS
                                if k in settings)
+        if lift_cap:  # an approved plan trades in full what max_order_value held back
+            engine_settings.pop("max_order_value", None)
         patterns = [p for p in settings["ignore"] if "*" in str(p) or "?" in str(p)]
         engine_settings["ignore"] = patterns + sorted(ignore_codes)
         targets = [{"strategy": t["strategy"], "positions": [
@@ -276,13 +279,13 @@ class Follower(object):
             codes.update(p["code"] for p in target["positions"])
         return codes
 
-    def _compute_orders(self, account, ours, report):
+    def _compute_orders(self, account, ours, report, lift_cap=False):
         ignore = self.settings["ignore"]
         codes = self._codes(account)
         ignore_codes = set(c for c in codes if safety.matches_ignore(c, ignore))
         quotes = self.broker.quotes(sorted(codes - ignore_codes))
         compute = self._compute or _load_engine()
-        result = compute(self._scenario(account, quotes, ignore_codes))
+        result = compute(self._scenario(account, quotes, ignore_codes, lift_cap))
         report["skipped"].extend(result.get("skipped") or [])
         orders = self._drop_repeated_rejects(result.get("orders") or [], ours, report)
         warning = safety.capital_warning(self.plan, account["asset"]["total_asset"])
@@ -307,6 +310,7 @@ class Follower(object):
     def _hold_reason(self, account, result, orders):
         reason = safety.empty_account_hold(self.plan, account["positions"],
                                            result.get("targets") or {}, self.settings["ignore"])
+        reason = reason or safety.order_value_hold(result.get("skipped") or [])
         return reason or safety.turnover_hold(orders, account["asset"]["total_asset"],
                                               self.settings.get("max_turnover"))
 

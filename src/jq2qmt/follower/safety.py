@@ -117,6 +117,16 @@ def empty_account_hold(plan, positions, engine_targets, ignore):
             "account while a followed strategy has no empty snapshot")
 
 
+def order_value_hold(skipped):
+    """A hold reason when max_order_value held back part of an order (the engine caps
+    orders and names the rest "over_max_order_value"); approval trades it in full."""
+    over = sorted(set(s.get("code") for s in skipped if s.get("reason") == "over_max_order_value"))
+    if not over:
+        return None
+    return ("单笔金额超过上限 %s / an order exceeds max_order_value, waiting for approval"
+            % ",".join(str(c) for c in over))
+
+
 def turnover_hold(orders, total_asset, max_turnover):
     """A hold reason when the orders' value exceeds `max_turnover` of the total asset."""
     if max_turnover is None or not orders:
