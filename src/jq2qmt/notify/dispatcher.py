@@ -75,7 +75,6 @@ class Notifier(object):
         if not setting["enabled"]:
             return "disabled"
         if not chans:
-            self._log_row(event, subject, "no_channel", title, None)
             return "no_channel"
         claimed, suppressed = self._claim(event, subject, setting["interval_seconds"])
         if not claimed:
