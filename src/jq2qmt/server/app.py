@@ -49,6 +49,7 @@ def create_app(settings, database=None):
 OPTIONAL_ROUTE_MODULES = (
     "jq2qmt.server.routes.accounts",
     "jq2qmt.server.routes.pages",
+    "jq2qmt.server.routes.ops",
 )
 
 
