@@ -64,5 +64,8 @@ def serve(instance_dir, database_url, host, port, certfile, keyfile, log_level):
     scheme = "https" if settings.certfile else "http"
     click.echo("jq2qmt 服务 / serving %s on %s://%s:%d  (外部地址 / public URL: %s)"
                % (settings.instance_dir, scheme, settings.host, settings.port, settings.public_url))
+    from jq2qmt.logging_setup import setup_logging
+
+    setup_logging(settings.instance_dir, log_level)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level,
                 ssl_certfile=settings.certfile, ssl_keyfile=settings.keyfile, proxy_headers=True)
