@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt import signing
@@ -258,7 +258,3 @@ async def require_uploader(request: Request) -> Principal:
     """Dependency for the signed upload endpoint."""
     body = await request.body()
     return await run_in_threadpool(verify_upload, request, body)
-
-
-AdminDep = Depends(require_admin)
-ReaderDep = Depends(require_reader)
