@@ -260,3 +260,15 @@ def test_write_without_csrf_token_refused(site):
                          json={"strategy_name": "ADJUSTMENT_Y", "positions": []}, timeout=10,
                          cookies={c["name"]: c["value"] for c in site.context.cookies()})
     assert resp.status_code == 403
+
+
+def test_names_are_shown_as_text_never_as_markup(site):
+    name = "<img src=x onerror=window.__xss=1>"
+    site.post_internal(name, [{"code": "600000.SH", "volume": 100, "cost": 10.0, "name": "<b>粗体</b>"}])
+    page = site.login()
+    expect(page.locator(f"details.strategy[data-strategy='{name}'] .strategy-name")).to_have_text(name)
+    expect(page.locator("#total-table tbody tr[data-code='600000.SH']")).to_contain_text("<b>粗体</b>")
+    page.goto(site.url + "/history/" + requests.utils.quote(name, safe=""))
+    expect(page.locator("h1")).to_have_text("历史 · " + name)
+    expect(page.locator("#versions-table tbody tr")).to_have_count(1)
+    assert page.evaluate("window.__xss") is None

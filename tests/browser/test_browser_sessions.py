@@ -151,3 +151,23 @@ def test_static_files_served_with_licence(app_client):
     assert "Apache License" in js.text[:1000]
     notice = app_client.get("/static/vendor/echarts/NOTICE.txt")
     assert "Apache ECharts" in notice.text
+
+
+def test_cookie_is_secure_over_https(instance):
+    from fastapi.testclient import TestClient
+
+    from jq2qmt.server.app import create_app
+
+    with TestClient(create_app(instance.settings), base_url="https://testserver") as client:
+        resp = _login(client, instance.admin_password)
+        assert resp.status_code == 303
+        set_cookie = [v for k, v in resp.headers.multi_items() if k.lower() == "set-cookie" and v.startswith(COOKIE_NAME)]
+        assert "secure" in set_cookie[0].lower()
+
+
+def test_pages_send_security_headers(app_client, instance):
+    _login(app_client, instance.admin_password)
+    resp = app_client.get("/")
+    assert "script-src 'self'" in resp.headers["content-security-policy"]
+    assert resp.headers["x-frame-options"] == "DENY"
+    assert resp.headers["cache-control"] == "no-store"
