@@ -62,3 +62,9 @@ def test_validate_plan_fills_defaults_and_refuses_bad_settings(fx):
     broken["targets"][0]["positions"] = [{"code": "600000.SH", "volume": 1.5}]
     with pytest.raises(safety.PlanError):
         safety.validate_plan(broken)
+
+
+def test_beijing_clock_is_utc_plus_eight():
+    utc = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    delta = scheduler.beijing_now() - utc
+    assert abs(delta.total_seconds() - 8 * 3600) < 60

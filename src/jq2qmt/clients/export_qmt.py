@@ -63,19 +63,19 @@ HTTP_TIMEOUT = %(timeout)r        # 每次网络请求的超时（秒）
 '''
 
 _TAIL = '''
-import datetime as _jq2qmt_datetime
-
 from _jq2qmt.brokers.qmt_builtin import BuiltinBroker as _Jq2qmtBroker
 from _jq2qmt.follower.client import PlanClient as _Jq2qmtClient
 from _jq2qmt.follower.loop import Follower as _Jq2qmtFollower
+from _jq2qmt.follower.scheduler import beijing_now as _jq2qmt_beijing_now
 
 _jq2qmt_state = {"follower": None, "line": None}
 
 
 def _jq2qmt_clock():
-    # QMT runs in exchange time; a simulator may publish its own clock as jq2qmt_clock.
+    # Exchange (Beijing) time whatever the PC's time zone; a simulator may publish its
+    # own clock as the global jq2qmt_clock.
     clock = globals().get("jq2qmt_clock")
-    return clock() if clock is not None else _jq2qmt_datetime.datetime.now()
+    return clock() if clock is not None else _jq2qmt_beijing_now()
 
 
 def _jq2qmt_log(message):

@@ -17,7 +17,7 @@ PREOPEN_FROM = "09:00"
 
 def beijing_now():
     """The exchange clock for a follower running outside QMT (any machine time zone)."""
-    utc = datetime.datetime.utcnow()
+    utc = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     return utc + datetime.timedelta(hours=8)
 
 
