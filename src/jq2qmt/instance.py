@@ -125,6 +125,9 @@ def schema_problem(db):
     head = migrate.head_revision()
     if current == head:
         return None
+    if not migrate.is_known(current):
+        return ("数据库结构版本 %s 比这个 jq2qmt 新，请升级 jq2qmt / database schema %s is newer than this jq2qmt, "
+                "upgrade jq2qmt" % (current, current))
     return ("数据库结构版本 %s 落后于 %s，请运行：jq2qmt db upgrade / database schema %s is behind %s, run: "
             "jq2qmt db upgrade" % (current or "(空 empty)", head, current or "(empty)", head))
 

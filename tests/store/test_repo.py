@@ -154,3 +154,15 @@ def test_schema_behind_is_detected_and_upgrade_fixes_it(db):
     assert "jq2qmt db upgrade" in schema_problem(db)
     migrate.upgrade(db.engine)
     assert schema_problem(db) is None
+
+
+def test_schema_newer_than_the_code_is_reported(db):
+    from sqlalchemy import text
+
+    from jq2qmt.instance import schema_problem
+
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    assert "newer" in schema_problem(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": migrate.head_revision()})

@@ -29,6 +29,16 @@ def current_revision(engine):
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def is_known(revision):
+    """True when the code has a migration script for `revision` (None = empty DB)."""
+    if revision is None:
+        return True
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises for unknown revision ids
+        return False
+
+
 def is_up_to_date(engine):
     return current_revision(engine) == head_revision()
 
