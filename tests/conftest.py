@@ -18,7 +18,8 @@ Fixtures
         on SQLite, or on ``db_url`` when the test also requests ``db_url`` (so
         ``def test_x(db_url, instance)`` runs on all three backends). Attributes:
         ``.path``, ``.settings``, ``.admin_password``, ``.database_url``,
-        ``.jq_client_id``, ``.jq_private_key_path``; methods:
+        ``.jq_client_id``, ``.jq_private_key_path``, ``.upload_token`` (only for
+        ``client_kind="token"`` instances); methods:
         ``.reader_token(name=None)`` -> new read token,
         ``.token(scope="read", account_id=None, name=None)`` -> new token,
         ``.admin_headers()`` -> {"X-Internal-Password": ...},
