@@ -22,6 +22,7 @@ COMMANDS = {
     "token": "jq2qmt.cli.token:token",
     "password": "jq2qmt.cli.password:password",
     "notify": "jq2qmt.cli.notify:notify",
+    "import-original": "jq2qmt.cli.import_original:import_original",
     "account": "jq2qmt.cli.account:account",
 }
 
