@@ -214,3 +214,24 @@ def test_manual_open_orders_are_never_cancelled(fx, plan_server, clock):
     assert report["cancelled"] == [] and report["placed"] == []
     assert [s["reason"] for s in report["skipped"]] == ["open_order_not_ours"]
     assert exchange.get_order(manual["order_id"])["status"] == 50
+
+
+def test_client_works_without_requests(fx, plan_server, exchange, clock):
+    from jq2qmt.follower.client import UrllibSession
+
+    plan = fx.make_plan({"600000.SH": 100})
+    plan_server.set_plan(plan)
+    client = PlanClient(plan_server.url, fx.TOKEN, fx.ACCOUNT, timeout=0.5,
+                        session=UrllibSession())
+    first = client.fetch_plan()
+    assert first.status == 200 and first.plan == plan
+    assert client.fetch_plan(first.etag).status == 304
+    assert client.send_report({"kind": "heartbeat", "follower": {}}) is True
+    plan_server.token = "other"
+    with pytest.raises(Exception) as err:
+        client.fetch_plan()
+    assert getattr(err.value, "status", None) == 401
+    plan_server.stop()
+    with pytest.raises(Exception) as down:
+        client.fetch_plan()
+    assert "unreachable" in str(down.value)

@@ -43,8 +43,11 @@ class PlanClient(object):
     @property
     def session(self):
         if self._session is None:
-            import requests  # lazily: QMT ships it, the module must import without it
-            self._session = requests.Session()
+            try:
+                import requests  # lazily: QMT usually ships it
+                self._session = requests.Session()
+            except ImportError:  # an embedded Python without requests still follows
+                self._session = UrllibSession()
         return self._session
 
     def _url(self, tail):
@@ -97,6 +100,42 @@ class PlanClient(object):
             raise FetchError("报告被拒绝 %s / report refused: %s"
                              % (resp.status_code, _reason(resp)), resp.status_code)
         return True
+
+
+class _UrllibResponse(object):
+    def __init__(self, status_code, content, headers):
+        self.status_code = status_code
+        self.content = content
+        self.headers = headers
+
+    @property
+    def text(self):
+        return self.content.decode("utf-8", "replace")
+
+
+class UrllibSession(object):
+    """The two calls the client needs, on the standard library (same timeouts)."""
+
+    def _open(self, method, url, headers, data, timeout):
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=max(timeout)) as resp:
+                return _UrllibResponse(resp.status, resp.read(), resp.headers)
+        except urllib.error.HTTPError as exc:
+            return _UrllibResponse(exc.code, exc.read() or b"", exc.headers)
+
+    def get(self, url, headers=None, params=None, timeout=(1, 1)):
+        from urllib.parse import urlencode
+
+        if params:
+            url = url + "?" + urlencode(params)
+        return self._open("GET", url, headers or {}, None, timeout)
+
+    def post(self, url, data=None, headers=None, timeout=(1, 1)):
+        return self._open("POST", url, headers or {}, data, timeout)
 
 
 def _reason(resp):
