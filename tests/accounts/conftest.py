@@ -20,12 +20,23 @@ def snapshot(name=STRATEGY, positions=None, total_value=None):
 
 
 def upload(client, instance, name=STRATEGY, positions=None, total_value=None):
-    """A signed JoinQuant upload through `client` (TestClient or requests.Session-like
-    with a base URL handled by the caller)."""
+    """A signed JoinQuant upload through a TestClient."""
     body = json.dumps(snapshot(name, positions, total_value), ensure_ascii=False).encode("utf-8")
     headers = instance.signed_headers("POST", UPLOAD, body)
     headers["Content-Type"] = "application/json"
     response = client.post(UPLOAD, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def upload_http(base_url, instance, name=STRATEGY, positions=None, total_value=None):
+    """The same upload over real HTTP to a live server."""
+    import requests
+
+    body = json.dumps(snapshot(name, positions, total_value), ensure_ascii=False).encode("utf-8")
+    headers = instance.signed_headers("POST", UPLOAD, body)
+    headers["Content-Type"] = "application/json"
+    response = requests.post(base_url + UPLOAD, data=body, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -50,6 +61,7 @@ class Helpers(object):
     STRATEGY = STRATEGY
     snapshot = staticmethod(snapshot)
     upload = staticmethod(upload)
+    upload_http = staticmethod(upload_http)
     error_of = staticmethod(error_of)
     bearer = staticmethod(bearer)
 

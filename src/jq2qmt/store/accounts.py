@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +42,8 @@ REPORT_STATUSES = ("ok", "held", "dry_run", "paused", "outside_session", "error"
 REPORT_LISTS = ("placed", "cancelled", "rejected", "skipped", "errors")
 MAX_REPORTS_KEPT = 5000  # round reports per account; older ones are pruned
 TOKEN_NAME = "follower:%s"
+# Double precision everywhere (a bare FLOAT is single precision on MySQL; migration 0003).
+Double = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 
 
 class Account(Base):
@@ -68,8 +71,8 @@ class AccountStrategy(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     strategy_name: Mapped[str] = mapped_column(Name)
-    ratio: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
-    capital: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    ratio: Mapped[Optional[float]] = mapped_column(Double, nullable=True)
+    capital: Mapped[Optional[float]] = mapped_column(Double, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
