@@ -144,3 +144,18 @@ def test_export_cli_makes_the_token_from_the_instance(instance, fx, tmp_path):
     assert again.exit_code != 0 and "--rotate-token" in again.output
     rotated = CliRunner().invoke(main, args + ["--rotate-token"])
     assert rotated.exit_code == 0, rotated.output
+
+
+def test_a_second_paste_runs_its_own_code(exported, plan_server, fx, tmp_path):
+    import sys
+
+    exchange = fx.make_exchange()
+    plan_server.set_plan(fx.make_plan({"600000.SH": 100}))
+    QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING)).load(exported)
+    first = sys.modules["_jq2qmt.follower.loop"]
+    newer = export_qmt.export_qmt(tmp_path / "newer", plan_server.url, fx.TOKEN, fx.ACCOUNT)
+    sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING))
+    sim.load(newer)
+    assert sys.modules["_jq2qmt.follower.loop"] is not first
+    sim.run_for(2)
+    assert fx.holdings(exchange) == {"600000.SH": 100}

@@ -63,10 +63,17 @@ HTTP_TIMEOUT = %(timeout)r        # 每次网络请求的超时（秒）
 '''
 
 _TAIL = '''
-from _jq2qmt.brokers.qmt_builtin import BuiltinBroker as _Jq2qmtBroker
-from _jq2qmt.follower.client import PlanClient as _Jq2qmtClient
-from _jq2qmt.follower.loop import Follower as _Jq2qmtFollower
-from _jq2qmt.follower.scheduler import beijing_now as _jq2qmt_beijing_now
+import sys as _jq2qmt_sys
+
+# QMT keeps modules loaded between runs of a strategy: drop the ones of an earlier
+# paste so that this file's code is the code that runs.
+for _jq2qmt_name in [n for n in _jq2qmt_sys.modules if n == "_jq2qmt" or n.startswith("_jq2qmt.")]:
+    del _jq2qmt_sys.modules[_jq2qmt_name]
+
+from _jq2qmt.brokers.qmt_builtin import BuiltinBroker as _Jq2qmtBroker  # noqa: E402
+from _jq2qmt.follower.client import PlanClient as _Jq2qmtClient  # noqa: E402
+from _jq2qmt.follower.loop import Follower as _Jq2qmtFollower  # noqa: E402
+from _jq2qmt.follower.scheduler import beijing_now as _jq2qmt_beijing_now  # noqa: E402
 
 _jq2qmt_state = {"follower": None, "line": None}
 
