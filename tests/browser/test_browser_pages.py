@@ -83,6 +83,11 @@ def test_overview_shows_uploaded_strategy_and_refreshes_by_etag(site):
     expect(page.locator("#total-table tbody tr[data-code='601318.SH']")).to_be_visible()
     expect(strategy).to_contain_text("版本 2")
     strategy.locator("summary").click()
+    # an idle refresh re-applies the stale rule on the client and keeps what is open
+    with page.expect_response(lambda r: "/positions/total" in r.url) as third:
+        page.evaluate("window.jq2qmt.refresh()")
+    assert third.value.status == 304
+    expect(strategy).to_have_attribute("open", "")
     site.screenshot("overview")
     assert not site.console_errors, site.console_errors
 

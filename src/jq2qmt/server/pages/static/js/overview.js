@@ -22,7 +22,10 @@ async function refresh(force = false) {
     if (!total.notModified) {
       const all = await api('/api/v1/positions/all');
       state.etag = total.etag;
-      render(total.data, strategyList(all.data));
+      state.strategies = strategyList(all.data);
+      render(total.data, state.strategies);
+    } else if (state.strategies) {
+      renderStrategies(state.strategies);  // ages and the stale rule move on with the clock
     }
     setRefreshState(total.notModified ? '无变化' : '已更新');
   } catch (err) {
@@ -87,6 +90,7 @@ function strategyValue(s) {
 
 function renderStrategies(strategies) {
   const box = document.getElementById('strategy-list');
+  const open = new Set([...box.querySelectorAll('details[open]')].map((d) => d.dataset.strategy));
   const now = new Date();
   const stale = [];
   const items = strategies.map((s) => {
@@ -97,7 +101,7 @@ function renderStrategies(strategies) {
       isAdjustment(s.name) ? el('span', { class: 'badge badge-info', text: '调整' }) : null,
       isOld ? el('span', { class: 'badge badge-warn', text: updated ? `过期 · ${tradingDaysBetween(updated, now)} 个交易日未更新` : '从未更新' }) : null,
     ];
-    return el('details', { class: 'strategy' + (isOld ? ' stale' : ''), dataset: { strategy: s.name } },
+    return el('details', { class: 'strategy' + (isOld ? ' stale' : ''), dataset: { strategy: s.name }, open: open.has(s.name) },
       el('summary', {},
         el('span', { class: 'strategy-name', text: s.name }), ...badges,
         el('span', { class: 'strategy-meta' },
