@@ -10,7 +10,9 @@ import time
 
 from . import scheduler
 
-LONG_POLL = 25  # seconds; the server caps ?wait at 30
+# Seconds a plan fetch may wait (the server caps ?wait at 30). Kept short because on
+# Windows Ctrl-C only lands once a blocking socket read returns.
+LONG_POLL = 10
 MIN_INTERVAL = 1.0
 
 
