@@ -171,3 +171,19 @@ def test_pages_send_security_headers(app_client, instance):
     assert "script-src 'self'" in resp.headers["content-security-policy"]
     assert resp.headers["x-frame-options"] == "DENY"
     assert resp.headers["cache-control"] == "no-store"
+
+
+def test_session_valid_on_another_server_process_and_key_created_on_first_use(instance):
+    from fastapi.testclient import TestClient
+
+    from jq2qmt.server.app import create_app
+
+    key_path = instance.settings.secret_key_path
+    key_path.unlink()  # an instance from before the web UI: the key is made on first use
+    with TestClient(create_app(instance.settings)) as first, TestClient(create_app(instance.settings)) as second:
+        assert _login(first, instance.admin_password).status_code == 303
+        assert key_path.exists()
+        if sys.platform != "win32":
+            assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+        second.cookies.set(COOKIE_NAME, first.cookies.get(COOKIE_NAME))
+        assert second.get("/api/v1/positions/all").status_code == 200
