@@ -23,10 +23,11 @@ SNAPSHOT = [
 def test_login_refuses_wrong_password_then_logs_in_and_out(site):
     page = site.goto("/")
     expect(page).to_have_url(re.compile(r"/login\?next=%2F"))
+    site.screenshot("login")
     page.fill("#password", "not-the-password")
     page.click("#login-submit")
     expect(page.locator("#login-error")).to_have_text("密码错误。")
-    site.screenshot("login")
+    site.screenshot("login-error")
     page.fill("#password", site.password)
     page.click("#login-submit")
     page.wait_for_url(site.url + "/")
