@@ -23,6 +23,7 @@ COMMANDS = {
     "password": "jq2qmt.cli.password:password",
     "notify": "jq2qmt.cli.notify:notify",
     "import-original": "jq2qmt.cli.import_original:import_original",
+    "demo": "jq2qmt.cli.demo:demo",
     "account": "jq2qmt.cli.account:account",
 }
 
