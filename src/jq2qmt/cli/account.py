@@ -5,6 +5,7 @@ API); an error is one line and exit status 1.
 """
 
 import json
+import re
 
 import click
 
@@ -12,6 +13,7 @@ from jq2qmt.cli.db import instance_options, open_or_fail
 
 ON_OFF = click.Choice(["on", "off"])
 _NONE = ("none", "null", "off", "不限", "")
+_HHMM = re.compile(r"^\d{2}:\d{2}$")
 
 
 @click.group()
@@ -56,7 +58,7 @@ def _sessions(text):
     result = []
     for part in [p.strip() for p in text.split(",") if p.strip()]:
         start, sep, end = part.partition("-")
-        if not sep:
+        if not sep or not all(_HHMM.match(t.strip()) for t in (start, end)):
             raise click.BadParameter("时段格式应为 09:30-11:30 / expected e.g. 09:30-11:30", param_hint="--sessions")
         result.append([start.strip(), end.strip()])
     return result
