@@ -377,9 +377,11 @@ def decide(db, account_id, plan_version_, decision, actor="admin"):
     """Approve or reject a held plan version.
 
     Approving sets the account's `approved_version` (the follower trades that plan
-    once); the version must be the account's current plan version or one its
-    follower reported as held. Rejecting clears the hold (and a standing approval of
-    that version). Both change the plan version.
+    once) and so changes the plan version. The version must be the account's current
+    plan version or one its follower reported as held. Rejecting only dismisses the
+    hold: the plan stays as it is (the follower keeps holding it until the target or
+    the limits change), so the plan version changes only when a standing approval of
+    that version is withdrawn.
     """
     if not isinstance(plan_version_, str) or not 1 <= len(plan_version_) <= 64:
         raise AccountError("plan_version", "需要计划版本（1-64 个字符） / plan_version (1-64 characters) is required")
@@ -393,13 +395,13 @@ def decide(db, account_id, plan_version_, decision, actor="admin"):
         if plan_version_ not in known:
             raise AccountError("plan_version", "不是该账户当前或被暂缓的计划版本 / not the current or a held plan "
                                                "version of this account", "unknown_plan_version", 409)
-        if decision == "approved":
-            account.approved_version = plan_version_
-        elif account.approved_version == plan_version_:
-            account.approved_version = None
+        changed = decision == "approved" or account.approved_version == plan_version_
+        account.approved_version = plan_version_ if decision == "approved" else (
+            None if changed else account.approved_version)
         session.add(AccountApproval(account_pk=account.id, plan_version=plan_version_, decision=decision,
                                     actor=str(actor)[:64], created_at=utcnow()))
-        _bump(session, account)
+        if changed:
+            _bump(session, account)
         return {"account_id": account.account_id, "plan_version": plan_version_, "decision": decision,
                 "approved_version": account.approved_version}
 

@@ -10,8 +10,9 @@ Admin (password header or web session)
 - PUT/DELETE /api/v1/accounts/{id}/follow/{strategy}
 - POST /api/v1/accounts/{id}/pause | resume | approve | reject
 - GET /api/v1/accounts/{id}/reports?limit=N&kind=round|heartbeat|all
-Every write bumps the account's revision and the change counter, so the plan's ETag
-changes and long-polls wake.
+Every change of what a plan is built from (settings, follows, switches, approval)
+bumps the account's revision and the change counter, so the plan's ETag changes and
+long-polls wake. Dismissing a hold (reject) does not change the plan.
 """
 
 import asyncio
