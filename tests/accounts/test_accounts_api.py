@@ -212,11 +212,11 @@ def test_patch_validation_names_the_field_and_changes_nothing(setup, app_client,
 
 def test_patch_normalizes_and_keeps_other_settings(setup, app_client, instance, acc):
     path = "/api/v1/accounts/%s" % acc.ACCOUNT
-    response = app_client.patch(path, json={"ignore": ["511880.XSHG", "1318*", "511880.SH"], "max_turnover": 0.3,
+    response = app_client.patch(path, json={"ignore": ["511880.XSHG", "1318*", "511880.SH", "204001"], "max_turnover": 0.3,
                                             "dry_run": True, "name": " 新名字 "}, headers=instance.admin_headers())
     assert response.status_code == 200, response.text
     result = response.json()
-    assert result["settings"]["ignore"] == ["511880.SH", "1318*"]
+    assert result["settings"]["ignore"] == ["511880.SH", "1318*", "204001"]
     assert result["settings"]["max_turnover"] == 0.3 and result["dry_run"] is True and result["name"] == "新名字"
     result = app_client.patch(path, json={"settings": {"max_order_value": 50000}},
                               headers=instance.admin_headers()).json()

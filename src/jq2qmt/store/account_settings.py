@@ -5,8 +5,8 @@ raises `SettingError(field, message)` naming the offending field, so a bad value
 refused before anything is written.
 
 Settings (what the follower reads from the plan, see /work/notes/plan-api.md):
-- ignore: codes (either form, stored as QMT codes) or patterns with '*'/'?' such as
-  '1318*'; at most `MAX_IGNORE` entries;
+- ignore: codes (either form, stored as QMT codes), bare six-digit numbers, or
+  patterns with '*'/'?' such as '1318*'; at most `MAX_IGNORE` entries;
 - min_order_value >= 0; max_order_value, slice_value: > 0 or null (no limit);
 - max_turnover: a fraction of the total asset (0.3 = 30 %), > 0 and <= 10, or null;
 - use_sell_proceeds: bool; slippage: 0..0.1;
@@ -34,6 +34,7 @@ MAX_MONEY = 1e13
 MAX_RATIO = 1000.0
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
 _PATTERN = re.compile(r"^[0-9A-Z.*?]{1,20}$")
+_NUMBER = re.compile(r"^[0-9]{6}$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _DAY_START, _DAY_END = "09:15", "15:00"
 
@@ -113,11 +114,17 @@ def _ignore(value, field):
             raise SettingError("%s[%d]" % (field, i), "模式只能含数字、字母、. * ? / a pattern may only "
                                                        "hold digits, letters, '.', '*' and '?'")
     cleaned = [e.strip() if isinstance(e, str) else e for e in value]
+    # a bare number ('511880') matches that code on either exchange (the follower's
+    # reading); everything else is read by the engine's own rules
+    numbers = set(i for i, e in enumerate(cleaned) if isinstance(e, str) and _NUMBER.match(e))
     try:
-        parsed = parse_settings({"ignore": cleaned})["ignore"]  # the engine's own reading
+        parsed = parse_settings({"ignore": [e for i, e in enumerate(cleaned) if i not in numbers]})["ignore"]
     except ScenarioError as exc:
-        raise SettingError(exc.field.replace("settings.ignore", field, 1), exc.reason)
-    return list(dict.fromkeys(parsed))
+        index = int(exc.field.split("[")[1].rstrip("]"))
+        original = [i for i in range(len(cleaned)) if i not in numbers][index]
+        raise SettingError("%s[%d]" % (field, original), exc.reason)
+    parsed = iter(parsed)
+    return list(dict.fromkeys(e if i in numbers else next(parsed) for i, e in enumerate(cleaned)))
 
 
 def _minutes(text):
