@@ -40,7 +40,7 @@ class SimClock(object):
 class PositionDetail(object):
     """A `get_trade_detail_data(..., 'POSITION')` row."""
 
-    def __init__(self, account_id, pos, quote):
+    def __init__(self, account_id, pos, quote, frozen=0):
         number, market = pos["code"].split(".")
         last = (quote or {}).get("last") or pos.get("avg_cost") or 0.0
         self.m_strAccountID = account_id
@@ -49,7 +49,7 @@ class PositionDetail(object):
         self.m_strInstrumentName = pos.get("name") or number
         self.m_nVolume = pos["volume"]
         self.m_nCanUseVolume = pos["can_use_volume"]
-        self.m_nFrozenVolume = pos["volume"] - pos["can_use_volume"]
+        self.m_nFrozenVolume = frozen  # held by open sell orders
         self.m_dOpenPrice = pos.get("avg_cost", 0.0)
         self.m_dMarketValue = round(last * pos["volume"], 2)
 
@@ -210,7 +210,12 @@ class QmtBuiltinSim(object):
             return []
         kind = str(datatype).upper()
         if kind == "POSITION":
-            return [PositionDetail(self.account_id, p, self.exchange.quote(p["code"]))
+            selling = {}
+            for o in self.exchange.orders(open_only=True):
+                if o["side"] == "sell":
+                    selling[o["code"]] = selling.get(o["code"], 0) + o["volume"] - o["traded_volume"]
+            return [PositionDetail(self.account_id, p, self.exchange.quote(p["code"]),
+                                   selling.get(p["code"], 0))
                     for p in self.exchange.positions()]
         if kind == "ORDER":
             return [OrderDetail(self.account_id, o, self._insert_time(o))
