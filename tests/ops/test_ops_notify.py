@@ -91,6 +91,8 @@ def test_serverchan_form_post(instance, receiver):
     assert request["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     form = parse_qs(request["body"].decode())
     assert form == {"title": [TEST_TITLE], "desp": ["这是一条测试通知，说明渠道 sc 配置正确。"]}
+    listing = cli(instance, "notify", "list")
+    assert "serverchan http://127.0.0.1/…" in listing.output and "SCT123" not in listing.output
 
 
 def test_email_over_smtp(instance, smtp_sink):

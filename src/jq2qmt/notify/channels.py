@@ -49,7 +49,8 @@ def feishu_sign(secret, timestamp_s):
 
 def _mask_url(url):
     parts = urlsplit(url or "")
-    return "%s://%s%s…" % (parts.scheme, parts.netloc, parts.path[:12]) if parts.netloc else "(未设置 unset)"
+    # Host only: the path or query holds the key for Server酱, WeCom, DingTalk, Feishu.
+    return "%s://%s/…" % (parts.scheme, parts.hostname) if parts.netloc else "(未设置 unset)"
 
 
 class _Webhook(object):
