@@ -132,3 +132,23 @@ def test_source_errors_are_one_line(instance, tmp_path):
     result = run("--database-url", "mysql://root@127.0.0.1:9/x?connect_timeout=2", "--instance", str(instance.path))
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert CliRunner().invoke(main, ["import-original", "--help"]).exit_code == 0
+
+
+def test_import_from_the_originals_default_sqlite_file(instance, tmp_path):
+    """The original ran on SQLite by default; its JSON column is text there."""
+    path = tmp_path / "positions.db"
+    engine = create_engine("sqlite:///" + path.as_posix())
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE strategy_positions (id INTEGER NOT NULL PRIMARY KEY, "
+                          "strategy_name VARCHAR(100) NOT NULL UNIQUE, positions JSON NOT NULL, update_time DATETIME)"))
+        conn.execute(text("INSERT INTO strategy_positions (strategy_name, positions, update_time) VALUES "
+                          "(:n, :p, '2024-03-01 14:50:00.000000')"),
+                     {"n": "小市值", "p": json.dumps([{"code": "300750.XSHE", "volume": 200, "cost": 180.5}])})
+    engine.dispose()
+    result = run("--database-url", "sqlite:///" + path.as_posix(), "--instance", str(instance.path))
+    assert result.exit_code == 0, result.output
+    assert "imported 1" in result.output and "password" not in result.output
+    with instance.db().read() as session:
+        strategy = repo.get_strategy(session, "小市值")
+    assert strategy["as_of"] == "2024-03-01T14:50:00+08:00"
+    assert strategy["positions"] == [{"code": "300750.SZ", "name": None, "volume": 200, "cost": 180.5}]
