@@ -35,7 +35,7 @@ def open_or_fail(instance_dir, database_url, need_schema=True):
 
 @click.group()
 def db():
-    """数据库结构迁移 / database schema migrations."""
+    """数据库：结构迁移、备份与恢复 / database: schema migrations, dump and restore."""
 
 
 @db.command()
