@@ -165,3 +165,24 @@ def test_help():
     for args in (["db", "dump", "--help"], ["db", "restore", "--help"]):
         result = _cli(*args)
         assert result.exit_code == 0 and "FILE" in result.output
+
+
+def test_dump_of_an_older_schema_restores_and_upgrades(tmp_path):
+    """A dump taken before a migration restores at its own revision, then upgrades."""
+    old = Database("sqlite:///" + (tmp_path / "old.sqlite3").as_posix())
+    new = Database("sqlite:///" + (tmp_path / "new.sqlite3").as_posix())
+    try:
+        migrate.upgrade(old.engine, "0002")
+        _upload(old, {"strategy_name": "alpha", "positions": [{"code": "600000.SH", "volume": 100, "cost": 10.37}]})
+        accounts.add_account(old, "acct-1")
+        path = tmp_path / "old.jsonl"
+        backup.dump(old, path)
+        assert backup.read_header(path)["schema"] == "0002"
+        backup.restore(new, path)
+        assert migrate.is_up_to_date(new.engine)
+        with new.read() as session:
+            assert repo.get_strategy(session, "alpha")["positions"][0]["cost"] == 10.37
+        assert {k: v for k, v in contents(new).items() if not k.startswith("notify_")} == contents(old)
+    finally:
+        old.dispose()
+        new.dispose()
