@@ -35,6 +35,12 @@ def drop_everything(url):
 
 
 @pytest.fixture
+def mysql_server_url():
+    """The MariaDB/MySQL test URL (skip, or fail when all backends are required)."""
+    return backend_url("mysql")
+
+
+@pytest.fixture
 def empty_database():
     """factory(backend) -> URL of an emptied MySQL/PostgreSQL test database."""
     used = []

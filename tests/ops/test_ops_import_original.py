@@ -9,7 +9,6 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import backend_url
 from jq2qmt.cli import main
 from jq2qmt.store import repo
 
@@ -43,9 +42,9 @@ ROWS = [
 
 
 @pytest.fixture
-def original_db():
+def original_db(mysql_server_url):
     """A throw-away MariaDB database holding the original's tables and rows."""
-    server = make_url(backend_url("mysql"))
+    server = make_url(mysql_server_url)
     name = "jq2qmt_original_%s" % os.urandom(4).hex()
     admin = create_engine(server.set(database=None))
     with admin.begin() as conn:
