@@ -52,3 +52,34 @@ def reasons(plan):
     for entry in plan["skipped"]:
         result.setdefault(entry["code"], set()).add(entry["reason"])
     return result
+
+
+def scenario_from_exchange(ex, targets, follow, settings=None, drop_limits=False):
+    """A scenario of the account and quotes of a PaperExchange, as a follower builds it.
+
+    The exchange reports can_use_volume net of open sell orders (like QMT), while the
+    contract subtracts open sells from can_use_volume, so they are added back here.
+    """
+    open_orders = ex.orders(open_only=True)
+    open_sells = {}
+    for o in open_orders:
+        if o["side"] == "sell":
+            open_sells[o["code"]] = open_sells.get(o["code"], 0) + o["volume"] - o["traded_volume"]
+    positions = [{"code": p["code"], "volume": p["volume"],
+                  "can_use_volume": p["can_use_volume"] + open_sells.get(p["code"], 0)}
+                 for p in ex.positions()]
+    quotes = ex.quotes()
+    if drop_limits:
+        for q in quotes.values():
+            q.pop("high_limit")
+            q.pop("low_limit")
+    sc = {"targets": targets, "follow": follow,
+          "account": {"cash": ex.cash, "positions": positions,
+                      "open_orders": [{"order_id": o["order_id"], "code": o["code"],
+                                       "side": o["side"], "volume": o["volume"],
+                                       "traded_volume": o["traded_volume"],
+                                       "price": o["price"]} for o in open_orders]},
+          "quotes": quotes}
+    if settings is not None:
+        sc["settings"] = settings
+    return sc

@@ -152,12 +152,13 @@ def _size(plan, code, side, volume, price, settings, remaining=None):
     return [capped] if capped > 0 else []
 
 
-def _plan_sell(plan, ctx, code, want, price, reason):
+def _plan_sell(plan, ctx, code, want, price, reason, in_flight):
     held, can_use, open_sells = ctx["held"], ctx["can_use"], ctx["open_sells"]
     remaining = held - open_sells
+    # every open sell still freezes its volume until its cancel is confirmed
     sellable = max(0, can_use - open_sells)
     volume = lots.floor_sell(code, min(want, sellable), remaining)
-    possible = lots.floor_sell(code, want, remaining)
+    possible = lots.floor_sell(code, want, held - in_flight)
     if volume < possible:
         plan.skip(code, "not_sellable", "需卖 %d，可卖 %d（T+1 或已有卖单冻结）/ only %d "
                   "sellable" % (want, sellable, sellable))
@@ -202,7 +203,7 @@ def _plan_code(plan, ctx, code):
         return
     reason = _reason(target, held, in_flight)
     if side == "sell":
-        _plan_sell(plan, ctx, code, want, price, reason)
+        _plan_sell(plan, ctx, code, want, price, reason, in_flight)
     else:
         _plan_buy(plan, ctx, code, want, price, reason)
 

@@ -73,7 +73,7 @@ class PaperExchange(object):
         quote = {"last": last, "prev_close": base, "high_limit": high_limit,
                  "low_limit": low_limit, "bid1": bid1, "ask1": ask1,
                  "suspended": bool(suspended), "name": name}
-        if high_limit is None or low_limit is None:
+        if (high_limit is None or low_limit is None) and not codes.is_never_traded(code):
             high, low = prices.daily_limits(code, base, prices.is_st(name))
             quote["high_limit"] = prices.round_price(high_limit, tick) if high_limit else high
             quote["low_limit"] = prices.round_price(low_limit, tick) if low_limit else low
@@ -357,6 +357,8 @@ class PaperExchange(object):
                 pos["sellable"] = pos["volume"]
             for code, quote in self._quotes.items():
                 quote["prev_close"] = quote["last"]
+                if codes.is_never_traded(code):
+                    continue
                 high, low = prices.daily_limits(code, quote["last"],
                                                 prices.is_st(quote.get("name")))
                 quote["high_limit"], quote["low_limit"] = high, low
