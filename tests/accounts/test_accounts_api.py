@@ -343,3 +343,19 @@ def test_approval_flow(db_setup, app_client, instance, acc):
     assert rejected.status_code == 200 and rejected.json()["decision"] == "rejected"
     assert app_client.get("/api/v1/accounts", headers=admin).json()["accounts"][0]["held"] is None
     acc.error_of(app_client.post(base + "/reject", headers=admin), 409, "plan_version")
+
+
+def test_removing_an_account_deletes_its_rows_and_revokes_its_token(db_setup, app_client, instance, acc):
+    admin = instance.admin_headers()
+    version = plan_of(app_client, db_setup).json()["plan_version"]
+    app_client.post(REPORTS % acc.ACCOUNT, json=_round(version, "held", held_reason="x / y"), headers=acc.bearer(db_setup))
+    app_client.post("/api/v1/accounts/%s/approve" % acc.ACCOUNT, json={"plan_version": version}, headers=admin)
+    acc.store_account(instance, account_id=acc.OTHER, follow={acc.STRATEGY: 1})
+    assert app_client.delete("/api/v1/accounts/%s" % acc.ACCOUNT, headers=admin).status_code == 200
+    assert acc.error_of(plan_of(app_client, db_setup), 401)["code"] == "bad_token"
+    assert [a["account_id"] for a in app_client.get("/api/v1/accounts", headers=admin).json()["accounts"]] == [acc.OTHER]
+    acc.error_of(app_client.delete("/api/v1/accounts/%s" % acc.ACCOUNT, headers=admin), 404, "account_id")
+    # the id can be used again, from a clean slate
+    acc.store_account(instance)
+    fresh = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=admin).json()
+    assert fresh["follow"]["strategies"] == {} and fresh["last_report"] is None and fresh["approved_version"] is None

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from jq2qmt.cli import main
 from jq2qmt.store import accounts, credentials
 
-SUBCOMMANDS = ("add", "follow", "unfollow", "set", "pause", "resume", "list", "show", "token", "approve", "reject")
+SUBCOMMANDS = ("add", "remove", "follow", "unfollow", "set", "pause", "resume", "list", "show", "token", "approve", "reject")
 
 
 @pytest.fixture
@@ -80,6 +80,10 @@ def test_account_workflow(run, instance, acc):
     assert "approved" in run("approve", acc.ACCOUNT, version).output
     run("unfollow", acc.ACCOUNT, acc.STRATEGY)
     assert _state(instance)[0][3] == {"mode": "ratio", "strategies": {}}
+    run("remove", acc.ACCOUNT, "--yes")
+    assert _state(instance) == []
+    with instance.db().read() as session:
+        assert credentials.find_token(session, rotated) is None
 
 
 def test_show_prints_the_merged_target(run, instance, app_client, acc):
@@ -108,6 +112,7 @@ def test_show_prints_the_merged_target(run, instance, app_client, acc):
     (("set", "8886660057", "--max-reprices", "1.5"), "integer"),
     (("set", "8886660057", "--mode", "weight"), "unfollow"),
     (("pause", "nope"), "not found"),
+    (("remove", "nope", "--yes"), "not found"),
     (("token", "8886660057"), "--rotate"),
     (("approve", "8886660057", "deadbeef"), "plan version"),
     (("reject", "8886660057", "deadbeef"), "plan version"),

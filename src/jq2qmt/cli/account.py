@@ -82,6 +82,21 @@ def add(account_id, name, mode, instance_dir, database_url):
 
 @account.command()
 @click.argument("account_id")
+@click.option("--yes", is_flag=True, help="不再确认 / do not ask")
+@instance_options
+def remove(account_id, yes, instance_dir, database_url):
+    """删除账户（连同报告），吊销其跟单令牌 / remove an account and revoke its tokens."""
+    from jq2qmt.store import accounts
+
+    if not yes:
+        click.confirm("删除账户 %s 及其全部报告？/ remove account %s and its reports?" % (account_id, account_id),
+                      abort=True)
+    _run(instance_dir, database_url, lambda db: accounts.remove_account(db, account_id))
+    click.echo("已删除账户 %s / removed" % account_id)
+
+
+@account.command()
+@click.argument("account_id")
 @click.argument("strategy")
 @click.option("--ratio", default=None, help="数量比例（ratio 模式），如 0.5 / volume ratio (ratio mode)")
 @click.option("--capital", default=None, help="跟随资金（weight 模式，元） / capital in yuan (weight mode)")

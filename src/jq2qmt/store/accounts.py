@@ -328,6 +328,24 @@ def update_account(db, account_id, changes):
     return db.write(write)
 
 
+def remove_account(db, account_id):
+    """Delete an account with its follows, reports and approvals; revoke its follower
+    tokens. Its follower then gets 404 (and trades nothing)."""
+
+    def write(session):
+        account = get_account(session, account_id, lock=True)
+        now = utcnow()
+        for token in session.scalars(select(ApiToken).where(ApiToken.account_id == account_id,
+                                                            ApiToken.revoked_at.is_(None))).all():
+            token.revoked_at = now
+        for model in (AccountReport, AccountApproval, AccountStrategy):
+            session.execute(delete(model).where(model.account_pk == account.id))
+        session.delete(account)
+        session.add(Change(kind="account", subject=account_id, version=None, created_at=now))
+
+    db.write(write)
+
+
 def set_follow(db, account_id, strategy, ratio=None, capital=None):
     """Follow (or re-scale) `strategy`: ratio in ratio mode, capital in weight mode."""
     _checked(check_strategy_name, strategy, "strategy")

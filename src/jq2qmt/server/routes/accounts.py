@@ -6,7 +6,7 @@ Followers (contract: /work/notes/plan-api.md)
 A reader token or another account's token gets 403 with a JSON reason; no token 401.
 
 Admin (password header or web session)
-- GET/POST /api/v1/accounts, GET/PATCH /api/v1/accounts/{id}
+- GET/POST /api/v1/accounts, GET/PATCH/DELETE /api/v1/accounts/{id}
 - PUT/DELETE /api/v1/accounts/{id}/follow/{strategy}
 - POST /api/v1/accounts/{id}/pause | resume | approve | reject
 - GET /api/v1/accounts/{id}/reports?limit=N&kind=round|heartbeat|all
@@ -196,6 +196,12 @@ def get_account(account_id: str, request: Request, _: Principal = Depends(requir
 async def patch_account(account_id: str, request: Request, _: Principal = Depends(require_admin)):
     payload = _json_body(await request.body())
     return await run_in_threadpool(_call, store.update_account, _db(request), account_id, payload)
+
+
+@router.delete("/api/v1/accounts/{account_id}", summary="删除账户 / remove an account")
+def delete_account(account_id: str, request: Request, _: Principal = Depends(require_admin)):
+    _call(store.remove_account, _db(request), account_id)
+    return {"success": True, "account_id": account_id}
 
 
 @router.put("/api/v1/accounts/{account_id}/follow/{strategy}", summary="跟随策略 / follow a strategy")
