@@ -112,3 +112,28 @@ def test_float_settings_keep_full_precision(db_url):
         assert follow["strategies"]["S1"]["capital"] == 1234567.891
     finally:
         db.dispose()
+
+
+def test_a_late_commit_of_a_smaller_change_number_is_news():
+    seen = frozenset(range(1, 11))  # 1..10 committed; 7 was handed out but committed late
+    assert not accounts.has_news(seen, seen)
+    assert accounts.has_news(seen | {11}, seen)
+    late = frozenset(range(1, 11)) | {11}
+    assert accounts.has_news(late, late - {7})  # 7 arrives after 8..11 were seen
+    full = frozenset(range(101, 201))  # a full window: older numbers are beyond it
+    assert not accounts.has_news(frozenset(range(102, 201)) | {50}, full)
+    assert accounts.has_news(frozenset(range(102, 202)), full)
+    assert accounts.has_news(frozenset({1}), frozenset())
+
+
+def test_recent_changes_sees_account_writes(db_url):
+    db = Database(db_url)
+    try:
+        with db.read() as session:
+            before = accounts.recent_changes(session)
+        accounts.add_account(db, "A1", "一号", "ratio")
+        with db.read() as session:
+            after = accounts.recent_changes(session)
+        assert accounts.has_news(after, before) and not accounts.has_news(after, after)
+    finally:
+        db.dispose()

@@ -32,17 +32,18 @@ CACHE_SIZE = 256
 class PlanState(object):
     """What a request needs to decide between 304 and a body."""
 
-    def __init__(self, version, seq):
+    def __init__(self, version, seen):
         self.version = version
-        self.seq = seq  # change counter read in the same transaction
+        self.seen = seen  # recent change numbers, read before the version
 
 
 def read_state(db, account_id):
-    """(plan_version, change seq) of an account; raises AccountNotFound."""
+    """The account's plan version and the recent changes it reflects; raises
+    AccountNotFound."""
     with db.read() as session:
-        seq = store.latest_change_seq(session)
+        seen = store.recent_changes(session)
         account = store.get_account(session, account_id)
-        return PlanState(store.plan_version(session, account), seq)
+        return PlanState(store.plan_version(session, account), seen)
 
 
 def _targets(session, follows):
@@ -135,31 +136,32 @@ class ChangeWatcher(object):
         self.interval = interval
         self._loop = None
         self._lock = None
-        self._seq = None
+        self._recent = None
         self._at = 0.0
 
     def _read(self):
         with self.db.read() as session:
-            return store.latest_change_seq(session)
+            return store.recent_changes(session)
 
     async def latest(self):
+        """The recent change numbers, read at most once per interval for everyone."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (e.g. a restarted server)
-            self._loop, self._lock, self._seq = loop, asyncio.Lock(), None
+            self._loop, self._lock, self._recent = loop, asyncio.Lock(), None
         async with self._lock:
-            if self._seq is None or loop.time() - self._at >= self.interval:
-                self._seq = await run_in_threadpool(self._read)
+            if self._recent is None or loop.time() - self._at >= self.interval:
+                self._recent = await run_in_threadpool(self._read)
                 self._at = loop.time()
-            return self._seq
+            return self._recent
 
-    async def wait_past(self, seq, deadline, gone=None):
-        """The change counter once it is above `seq`; None at `deadline` (loop time)
-        or when `gone()` says the client left."""
+    async def wait_past(self, seen, deadline, gone=None):
+        """The recent changes once they hold one that `seen` did not; None at
+        `deadline` (loop time) or when `gone()` says the client left."""
         loop = asyncio.get_running_loop()
         while True:
-            latest = await self.latest()
-            if latest > seq:
-                return latest
+            recent = await self.latest()
+            if store.has_news(recent, seen):
+                return recent
             remaining = deadline - loop.time()
             if remaining <= 0 or (gone is not None and await gone()):
                 return None

@@ -183,8 +183,24 @@ def plan_version(session, account, follows=None):
     return hashlib.sha256(_dumps(vector).encode("utf-8")).hexdigest()[:32]
 
 
-def latest_change_seq(session):
-    return session.scalar(select(func.max(Change.seq))) or 0
+CHANGE_WINDOW = 100
+
+
+def recent_changes(session, window=CHANGE_WINDOW):
+    """The newest `window` change sequence numbers (a frozenset).
+
+    Sequence numbers are handed out when a write starts, so on MySQL/PostgreSQL a
+    slower transaction can commit a smaller number after a larger one: watching the
+    set of recent numbers, not just the largest, notices that late commit too.
+    """
+    return frozenset(session.scalars(select(Change.seq).order_by(Change.seq.desc()).limit(window)).all())
+
+
+def has_news(recent, seen, window=CHANGE_WINDOW):
+    """True when `recent` holds a change that `seen` (an earlier `recent_changes`)
+    did not, ignoring numbers older than `seen`'s window."""
+    floor = min(seen) if len(seen) >= window else 0
+    return any(seq > floor and seq not in seen for seq in recent)
 
 
 def _last_round(session, account):

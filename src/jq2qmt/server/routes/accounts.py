@@ -127,8 +127,8 @@ async def _wait_for_change(request, db, account_id, state, held_tags, wait):
     deadline = loop.time() + wait
     watcher = _watcher(request.app)
     while True:
-        seq = await watcher.wait_past(state.seq, deadline, request.is_disconnected)
-        if seq is None:
+        recent = await watcher.wait_past(state.seen, deadline, request.is_disconnected)
+        if recent is None:
             return None
         state = await run_in_threadpool(_call, plans.read_state, db, account_id)
         if _etag(state.version) not in held_tags:
