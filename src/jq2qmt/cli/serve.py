@@ -1,5 +1,7 @@
 """`jq2qmt serve`: run the HTTP server for an instance (creating it on first run)."""
 
+import json
+import os
 from pathlib import Path
 
 import click
@@ -34,7 +36,11 @@ def _first_run(folder, database_url, host, port):
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), default=None, help="TLS 私钥 / TLS key file")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True,
               help="日志级别 / log level")
-def serve(instance_dir, database_url, host, port, certfile, keyfile, log_level):
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="工作进程数（多核；状态都在数据库中，各进程可并行） / worker processes (use the cores; all "
+                   "state is in the database). Windows: supported by uvicorn, but Ctrl-C and restarts are "
+                   "less graceful; prefer one process per port behind a proxy there")
+def serve(instance_dir, database_url, host, port, certfile, keyfile, log_level, workers):
     """启动服务器（首次运行自动创建实例） / run the server (creates the instance on first run)."""
     import uvicorn
 
@@ -67,5 +73,30 @@ def serve(instance_dir, database_url, host, port, certfile, keyfile, log_level):
     from jq2qmt.logging_setup import setup_logging
 
     setup_logging(settings.instance_dir, log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level,
-                ssl_certfile=settings.certfile, ssl_keyfile=settings.keyfile, proxy_headers=True)
+    options = dict(host=settings.host, port=settings.port, log_level=log_level, ssl_certfile=settings.certfile,
+                   ssl_keyfile=settings.keyfile, proxy_headers=True)
+    if workers > 1:
+        # Each worker is a fresh process: it rebuilds the app from the instance
+        # (the environment carries the folder and the options given here).
+        os.environ[_ENV_WORKER] = json.dumps({"instance": str(settings.instance_dir), "database_url": database_url,
+                                              "host": host, "port": port, "certfile": certfile,
+                                              "keyfile": keyfile, "log_level": log_level})
+        uvicorn.run("jq2qmt.cli.serve:worker_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
+
+
+_ENV_WORKER = "JQ2QMT_SERVE_WORKER"
+
+
+def worker_app():
+    """App factory of one `serve --workers N` worker process (see `serve`)."""
+    from jq2qmt.config import load_settings
+    from jq2qmt.logging_setup import setup_logging
+    from jq2qmt.server.app import create_app
+
+    options = json.loads(os.environ[_ENV_WORKER])
+    settings = load_settings(Path(options["instance"]), database_url=options["database_url"], host=options["host"],
+                             port=options["port"], certfile=options["certfile"], keyfile=options["keyfile"])
+    setup_logging(settings.instance_dir, options["log_level"])
+    return create_app(settings)
