@@ -1,7 +1,9 @@
 """The seed's position endpoints (same paths and fields, stricter contract)."""
 
+import collections
 import hashlib
 import json
+import threading
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -163,10 +165,55 @@ def total_positions(request: Request, response: Response, strategies: str = Quer
         etag = _etag(selection, include_adjustments)
         if etag in _if_none_match(request):
             return Response(status_code=304, headers={"ETag": etag})
-        total = repo.total_positions(session, names, include_adjustments)
-    response.headers["ETag"] = etag
+        cache = _total_cache(request.app)
+        body = cache.get(etag)
+        if body is None:
+            body = _encoded_total(session, names, include_adjustments, selection, etag, cache)
+    return Response(body, media_type="application/json", headers={"ETag": etag})
+
+
+def _encoded_total(session, names, include_adjustments, selection, etag, cache):
+    """The total's JSON bytes; cached under its ETag when it was computed from exactly
+    the versions the ETag names (always on SQLite/MySQL, whose read transaction is one
+    snapshot; PostgreSQL's READ COMMITTED may see a newer upload in between)."""
+    total = repo.total_positions(session, names, include_adjustments)
     total["etag"] = etag.strip('"')
-    return total
+    body = json.dumps(total, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    if [(s["name"], s["version"]) for s in total["strategies"]] == [(s.name, s.version) for s in selection]:
+        cache.put(etag, body)
+    return body
+
+
+class EncodedCache(object):
+    """Encoded response bodies by strong ETag (LRU, thread-safe). An ETag names the
+    exact strategy versions a body was built from, so an entry is never stale; the
+    cache only saves recomputing and re-encoding an unchanged aggregate."""
+
+    def __init__(self, size=256):
+        self.size = size
+        self._items = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key, body):
+        with self._lock:
+            self._items[key] = body
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def _total_cache(app):
+    cache = getattr(app.state, "total_cache", None)
+    if cache is None:
+        cache = app.state.total_cache = EncodedCache()
+    return cache
 
 
 def _if_none_match(request):
