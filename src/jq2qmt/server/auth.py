@@ -17,6 +17,7 @@ Tokens are never accepted in a query string.
 
 import base64
 import binascii
+import hashlib
 import logging
 import threading
 import time
@@ -245,13 +246,34 @@ def _verify_signature(request, body, client, settings):
         raise AuthError("bad_signature", "签名不是有效的 base64 / signature is not valid base64")
     message = signing.canonical_string(request.method, path_and_query(request), timestamp, nonce, body)
     try:
-        public_key = signing.load_public_key(client.public_key_pem)
+        public_key = _public_key(client)
     except (ValueError, TypeError):
         log.error("stored public key of client %s cannot be loaded", client.name)
         raise AuthError("bad_signature", "签名验证失败 / signature verification failed")
     if not signing.verify_message(public_key, message, signature):
         raise AuthError("bad_signature", "签名验证失败（请求体、路径或密钥不符） / signature verification failed "
                         "(body, path or key does not match)")
+
+
+_keys = {}
+_keys_lock = threading.Lock()
+
+
+def _public_key(client):
+    """The client's parsed public key, remembered by client name and the SHA-256 of
+    its PEM (a re-keyed client gets a new entry; the key is still read from the
+    database on every request, only the parsing is saved)."""
+    pem = client.public_key_pem
+    cache_key = (client.name, hashlib.sha256((pem or "").encode("utf-8")).hexdigest())
+    with _keys_lock:
+        key = _keys.get(cache_key)
+    if key is None:
+        key = signing.load_public_key(pem)
+        with _keys_lock:
+            if len(_keys) >= 1024:
+                _keys.clear()
+            _keys[cache_key] = key
+    return key
 
 
 async def require_uploader(request: Request) -> Principal:
