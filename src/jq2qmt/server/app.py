@@ -50,6 +50,8 @@ OPTIONAL_ROUTE_MODULES = (
     "jq2qmt.server.routes.accounts",
     "jq2qmt.server.routes.pages",
     "jq2qmt.server.routes.ops",
+    "jq2qmt.server.unavailable",
+    "jq2qmt.server.openapi_doc",
 )
 
 
