@@ -25,7 +25,7 @@ from jq2qmt.store.models import Position
 from jq2qmt.store.snapshot import format_time
 
 MAX_WAIT = 30
-POLL_INTERVAL = 0.25
+POLL_INTERVAL = 0.1  # s between change-counter reads while long-polls wait (~10 small queries/s per process)
 CACHE_SIZE = 256
 
 
