@@ -448,6 +448,33 @@ def _cell(value):
     return str(value)
 
 
+def tree_cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by process `pid` and its descendants
+    (Linux /proc; None elsewhere). Robust to a busy machine, unlike wall-clock req/s."""
+    try:
+        ticks = float(os.sysconf("SC_CLK_TCK"))
+        parents, cpu = {}, {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+            cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, AttributeError):
+        return None
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(cpu.get(p, 0.0) for p in tree)
+
+
 def rss_mb(pid=None):
     """Resident memory of a process in MiB (Linux /proc; None elsewhere)."""
     path = Path("/proc/%s/status" % (pid or "self"))

@@ -144,8 +144,9 @@ class OriginalAuth(object):
 # ---- the runs ----------------------------------------------------------------------------------
 
 class Bench(object):
-    def __init__(self, args, host, port, auth, instance):
+    def __init__(self, args, host, port, auth, instance, server_pid=None):
         self.args = args
+        self.server_pid = server_pid
         self.host, self.port = host, port
         self.auth = auth
         self.instance = instance
@@ -168,7 +169,17 @@ class Bench(object):
                 for b in (self.upload_body(i % strategies) for i in range(count))]
 
     def load(self, make, concurrency, max_requests, seconds, expect=(200,)):
-        return asyncio.run(_bench.run_load(self.host, self.port, make, concurrency, max_requests, seconds, expect))
+        """One bounded run; with a spawned server also its CPU ms per request, a figure
+        that a busy machine distorts much less than req/s (capacity ~ 1000 / cpu_ms
+        requests per second per core)."""
+        cpu_before = _bench.tree_cpu_seconds(self.server_pid) if self.server_pid else None
+        client_before = time.process_time()
+        result = asyncio.run(_bench.run_load(self.host, self.port, make, concurrency, max_requests, seconds, expect))
+        result["client_cpu_ms_per_req"] = _per_request(time.process_time() - client_before, result["requests"])
+        if cpu_before is not None:
+            result["server_cpu_ms_per_req"] = _per_request(_bench.tree_cpu_seconds(self.server_pid) - cpu_before,
+                                                           result["requests"])
+        return result
 
     def ensure_strategies(self, n):
         missing = [i for i in range(n) if i not in self.versions]
@@ -183,9 +194,9 @@ class Bench(object):
         row = dict(scenario=scenario, strategies=n, concurrency=concurrency, **result)
         row.update(extra)
         self.rows.append(row)
-        print("  %-9s N=%-3d c=%-3s %8s req/s  p50 %7s  p90 %7s  p99 %7s ms  errors %s" % (
+        print("  %-9s N=%-3d c=%-3s %8s req/s  p50 %7s  p90 %7s  p99 %7s ms  server cpu %s ms/req  errors %s" % (
             scenario, n, concurrency, result["req_per_s"], result["p50_ms"], result["p90_ms"], result["p99_ms"],
-            result["errors"]), flush=True)
+            result.get("server_cpu_ms_per_req"), result["errors"]), flush=True)
 
     def account_for(self, n):
         account_id = "bench-acct-%d" % n
@@ -249,6 +260,10 @@ class Bench(object):
         stats = asyncio.run(_mix(self.host, self.port, uploads, target, headers, seconds, pollers=20))
         self.record("mix_upload", n, 1, stats["upload"], interval_ms=100)
         self.record("mix_poll", n, 20, stats["poll"], changes_seen=stats["changes_seen"])
+
+
+def _per_request(seconds, requests):
+    return round(seconds * 1000.0 / requests, 3) if requests else None
 
 
 async def _mix(host, port, uploads, target, headers, seconds, pollers):
@@ -334,7 +349,7 @@ def main(argv=None):
             auth = OurAuth(instance, extra)
         else:
             auth = OriginalAuth(args.client_id, args.private_key, args.api_key, extra)
-        bench = Bench(args, host, port, auth, instance)
+        bench = Bench(args, host, port, auth, instance, server.process.pid if server else None)
         scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
         for n in [int(x) for x in args.strategies.split(",")]:
             bench.run_n(n, scenarios)
@@ -343,7 +358,7 @@ def main(argv=None):
             server.stop()
     print()
     _bench.print_table(bench.rows, ["scenario", "strategies", "concurrency", "req_per_s", "p50_ms", "p90_ms",
-                                    "p99_ms", "requests", "errors"])
+                                    "p99_ms", "server_cpu_ms_per_req", "errors"])
     data = {"benchmark": "http_load", "machine": _bench.finish_machine_info(info),
             "server": {"url": "spawned" if args.spawn else args.url, "auth": args.auth, "workers": args.workers,
                        "database": (args.database_url or "sqlite").split("://")[0].split("+")[0] if args.spawn else None},
