@@ -11,6 +11,7 @@ The canonical form inside jq2qmt is the QMT form.
 """
 
 import re
+from functools import lru_cache
 
 _FORM = re.compile(r"^(\d{6})\.([A-Za-z]{2,4})$")
 _JQ_TO_QMT = {"XSHG": "SH", "XSHE": "SZ", "SH": "SH", "SZ": "SZ", "BJ": "BJ"}
@@ -70,6 +71,13 @@ class CodeError(ValueError):
 def _split(code):
     if not isinstance(code, str):
         raise CodeError("证券代码必须是字符串 / code must be a string: %r" % (code,))
+    return _split_text(code)
+
+
+# A plan touches each code several times (board, lot, tick, limits); the split and
+# the board of a code never change, so they are remembered (errors are not cached).
+@lru_cache(maxsize=16384)
+def _split_text(code):
     match = _FORM.match(code)
     if not match:
         raise CodeError("无法识别的证券代码格式 / unknown code form: %r "
@@ -126,7 +134,11 @@ def board(code):
     (convertible bonds), repo (reverse repo), subscription (new-share subscription
     and allotment codes), index, b_share, unknown.
     """
-    number, exch = _split(code)
+    return _board_of(*_split(code))
+
+
+@lru_cache(maxsize=16384)
+def _board_of(number, exch):
     best = UNKNOWN
     best_len = 0
     for prefix, name in _PREFIXES[exch]:
