@@ -443,36 +443,39 @@ def decide(db, account_id, plan_version_, decision, actor="admin"):
 
 
 def _clean_report(payload):
-    """Check a follower report's shape; returns (kind, status, round_id, plan_version, body)."""
+    """Check a follower report's shape; returns (kind, status, round_id, plan_version, body).
+
+    Every field present is type-checked whatever the kind; a heartbeat keeps only
+    its `follower`.
+    """
     if not isinstance(payload, dict):
         raise AccountError("", "报告必须是 JSON 对象 / report must be a JSON object", "invalid_body", 400)
     kind = payload.get("kind")
     if kind not in REPORT_KINDS:
         raise AccountError("kind", "kind 只能是 round 或 heartbeat / kind must be round or heartbeat")
-    follower = payload.get("follower")
-    if follower is not None and not isinstance(follower, dict):
-        raise AccountError("follower", "必须是对象 / must be an object")
-    if kind == "heartbeat":
-        return kind, None, None, None, {"follower": follower}
+    for key in ("follower", "account"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            raise AccountError(key, "必须是对象 / must be an object")
     status = payload.get("status")
-    if status not in REPORT_STATUSES:
+    if status is not None and status not in REPORT_STATUSES:
         raise AccountError("status", "未知状态，应为 %s / unknown status, expected one of %s"
                            % ("|".join(REPORT_STATUSES), "|".join(REPORT_STATUSES)))
     round_id, version = payload.get("round_id"), payload.get("plan_version")
     for field, value in (("round_id", round_id), ("plan_version", version)):
         if value is not None and (not isinstance(value, str) or len(value) > 64):
             raise AccountError(field, "必须是不超过 64 个字符的字符串 / must be a string of at most 64 characters")
-    if round_id is None:
-        raise AccountError("round_id", "缺少 round_id / round_id is required")
     for key in REPORT_LISTS:
         if payload.get(key) is not None and not isinstance(payload[key], list):
             raise AccountError(key, "必须是数组 / must be an array")
-    account = payload.get("account")
-    if account is not None and not isinstance(account, dict):
-        raise AccountError("account", "必须是对象 / must be an object")
     held_reason = payload.get("held_reason")
     if held_reason is not None and not isinstance(held_reason, str):
         raise AccountError("held_reason", "必须是字符串 / must be a string")
+    if kind == "heartbeat":
+        return kind, None, None, None, {"follower": payload.get("follower")}
+    if status is None:
+        raise AccountError("status", "缺少 status / status is required")
+    if round_id is None:
+        raise AccountError("round_id", "缺少 round_id / round_id is required")
     return kind, status, round_id, version, payload
 
 
