@@ -76,14 +76,18 @@ _OPERATIONS = {
     ("get", "/api/v1/accounts/{account_id}/plan"): ([{"bearerToken": []}] + _ADMIN, ["404"], None),
     ("post", "/api/v1/accounts/{account_id}/reports"): ([{"bearerToken": []}], ["400", "404", "413"], {
         "type": "object", "required": ["kind"],
+        # null where the follower sends null (a round that failed before the plan or the
+        # account was read; no hold)
         "properties": {"kind": {"type": "string", "enum": ["round", "heartbeat"]},
-                       "round_id": {"type": "string", "maxLength": 64},
-                       "plan_version": {"type": "string", "maxLength": 64},
-                       "status": {"type": "string"}, "account": _JSON_OBJECT,
+                       "round_id": {"type": ["string", "null"], "maxLength": 64},
+                       "plan_version": {"type": ["string", "null"], "maxLength": 64},
+                       "status": {"enum": ["ok", "held", "dry_run", "paused", "outside_session", "error", "idle",
+                                           None]},
+                       "account": {"type": ["object", "null"]},
                        "placed": {"type": "array"}, "cancelled": {"type": "array"},
                        "rejected": {"type": "array"}, "skipped": {"type": "array"},
-                       "errors": {"type": "array"}, "held_reason": {"type": "string"},
-                       "follower": _JSON_OBJECT}}),
+                       "errors": {"type": "array"}, "held_reason": {"type": ["string", "null"]},
+                       "follower": {"type": ["object", "null"]}}}),
     ("get", "/api/v1/accounts/{account_id}/reports"): (_ADMIN, ["404"], None),
     ("get", "/api/v1/accounts"): (_ADMIN, [], None),
     ("post", "/api/v1/accounts"): (_ADMIN, ["400", "409", "413"], {
