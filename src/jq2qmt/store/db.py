@@ -96,9 +96,19 @@ class Database(object):
 
     @contextmanager
     def read(self):
-        """A session for reads; its transaction ends when the block ends."""
+        """A session for reads; its transaction ends when the block ends.
+
+        Every query of the block sees one snapshot of the database, so a reader
+        never sees half of a write (a strategy's version from one upload and its
+        positions from the next). SQLite (WAL) and MySQL (REPEATABLE READ) do that by
+        default; PostgreSQL's READ COMMITTED takes a new snapshot per statement, so
+        its read transactions run at REPEATABLE READ (never a serialization error
+        for a transaction that only reads).
+        """
         with Session(self.engine, expire_on_commit=False) as session:
             with session.begin():
+                if self.backend == "postgresql":
+                    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
                 yield session
 
     @contextmanager
