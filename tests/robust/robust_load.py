@@ -48,10 +48,13 @@ class Outcomes(object):
         self.statuses = []          # (kind, status or "timeout"/"error", reason code)
         self.accepted = []          # (version, created, sent volumes) of every 200 upload
         self.bad = []               # descriptions of 5xx other than 503, hangs, bad 503s
+        self.reads = []             # (version, volumes) of every 200 read, when recorded
 
-    def add(self, kind, status, reason, accepted=None, bad=None):
+    def add(self, kind, status, reason, accepted=None, bad=None, read=None):
         with self.changed:
             self.statuses.append((kind, status, reason))
+            if read is not None:
+                self.reads.append(read)
             if accepted is not None:
                 self.accepted.append(accepted)
             if bad:
@@ -85,7 +88,9 @@ def _judge(kind, response):
 class Load(object):
     """`writers` signed uploaders on one strategy and `readers` token readers."""
 
-    def __init__(self, base_url, instance, strategy, writers, readers, reader_token, max_uploads=None):
+    def __init__(self, base_url, instance, strategy, writers, readers, reader_token, max_uploads=None,
+                 record_reads=False):
+        self.record_reads = record_reads
         self.url = base_url
         self.instance = instance
         self.strategy = strategy
@@ -150,7 +155,11 @@ class Load(object):
             response = self._request("read", session, "GET", path)
             if response is None:
                 continue
-            self.outcomes.add("read", response.status_code, _reason(response), None, _judge("read", response))
+            read = None
+            if self.record_reads and response.status_code == 200:
+                answer = response.json()
+                read = (answer["version"], volumes(answer["positions"]))
+            self.outcomes.add("read", response.status_code, _reason(response), None, _judge("read", response), read)
 
     def writers_done(self):
         return all(not t.is_alive() for t in self.threads[:self.writers])
