@@ -3,7 +3,6 @@
 import json
 from datetime import datetime
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 

@@ -34,8 +34,8 @@ def report_events(report):
     if not isinstance(report, dict) or report.get("kind", "round") != "round":
         return []
     found = []
-    rejected = [r for r in report.get("rejected") or [] if isinstance(r, dict)]
-    errors = [str(e) for e in report.get("errors") or []]
+    rejected = [r for r in _list(report.get("rejected")) if isinstance(r, dict)]
+    errors = [str(e) for e in _list(report.get("errors"))]
     if rejected or errors:
         lines = ["- %s %s: %s" % (r.get("code", "?"), r.get("side", ""), r.get("reason") or r.get("message") or "")
                  for r in rejected[:10]]
@@ -45,3 +45,7 @@ def report_events(report):
         reason = str(report.get("held_reason") or "")[:300]
         found.append(("plan_held", "调仓计划待确认 / plan held", "原因 / reason: %s\n请在网页“跟单”页确认或拒绝。" % reason))
     return found
+
+
+def _list(value):
+    return value if isinstance(value, list) else []

@@ -28,7 +28,7 @@ from datetime import date, datetime, time as dtime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import MetaData, Table, delete, func, select, text
+from sqlalchemy import MetaData, delete, func, select, text
 from sqlalchemy import types as satypes
 
 from jq2qmt.store import migrate

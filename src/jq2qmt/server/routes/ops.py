@@ -112,7 +112,10 @@ class OpsMiddleware(object):
             metrics.latency.labels(method=method, route=route).observe(elapsed)
             access_log.info("event=request method=%s route=%s status=%d ms=%.1f", method, route, status["code"],
                             elapsed * 1000)
-            self._observe(scope, path, method, status["code"], capture)
+            try:
+                self._observe(scope, path, method, status["code"], capture)
+            except Exception as exc:  # observing must never break a request
+                log.warning("event=ops_observe_error error=%s", type(exc).__name__)
 
     def _observe(self, scope, path, method, code, capture):
         metrics = self.ops_app.state.ops_metrics
