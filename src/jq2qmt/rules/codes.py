@@ -11,7 +11,6 @@ The canonical form inside jq2qmt is the QMT form.
 """
 
 import re
-from functools import lru_cache
 
 _FORM = re.compile(r"^(\d{6})\.([A-Za-z]{2,4})$")
 _JQ_TO_QMT = {"XSHG": "SH", "XSHE": "SZ", "SH": "SH", "SZ": "SZ", "BJ": "BJ"}
@@ -75,9 +74,23 @@ def _split(code):
 
 
 # A plan touches each code several times (board, lot, tick, limits); the split and
-# the board of a code never change, so they are remembered (errors are not cached).
-@lru_cache(maxsize=16384)
+# the board of a code never change, so they are remembered (errors are not; a plain
+# dict, bounded, because bundled modules import only a few stdlib modules).
+_MEMO_SIZE = 16384
+_splits = {}
+_boards = {}
+
+
 def _split_text(code):
+    result = _splits.get(code)
+    if result is None:
+        result = _split_uncached(code)
+        if len(_splits) < _MEMO_SIZE:
+            _splits[code] = result
+    return result
+
+
+def _split_uncached(code):
     match = _FORM.match(code)
     if not match:
         raise CodeError("无法识别的证券代码格式 / unknown code form: %r "
@@ -134,10 +147,15 @@ def board(code):
     (convertible bonds), repo (reverse repo), subscription (new-share subscription
     and allotment codes), index, b_share, unknown.
     """
-    return _board_of(*_split(code))
+    key = _split(code)
+    result = _boards.get(key)
+    if result is None:
+        result = _board_of(*key)
+        if len(_boards) < _MEMO_SIZE:
+            _boards[key] = result
+    return result
 
 
-@lru_cache(maxsize=16384)
 def _board_of(number, exch):
     best = UNKNOWN
     best_len = 0
