@@ -27,14 +27,13 @@ import json
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select
-from sqlalchemy.dialects import mysql
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jq2qmt.store import account_settings as checks
 from jq2qmt.store.models import (
-    ApiToken, Base, BigId, Change, LongText, Name, Strategy, Timestamp, utcnow)
+    ApiToken, Base, BigId, Change, Double, LongText, Name, Strategy, Timestamp, utcnow)
 from jq2qmt.store.snapshot import check_strategy_name, format_time, SnapshotError
 
 REPORT_KINDS = ("round", "heartbeat")
@@ -42,8 +41,6 @@ REPORT_STATUSES = ("ok", "held", "dry_run", "paused", "outside_session", "error"
 REPORT_LISTS = ("placed", "cancelled", "rejected", "skipped", "errors")
 MAX_REPORTS_KEPT = 5000  # round reports per account; older ones are pruned
 TOKEN_NAME = "follower:%s"
-# Double precision everywhere (a bare FLOAT is single precision on MySQL; migration 0003).
-Double = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 
 
 class Account(Base):

@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Double precision everywhere: a bare FLOAT is single precision on MySQL (migration 0003).
+Double = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 # DATETIME(6) on MySQL keeps microseconds; other backends already do.
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 # BIGINT autoincrement on MySQL/PostgreSQL; SQLite only autoincrements INTEGER.
@@ -71,7 +73,7 @@ class Position(Base):
     code: Mapped[str] = mapped_column(String(16))
     name: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
     volume: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Double)
 
 
 class StrategyVersion(Base):
