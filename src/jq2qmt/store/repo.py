@@ -123,17 +123,24 @@ def latest_change_seq(session):
 # ---- reads -----------------------------------------------------------------
 
 def _active(session):
-    return session.scalars(
-        select(Strategy).where(Strategy.removed_at.is_(None), Strategy.version > 0).order_by(Strategy.name)
+    # Rows with the columns reads use (attribute access like the ORM object), not
+    # ORM objects: the version vector of a total covers every active strategy.
+    return session.execute(
+        select(Strategy.id, Strategy.name, Strategy.version, Strategy.update_time, Strategy.as_of,
+               Strategy.portfolio_json)
+        .where(Strategy.removed_at.is_(None), Strategy.version > 0).order_by(Strategy.name)
     ).all()
 
 
 def _positions_of(session, strategy_ids):
-    rows = session.scalars(select(Position).where(Position.strategy_id.in_(strategy_ids)).order_by(Position.code)).all() if strategy_ids else []
+    if not strategy_ids:
+        return {}
+    # Plain rows, not ORM objects: a total reads every position of every strategy.
+    rows = session.execute(select(Position.strategy_id, Position.code, Position.name, Position.volume, Position.cost)
+                           .where(Position.strategy_id.in_(strategy_ids)).order_by(Position.code))
     grouped = {}
-    for row in rows:
-        grouped.setdefault(row.strategy_id, []).append(
-            {"code": row.code, "name": row.name, "volume": row.volume, "cost": row.cost})
+    for strategy_id, code, name, volume, cost in rows:
+        grouped.setdefault(strategy_id, []).append({"code": code, "name": name, "volume": volume, "cost": cost})
     return grouped
 
 
