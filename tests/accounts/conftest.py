@@ -2,6 +2,7 @@
 not import a conftest by name: several folders have one)."""
 
 import json
+import re
 
 import pytest
 
@@ -66,18 +67,18 @@ class Helpers(object):
     bearer = staticmethod(bearer)
 
     @staticmethod
-    def add_account(client, instance, account_id=ACCOUNT, mode="ratio", **settings):
+    def add_account(client, headers, account_id=ACCOUNT, mode="ratio", **settings):
         body = {"account_id": account_id, "name": "主账户", "mode": mode}
         if settings:
             body["settings"] = settings
-        response = client.post("/api/v1/accounts", json=body, headers=instance.admin_headers())
+        response = client.post("/api/v1/accounts", json=body, headers=headers)
         assert response.status_code == 201, response.text
         return response.json()
 
     @staticmethod
-    def follow(client, instance, account_id=ACCOUNT, strategy=STRATEGY, **how):
+    def follow(client, headers, account_id=ACCOUNT, strategy=STRATEGY, **how):
         response = client.put("/api/v1/accounts/%s/follow/%s" % (account_id, strategy), json=how,
-                              headers=instance.admin_headers())
+                              headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -112,3 +113,19 @@ class Helpers(object):
 @pytest.fixture
 def acc():
     return Helpers()
+
+
+@pytest.fixture
+def admin(app_client, instance):
+    """Admin headers of a web login session (cookie + CSRF token): one password check
+    per test instead of one argon2 verification per request. The client's cookie jar
+    is emptied again, so requests without these headers stay anonymous."""
+    page = app_client.get("/login").text
+    login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = app_client.post("/login", data={"password": instance.admin_password, "csrf_token": login_csrf,
+                                               "next": "/"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    cookie = response.cookies["jq2qmt_session"]
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', app_client.get("/").text).group(1)
+    app_client.cookies.clear()
+    return {"Cookie": "jq2qmt_session=%s" % cookie, "X-CSRF-Token": csrf}

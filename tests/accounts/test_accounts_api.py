@@ -54,7 +54,7 @@ def test_plan_has_the_contract_shape_and_passes_the_followers_check(db_setup, ap
     assert settings["order_timeout"] == 30 and settings["max_reprices"] == 3
 
 
-def test_if_none_match_gets_304_and_every_change_gets_a_new_etag(db_setup, app_client, instance, acc):
+def test_if_none_match_gets_304_and_every_change_gets_a_new_etag(db_setup, app_client, instance, acc, admin):
     first = plan_of(app_client, db_setup)
     etag = first.headers["ETag"]
     again = plan_of(app_client, db_setup, headers={"If-None-Match": etag})
@@ -62,10 +62,10 @@ def test_if_none_match_gets_304_and_every_change_gets_a_new_etag(db_setup, app_c
     seen = {etag}
     changes = [
         lambda: acc.upload(app_client, instance, positions={"600000.XSHG": 2000}, total_value=1e6),
-        lambda: acc.follow(app_client, instance, ratio=0.25),
+        lambda: acc.follow(app_client, admin, ratio=0.25),
         lambda: app_client.patch("/api/v1/accounts/%s" % acc.ACCOUNT, json={"ignore": ["1318*"]},
-                                 headers=instance.admin_headers()),
-        lambda: app_client.post("/api/v1/accounts/%s/pause" % acc.ACCOUNT, headers=instance.admin_headers()),
+                                 headers=admin),
+        lambda: app_client.post("/api/v1/accounts/%s/pause" % acc.ACCOUNT, headers=admin),
     ]
     for change in changes:
         change()
@@ -83,44 +83,44 @@ def test_identical_reupload_keeps_the_etag(setup, app_client, instance, acc):
     assert plan_of(app_client, setup, headers={"If-None-Match": etag}).status_code == 304
 
 
-def test_unfollowed_strategies_stay_out_and_followed_adjustments_are_in(setup, app_client, instance, acc):
+def test_unfollowed_strategies_stay_out_and_followed_adjustments_are_in(setup, app_client, instance, acc, admin):
     acc.upload(app_client, instance, name="其他策略", positions={"600036.XSHG": 100})
     acc.upload(app_client, instance, name="ADJUSTMENT_手工", positions={"600000.XSHG": -100})
     assert [t["strategy"] for t in plan_of(app_client, setup).json()["targets"]] == [acc.STRATEGY]
-    acc.follow(app_client, instance, strategy="ADJUSTMENT_手工", ratio=1)
+    acc.follow(app_client, admin, strategy="ADJUSTMENT_手工", ratio=1)
     plan = plan_of(app_client, setup).json()
     assert sorted(t["strategy"] for t in plan["targets"]) == sorted([acc.STRATEGY, "ADJUSTMENT_手工"])
-    detail = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=instance.admin_headers()).json()
+    detail = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=admin).json()
     merged = dict((r["code"], r["volume"]) for r in detail["merged_target"])
     assert merged == {"600000.SH": 400, "000001.SZ": 150}  # 0.5 x 1000 - 100, 0.5 x 300
 
 
-def test_weight_mode_plan_carries_capital_and_portfolio_value(db_url, instance, app_client, acc):
-    acc.add_account(app_client, instance, mode="weight")
+def test_weight_mode_plan_carries_capital_and_portfolio_value(db_url, instance, app_client, acc, admin):
+    acc.add_account(app_client, admin, mode="weight")
     acc.upload(app_client, instance, positions={"600000.XSHG": 10000}, total_value=200000.0)
     response = app_client.put("/api/v1/accounts/%s/follow/%s" % (acc.ACCOUNT, acc.STRATEGY), json={"ratio": 1},
-                              headers=instance.admin_headers())
+                              headers=admin)
     acc.error_of(response, 422, "ratio")
-    acc.follow(app_client, instance, capital=100000)
+    acc.follow(app_client, admin, capital=100000)
     plan = plan_of(app_client, acc.follower_token(instance)).json()
     assert plan["follow"] == {"mode": "weight", "strategies": {acc.STRATEGY: {"capital": 100000}}}
-    detail = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=instance.admin_headers()).json()
+    detail = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=admin).json()
     assert detail["merged_target"] == [{"code": "600000.SH", "name": "600000.XSHG", "volume": 5000}]
 
 
-def test_followed_strategy_without_snapshot_is_listed_as_missing(instance, app_client, acc):
-    acc.add_account(app_client, instance)
-    assert acc.follow(app_client, instance, strategy="未上传", ratio=1)["strategy_exists"] is False
+def test_followed_strategy_without_snapshot_is_listed_as_missing(instance, app_client, acc, admin):
+    acc.add_account(app_client, admin)
+    assert acc.follow(app_client, admin, strategy="未上传", ratio=1)["strategy_exists"] is False
     plan = plan_of(app_client, acc.follower_token(instance)).json()
     assert plan["targets"] == [] and plan["follow"]["strategies"] == {"未上传": {"ratio": 1}}
-    detail = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=instance.admin_headers()).json()
+    detail = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=admin).json()
     assert detail["strategies"][0]["missing"] is True
 
 
 # ---- auth ------------------------------------------------------------------------------------
 
-def test_auth_matrix_for_plan_and_reports(setup, app_client, instance, acc):
-    acc.add_account(app_client, instance, account_id=acc.OTHER)
+def test_auth_matrix_for_plan_and_reports(setup, app_client, instance, acc, admin):
+    acc.add_account(app_client, admin, account_id=acc.OTHER)
     other = acc.follower_token(instance, acc.OTHER)
     reader = instance.reader_token()
     report = {"kind": "heartbeat", "follower": {"kind": "paper", "version": "0.1.0"}}
@@ -129,7 +129,8 @@ def test_auth_matrix_for_plan_and_reports(setup, app_client, instance, acc):
         (acc.bearer(reader), 403, 403, "wrong_scope"),
         (acc.bearer(other), 403, 403, "wrong_account"),
         (acc.bearer("jq2qmt_not-a-real-token"), 401, 401, "bad_token"),
-        (instance.admin_headers(), 200, 401, None),
+        (admin, 200, 401, None),  # web session
+        (instance.admin_headers(), 200, 401, None),  # password header
         (acc.bearer(setup), 200, 200, None),
     ]
     for headers, plan_status, report_status, code in cases:
@@ -146,13 +147,13 @@ def test_auth_matrix_for_plan_and_reports(setup, app_client, instance, acc):
     assert acc.error_of(response, 401)["code"] == "secret_in_query"
 
 
-def test_admin_endpoints_refuse_tokens(setup, app_client, instance, acc):
+def test_admin_endpoints_refuse_tokens(setup, app_client, instance, acc, admin):
     for method, path in [("get", "/api/v1/accounts"), ("get", "/api/v1/accounts/%s" % acc.ACCOUNT),
                          ("post", "/api/v1/accounts/%s/pause" % acc.ACCOUNT),
                          ("get", REPORTS % acc.ACCOUNT)]:
         response = getattr(app_client, method)(path, headers=acc.bearer(setup))
         assert acc.error_of(response, 401)["code"] == "admin_required"
-    assert app_client.get(PLAN % acc.ACCOUNT, headers=instance.admin_headers()).json()["paused"] is False
+    assert app_client.get(PLAN % acc.ACCOUNT, headers=admin).json()["paused"] is False
 
 
 def test_rotating_the_token_revokes_the_old_one(setup, app_client, instance, acc):
@@ -161,8 +162,8 @@ def test_rotating_the_token_revokes_the_old_one(setup, app_client, instance, acc
     assert plan_of(app_client, new).status_code == 200
 
 
-def test_unknown_account_is_404(instance, app_client, acc):
-    assert acc.error_of(app_client.get("/api/v1/accounts/nope", headers=instance.admin_headers()), 404)
+def test_unknown_account_is_404(instance, app_client, acc, admin):
+    assert acc.error_of(app_client.get("/api/v1/accounts/nope", headers=admin), 404)
     token = instance.token("follow", account_id="nope")
     assert acc.error_of(app_client.get(PLAN % "nope", headers=acc.bearer(token)), 404)["field"] == "account_id"
 
@@ -196,10 +197,10 @@ PATCH_CASES = [
 ]
 
 
-def test_patch_validation_names_the_field_and_changes_nothing(setup, app_client, instance, acc):
+def test_patch_validation_names_the_field_and_changes_nothing(setup, app_client, instance, acc, admin):
     path = "/api/v1/accounts/%s" % acc.ACCOUNT
     before = acc.revision(instance)
-    admin = instance.admin_headers()
+    admin = admin
     for body, field in PATCH_CASES:
         if field is None:
             response = app_client.patch(path, content=b'{"slice_value": Infinity}', headers=dict(
@@ -210,22 +211,22 @@ def test_patch_validation_names_the_field_and_changes_nothing(setup, app_client,
     assert acc.revision(instance) == before
 
 
-def test_patch_normalizes_and_keeps_other_settings(setup, app_client, instance, acc):
+def test_patch_normalizes_and_keeps_other_settings(setup, app_client, instance, acc, admin):
     path = "/api/v1/accounts/%s" % acc.ACCOUNT
     response = app_client.patch(path, json={"ignore": ["511880.XSHG", "1318*", "511880.SH", "204001"], "max_turnover": 0.3,
-                                            "dry_run": True, "name": " 新名字 "}, headers=instance.admin_headers())
+                                            "dry_run": True, "name": " 新名字 "}, headers=admin)
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["settings"]["ignore"] == ["511880.SH", "1318*", "204001"]
     assert result["settings"]["max_turnover"] == 0.3 and result["dry_run"] is True and result["name"] == "新名字"
     result = app_client.patch(path, json={"settings": {"max_order_value": 50000}},
-                              headers=instance.admin_headers()).json()
+                              headers=admin).json()
     assert result["settings"]["max_turnover"] == 0.3 and result["settings"]["max_order_value"] == 50000
 
 
-def test_follow_validation_and_unfollow(setup, app_client, instance, acc):
+def test_follow_validation_and_unfollow(setup, app_client, instance, acc, admin):
     base = "/api/v1/accounts/%s/follow/" % acc.ACCOUNT
-    admin = instance.admin_headers()
+    admin = admin
     for body, field in [({"ratio": 0}, "ratio"), ({"ratio": -1}, "ratio"), ({"ratio": "half"}, "ratio"),
                         ({}, "ratio"), ({"ratio": 1, "capital": 5}, "ratio"), ({"capital": 10}, "capital"),
                         ({"ratio": 1, "extra": 1}, "extra")]:
@@ -241,23 +242,23 @@ def test_follow_validation_and_unfollow(setup, app_client, instance, acc):
     assert plan["targets"] == [] and plan["follow"]["strategies"] == {}
 
 
-def test_mode_change_needs_no_followed_strategies(setup, app_client, instance, acc):
+def test_mode_change_needs_no_followed_strategies(setup, app_client, instance, acc, admin):
     path = "/api/v1/accounts/%s" % acc.ACCOUNT
-    assert acc.error_of(app_client.patch(path, json={"mode": "weight"}, headers=instance.admin_headers()),
+    assert acc.error_of(app_client.patch(path, json={"mode": "weight"}, headers=admin),
                         409, "mode")["code"] == "mode_in_use"
-    app_client.delete(path + "/follow/" + acc.STRATEGY, headers=instance.admin_headers())
-    assert app_client.patch(path, json={"mode": "weight"}, headers=instance.admin_headers()).json()["mode"] == "weight"
+    app_client.delete(path + "/follow/" + acc.STRATEGY, headers=admin)
+    assert app_client.patch(path, json={"mode": "weight"}, headers=admin).json()["mode"] == "weight"
 
 
-def test_add_account_validation(instance, app_client, acc):
-    admin = instance.admin_headers()
+def test_add_account_validation(instance, app_client, acc, admin):
+    admin = admin
     for body, status, field in [({"account_id": "a b"}, 422, "account_id"), ({"account_id": "x" * 41}, 422, "account_id"),
                                 ({"account_id": "1", "mode": "value"}, 422, "mode"),
                                 ({"account_id": "1", "settings": {"slippage": 1}}, 422, "slippage"),
                                 ({"account_id": "1", "other": 1}, 422, "other")]:
         acc.error_of(app_client.post("/api/v1/accounts", json=body, headers=admin), status, field)
     assert app_client.get("/api/v1/accounts", headers=admin).json() == {"accounts": []}
-    acc.add_account(app_client, instance)
+    acc.add_account(app_client, admin)
     acc.error_of(app_client.post("/api/v1/accounts", json={"account_id": acc.ACCOUNT}, headers=admin), 409, "account_id")
 
 
@@ -272,8 +273,8 @@ def _round(plan_version, status="ok", round_id="r20261125-100000-0001", **extra)
     return body
 
 
-def test_reports_are_stored_listed_and_update_last_seen(db_setup, app_client, instance, acc):
-    admin = instance.admin_headers()
+def test_reports_are_stored_listed_and_update_last_seen(db_setup, app_client, instance, acc, admin):
+    admin = admin
     listed = app_client.get("/api/v1/accounts", headers=admin).json()["accounts"][0]
     assert listed["last_seen"] is None and listed["last_round"] is None
     version = plan_of(app_client, db_setup).json()["plan_version"]
@@ -313,14 +314,14 @@ BAD_REPORTS = [
 ]
 
 
-def test_bad_reports_are_refused(setup, app_client, instance, acc):
+def test_bad_reports_are_refused(setup, app_client, instance, acc, admin):
     for body, field in BAD_REPORTS:
         acc.error_of(app_client.post(REPORTS % acc.ACCOUNT, json=body, headers=acc.bearer(setup)), 422, field)
-    assert app_client.get(REPORTS % acc.ACCOUNT + "?kind=all", headers=instance.admin_headers()).json()["reports"] == []
+    assert app_client.get(REPORTS % acc.ACCOUNT + "?kind=all", headers=admin).json()["reports"] == []
 
 
-def test_approval_flow(db_setup, app_client, instance, acc):
-    admin = instance.admin_headers()
+def test_approval_flow(db_setup, app_client, instance, acc, admin):
+    admin = admin
     base = "/api/v1/accounts/%s" % acc.ACCOUNT
     held_version = plan_of(app_client, db_setup).json()["plan_version"]
     acc.error_of(app_client.post(base + "/approve", json={"plan_version": "0" * 32}, headers=admin), 409, "plan_version")
@@ -345,8 +346,8 @@ def test_approval_flow(db_setup, app_client, instance, acc):
     acc.error_of(app_client.post(base + "/reject", headers=admin), 409, "plan_version")
 
 
-def test_removing_an_account_deletes_its_rows_and_revokes_its_token(db_setup, app_client, instance, acc):
-    admin = instance.admin_headers()
+def test_removing_an_account_deletes_its_rows_and_revokes_its_token(db_setup, app_client, instance, acc, admin):
+    admin = admin
     version = plan_of(app_client, db_setup).json()["plan_version"]
     app_client.post(REPORTS % acc.ACCOUNT, json=_round(version, "held", held_reason="x / y"), headers=acc.bearer(db_setup))
     app_client.post("/api/v1/accounts/%s/approve" % acc.ACCOUNT, json={"plan_version": version}, headers=admin)
