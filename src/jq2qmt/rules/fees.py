@@ -21,7 +21,12 @@ DEFAULT_FEES = {
 
 
 def with_defaults(fees=None):
-    """The fee settings with defaults filled in; unknown keys raise ValueError."""
+    """The fee settings with defaults filled in; unknown keys raise ValueError.
+
+    A complete settings dict is returned as it is (no copy).
+    """
+    if fees is not None and len(fees) == len(DEFAULT_FEES) and all(k in fees for k in DEFAULT_FEES):
+        return fees
     merged = dict(DEFAULT_FEES)
     for key, value in (fees or {}).items():
         if key not in DEFAULT_FEES:

@@ -212,7 +212,7 @@ class PaperExchange(object):
             self._by_id[order["order_id"]] = order
             events.append(("order", self._public_order(order)))
             if not reason and self.auto_match:
-                self._match_locked(events)
+                self._match_one(order, events)
             result = self._public_order(order)
         self._dispatch(events)
         return result
@@ -262,6 +262,8 @@ class PaperExchange(object):
     def _dispatch(self, events):
         with self._lock:
             subscribers = list(self._subscribers)
+        if not subscribers:
+            return
         for kind, payload in events:
             for callback in subscribers:
                 callback(kind, payload)
@@ -295,11 +297,13 @@ class PaperExchange(object):
 
     def _match_locked(self, events):
         for order in self._orders:
-            if order["status"] not in OPEN_STATUSES:
-                continue
-            price = self._fill_price(order, self._quotes.get(order["code"]))
-            if price is not None:
-                self._fill(order, self._fill_volume(order), price, events)
+            if order["status"] in OPEN_STATUSES:
+                self._match_one(order, events)
+
+    def _match_one(self, order, events):
+        price = self._fill_price(order, self._quotes.get(order["code"]))
+        if price is not None:
+            self._fill(order, self._fill_volume(order), price, events)
 
     def _fill(self, order, volume, price, events):
         code, side = order["code"], order["side"]
