@@ -123,9 +123,9 @@ def _key_kind(public_key_pem):
 
 def add_key_client(db, name, public_key_pem):
     """Register (or re-key a revoked) client with a PEM public key."""
-    if isinstance(public_key_pem, bytes):
-        public_key_pem = public_key_pem.decode("ascii")
     try:
+        if isinstance(public_key_pem, bytes):
+            public_key_pem = public_key_pem.decode("ascii")  # UnicodeDecodeError is a ValueError
         kind = _key_kind(public_key_pem)
     except (ValueError, TypeError):
         raise CredentialError("无法读取公钥（需要 PEM 格式） / cannot read the public key (PEM expected)")
@@ -204,6 +204,10 @@ def create_token(db, name, scope, account_id=None):
     """Create a bearer token; returns the token text (only its hash is stored)."""
     if scope not in SCOPES:
         raise CredentialError("scope 只能是 %s / scope must be one of %s" % (", ".join(SCOPES), ", ".join(SCOPES)))
+    if scope == "follow" and not account_id:
+        # the accounts API accepts a follow token only for its own account: one without
+        # an account would be refused everywhere, so do not hand it out
+        raise CredentialError("follow 令牌需要绑定账户（--account ID） / a follow token needs an account (--account ID)")
     token = new_token()
 
     def write(session):
