@@ -115,6 +115,8 @@ def read_config_file(path):
         raise ConfigError("配置文件不存在 / config file not found: %s" % path)
     except configparser.Error as exc:
         raise ConfigError("配置文件格式错误 / invalid config file %s: %s" % (path, exc.message))
+    except UnicodeDecodeError:
+        raise ConfigError("配置文件不是 UTF-8 文本 / config file is not UTF-8 text: %s" % path)
     values = {}
     for name, (section, option, kind) in _FILE_FIELDS.items():
         raw = parser.get(section, option, fallback="").strip()
