@@ -74,7 +74,9 @@ def serve(instance_dir, database_url, host, port, certfile, keyfile, log_level, 
 
     setup_logging(settings.instance_dir, log_level)
     options = dict(host=settings.host, port=settings.port, log_level=log_level, ssl_certfile=settings.certfile,
-                   ssl_keyfile=settings.keyfile, proxy_headers=True)
+                   ssl_keyfile=settings.keyfile, proxy_headers=True,
+                   # waiting long-polls (up to 30 s) must not hold up a shutdown
+                   timeout_graceful_shutdown=3)
     if workers > 1:
         # Each worker is a fresh process: it rebuilds the app from the instance
         # (the environment carries the folder and the options given here).
