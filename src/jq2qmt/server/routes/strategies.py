@@ -1,6 +1,6 @@
 """Strategy history, single versions, diffs, and removal (admin)."""
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt.server.auth import Principal, client_ip, require_admin, require_reader
@@ -8,6 +8,11 @@ from jq2qmt.server.errors import not_found
 from jq2qmt.store import repo
 
 router = APIRouter(tags=["strategies"])
+
+# Version numbers are 32-bit integer columns: a larger number in a URL must be a 422,
+# not a database error (PostgreSQL refuses the comparison, "integer out of range").
+MAX_VERSION = 2 ** 31 - 1
+MAX_OFFSET = 2 ** 31 - 1
 
 
 @router.get("/api/v1/strategies", summary="策略列表 / strategies")
@@ -20,7 +25,7 @@ def list_strategies(request: Request, _: Principal = Depends(require_reader)):
 
 @router.get("/api/v1/strategies/{strategy_name}/history", summary="历史版本 / version history")
 def strategy_history(strategy_name: str, request: Request, limit: int = Query(100, ge=1, le=1000),
-                     offset: int = Query(0, ge=0), _: Principal = Depends(require_reader)):
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET), _: Principal = Depends(require_reader)):
     with request.app.state.db.read() as session:
         try:
             return repo.history(session, strategy_name, limit, offset)
@@ -36,14 +41,17 @@ def _version(session, name, version, field):
 
 
 @router.get("/api/v1/strategies/{strategy_name}/versions/{version}", summary="某个版本 / one version")
-def strategy_version(strategy_name: str, version: int, request: Request, _: Principal = Depends(require_reader)):
+def strategy_version(strategy_name: str, request: Request, version: int = Path(..., ge=1, le=MAX_VERSION),
+                     _: Principal = Depends(require_reader)):
     with request.app.state.db.read() as session:
         return _version(session, strategy_name, version, "version")
 
 
 @router.get("/api/v1/strategies/{strategy_name}/diff", summary="两个版本的差异 / diff of two versions")
-def strategy_diff(strategy_name: str, request: Request, from_version: int = Query(..., alias="from", ge=1),
-                  to_version: int = Query(None, alias="to", ge=1), _: Principal = Depends(require_reader)):
+def strategy_diff(strategy_name: str, request: Request,
+                  from_version: int = Query(..., alias="from", ge=1, le=MAX_VERSION),
+                  to_version: int = Query(None, alias="to", ge=1, le=MAX_VERSION),
+                  _: Principal = Depends(require_reader)):
     with request.app.state.db.read() as session:
         if to_version is None:
             try:
