@@ -9,6 +9,8 @@ real HTTP server):
 - every upload that got 200 is in the stored history as sent (data lost = 0).
 """
 
+import threading
+
 import pytest
 import requests
 
@@ -18,7 +20,31 @@ from robust_load import Load, verify_history
 pytestmark = pytest.mark.slow
 
 STRATEGY = "故障策略"
+ACCOUNT = "8886660057"
 OUTAGES = 2
+
+
+def _long_poll(live, instance):
+    """A follower long-polling the plan when the database goes down: it must get an
+    answer (503, or 304/200), never a 500 and never hang past the client timeout."""
+    admin = instance.admin_headers()
+    assert requests.post(live.url + "/api/v1/accounts", json={"account_id": ACCOUNT, "name": "主账户"},
+                         headers=admin, timeout=30).status_code == 201
+    token = {"Authorization": "Bearer %s" % instance.token("follow", ACCOUNT)}
+    path = live.url + "/api/v1/accounts/%s/plan" % ACCOUNT
+    etag = requests.get(path, headers=token, timeout=30).headers["ETag"]
+    answer = {}
+
+    def run():
+        try:
+            answer["status"] = requests.get(path + "?wait=20", headers=dict(token, **{"If-None-Match": etag}),
+                                            timeout=40).status_code
+        except requests.RequestException as exc:
+            answer["status"] = type(exc).__name__
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, answer
 
 
 @pytest.fixture(params=sorted(SERVERS))
@@ -38,10 +64,13 @@ def test_robust_database_stopped_under_load(private_db, live_server_factory, fig
     reader = instance.reader_token()
     load = Load(live.url, instance, STRATEGY, writers=2, readers=2, reader_token=reader).start()
     outcomes = outcomes_during = load.outcomes
+    poll = None
     try:
         for outage in range(OUTAGES):
             accepted_before = len(outcomes.accepted)
             outcomes.wait_for(lambda o: len(o.accepted) >= accepted_before + 5)
+            if poll is None:
+                poll = _long_poll(live, instance)
             private_db.stop()
             down_before = outcomes.count(status=503)
             outcomes.wait_for(lambda o: o.count("upload", 503) >= 3 and o.count("read", 503) >= 3
@@ -55,6 +84,8 @@ def test_robust_database_stopped_under_load(private_db, live_server_factory, fig
     finally:
         load.stop()
     assert requests.get(live.url + "/healthz", timeout=30).status_code == 200
+    poll[0].join(45)
+    assert poll[1]["status"] in (503, 304, 200), "long-poll during the outage got %s" % poll[1]["status"]
     during = [s for s in outcomes_during.statuses if s[1] == 503]
     assert all(reason == "database_unavailable" for _, _, reason in during)
     lost, problems = verify_history(instance.db(), STRATEGY, outcomes.accepted)
