@@ -19,7 +19,7 @@ import asyncio
 import json
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt.server import plans
@@ -117,8 +117,25 @@ async def get_plan(account_id: str, request: Request,
         state = await _wait_for_change(request, db, account_id, state, held_tags, wait)
         if state is None:
             return Response(status_code=304, headers={"ETag": next(iter(held_tags))})
-    body = await run_in_threadpool(_call, plans.current_plan, db, _cache(request.app), account_id)
-    return JSONResponse(body, headers={"ETag": _etag(body["plan_version"]), "Cache-Control": "no-cache"})
+    version, data = await run_in_threadpool(_call, _encoded_plan, db, request.app, account_id)
+    return Response(data, media_type="application/json",
+                    headers={"ETag": _etag(version), "Cache-Control": "no-cache"})
+
+
+def _encoded_plan(db, app, account_id):
+    """(plan_version, JSON bytes) of the current plan; the bytes are kept per plan
+    version, so an unchanged plan is not encoded again (in a worker thread, off the
+    event loop). Same bytes as JSONResponse would send."""
+    body = plans.current_plan(db, _cache(app), account_id)
+    version = body["plan_version"]
+    encoded = getattr(app.state, "plan_bytes", None)
+    if encoded is None:
+        encoded = app.state.plan_bytes = plans.PlanCache()
+    data = encoded.get(version)
+    if data is None:
+        data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        encoded.put(version, data)
+    return version, data
 
 
 async def _wait_for_change(request, db, account_id, state, held_tags, wait):
