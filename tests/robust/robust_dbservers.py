@@ -34,6 +34,10 @@ def unavailable(message):
     pytest.skip(message)
 
 
+def _as_root():
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def _accepts(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -56,9 +60,13 @@ class PrivateMariaDB(object):
         self.port = free_port()
         self.process = None
         result = subprocess.run([install, "--no-defaults", "--auth-root-authentication-method=normal",
-                                 "--datadir=%s" % (self.folder / "data"), "--user=root", "--skip-test-db"],
+                                 "--datadir=%s" % (self.folder / "data"), "--skip-test-db"] + self._user(),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         assert result.returncode == 0, result.stdout.decode("utf-8", "replace")[-2000:]
+
+    @staticmethod
+    def _user():
+        return ["--user=root"] if _as_root() else []  # mariadbd refuses to run as root otherwise
 
     @property
     def url(self):
@@ -68,8 +76,8 @@ class PrivateMariaDB(object):
         log = open(self.folder / "server.log", "ab")
         self.process = subprocess.Popen(
             [self.MARIADBD, "--no-defaults", "--datadir=%s" % (self.folder / "data"), "--port=%d" % self.port,
-             "--bind-address=127.0.0.1", "--socket=%s" % (self.folder / "sock"), "--user=root",
-             "--skip-grant-tables", "--innodb-buffer-pool-size=32M", "--skip-log-bin"],
+             "--bind-address=127.0.0.1", "--socket=%s" % (self.folder / "sock"), "--skip-grant-tables",
+             "--innodb-buffer-pool-size=32M", "--skip-log-bin"] + self._user(),
             stdout=log, stderr=log)
         log.close()
         self._wait_ready()
@@ -115,7 +123,7 @@ class PrivatePostgres(object):
             unavailable("PostgreSQL server binaries (initdb, pg_ctl) not installed: private PostgreSQL fault test skipped")
         self.bin = Path(bins[-1]).parent
         self.as_user = []
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
+        if _as_root():
             runuser = shutil.which("runuser")
             if not runuser:
                 unavailable("running as root without runuser: private PostgreSQL fault test skipped")
