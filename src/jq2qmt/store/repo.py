@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from jq2qmt.store.models import Change, Position, Strategy, StrategyVersion, utcnow
-from jq2qmt.store.snapshot import format_time, is_adjustment, snapshot_hash
+from jq2qmt.store.snapshot import ADJUSTMENT_PREFIX, format_time, is_adjustment, snapshot_hash
 
 
 class StaleSnapshotError(Exception):
@@ -187,6 +187,34 @@ def select_strategies(session, names=None, include_adjustments=True):
     if include_adjustments:
         chosen += [s for n, s in active.items() if is_adjustment(n) and s not in chosen]
     return sorted(chosen, key=lambda s: s.name)
+
+
+def missing_strategies(session, names):
+    """The named strategies that are not active (unknown, removed or never uploaded)."""
+    if not names:
+        return []
+    active = set(session.scalars(select(Strategy.name).where(
+        Strategy.name.in_(names), Strategy.removed_at.is_(None), Strategy.version > 0)).all())
+    return [n for n in names if n not in active]
+
+
+def total_fingerprint(session, names=None):
+    """One aggregate row that changes with every write a total over `names` (all
+    strategies when empty) can depend on: every accepted snapshot, removal or restore
+    adds 1 to one strategy's version, so the version sum over a superset of the
+    selection (the named rows plus every ``ADJUSTMENT_*`` row; all rows without names)
+    only grows; the row count and the newest update time tell a restored older
+    database apart. Costs one indexed aggregate query instead of loading every row."""
+    query = select(func.count(Strategy.id), func.coalesce(func.sum(Strategy.version), 0),
+                   func.max(Strategy.update_time))
+    if names:
+        query = query.where(Strategy.name.in_(names) | Strategy.name.startswith(ADJUSTMENT_PREFIX, autoescape=True))
+    count, version_sum, newest = session.execute(query).one()
+    return [int(count), int(version_sum), format_time_exact(newest)]
+
+
+def format_time_exact(value):
+    return value.isoformat() if value is not None else None
 
 
 def total_positions(session, names=None, include_adjustments=True):

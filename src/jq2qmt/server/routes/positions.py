@@ -146,40 +146,40 @@ def _parse_names(strategies):
     return list(dict.fromkeys(names))
 
 
-def _etag(selection, include_adjustments):
-    text = json.dumps([[s.name, s.version] for s in selection] + [include_adjustments], ensure_ascii=False)
+def _etag(names, include_adjustments, fingerprint):
+    text = json.dumps([names, include_adjustments, fingerprint], ensure_ascii=False)
     return '"%s"' % hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 @router.get("/api/v1/positions/total", summary="合并目标持仓 / aggregated target")
-def total_positions(request: Request, response: Response, strategies: str = Query(None, description="a,b,c"),
+def total_positions(request: Request, strategies: str = Query(None, description="a,b,c"),
                     include_adjustments: bool = Query(True), _: Principal = Depends(require_reader)):
     names = _parse_names(strategies)
     with request.app.state.db.read() as session:
-        try:
-            selection = repo.select_strategies(session, names, include_adjustments)
-        except repo.NotFoundError as exc:
-            missing = ", ".join(exc.args[0])
+        missing = repo.missing_strategies(session, names)
+        if missing:
+            missing = ", ".join(missing)
             raise ApiError(404, "unknown_strategy", "策略不存在或已删除：%s / unknown or removed strategies: %s"
                            % (missing, missing), "strategies")
-        etag = _etag(selection, include_adjustments)
+        fingerprint = repo.total_fingerprint(session, names)
+        etag = _etag(names, include_adjustments, fingerprint)
         if etag in _if_none_match(request):
             return Response(status_code=304, headers={"ETag": etag})
         cache = _total_cache(request.app)
         body = cache.get(etag)
         if body is None:
-            body = _encoded_total(session, names, include_adjustments, selection, etag, cache)
+            body = _encoded_total(session, names, include_adjustments, fingerprint, etag, cache)
     return Response(body, media_type="application/json", headers={"ETag": etag})
 
 
-def _encoded_total(session, names, include_adjustments, selection, etag, cache):
-    """The total's JSON bytes; cached under its ETag when it was computed from exactly
-    the versions the ETag names (always on SQLite/MySQL, whose read transaction is one
-    snapshot; PostgreSQL's READ COMMITTED may see a newer upload in between)."""
+def _encoded_total(session, names, include_adjustments, fingerprint, etag, cache):
+    """The total's JSON bytes; cached under its ETag only when the fingerprint did not
+    move while it was computed (always so on SQLite/MySQL, whose read transaction is
+    one snapshot; PostgreSQL's READ COMMITTED may see an upload commit in between)."""
     total = repo.total_positions(session, names, include_adjustments)
     total["etag"] = etag.strip('"')
     body = json.dumps(total, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-    if [(s["name"], s["version"]) for s in total["strategies"]] == [(s.name, s.version) for s in selection]:
+    if repo.total_fingerprint(session, names) == fingerprint:
         cache.put(etag, body)
     return body
 
