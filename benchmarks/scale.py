@@ -7,7 +7,7 @@ Measures, on a spawned server (child process, temp SQLite unless --database-url)
                 positions replaced), per snapshot and in total
   upload        signed HTTP uploads of 50 positions at that size (sequential)
   cold_total    aggregating every strategy from the database (repo.total_positions)
-  vector        the version-vector query alone (what a cached read must still do)
+  fingerprint   the total's ETag query alone (what a cached or 304 read must still do)
   total_cached  GET /positions/total over every strategy, body from the cache
   total_304     the same with If-None-Match
   plan_cold / plan_cached / plan_304   an account following 100 of the strategies
@@ -135,11 +135,11 @@ def main(argv=None):
         total, times = timed(cold, max(3, args.repeat // 4))
         rows.append(stats("cold_total", times, codes=len(total["positions"])))
 
-        def vector():
+        def fingerprint():
             with instance.db().read() as s:
-                return repo.select_strategies(s)
-        _, times = timed(vector, args.repeat)
-        rows.append(stats("vector_query", times))
+                return repo.total_fingerprint(s)
+        _, times = timed(fingerprint, args.repeat)
+        rows.append(stats("fingerprint", times))
 
         reader = {"Authorization": "Bearer %s" % instance.token("read")}
         target = "/api/v1/positions/total"

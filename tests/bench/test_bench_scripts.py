@@ -78,7 +78,7 @@ def test_scale(tmp_path):
     data, _ = run_script("scale", tmp_path, "--strategies", "20", "--positions", "5", "--follow", "4",
                          "--uploads", "2", "--repeat", "2")
     steps = dict((r["step"], r) for r in data["results"])
-    assert {"seed", "upload_http", "cold_total", "vector_query", "total_cached", "total_304", "plan_cold",
+    assert {"seed", "upload_http", "cold_total", "fingerprint", "total_cached", "total_304", "plan_cold",
             "plan_cached", "plan_304"} <= set(steps)
     assert steps["seed"]["n"] == 20
     assert steps["total_304"]["status"] == 304 and steps["plan_304"]["status"] == 304
