@@ -198,7 +198,10 @@ def prepare(server):
     from jq2qmt.store import accounts
 
     db = server.instance.db()
-    accounts.add_account(db, ACCOUNT, "bench", "ratio", {})
+    try:
+        accounts.add_account(db, ACCOUNT, "bench", "ratio", {})
+    except accounts.AccountError:  # --database-url: the previous mode made it
+        pass
     accounts.set_follow(db, ACCOUNT, STRATEGY, ratio=1.0)
     return accounts.create_follower_token(db, ACCOUNT, rotate=True)
 
