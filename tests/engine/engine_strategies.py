@@ -72,7 +72,7 @@ _SETTING_CHOICES = {
     "slippage": st.sampled_from([0.0, 0.001, 0.002, 0.005, 0.01, 0.05]),
     "min_order_value": st.sampled_from([0, 500, 5000]),
     "max_order_value": st.sampled_from([3000.0, 20000.0, 200000.0]),
-    "slice_value": st.sampled_from([2500.0, 10000.0, 50000.0]),
+    "slice_value": st.sampled_from([20000.0, 100000.0, 500000.0]),
     "use_sell_proceeds": st.booleans(),
     "reprice_after": st.sampled_from([0, 30]),
     "fees": st.fixed_dictionaries({

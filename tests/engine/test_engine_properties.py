@@ -92,9 +92,9 @@ def test_plan_executes_on_the_paper_exchange_without_rejections(world):
     _label(plan)
     for cancel in plan["cancels"]:
         assert ex.cancel_order(cancel["order_id"]), cancel
-    sells_done = True
+    sells_done = None
     for order in plan["orders"]:
-        if order["side"] == "buy" and sells_done is True:
+        if order["side"] == "buy" and sells_done is None:
             sells_done = all(o["status"] == STATUS_SUCCEEDED for o in ex.orders()
                              if o["side"] == "sell" and o["remark"] == "plan")
         result = ex.place_order(order["code"], order["side"], order["volume"], order["price"],

@@ -65,7 +65,10 @@ def split(code, side, volume, price, limit_value, remaining=None):
 
 def order_cost_fen(code, price, pieces, fees):
     """Cash needed for buy orders of the given volumes (amount + fees each), in fen."""
-    return sum(fee_rules.buy_cost_fen(code, price, v, fees) for v in pieces)
+    counts = {}
+    for volume in pieces:  # slices repeat one volume; price each distinct volume once
+        counts[volume] = counts.get(volume, 0) + 1
+    return sum(n * fee_rules.buy_cost_fen(code, price, v, fees) for v, n in counts.items())
 
 
 def buy_pieces(code, volume, price, settings):

@@ -56,6 +56,7 @@ class PaperExchange(object):
         self._positions = {}
         self._orders = []
         self._by_id = {}
+        self._open = {}  # order_id -> order, only orders with an OPEN_STATUSES status
         self._trades = []
         self._subscribers = []
         self._seq = 0
@@ -110,9 +111,8 @@ class PaperExchange(object):
                                      "avg_cost": float(avg_cost)}
 
     def _open_sell_volume(self, code):
-        return sum(o["volume"] - o["traded_volume"] for o in self._orders
-                   if o["code"] == code and o["side"] == "sell"
-                   and o["status"] in OPEN_STATUSES)
+        return sum(o["volume"] - o["traded_volume"] for o in self._open.values()
+                   if o["code"] == code and o["side"] == "sell")
 
     def positions(self):
         """Holdings with volume > 0: code, volume, can_use_volume (sellable now, net of
@@ -131,7 +131,7 @@ class PaperExchange(object):
             return result
 
     def _frozen_fen(self):
-        return sum(o["_frozen"] for o in self._orders if o["status"] in OPEN_STATUSES)
+        return sum(o["_frozen"] for o in self._open.values())
 
     def asset(self):
         """{"cash": available, "frozen_cash", "market_value", "total_asset"} in CNY."""
@@ -210,6 +210,8 @@ class PaperExchange(object):
                                                           self._fees)
             self._orders.append(order)
             self._by_id[order["order_id"]] = order
+            if not reason:
+                self._open[order["order_id"]] = order
             events.append(("order", self._public_order(order)))
             if not reason and self.auto_match:
                 self._match_one(order, events)
@@ -231,6 +233,7 @@ class PaperExchange(object):
     def _close(self, order, events):
         order["status"] = STATUS_PART_CANCEL if order["traded_volume"] else STATUS_CANCELED
         order["_frozen"] = 0
+        self._open.pop(order["order_id"], None)
         events.append(("order", self._public_order(order)))
 
     def get_order(self, order_id):
@@ -242,8 +245,10 @@ class PaperExchange(object):
     def orders(self, open_only=False):
         """All orders in placement order (only open ones with open_only)."""
         with self._lock:
-            return [self._public_order(o) for o in self._orders
-                    if not open_only or o["status"] in OPEN_STATUSES]
+            if open_only:
+                return [self._public_order(o) for o in sorted(self._open.values(),
+                                                              key=lambda o: o["seq"])]
+            return [self._public_order(o) for o in self._orders]
 
     def trades(self):
         """All fills: trade_id, order_id, code, side, volume, price, amount, fees."""
@@ -296,9 +301,8 @@ class PaperExchange(object):
         return volume if volume > 0 else min(rest, unit)
 
     def _match_locked(self, events):
-        for order in self._orders:
-            if order["status"] in OPEN_STATUSES:
-                self._match_one(order, events)
+        for order in sorted(self._open.values(), key=lambda o: o["seq"]):
+            self._match_one(order, events)
 
     def _match_one(self, order, events):
         price = self._fill_price(order, self._quotes.get(order["code"]))
@@ -330,6 +334,7 @@ class PaperExchange(object):
         if order["traded_volume"] >= order["volume"]:
             order["status"] = STATUS_SUCCEEDED
             order["_frozen"] = 0
+            self._open.pop(order["order_id"], None)
         else:
             order["status"] = STATUS_PART_SUCC
         events.append(("order", self._public_order(order)))
@@ -354,9 +359,8 @@ class PaperExchange(object):
         """
         events = []
         with self._lock:
-            for order in self._orders:
-                if order["status"] in OPEN_STATUSES:
-                    self._close(order, events)
+            for order in sorted(self._open.values(), key=lambda o: o["seq"]):
+                self._close(order, events)
             for pos in self._positions.values():
                 pos["sellable"] = pos["volume"]
             for code, quote in self._quotes.items():
