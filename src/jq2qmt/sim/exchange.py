@@ -27,6 +27,7 @@ REJECT_REASONS = ("lot", "tick", "price_limit", "price_cage", "insufficient_cash
 _PUBLIC_ORDER_KEYS = ("order_id", "code", "side", "volume", "traded_volume", "price",
                       "traded_price", "status", "status_msg", "remark", "seq")
 _EPS = 1e-9
+_normalize = codes.normalize
 
 
 def _is_number(value):
@@ -90,10 +91,10 @@ class PaperExchange(object):
             quote = self._quotes.get(codes.normalize(code))
             return self._public_quote(quote) if quote else None
 
-    def quotes(self, codes_=None):
+    def quotes(self, codes=None):  # noqa: the parameter name is the fixed interface
         """{code: quote} for the given codes (all known quotes when None)."""
         with self._lock:
-            wanted = self._quotes if codes_ is None else [codes.normalize(c) for c in codes_]
+            wanted = self._quotes if codes is None else [_normalize(c) for c in codes]
             return dict((c, self._public_quote(self._quotes[c]))
                         for c in wanted if c in self._quotes)
 
