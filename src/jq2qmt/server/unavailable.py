@@ -13,7 +13,7 @@ Installed by the app factory through `install(app)`. Errors that are bugs
 
 import logging
 
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from jq2qmt.server.errors import ApiError
@@ -21,7 +21,8 @@ from jq2qmt.server.errors import ApiError
 log = logging.getLogger("jq2qmt.server")
 
 RETRY_AFTER_SECONDS = 5
-UNAVAILABLE = (OperationalError, DisconnectionError, PoolTimeout)
+# InterfaceError: PyMySQL/psycopg report a connection the server closed under them this way
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 def unavailable_error():
