@@ -60,3 +60,20 @@ def test_second_plan_version_is_traded(fx, plan_server, exchange, clock):
     clock.advance(24 * 3600)
     follower.run_round()
     assert fx.holdings(exchange) == {"600000.SH": 300, "000001.SZ": 200}
+
+
+def test_open_sells_are_not_subtracted_twice(fx, plan_server, clock):
+    """Brokers report can_use_volume net of open sells (QMT freezes them); the engine
+    subtracts open sells itself, so the follower hands it the gross sellable volume."""
+    exchange = fx.make_exchange(auto_match=False)
+    exchange.set_position("600000.SH", 1000, can_use_volume=1000, avg_cost=10.0)
+    quote = exchange.quote("600000.SH")
+    # our own earlier sell of 300, priced far above the market so it stays open
+    exchange.place_order("600000.SH", "sell", 300, quote["high_limit"], remark="manual-high")
+    assert exchange.positions()[0]["can_use_volume"] == 700
+    plan_server.set_plan(fx.make_plan({"600000.SH": 100}))
+    follower = fx.make_follower(exchange, plan_server, clock)
+    report = follower.run_round()
+    sold = sum(p["volume"] for p in report["placed"] if p["side"] == "sell")
+    assert sold == 600, report  # 1000 held - 100 target - 300 already selling
+    assert report["skipped"] == []

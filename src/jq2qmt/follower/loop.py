@@ -230,6 +230,25 @@ class Follower(object):
             stale.append(order)
         return stale, skipped
 
+    @staticmethod
+    def _gross_sellable(account):
+        """Positions with can_use_volume before open sells are taken off.
+
+        QMT (built-in and xtquant) freezes the shares of an open sell order, so the
+        broker's can_use_volume is already net of them; the engine subtracts open
+        sells itself (plan-scenario contract), so they are added back here. Orders
+        placed but not yet listed by the broker are not added back: if the broker has
+        frozen them already, the follower under-sells once, never over-sells.
+        """
+        selling = {}
+        for order in account["orders"]:
+            if base.is_open(order["status"]) and order["side"] == base.SELL:
+                left = max(0, int(order["volume"]) - int(order["traded_volume"] or 0))
+                selling[order["code"]] = selling.get(order["code"], 0) + left
+        return [{"code": p["code"], "volume": p["volume"],
+                 "can_use_volume": min(p["volume"], p["can_use_volume"] + selling.get(p["code"], 0))}
+                for p in account["positions"]]
+
     def _open_orders(self, account):
         result = []
         for order in account["orders"]:
@@ -263,9 +282,7 @@ class Follower(object):
             "follow": plan["follow"],
             "account": {
                 "cash": account["asset"]["cash"],
-                "positions": [{"code": p["code"], "volume": p["volume"],
-                               "can_use_volume": p["can_use_volume"]}
-                              for p in account["positions"]],
+                "positions": self._gross_sellable(account),
                 "open_orders": self._open_orders(account),
             },
             "quotes": quotes,
