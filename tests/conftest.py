@@ -49,9 +49,8 @@ from sqlalchemy import MetaData, delete
 from jq2qmt.instance import generate_key_pair, init_instance
 from jq2qmt.store import credentials, migrate
 from jq2qmt.store.db import Database
+from testkit import backend_url
 
-BACKEND_ENV = {"mysql": "JQ2QMT_TEST_MYSQL_URL", "postgres": "JQ2QMT_TEST_POSTGRES_URL"}
-REQUIRE_ALL = os.environ.get("JQ2QMT_TEST_REQUIRE_ALL_BACKENDS") == "1"
 
 
 # ---- databases -------------------------------------------------------------------------
@@ -87,13 +86,7 @@ _server_dbs = {}
 
 
 def _server_database(backend):
-    variable = BACKEND_ENV[backend]
-    url = os.environ.get(variable)
-    if not url:
-        message = "%s not set: %s tests skipped (see README, 运行测试)" % (variable, backend)
-        if REQUIRE_ALL:
-            pytest.fail(message + " but JQ2QMT_TEST_REQUIRE_ALL_BACKENDS=1")
-        pytest.skip(message)
+    url = backend_url(backend)
     if backend not in _server_dbs:
         _server_dbs[backend] = _ServerDatabase(url)
     return _server_dbs[backend]
