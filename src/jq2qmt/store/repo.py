@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from jq2qmt.store.models import Change, Position, Strategy, StrategyVersion, utcnow
@@ -88,8 +88,9 @@ def _write_version(session, strategy, kind, positions, portfolio, as_of, source,
         snapshot_hash=digest,
     ))
     session.execute(delete(Position).where(Position.strategy_id == strategy.id))
-    session.add_all([Position(strategy_id=strategy.id, code=p["code"], name=p.get("name"),
-                              volume=p["volume"], cost=p["cost"]) for p in positions])
+    if positions:  # one executemany, not one ORM object per position
+        session.execute(insert(Position), [{"strategy_id": strategy.id, "code": p["code"], "name": p.get("name"),
+                                            "volume": p["volume"], "cost": p["cost"]} for p in positions])
     strategy.version = version
     strategy.update_time = now
     strategy.snapshot_hash = digest
