@@ -2,11 +2,14 @@
 (within one lot per code) in a bounded number of cycles, across a T+1 day change.
 """
 
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine_builders import scenario_from_exchange
 from engine_strategies import NORMAL_ONLY, TRADABLE, market, targets_and_follow
+from jq2qmt.engine import sizing
 from jq2qmt.engine.merge import merge_targets
 from jq2qmt.engine.plan import compute_plan
 from jq2qmt.engine.scenario import parse_scenario
@@ -39,7 +42,7 @@ def off_target(ex, wanted):
                 if abs(held.get(code, 0) - target) >= lots.lot_size(code))
 
 
-def converge(ex, targets, follow, settings_=None):
+def converge(ex, targets, follow, settings_=None, cycles_per_day=CYCLES_PER_DAY):
     """Run days of cycles; returns the number of cycles until on target, or None."""
     parsed = parse_scenario({"targets": targets, "follow": follow,
                              "account": {"cash": 0, "positions": []}})
@@ -48,7 +51,7 @@ def converge(ex, targets, follow, settings_=None):
         wanted.setdefault(held["code"], 0)
     cycles = 0
     for day in range(DAYS):
-        for _ in range(CYCLES_PER_DAY):
+        for _ in range(cycles_per_day):
             if not off_target(ex, wanted) and not ex.orders(open_only=True):
                 return cycles
             run_cycle(ex, targets, follow, settings_)
@@ -65,6 +68,17 @@ def worlds(draw):
             "fill_ratio": draw(st.sampled_from([1.0, 0.5])),
             "use_sell_proceeds": draw(st.booleans()),
             "slice_value": draw(st.sampled_from([None, None, 1000000.0]))}
+
+
+def slice_rounds(world, wanted):
+    """Extra rounds a sliced order needs: a plan sends at most MAX_SLICES per code."""
+    if world["slice_value"] is None:
+        return 0
+    per_round = world["slice_value"] * sizing.MAX_SLICES
+    held = dict((c, v) for c, (v, _) in world["held"].items())
+    return max([int(math.ceil(abs(wanted.get(c, 0) - held.get(c, 0))
+                              * world["quotes"][c]["high_limit"] / per_round))
+                for c in set(wanted) | set(held)] or [0])
 
 
 @settings(PROFILE)
@@ -84,7 +98,8 @@ def test_cycles_reach_the_target_within_one_lot_across_a_day_change(world):
         ex.set_position(code, volume, can_use)
     settings_ = {"use_sell_proceeds": world["use_sell_proceeds"],
                  "slice_value": world["slice_value"]}
-    cycles = converge(ex, world["targets"], world["follow"], settings_)
+    cycles = converge(ex, world["targets"], world["follow"], settings_,
+                      CYCLES_PER_DAY + slice_rounds(world, wanted))
     assert cycles is not None, repr((world, ex.positions(), wanted, ex.orders()))
     assert ex.cash >= 0
 

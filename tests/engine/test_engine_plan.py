@@ -6,6 +6,7 @@ import pytest
 
 from engine_builders import by_code, quote, reasons, scenario
 from jq2qmt.engine.plan import compute_plan
+from jq2qmt.engine import sizing
 from jq2qmt.rules import fees
 
 PF = quote(10.0, prev_close=9.9, bid1=9.99, ask1=10.01)          # 600000 浦发银行
@@ -200,6 +201,17 @@ def test_slice_value_splits_orders_and_keeps_the_odd_lot_in_the_last_slice():
                                  quotes={"600000.SH": PF}, settings={"slice_value": 3100}))
     assert [o["volume"] for o in plan["orders"]] == [300, 300, 150]
     assert plan["skipped"] == []
+
+
+def test_slices_per_code_are_bounded_and_the_rest_waits_for_a_later_round():
+    plan = compute_plan(scenario({"600000.SH": 0}, held={"600000.SH": 100000},
+                                 quotes={"600000.SH": PF}, settings={"slice_value": 3100}))
+    assert [o["volume"] for o in plan["orders"]] == [300] * sizing.MAX_SLICES
+    assert reasons(plan) == {"600000.SH": {"over_max_order_value"}}
+    plan = compute_plan(scenario({"600000.SH": 100000}, quotes={"600000.SH": PF},
+                                 cash=1e7, settings={"slice_value": 3100}))
+    assert [o["volume"] for o in plan["orders"]] == [300] * sizing.MAX_SLICES
+    assert reasons(plan) == {"600000.SH": {"over_max_order_value"}}
 
 
 def test_insufficient_cash_serves_the_largest_order_value_first():

@@ -143,6 +143,10 @@ def _size(plan, code, side, volume, price, settings, remaining=None):
         if not pieces:
             plan.skip(code, "over_max_order_value", "一手金额超过拆单金额 %.2f / one lot "
                       "exceeds slice_value" % limit_value)
+        elif len(pieces) == sizing.MAX_SLICES and sum(pieces) < volume:
+            plan.skip(code, "over_max_order_value", "本轮最多拆 %d 笔，余下 %d 股下一轮再下 / "
+                      "at most %d slices per round, the rest next round"
+                      % (sizing.MAX_SLICES, volume - sum(pieces), sizing.MAX_SLICES))
         return pieces
     capped = sizing.cap_to_max_value(code, side, volume, price, settings, remaining)
     if capped < volume:

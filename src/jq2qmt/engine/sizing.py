@@ -6,13 +6,18 @@ Rules (issue 3 extensions, documented in the README):
   skipped as "over_max_order_value".
 - settings.slice_value splits a larger order into several orders of at most that
   value each (and at most max_order_value), each with a valid volume; a sell that
-  carries the odd lot carries it in its last slice.
+  carries the odd lot carries it in its last slice. At most MAX_SLICES slices per
+  code go into one plan: the rest is skipped as "over_max_order_value" and comes
+  in a later round, so a mistyped slice value or a huge target can never spray
+  thousands of orders at the broker.
 - Cash: the cost of a buy (amount + fees of every slice, rules.fees) must fit the
   budget; the largest affordable valid volume is found by bisection over valid
   volumes (cost only grows with volume).
 """
 
 import math
+
+MAX_SLICES = 20
 
 from ..rules import fees as fee_rules
 from ..rules import lots
@@ -39,11 +44,14 @@ def split(code, side, volume, price, limit_value, remaining=None):
     dropped. Sells (`remaining` = uncommitted position): chunks that are whole lots,
     the last one carrying the odd part; each chunk is checked against the position
     left after the chunks before it, an invalid tail is dropped. Returns [] when one
-    lot is already worth more than the limit.
+    lot is already worth more than the limit, and MAX_SLICES whole chunks when the
+    volume needs more slices than that.
     """
     chunk = lots.floor_buy(code, _volume_within(limit_value, price))
     if chunk <= 0:
         return []
+    if volume > chunk * MAX_SLICES:  # whole chunks only; the rest waits for a later round
+        return [chunk] * MAX_SLICES
     pieces = []
     left = volume
     position = remaining
