@@ -313,3 +313,16 @@ def test_plan_is_deterministic_and_does_not_mutate_its_input():
     before = copy.deepcopy(sc)
     assert compute_plan(sc) == compute_plan(copy.deepcopy(sc))
     assert sc == before
+
+
+def test_no_odd_sell_that_is_only_the_rest_while_a_cancelled_sell_is_frozen():
+    # STAR: held 3000, an open sell of 2985 is too large for a target of 165 and is
+    # cancelled. While it is frozen only 15 can be sold, but once it is cancelled 15
+    # is no longer "the whole rest" of the position, so the exchange refuses it.
+    order = {"order_id": "1", "code": "688981.SH", "side": "sell", "volume": 2985,
+             "traded_volume": 0, "price": 199.96}
+    plan = compute_plan(scenario({"688981.SH": 165}, held={"688981.SH": 3000},
+                                 quotes={"688981.SH": quote(200.0)}, open_orders=[order]))
+    assert [c["order_id"] for c in plan["cancels"]] == ["1"]
+    assert plan["orders"] == []
+    assert reasons(plan) == {"688981.SH": {"not_sellable"}}

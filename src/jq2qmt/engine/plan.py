@@ -158,7 +158,11 @@ def _size(plan, code, side, volume, price, settings, remaining=None):
 
 def _plan_sell(plan, ctx, code, want, price, reason, in_flight):
     held, can_use, open_sells = ctx["held"], ctx["can_use"], ctx["open_sells"]
-    remaining = held - open_sells
+    # The odd-lot rule is judged against the position left once this plan's cancels
+    # are through (held minus the sells kept in flight): a cancelled sell's shares
+    # come back to the balance, so an odd sell that would only be "the whole rest"
+    # while they are frozen is not sent (the exchange may already count them back).
+    remaining = held - in_flight
     # every open sell still freezes its volume until its cancel is confirmed
     sellable = max(0, can_use - open_sells)
     volume = lots.floor_sell(code, min(want, sellable), remaining)
