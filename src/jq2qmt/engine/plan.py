@@ -158,14 +158,16 @@ def _size(plan, code, side, volume, price, settings, remaining=None):
 
 def _plan_sell(plan, ctx, code, want, price, reason, in_flight):
     held, can_use, open_sells = ctx["held"], ctx["can_use"], ctx["open_sells"]
-    # The odd-lot rule is judged against the position left once this plan's cancels
-    # are through (held minus the sells kept in flight): a cancelled sell's shares
-    # come back to the balance, so an odd sell that would only be "the whole rest"
-    # while they are frozen is not sent (the exchange may already count them back).
-    remaining = held - in_flight
+    # The odd-lot rule must hold both while this plan's cancelled sells are still
+    # frozen (held - every open sell) and once the cancels are through (held - the
+    # sells kept in flight): the broker may see the new sell at either moment.
+    remaining = held - open_sells
+    after_cancels = held - in_flight
     # every open sell still freezes its volume until its cancel is confirmed
     sellable = max(0, can_use - open_sells)
     volume = lots.floor_sell(code, min(want, sellable), remaining)
+    if not lots.is_valid_sell(code, volume, after_cancels):
+        volume = lots.floor_buy(code, volume)  # whole lots are valid either way
     possible = lots.floor_sell(code, want, held - in_flight)
     if volume < possible:
         plan.skip(code, "not_sellable", "需卖 %d，可卖 %d（T+1 或已有卖单冻结）/ only %d "
