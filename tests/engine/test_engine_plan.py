@@ -326,3 +326,17 @@ def test_no_odd_sell_that_is_only_the_rest_while_a_cancelled_sell_is_frozen():
     assert [c["order_id"] for c in plan["cancels"]] == ["1"]
     assert plan["orders"] == []
     assert reasons(plan) == {"688981.SH": {"not_sellable"}}
+
+
+def test_slice_tail_is_valid_after_the_cancels_too():
+    # STAR, 1025 sellable while an oversized open sell (cancelled by this plan) freezes
+    # 2875: sliced sells must not end in a 5-share tail that is "the whole rest" only
+    # while the cancelled order is still frozen.
+    order = {"order_id": "1", "code": "688981.SH", "side": "sell", "volume": 2875,
+             "traded_volume": 0, "price": 150.0}
+    plan = compute_plan(scenario({"688981.SH": 1283}, held={"688981.SH": 3900},
+                                 quotes={"688981.SH": quote(97.64)}, open_orders=[order],
+                                 settings={"slice_value": 19950}))
+    sells = [o["volume"] for o in plan["orders"]]  # 204 a slice: 5 x 204 + 5
+    assert sells and all(v >= 200 for v in sells), sells
+    assert [c["order_id"] for c in plan["cancels"]] == ["1"]

@@ -176,8 +176,13 @@ def _plan_sell(plan, ctx, code, want, price, reason, in_flight):
         plan.skip(code, "below_lot", "需卖 %d，不足可卖的整手 / below one lot" % want)
     if volume == 0:
         return
-    for piece in _size(plan, code, "sell", volume, price, ctx["settings"], remaining):
-        plan.sells.append(_order(code, "sell", piece, price, reason))
+    pieces = _size(plan, code, "sell", volume, price, ctx["settings"], remaining)
+    if pieces and not lots.is_valid_sell(code, pieces[-1], after_cancels - sum(pieces[:-1])):
+        # a slice tail that is "the whole rest" only while cancelled sells are frozen
+        pieces[-1] = lots.floor_buy(code, pieces[-1])
+    for piece in pieces:
+        if piece > 0:
+            plan.sells.append(_order(code, "sell", piece, price, reason))
 
 
 def _plan_buy(plan, ctx, code, want, price, reason):
