@@ -1,6 +1,7 @@
 """Small helpers shared by test folders (importable: tests/ is on sys.path through the
 root conftest, pytest's default import mode)."""
 
+import datetime
 import os
 
 import pytest
@@ -19,3 +20,34 @@ def backend_url(backend):
             pytest.fail(message + " but JQ2QMT_TEST_REQUIRE_ALL_BACKENDS=1")
         pytest.skip(message)
     return url
+
+
+# A Wednesday, inside the morning session: the start of the follower tests' clocks.
+MORNING = datetime.datetime(2026, 11, 25, 10, 0, 0)
+
+QUOTES = {
+    "600000.SH": dict(last=10.0, prev_close=10.0, bid1=9.99, ask1=10.01, name="浦发银行"),
+    "000001.SZ": dict(last=12.0, prev_close=12.0, bid1=11.99, ask1=12.01, name="平安银行"),
+    "600036.SH": dict(last=40.0, prev_close=40.0, bid1=39.99, ask1=40.01, name="招商银行"),
+    "511880.SH": dict(last=100.0, prev_close=100.0, bid1=99.999, ask1=100.001, name="银华日利"),
+}
+
+
+class Clock(object):
+    """A settable clock handed to the follower loop (it never reads the real time)."""
+
+    def __init__(self, start=MORNING):
+        self.current = start
+
+    def __call__(self):
+        return self.current
+
+    def now(self):
+        return self.current
+
+    def set(self, when):
+        self.current = when
+
+    def advance(self, seconds=1):
+        self.current += datetime.timedelta(seconds=seconds)
+        return self.current

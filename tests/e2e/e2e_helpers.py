@@ -2,7 +2,6 @@
 plain HTTP, a paper exchange with quotes, a settable exchange clock, and an
 in-process follower (the package's own loop, client and paper broker)."""
 
-import datetime
 import json
 
 import requests
@@ -11,30 +10,11 @@ from jq2qmt.brokers.paper import PaperBroker
 from jq2qmt.follower.client import PlanClient
 from jq2qmt.follower.loop import Follower
 from jq2qmt.sim.exchange import PaperExchange
+from testkit import MORNING, QUOTES, Clock  # noqa: F401 (used by the e2e tests)
 
 ACCOUNT = "8886660057"
 STRATEGY = "多策略V1.0"
 UPLOAD = "/api/v1/positions/update"
-MORNING = datetime.datetime(2026, 11, 25, 10, 0, 0)  # a Wednesday, in session
-QUOTES = {
-    "600000.SH": dict(last=10.0, prev_close=10.0, bid1=9.99, ask1=10.01, name="浦发银行"),
-    "000001.SZ": dict(last=12.0, prev_close=12.0, bid1=11.99, ask1=12.01, name="平安银行"),
-    "600036.SH": dict(last=40.0, prev_close=40.0, bid1=39.99, ask1=40.01, name="招商银行"),
-}
-
-
-class Clock(object):
-    def __init__(self, start=MORNING):
-        self.current = start
-
-    def __call__(self):
-        return self.current
-
-    def advance(self, seconds=1):
-        self.current += datetime.timedelta(seconds=seconds)
-        return self.current
-
-
 class Server(object):
     """A live server seen from the admin and from JoinQuant."""
 

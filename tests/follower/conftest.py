@@ -6,7 +6,6 @@ with a real socket, and can be told to fail: "500", "garbage" (invalid JSON), "s
 (answers only after the client gave up), or be stopped and started again.
 """
 
-import datetime
 import hashlib
 import json
 import threading
@@ -18,39 +17,11 @@ from jq2qmt.brokers.paper import PaperBroker
 from jq2qmt.follower.client import PlanClient
 from jq2qmt.follower.loop import Follower
 from jq2qmt.sim.exchange import PaperExchange
+from testkit import MORNING, QUOTES, Clock  # noqa: F401 (handed to tests through fx)
 
 ACCOUNT = "8886660057"
 TOKEN = "follower-token-8886"
 STRATEGY = "多策略V1.0"
-# A Wednesday, inside the morning session.
-MORNING = datetime.datetime(2026, 11, 25, 10, 0, 0)
-
-QUOTES = {
-    "600000.SH": dict(last=10.0, prev_close=10.0, bid1=9.99, ask1=10.01, name="浦发银行"),
-    "000001.SZ": dict(last=12.0, prev_close=12.0, bid1=11.99, ask1=12.01, name="平安银行"),
-    "600036.SH": dict(last=40.0, prev_close=40.0, bid1=39.99, ask1=40.01, name="招商银行"),
-    "511880.SH": dict(last=100.0, prev_close=100.0, bid1=99.999, ask1=100.001, name="银华日利"),
-}
-
-
-class Clock(object):
-    def __init__(self, start=MORNING):
-        self.current = start
-
-    def __call__(self):
-        return self.current
-
-    def now(self):
-        return self.current
-
-    def set(self, when):
-        self.current = when
-
-    def advance(self, seconds):
-        self.current += datetime.timedelta(seconds=seconds)
-        return self.current
-
-
 def make_plan(positions=None, ratio=1.0, strategies=None, paused=False, dry_run=False,
               settings=None, approved_version=None, targets=None, mode="ratio",
               portfolio_value=1000000.0):
