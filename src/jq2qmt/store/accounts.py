@@ -539,8 +539,7 @@ def create_follower_token(db, account_id, rotate=False):
             raise AccountError("account_id", "账户 %s 已有跟单令牌；用 --rotate 吊销旧令牌并生成新令牌 / account already "
                                              "has a follower token; use --rotate to replace it" % account_id,
                                "token_exists", 409)
-        for row in active:
-            row.revoked_at = utcnow()
+        credentials.revoke_tokens(session, active)
         session.add(ApiToken(name=name, token_hash=credentials.token_hash(token), scope="follow",
                              account_id=account_id, created_at=utcnow()))
 

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from jq2qmt.store.models import AdminCredential, ApiToken, AuthFailure, Client, Nonce, utcnow
+from jq2qmt.store.models import AdminCredential, ApiToken, AuthFailure, Change, Client, Nonce, utcnow
 
 TOKEN_PREFIX = "jq2qmt_"
 SCOPES = ("read", "follow")
@@ -230,6 +230,16 @@ def find_token(session, token):
     return row
 
 
+def revoke_tokens(session, rows):
+    """Mark token rows revoked and write a change row in the same transaction: the
+    server's conditional-read fast path caches token lookups per change counter, so
+    a revocation must move the counter to take effect at once in every process."""
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        session.add(Change(kind="token", subject=row.name, version=None, created_at=now))
+
+
 def list_tokens(session):
     return session.scalars(select(ApiToken).order_by(ApiToken.name, ApiToken.id)).all()
 
@@ -239,8 +249,7 @@ def revoke_token(db, name):
         rows = session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).all()
         if not rows:
             raise CredentialError("没有有效的令牌 %s / no active token %s" % (name, name))
-        for row in rows:
-            row.revoked_at = utcnow()
+        revoke_tokens(session, rows)
         return len(rows)
 
     return db.write(write, attempts=1)
