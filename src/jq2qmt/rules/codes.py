@@ -70,27 +70,6 @@ class CodeError(ValueError):
 def _split(code):
     if not isinstance(code, str):
         raise CodeError("证券代码必须是字符串 / code must be a string: %r" % (code,))
-    return _split_text(code)
-
-
-# A plan touches each code several times (board, lot, tick, limits); the split and
-# the board of a code never change, so they are remembered (errors are not; a plain
-# dict, bounded, because bundled modules import only a few stdlib modules).
-_MEMO_SIZE = 16384
-_splits = {}
-_boards = {}
-
-
-def _split_text(code):
-    result = _splits.get(code)
-    if result is None:
-        result = _split_uncached(code)
-        if len(_splits) < _MEMO_SIZE:
-            _splits[code] = result
-    return result
-
-
-def _split_uncached(code):
     match = _FORM.match(code)
     if not match:
         raise CodeError("无法识别的证券代码格式 / unknown code form: %r "
@@ -102,14 +81,34 @@ def _split_uncached(code):
     return number, exchange
 
 
+# A plan asks about each code many times (form, board, lot, tick, limits); what a code
+# text means never changes, so it is worked out once per text and remembered as
+# (QMT form, JoinQuant form, exchange, board). Errors are not remembered; the memo is
+# a plain dict, bounded, because bundled modules import only a few stdlib modules.
+_MEMO_SIZE = 65536
+_QMT, _JQ, _EXCHANGE, _BOARD = range(4)
+_facts = {}
+
+
+def _facts_of(code):
+    """(QMT form, JoinQuant form, exchange, board) of a code text; CodeError if none."""
+    facts = _facts.get(code) if isinstance(code, str) else None
+    if facts is None:
+        number, exch = _split(code)
+        facts = (number + "." + exch, number + "." + _QMT_TO_JQ[exch], exch,
+                 _board_of(number, exch))
+        if len(_facts) < _MEMO_SIZE:
+            _facts[code] = facts
+    return facts
+
+
 def normalize(code):
     """Canonical (QMT) form of a code in JoinQuant or QMT form.
 
     Rule: ``.XSHG`` -> ``.SH``, ``.XSHE`` -> ``.SZ``, ``.BJ`` stays (reference sec. 5).
     Raises CodeError (a ValueError) for anything else.
     """
-    number, exchange = _split(code)
-    return number + "." + exchange
+    return _facts_of(code)[_QMT]
 
 
 def to_qmt(code):
@@ -122,14 +121,13 @@ def to_jq(code):
 
     Beijing codes keep ``.BJ``.
     """
-    number, exchange = _split(code)
-    return number + "." + _QMT_TO_JQ[exchange]
+    return _facts_of(code)[_JQ]
 
 
 def is_valid(code):
     """True when `code` is in a known form (it may still be of an unknown board)."""
     try:
-        _split(code)
+        _facts_of(code)
     except CodeError:
         return False
     return True
@@ -137,7 +135,7 @@ def is_valid(code):
 
 def exchange(code):
     """Exchange of a code: "SH", "SZ" or "BJ"."""
-    return _split(code)[1]
+    return _facts_of(code)[_EXCHANGE]
 
 
 def board(code):
@@ -147,13 +145,7 @@ def board(code):
     (convertible bonds), repo (reverse repo), subscription (new-share subscription
     and allotment codes), index, b_share, unknown.
     """
-    key = _split(code)
-    result = _boards.get(key)
-    if result is None:
-        result = _board_of(*key)
-        if len(_boards) < _MEMO_SIZE:
-            _boards[key] = result
-    return result
+    return _facts_of(code)[_BOARD]
 
 
 def _board_of(number, exch):

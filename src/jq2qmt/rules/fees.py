@@ -18,6 +18,7 @@ DEFAULT_FEES = {
     "stamp_duty_rate": 0.0005,
     "transfer_fee_rate": 0.00001,
 }
+_FEE_KEYS = frozenset(DEFAULT_FEES)
 
 
 def with_defaults(fees=None):
@@ -25,7 +26,7 @@ def with_defaults(fees=None):
 
     A complete settings dict is returned as it is (no copy).
     """
-    if fees is not None and len(fees) == len(DEFAULT_FEES) and all(k in fees for k in DEFAULT_FEES):
+    if fees is not None and fees.keys() == _FEE_KEYS:
         return fees
     merged = dict(DEFAULT_FEES)
     for key, value in (fees or {}).items():
