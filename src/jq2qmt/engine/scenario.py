@@ -6,8 +6,6 @@ filled in, numbers checked. Parsing a normalized scenario again gives the same
 result. Anything that breaks the contract raises ScenarioError(field, reason).
 """
 
-import math
-
 from ..rules import codes
 from ..rules import fees as fee_rules
 from .errors import ScenarioError
@@ -34,6 +32,17 @@ DEFAULT_SETTINGS = {
     "sessions": None,
 }
 MAX_SLIPPAGE = 0.1
+_INF = float("inf")
+
+# Field paths: the parsers of one item of a list or object (a position, an order, a
+# quote) name fields relative to the item (".volume", or "" for the item itself); the
+# loop over the items puts the item's path in front (_moved) only when one is
+# invalid, so that valid scenarios build no path strings at all.
+
+
+def _moved(prefix, error):
+    """`error` raised with a field relative to an item, moved under the item's path."""
+    return ScenarioError(prefix + error.field, error.reason)
 
 
 def _is_number(value):
@@ -41,12 +50,13 @@ def _is_number(value):
 
 
 def _number(value, field, minimum=None, positive=False, nullable=False):
-    if value is None and nullable:
-        return None
-    if not _is_number(value):
-        raise ScenarioError(field, "必须是数字 / must be a number, got %r" % (value,))
-    value = float(value)
-    if math.isnan(value) or math.isinf(value):
+    if value.__class__ is not float:  # a plain float needs no conversion
+        if value is None and nullable:
+            return None
+        if not _is_number(value):
+            raise ScenarioError(field, "必须是数字 / must be a number, got %r" % (value,))
+        value = float(value)
+    if not -_INF < value < _INF:  # nan or infinite
         raise ScenarioError(field, "必须是有限数 / must be finite")
     if positive and value <= 0:
         raise ScenarioError(field, "必须大于 0 / must be > 0, got %r" % (value,))
@@ -57,10 +67,11 @@ def _number(value, field, minimum=None, positive=False, nullable=False):
 
 
 def _integer(value, field, minimum=None):
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ScenarioError(field, "必须是整数 / must be an integer, got %r" % (value,))
+    if value.__class__ is not int:  # a plain int needs no conversion
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ScenarioError(field, "必须是整数 / must be an integer, got %r" % (value,))
     if minimum is not None and value < minimum:
         raise ScenarioError(field, "不能小于 %d / must be >= %d, got %r"
                             % (minimum, minimum, value))
@@ -80,8 +91,10 @@ def _list(value, field):
 
 
 def _required(obj, key, field):
+    """obj[key]; `field` is the path of `obj`, None at the top level."""
     if key not in obj:
-        raise ScenarioError(field + "." + key if field else key, "缺少字段 / missing field")
+        raise ScenarioError(field + "." + key if field is not None else key,
+                            "缺少字段 / missing field")
     return obj[key]
 
 
@@ -96,6 +109,18 @@ def _text(value, field):
     if not isinstance(value, str) or not value:
         raise ScenarioError(field, "必须是非空字符串 / must be a non-empty string")
     return value
+
+
+def _parse_target_position(pos, codes_seen):
+    """One position of a strategy (fields relative to it); adds its code to codes_seen."""
+    _dict(pos, "")
+    code = _code(_required(pos, "code", ""), ".code")
+    if code in codes_seen:
+        raise ScenarioError(".code", "重复的代码 / duplicate code %s" % code)
+    codes_seen.add(code)
+    volume = _integer(_required(pos, "volume", ""), ".volume")
+    cost = _number(pos.get("cost"), ".cost", minimum=0, nullable=True)
+    return {"code": code, "volume": volume, "cost": cost}
 
 
 def parse_targets(raw):
@@ -117,15 +142,10 @@ def parse_targets(raw):
         codes_seen = set()
         for j, pos in enumerate(_list(_required(target, "positions", field),
                                       field + ".positions")):
-            pfield = "%s.positions[%d]" % (field, j)
-            _dict(pos, pfield)
-            code = _code(_required(pos, "code", pfield), pfield + ".code")
-            if code in codes_seen:
-                raise ScenarioError(pfield + ".code", "重复的代码 / duplicate code %s" % code)
-            codes_seen.add(code)
-            volume = _integer(_required(pos, "volume", pfield), pfield + ".volume")
-            cost = _number(pos.get("cost"), pfield + ".cost", minimum=0, nullable=True)
-            positions.append({"code": code, "volume": volume, "cost": cost})
+            try:
+                positions.append(_parse_target_position(pos, codes_seen))
+            except ScenarioError as error:
+                raise _moved("%s.positions[%d]" % (field, j), error) from None
         value = _number(target.get("portfolio_value"), field + ".portfolio_value",
                         positive=True, nullable=True)
         result.append({"strategy": name, "positions": positions, "portfolio_value": value})
@@ -159,38 +179,38 @@ def parse_follow(raw, targets=None):
     return {"mode": mode, "strategies": strategies}
 
 
-def _parse_position(pos, field):
-    _dict(pos, field)
-    code = _code(_required(pos, "code", field), field + ".code")
-    volume = _integer(_required(pos, "volume", field), field + ".volume", minimum=0)
-    can_use = _integer(_required(pos, "can_use_volume", field), field + ".can_use_volume",
-                       minimum=0)
+def _parse_position(pos):
+    """One account position (fields relative to it)."""
+    _dict(pos, "")
+    code = _code(_required(pos, "code", ""), ".code")
+    volume = _integer(_required(pos, "volume", ""), ".volume", minimum=0)
+    can_use = _integer(_required(pos, "can_use_volume", ""), ".can_use_volume", minimum=0)
     if can_use > volume:
-        raise ScenarioError(field + ".can_use_volume",
-                            "不能大于持仓 / exceeds volume %d" % volume)
+        raise ScenarioError(".can_use_volume", "不能大于持仓 / exceeds volume %d" % volume)
     return {"code": code, "volume": volume, "can_use_volume": can_use}
 
 
-def _parse_open_order(order, field):
-    _dict(order, field)
-    order_id = _required(order, "order_id", field)
+def _parse_open_order(order):
+    """One open order (fields relative to it)."""
+    _dict(order, "")
+    order_id = _required(order, "order_id", "")
     if isinstance(order_id, bool) or not isinstance(order_id, (str, int)) or order_id == "":
-        raise ScenarioError(field + ".order_id", "必须是字符串 / must be a string")
-    side = _required(order, "side", field)
+        raise ScenarioError(".order_id", "必须是字符串 / must be a string")
+    side = _required(order, "side", "")
     if side not in SIDES:
-        raise ScenarioError(field + ".side", "必须是 buy 或 sell / must be buy or sell")
-    volume = _integer(_required(order, "volume", field), field + ".volume", minimum=1)
-    traded = _integer(order.get("traded_volume", 0), field + ".traded_volume", minimum=0)
+        raise ScenarioError(".side", "必须是 buy 或 sell / must be buy or sell")
+    volume = _integer(_required(order, "volume", ""), ".volume", minimum=1)
+    traded = _integer(order.get("traded_volume", 0), ".traded_volume", minimum=0)
     if traded > volume:
-        raise ScenarioError(field + ".traded_volume", "不能大于委托量 / exceeds volume")
+        raise ScenarioError(".traded_volume", "不能大于委托量 / exceeds volume")
     return {
         "order_id": str(order_id),
-        "code": _code(_required(order, "code", field), field + ".code"),
+        "code": _code(_required(order, "code", ""), ".code"),
         "side": side,
         "volume": volume,
         "traded_volume": traded,
-        "price": _number(order.get("price"), field + ".price", positive=True, nullable=True),
-        "age_seconds": _number(order.get("age_seconds"), field + ".age_seconds", minimum=0,
+        "price": _number(order.get("price"), ".price", positive=True, nullable=True),
+        "age_seconds": _number(order.get("age_seconds"), ".age_seconds", minimum=0,
                                nullable=True),
     }
 
@@ -205,7 +225,10 @@ def parse_account(raw):
     seen = set()
     for i, pos in enumerate(_list(_required(raw, "positions", "account"),
                                   "account.positions")):
-        parsed = _parse_position(pos, "account.positions[%d]" % i)
+        try:
+            parsed = _parse_position(pos)
+        except ScenarioError as error:
+            raise _moved("account.positions[%d]" % i, error) from None
         if parsed["code"] in seen:
             raise ScenarioError("account.positions[%d].code" % i,
                                 "重复的代码 / duplicate code %s" % parsed["code"])
@@ -214,7 +237,10 @@ def parse_account(raw):
     orders = []
     ids = set()
     for i, order in enumerate(_list(raw.get("open_orders", []), "account.open_orders")):
-        parsed = _parse_open_order(order, "account.open_orders[%d]" % i)
+        try:
+            parsed = _parse_open_order(order)
+        except ScenarioError as error:
+            raise _moved("account.open_orders[%d]" % i, error) from None
         if parsed["order_id"] in ids:
             raise ScenarioError("account.open_orders[%d].order_id" % i,
                                 "重复的委托号 / duplicate order_id")
@@ -223,25 +249,31 @@ def parse_account(raw):
     return {"cash": cash, "positions": positions, "open_orders": orders}
 
 
-def _parse_quote(quote, field):
-    _dict(quote, field)
+def _parse_quote(quote):
+    """One quote (fields relative to it)."""
+    _dict(quote, "")
+    get = quote.get
     parsed = {}
     for key in QUOTE_NUMBERS:
-        parsed[key] = _number(quote.get(key), field + "." + key, minimum=0, nullable=True)
+        value = get(key)
+        # the common case, a finite float >= 0, is taken inline; _number judges the rest
+        if value.__class__ is not float or not 0.0 <= value < _INF:
+            value = _number(value, "." + key, minimum=0, nullable=True)
+        parsed[key] = value
     high, low = parsed["high_limit"], parsed["low_limit"]
     if high and low and high < low:
-        raise ScenarioError(field + ".high_limit", "低于跌停价 / below low_limit")
-    suspended = quote.get("suspended", False)
+        raise ScenarioError(".high_limit", "低于跌停价 / below low_limit")
+    suspended = get("suspended", False)
     if not isinstance(suspended, bool):
-        raise ScenarioError(field + ".suspended", "必须是 true/false / must be a boolean")
+        raise ScenarioError(".suspended", "必须是 true/false / must be a boolean")
     parsed["suspended"] = suspended
-    name = quote.get("name")
+    name = get("name")
     if name is not None and not isinstance(name, str):
-        raise ScenarioError(field + ".name", "必须是字符串 / must be a string")
+        raise ScenarioError(".name", "必须是字符串 / must be a string")
     parsed["name"] = name
-    st = quote.get("st")
+    st = get("st")
     if st is not None and not isinstance(st, bool):
-        raise ScenarioError(field + ".st", "必须是 true/false / must be a boolean")
+        raise ScenarioError(".st", "必须是 true/false / must be a boolean")
     parsed["st"] = st
     return parsed
 
@@ -253,11 +285,13 @@ def parse_quotes(raw):
     """
     result = {}
     for key in sorted(_dict(raw, "quotes")):
-        field = "quotes.%s" % key
-        code = _code(key, field)
-        if code in result:
-            raise ScenarioError(field, "重复的代码 / duplicate code %s" % code)
-        result[code] = _parse_quote(raw[key], field)
+        try:
+            code = _code(key, "")
+            if code in result:
+                raise ScenarioError("", "重复的代码 / duplicate code %s" % code)
+            result[code] = _parse_quote(raw[key])
+        except ScenarioError as error:
+            raise _moved("quotes.%s" % key, error) from None
     return result
 
 
@@ -343,9 +377,9 @@ def parse_scenario(raw):
     for key in sorted(raw):
         if key not in TOP_LEVEL_KEYS:
             raise ScenarioError(key, "未知字段 / unknown key")
-    targets = parse_targets(_required(raw, "targets", ""))
-    follow = parse_follow(_required(raw, "follow", ""), targets)
-    account = parse_account(_required(raw, "account", ""))
+    targets = parse_targets(_required(raw, "targets", None))
+    follow = parse_follow(_required(raw, "follow", None), targets)
+    account = parse_account(_required(raw, "account", None))
     quotes = parse_quotes(raw.get("quotes", {}))
     settings = parse_settings(raw.get("settings"))
     return {"targets": targets, "follow": follow, "account": account, "quotes": quotes,
