@@ -38,6 +38,8 @@ from .scenario import parse_scenario
 def _is_ignored(code, patterns):
     if codes.is_never_traded(code):
         return True
+    if not patterns:
+        return False
     forms = (code, codes.to_jq(code), code[:6])
     for pattern in patterns:
         if any(fnmatch.fnmatchcase(form, pattern) for form in forms):
@@ -51,22 +53,24 @@ def usable_quote(code, quote):
     Rule: a usable quote has a last price > 0; high_limit/low_limit come from the
     quote, else are derived from prev_close by the board's limit rule (ST by the
     quote's `st` flag or name) (plan-scenario contract, reference sec. 4).
-    Returns (quote, None) or (None, reason text).
+    Returns (quote, None) or (None, reason text); the quote itself when it has both
+    limits, else a copy with the derived ones.
     """
     if quote is None:
         return None, "没有行情 / no quote"
     if not quote.get("last"):
         return None, "没有最新价 / no last price"
     high, low = quote.get("high_limit"), quote.get("low_limit")
-    if not high or not low:
-        base = quote.get("prev_close")
-        if not base:
-            return None, "没有涨跌停价也没有昨收价 / no limits and no prev_close"
-        st = quote.get("st")
-        if st is None:
-            st = prices.is_st(quote.get("name"))
-        derived_high, derived_low = prices.daily_limits(code, base, st)
-        high, low = high or derived_high, low or derived_low
+    if high and low:
+        return quote, None
+    base = quote.get("prev_close")
+    if not base:
+        return None, "没有涨跌停价也没有昨收价 / no limits and no prev_close"
+    st = quote.get("st")
+    if st is None:
+        st = prices.is_st(quote.get("name"))
+    derived_high, derived_low = prices.daily_limits(code, base, st)
+    high, low = high or derived_high, low or derived_low
     result = dict(quote)
     result["high_limit"], result["low_limit"] = high, low
     return result, None
@@ -194,7 +198,8 @@ def _plan_buy(plan, ctx, code, want, price, reason):
     pieces = _size(plan, code, "buy", volume, price, ctx["settings"])
     total = sum(pieces)
     if total > 0:
-        plan.buys.append({"code": code, "volume": total, "price": price, "reason": reason})
+        plan.buys.append({"code": code, "volume": total, "price": price, "reason": reason,
+                          "amount_li": fee_rules.amount_li(price, total)})
 
 
 def _plan_code(plan, ctx, code):
@@ -206,10 +211,12 @@ def _plan_code(plan, ctx, code):
             plan.skip(code, "ignored", "忽略列表或不交易的品种，差额 %d 不处理 / ignored" % diff)
         return
     side = "buy" if diff > 0 else ("sell" if diff < 0 else None)
-    in_flight, cancels = inflight.reconcile(side, abs(diff), ctx["open_orders"],
-                                            settings["reprice_after"])
-    for order, why in cancels:
-        plan.cancel(order, why)
+    in_flight = 0
+    if ctx["open_orders"]:
+        in_flight, cancels = inflight.reconcile(side, abs(diff), ctx["open_orders"],
+                                                settings["reprice_after"])
+        for order, why in cancels:
+            plan.cancel(order, why)
     want = abs(diff) - in_flight
     if side is None or want <= 0:
         return
@@ -223,13 +230,18 @@ def _plan_code(plan, ctx, code):
         _plan_buy(plan, ctx, code, want, price, reason)
 
 
+def _buy_priority(buy):
+    """Cash goes to the largest order value first, then by code."""
+    return -buy["amount_li"], buy["code"]
+
+
 def _allocate_cash(plan, budget_fen, settings):
-    """Pay the buy candidates from the budget by priority; returns buy orders."""
-    orders = []
+    """Pay the buy candidates from the budget by priority; returns the buy orders in
+    code order (plan.buys is in code order, one candidate per code).
+    """
     fees = settings["fees"]
-    ranked = sorted(plan.buys, key=lambda b: (-fee_rules.amount_li(b["price"], b["volume"]),
-                                              b["code"]))
-    for buy in ranked:
+    paid = {}
+    for buy in sorted(plan.buys, key=_buy_priority):
         code, price, volume = buy["code"], buy["price"], buy["volume"]
         pieces = sizing.buy_pieces(code, volume, price, settings)
         cost = sizing.order_cost_fen(code, price, pieces, fees)
@@ -243,8 +255,9 @@ def _allocate_cash(plan, budget_fen, settings):
             pieces = sizing.buy_pieces(code, affordable, price, settings) if affordable else []
             cost = sizing.order_cost_fen(code, price, pieces, fees)
         budget_fen -= cost
-        orders.extend(_order(code, "buy", v, price, buy["reason"]) for v in pieces)
-    return sorted(orders, key=lambda o: o["code"])
+        paid[code] = pieces
+    return [_order(buy["code"], "buy", v, buy["price"], buy["reason"])
+            for buy in plan.buys for v in paid[buy["code"]]]
 
 
 def _open_orders_by_code(open_orders):
@@ -255,6 +268,14 @@ def _open_orders_by_code(open_orders):
     return grouped
 
 
+def _open_sell_volume(orders):
+    return sum(inflight.remaining(o) for o in orders if o["side"] == "sell")
+
+
+def _by_code(item):
+    return item["code"]
+
+
 def compute_plan(scenario):
     """The plan for one scenario, exactly the plan-scenario contract's output:
     {"orders", "cancels", "skipped", "targets"}. Accepts a raw scenario dict (it is
@@ -262,27 +283,29 @@ def compute_plan(scenario):
     """
     sc = parse_scenario(scenario)
     settings = sc["settings"]
+    quotes = sc["quotes"]
     targets = merge_targets(sc["targets"], sc["follow"])
     positions = dict((p["code"], p) for p in sc["account"]["positions"] if p["volume"] > 0)
     open_orders = _open_orders_by_code(sc["account"]["open_orders"])
     all_codes = sorted(set(targets) | set(positions) | set(open_orders))
+    no_position = {"volume": 0, "can_use_volume": 0}
     plan = _Plan()
-    for code in all_codes:
-        pos = positions.get(code, {"volume": 0, "can_use_volume": 0})
-        orders = open_orders.get(code, [])
+    for code in all_codes:  # in code order, so each group of decisions is too
+        pos = positions.get(code, no_position)
+        orders = open_orders.get(code, ())
         ctx = {
             "target": targets.get(code, 0), "held": pos["volume"],
             "can_use": pos["can_use_volume"], "open_orders": orders,
-            "open_sells": sum(inflight.remaining(o) for o in orders if o["side"] == "sell"),
-            "quote": sc["quotes"].get(code), "settings": settings,
+            "open_sells": _open_sell_volume(orders) if orders else 0,
+            "quote": quotes.get(code), "settings": settings,
         }
         _plan_code(plan, ctx, code)
-    sells = sorted(plan.sells, key=lambda o: o["code"])
+    sells = plan.sells  # already in code order
     budget = fee_rules.to_fen(sc["account"]["cash"])
     if settings["use_sell_proceeds"]:
         budget += sum(fee_rules.sell_proceeds_fen(o["code"], o["price"], o["volume"],
                                                   settings["fees"]) for o in sells)
     buys = _allocate_cash(plan, budget, settings)
-    skipped = sorted(plan.skipped, key=lambda s: s["code"])
+    skipped = sorted(plan.skipped, key=_by_code)
     return {"orders": sells + buys, "cancels": plan.cancels, "skipped": skipped,
-            "targets": dict((code, targets.get(code, 0)) for code in all_codes)}
+            "targets": {code: targets.get(code, 0) for code in all_codes}}
