@@ -253,10 +253,11 @@ def _echo_settings(summary):
 def show(account_id, report_count, instance_dir, database_url):
     """账户详情：设置、跟随、合并目标、最近报告 / account details."""
     from jq2qmt.server import plans
+    from jq2qmt.server.caches import LruCache
     from jq2qmt.store import accounts
 
     def read(db):
-        plan = plans.current_plan(db, plans.PlanCache(), account_id)
+        plan = plans.current_plan(db, LruCache(), account_id)
         with db.read() as session:
             summary = accounts.summary(session, accounts.get_account(session, account_id))
             reports = accounts.list_reports(session, account_id, max(report_count, 1))

@@ -5,6 +5,7 @@ import logging
 from fastapi import FastAPI
 
 from jq2qmt import __version__
+from jq2qmt.server.caches import AppCaches
 from jq2qmt.server.errors import install_error_handlers
 from jq2qmt.server.limits import BodySizeLimit
 from jq2qmt.store.db import Database
@@ -36,6 +37,7 @@ def create_app(settings, database=None):
     app = FastAPI(title="jq2qmt", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.db = db
+    app.state.caches = AppCaches()
     app.state.session_hooks = []  # see auth.add_session_hook (web UI login sessions)
     install_error_handlers(app)
     _include_routes(app)
@@ -49,6 +51,7 @@ def create_app(settings, database=None):
 OPTIONAL_ROUTE_MODULES = (
     "jq2qmt.server.routes.accounts",
     "jq2qmt.server.routes.pages",
+    "jq2qmt.server.fastpath",  # before ops: its middleware then runs inside the request metrics/logs
     "jq2qmt.server.routes.ops",
     "jq2qmt.server.unavailable",
     "jq2qmt.server.openapi_doc",

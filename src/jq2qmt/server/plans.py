@@ -13,7 +13,6 @@ waiter), so a change written by any server process wakes the waiters.
 import asyncio
 import collections
 import json
-import threading
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +25,6 @@ from jq2qmt.store.snapshot import format_time
 
 MAX_WAIT = 30
 POLL_INTERVAL = 0.1  # s between change-counter reads while long-polls wait (~10 small queries/s per process)
-CACHE_SIZE = 256
 
 
 class PlanState(object):
@@ -78,29 +76,6 @@ def build_plan(session, account):
     }
 
 
-class PlanCache(object):
-    """Plan bodies by plan version (LRU, thread-safe)."""
-
-    def __init__(self, size=CACHE_SIZE):
-        self.size = size
-        self._items = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, version):
-        with self._lock:
-            body = self._items.get(version)
-            if body is not None:
-                self._items.move_to_end(version)
-            return body
-
-    def put(self, version, body):
-        with self._lock:
-            self._items[version] = body
-            self._items.move_to_end(version)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
 def current_plan(db, cache, account_id):
     """The current plan body, from the cache when its version is known."""
     with db.read() as session:
@@ -140,8 +115,7 @@ class ChangeWatcher(object):
         self._at = 0.0
 
     def _read(self):
-        with self.db.read() as session:
-            return store.recent_changes(session)
+        return store.recent_changes_of(self.db)
 
     async def latest(self):
         """The recent change numbers, read at most once per interval for everyone."""

@@ -183,14 +183,24 @@ def plan_version(session, account, follows=None):
 CHANGE_WINDOW = 100
 
 
-def recent_changes(session, window=CHANGE_WINDOW):
-    """The newest `window` change sequence numbers (a frozenset).
+_RECENT_CHANGES = select(Change.seq).order_by(Change.seq.desc()).limit(CHANGE_WINDOW)
+
+
+def recent_changes(session):
+    """The newest `CHANGE_WINDOW` change sequence numbers (a frozenset).
 
     Sequence numbers are handed out when a write starts, so on MySQL/PostgreSQL a
     slower transaction can commit a smaller number after a larger one: watching the
     set of recent numbers, not just the largest, notices that late commit too.
     """
-    return frozenset(session.scalars(select(Change.seq).order_by(Change.seq.desc()).limit(window)).all())
+    return frozenset(session.scalars(_RECENT_CHANGES).all())
+
+
+def recent_changes_of(db):
+    """`recent_changes` as one statement on a bare pooled connection: no session or
+    transaction bookkeeping, for the reads that run many times a second (the
+    conditional-read fast path, long-poll wake-ups)."""
+    return frozenset(db.fetch_column(_RECENT_CHANGES))
 
 
 def has_news(recent, seen, window=CHANGE_WINDOW):

@@ -93,6 +93,7 @@ class Database(object):
         self.url = url if isinstance(url, str) else url.render_as_string(hide_password=False)
         self.engine = make_engine(url, **engine_kwargs)
         self.backend = backend_name(url)
+        self._compiled = {}  # Core statement -> SQL text for `fetch_column`
 
     @contextmanager
     def read(self):
@@ -135,6 +136,25 @@ class Database(object):
                     raise
                 log.info("retrying write after %s", type(exc).__name__)
                 time.sleep(0.01 * (2 ** attempt))
+
+    def fetch_column(self, statement):
+        """The first column of a small read-only Core `statement`, run on a bare
+        DBAPI cursor: one statement is one consistent snapshot on every backend,
+        and returning the connection to the pool ends its transaction."""
+        sql = self._compiled.get(statement)
+        if sql is None:
+            sql = self._compiled[statement] = str(statement.compile(
+                dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql)
+                return [row[0] for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
 
     def ping(self):
         """Raise if the database cannot answer a trivial query."""

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from jq2qmt.server import caches as app_caches
 from jq2qmt.server import plans
 from jq2qmt.server.auth import Principal, client_ip, require_admin, require_scope
 from jq2qmt.server.errors import ApiError
@@ -66,10 +67,7 @@ def _db(request):
 
 
 def _cache(app):
-    cache = getattr(app.state, "plan_cache", None)
-    if cache is None:
-        cache = app.state.plan_cache = plans.PlanCache()
-    return cache
+    return app_caches.for_app(app).plans
 
 
 def _watcher(app):
@@ -128,9 +126,7 @@ def _encoded_plan(db, app, account_id):
     event loop). Same bytes as JSONResponse would send."""
     body = plans.current_plan(db, _cache(app), account_id)
     version = body["plan_version"]
-    encoded = getattr(app.state, "plan_bytes", None)
-    if encoded is None:
-        encoded = app.state.plan_bytes = plans.PlanCache()
+    encoded = app_caches.for_app(app).plan_bytes
     data = encoded.get(version)
     if data is None:
         data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")

@@ -1,13 +1,12 @@
 """The seed's position endpoints (same paths and fields, stricter contract)."""
 
-import collections
 import hashlib
 import json
-import threading
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from jq2qmt.server import caches as app_caches
 from jq2qmt.server.auth import (
     Principal,
     check_admin_password,
@@ -137,7 +136,8 @@ def all_positions(request: Request, _: Principal = Depends(require_reader)):
     return {"strategies": [_with_position_times(s) for s in strategies], "update_time": max(times) if times else None}
 
 
-def _parse_names(strategies):
+def parse_names(strategies):
+    """The `strategies` query value as a list of unique checked names."""
     if strategies is None or not strategies.strip():
         return []
     names = [n.strip() for n in strategies.split(",") if n.strip()]
@@ -146,7 +146,7 @@ def _parse_names(strategies):
     return list(dict.fromkeys(names))
 
 
-def _etag(names, include_adjustments, fingerprint):
+def total_etag(names, include_adjustments, fingerprint):
     text = json.dumps([names, include_adjustments, fingerprint], ensure_ascii=False)
     return '"%s"' % hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
@@ -154,7 +154,7 @@ def _etag(names, include_adjustments, fingerprint):
 @router.get("/api/v1/positions/total", summary="合并目标持仓 / aggregated target")
 def total_positions(request: Request, strategies: str = Query(None, description="a,b,c"),
                     include_adjustments: bool = Query(True), _: Principal = Depends(require_reader)):
-    names = _parse_names(strategies)
+    names = parse_names(strategies)
     with request.app.state.db.read() as session:
         missing = repo.missing_strategies(session, names)
         if missing:
@@ -162,10 +162,10 @@ def total_positions(request: Request, strategies: str = Query(None, description=
             raise ApiError(404, "unknown_strategy", "策略不存在或已删除：%s / unknown or removed strategies: %s"
                            % (missing, missing), "strategies")
         fingerprint = repo.total_fingerprint(session, names)
-        etag = _etag(names, include_adjustments, fingerprint)
+        etag = total_etag(names, include_adjustments, fingerprint)
         if etag in _if_none_match(request):
             return Response(status_code=304, headers={"ETag": etag})
-        cache = _total_cache(request.app)
+        cache = app_caches.for_app(request.app).totals
         body = cache.get(etag)
         if body is None:
             body = _encoded_total(session, names, include_adjustments, fingerprint, etag, cache)
@@ -182,38 +182,6 @@ def _encoded_total(session, names, include_adjustments, fingerprint, etag, cache
     if repo.total_fingerprint(session, names) == fingerprint:
         cache.put(etag, body)
     return body
-
-
-class EncodedCache(object):
-    """Encoded response bodies by strong ETag (LRU, thread-safe). An ETag names the
-    exact strategy versions a body was built from, so an entry is never stale; the
-    cache only saves recomputing and re-encoding an unchanged aggregate."""
-
-    def __init__(self, size=256):
-        self.size = size
-        self._items = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            body = self._items.get(key)
-            if body is not None:
-                self._items.move_to_end(key)
-            return body
-
-    def put(self, key, body):
-        with self._lock:
-            self._items[key] = body
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-def _total_cache(app):
-    cache = getattr(app.state, "total_cache", None)
-    if cache is None:
-        cache = app.state.total_cache = EncodedCache()
-    return cache
 
 
 def _if_none_match(request):

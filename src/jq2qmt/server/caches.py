@@ -1,0 +1,52 @@
+"""The server's per-process response caches, shared by the routes and the fast path.
+
+Every key names exactly what its value was built from (a plan version, a total's
+strong ETag), so an entry is never stale: the caches only save rebuilding and
+re-encoding an unchanged plan or total.
+"""
+
+import collections
+import threading
+
+CACHE_SIZE = 256
+
+
+class LruCache(object):
+    """A small thread-safe LRU map (worker threads and the event loop share it)."""
+
+    def __init__(self, size=CACHE_SIZE):
+        self.size = size
+        self._items = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class AppCaches(object):
+    """plans: plan dict by plan version; plan_bytes: its JSON bytes by plan version;
+    totals: a total's JSON bytes by its ETag."""
+
+    def __init__(self):
+        self.plans = LruCache()
+        self.plan_bytes = LruCache()
+        self.totals = LruCache()
+
+
+def for_app(app):
+    """The app's caches, created on first use."""
+    caches = getattr(app.state, "caches", None)
+    if caches is None:
+        caches = app.state.caches = AppCaches()
+    return caches
