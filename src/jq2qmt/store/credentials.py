@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from jq2qmt.store.models import AdminCredential, ApiToken, AuthFailure, Change, Client, Nonce, utcnow
@@ -179,17 +179,21 @@ def token_matches(client, token):
     return client.token_hash is not None and hmac.compare_digest(client.token_hash, token_hash(token))
 
 
-def use_nonce(db, client_name, nonce, window_seconds):
-    """Record a nonce; False when it was already used (replay). Prunes old nonces."""
-
-    def write(session):
-        session.add(Nonce(client_name=client_name, nonce=nonce, seen_at=utcnow()))
-
-    try:
-        db.write(write, attempts=1)
-    except IntegrityError:
+def record_nonce(session, client_name, nonce):
+    """Record a nonce in the caller's write transaction; False when it was already
+    used (a replay). Two transactions inserting the same nonce at once: the unique
+    constraint fails the later one, and `Database.write` retries it, which then sees
+    the nonce and answers False."""
+    seen = session.scalar(select(Nonce.id).where(Nonce.client_name == client_name, Nonce.nonce == nonce))
+    if seen is not None:
         return False
+    session.execute(insert(Nonce).values(client_name=client_name, nonce=nonce, seen_at=utcnow()))
     return True
+
+
+def use_nonce(db, client_name, nonce, window_seconds=None):
+    """Record a nonce in a transaction of its own; False when it was already used."""
+    return db.write(lambda session: record_nonce(session, client_name, nonce))
 
 
 def prune_nonces(db, window_seconds):

@@ -66,7 +66,11 @@ class Position(Base):
     """A row of a strategy's current snapshot (replaced as a whole on each upload)."""
 
     __tablename__ = "positions"
-    __table_args__ = (UniqueConstraint("strategy_id", "code", name="uq_positions_strategy_code"),)
+    __table_args__ = (
+        UniqueConstraint("strategy_id", "code", name="uq_positions_strategy_code"),
+        # covering index of the total's GROUP BY code (migration 0004)
+        Index("ix_positions_code", "code", "strategy_id", "volume", "cost", "name"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"))

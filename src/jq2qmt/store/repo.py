@@ -8,11 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, delete, func, insert, select, true, update
+from sqlalchemy.orm import aliased
 
 from jq2qmt.store.models import Change, Position, Strategy, StrategyVersion, utcnow
-from jq2qmt.store.snapshot import ADJUSTMENT_PREFIX, format_time, is_adjustment, snapshot_hash
+from jq2qmt.store.snapshot import ADJUSTMENT_PREFIX, format_time, snapshot_hash
 
 
 class StaleSnapshotError(Exception):
@@ -41,74 +41,84 @@ def _dumps(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _ensure_strategy_row(db, name):
-    """Create the strategy row if missing (a race with another creator is fine)."""
-    with db.read() as session:
-        if session.scalar(select(Strategy.id).where(Strategy.name == name)) is not None:
-            return
-    try:
-        with db.write_once() as session:
-            session.add(Strategy(name=name, version=0))
-    except IntegrityError:
-        pass  # someone else created it first
+def _locked_strategy(session, name):
+    """The strategy's row (the columns writes use), locked for this transaction; None
+    when there is none."""
+    return session.execute(
+        select(Strategy.id, Strategy.name, Strategy.version, Strategy.as_of, Strategy.update_time,
+               Strategy.snapshot_hash, Strategy.removed_at)
+        .where(Strategy.name == name).with_for_update()
+    ).first()
 
 
-def save_snapshot(db, snapshot, source, remote_addr=None):
-    """Store `snapshot` as the strategy's new version, atomically.
+def save_snapshot(db, snapshot, source, remote_addr=None, before=None):
+    """Store `snapshot` as the strategy's new version, in one write transaction.
 
     Raises `StaleSnapshotError` when `as_of` is older than the stored one. An
     identical snapshot creates no version and returns ``created=False``.
+
+    ``before(session)``, when given, runs first in the same transaction (an upload
+    records its replay nonce there): whatever it writes commits with the new version,
+    and also when the snapshot is identical or stale (the stale error is raised after
+    the commit); when it raises, nothing is written.
     """
-    _ensure_strategy_row(db, snapshot.strategy_name)
 
     def write(session):
-        strategy = session.scalars(
-            select(Strategy).where(Strategy.name == snapshot.strategy_name).with_for_update()
-        ).one()
+        if before is not None:
+            before(session)
+        strategy = _locked_strategy(session, snapshot.strategy_name)
+        if strategy is None:
+            # A concurrent creator makes this insert fail; Database.write retries the
+            # whole transaction, which then finds the row.
+            session.execute(insert(Strategy).values(name=snapshot.strategy_name, version=0, created_at=utcnow()))
+            strategy = _locked_strategy(session, snapshot.strategy_name)
         if snapshot.as_of is not None and strategy.as_of is not None and snapshot.as_of < strategy.as_of:
-            raise StaleSnapshotError(strategy.as_of, snapshot.as_of)
+            return StaleSnapshotError(strategy.as_of, snapshot.as_of)
         if strategy.version > 0 and strategy.removed_at is None and strategy.snapshot_hash == snapshot.hash:
-            if snapshot.as_of is not None:
-                strategy.as_of = max(snapshot.as_of, strategy.as_of or snapshot.as_of)
+            if snapshot.as_of is not None and (strategy.as_of is None or snapshot.as_of > strategy.as_of):
+                session.execute(update(Strategy).where(Strategy.id == strategy.id).values(as_of=snapshot.as_of))
             return SaveResult(strategy.name, strategy.version, False, format_time(strategy.update_time))
         return _write_version(session, strategy, "snapshot", snapshot.positions, snapshot.portfolio,
-                              snapshot.as_of, source, remote_addr)
+                              snapshot.as_of, source, remote_addr, snapshot.hash)
 
-    return db.write(write)
+    result = db.write(write)
+    if isinstance(result, StaleSnapshotError):
+        raise result
+    return result
 
 
-def _write_version(session, strategy, kind, positions, portfolio, as_of, source, remote_addr):
+def _write_version(session, strategy, kind, positions, portfolio, as_of, source, remote_addr, digest=None):
+    """A new version of `strategy` (a row from `_locked_strategy`), with Core
+    statements: the version row, the positions replaced (one executemany), the
+    strategy row and a change row."""
     now = utcnow()
     version = strategy.version + 1
-    digest = snapshot_hash(positions, portfolio)
-    session.add(StrategyVersion(
+    digest = digest or snapshot_hash(positions, portfolio)
+    portfolio_json = _dumps(portfolio) if portfolio else None
+    session.execute(insert(StrategyVersion).values(
         strategy_id=strategy.id, version=version, kind=kind, created_at=now, as_of=as_of,
         source=source[:80], remote_addr=(remote_addr or None) and remote_addr[:64],
-        positions_json=_dumps(positions), portfolio_json=_dumps(portfolio) if portfolio else None,
-        snapshot_hash=digest,
+        positions_json=_dumps(positions), portfolio_json=portfolio_json, snapshot_hash=digest,
     ))
     session.execute(delete(Position).where(Position.strategy_id == strategy.id))
-    if positions:  # one executemany, not one ORM object per position
+    if positions:
         session.execute(insert(Position), [{"strategy_id": strategy.id, "code": p["code"], "name": p.get("name"),
                                             "volume": p["volume"], "cost": p["cost"]} for p in positions])
-    strategy.version = version
-    strategy.update_time = now
-    strategy.snapshot_hash = digest
-    strategy.portfolio_json = _dumps(portfolio) if portfolio else None
+    values = {"version": version, "update_time": now, "snapshot_hash": digest, "portfolio_json": portfolio_json,
+              "removed_at": now if kind == "remove" else None}
     if as_of is not None:
-        strategy.as_of = max(as_of, strategy.as_of or as_of)
-    strategy.removed_at = now if kind == "remove" else None
-    change = Change(kind="strategy", subject=strategy.name, version=version, created_at=now)
-    session.add(change)
-    session.flush()
-    return SaveResult(strategy.name, version, True, format_time(now), change.seq)
+        values["as_of"] = max(as_of, strategy.as_of or as_of)
+    session.execute(update(Strategy).where(Strategy.id == strategy.id).values(**values))
+    seq = session.execute(insert(Change).values(kind="strategy", subject=strategy.name, version=version,
+                                                created_at=now)).inserted_primary_key[0]
+    return SaveResult(strategy.name, version, True, format_time(now), seq)
 
 
 def remove_strategy(db, name, source, remote_addr=None):
     """Drop a strategy from reads and totals; its history stays (a "remove" version)."""
 
     def write(session):
-        strategy = session.scalars(select(Strategy).where(Strategy.name == name).with_for_update()).first()
+        strategy = _locked_strategy(session, name)
         if strategy is None or strategy.removed_at is not None or strategy.version == 0:
             raise NotFoundError(name)
         return _write_version(session, strategy, "remove", [], None, None, source, remote_addr)
@@ -171,22 +181,41 @@ def all_strategies(session):
     return [_strategy_dict(s, grouped.get(s.id, [])) for s in strategies]
 
 
+def _adjustment_clause():
+    """SQL for `is_adjustment(Strategy.name)`: an exact, case-sensitive prefix test on
+    every backend (SQLite's LIKE ignores ASCII case; names are utf8mb4_bin on MySQL)."""
+    return func.substr(Strategy.name, 1, len(ADJUSTMENT_PREFIX)) == ADJUSTMENT_PREFIX
+
+
+def _selection(names, include_adjustments):
+    """WHERE clause of the active strategies a total over `names` covers: the named
+    ones (every non-adjustment one when `names` is empty) plus every ``ADJUSTMENT_*``
+    one when `include_adjustments`."""
+    active = (Strategy.removed_at.is_(None)) & (Strategy.version > 0)
+    if names:
+        chosen = Strategy.name.in_(names)
+        if include_adjustments:
+            chosen = chosen | _adjustment_clause()
+    else:
+        chosen = true() if include_adjustments else ~_adjustment_clause()
+    return active & chosen
+
+
 def select_strategies(session, names=None, include_adjustments=True):
     """Active strategies for a total: the named ones (all non-adjustment ones when
-    `names` is empty) plus every `ADJUSTMENT_*` one when `include_adjustments`.
+    `names` is empty) plus every `ADJUSTMENT_*` one when `include_adjustments`;
+    sorted by name (Python string order, on every backend).
 
     Raises `NotFoundError` with the list of named strategies that are not active.
     """
-    active = {s.name: s for s in _active(session)}
-    if names:
-        missing = [n for n in names if n not in active]
-        if missing:
-            raise NotFoundError(missing)
-        chosen = [active[n] for n in names]
-    else:
-        chosen = [s for n, s in active.items() if not is_adjustment(n)]
-    if include_adjustments:
-        chosen += [s for n, s in active.items() if is_adjustment(n) and s not in chosen]
+    chosen = session.execute(
+        select(Strategy.id, Strategy.name, Strategy.version, Strategy.update_time)
+        .where(_selection(names, include_adjustments))
+    ).all()
+    found = {s.name for s in chosen}
+    missing = [n for n in (names or []) if n not in found]
+    if missing:
+        raise NotFoundError(missing)
     return sorted(chosen, key=lambda s: s.name)
 
 
@@ -219,32 +248,114 @@ def format_time_exact(value):
 
 
 def total_positions(session, names=None, include_adjustments=True):
-    """Aggregated target: per code the summed volume and the volume-weighted cost of
-    the long contributions; plus the versions it was computed from."""
+    """Aggregated target: per code the summed volume, the volume-weighted cost of the
+    long contributions and the first name in strategy-name order; plus the versions
+    it was computed from. The per-row work runs in the database (`_aggregate`)."""
     chosen = select_strategies(session, names, include_adjustments)
-    grouped = _positions_of(session, [s.id for s in chosen])
-    totals = {}
-    for strategy in chosen:
-        for p in grouped.get(strategy.id, []):
-            entry = totals.setdefault(p["code"], {"code": p["code"], "name": None, "total_volume": 0,
-                                                  "_long": 0, "_value": 0.0})
-            entry["total_volume"] += p["volume"]
-            entry["name"] = entry["name"] or p["name"]
-            if p["volume"] > 0:
-                entry["_long"] += p["volume"]
-                entry["_value"] += p["volume"] * p["cost"]
-    positions = []
-    for code in sorted(totals):
-        entry = totals[code]
-        long_volume, value = entry.pop("_long"), entry.pop("_value")
-        entry["avg_cost"] = round(value / long_volume, 6) if long_volume else 0.0
-        positions.append(entry)
+    positions = _aggregate(session, _selection(names, include_adjustments), len(chosen)) if chosen else []
     times = [s.update_time for s in chosen if s.update_time is not None]
     return {
         "positions": positions,
         "update_time": format_time(max(times)) if times else None,
         "strategies": [{"name": s.name, "version": s.version} for s in chosen],
     }
+
+
+def _code_point_order(session, expression):
+    """`expression` compared in Python string order (code points) on this backend."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return expression.collate("C")
+    if dialect in ("mysql", "mariadb"):
+        return expression.collate("utf8mb4_bin")  # the column's own collation
+    return expression  # SQLite compares text with memcmp over UTF-8: code point order
+
+
+def _aggregate(session, selection, strategy_count):
+    """Per code, over the `strategy_count` strategies matching `selection`, sorted by
+    code: exactly what `fold_positions` gives for their rows in strategy-name order.
+
+    One GROUP BY code query does the sums (reading the covering index of migration
+    0004, no sort). Integers sum exactly. The name is the one of the first strategy,
+    in code-point order, with a non-empty name for the code: its strategy name is a
+    MIN in the same query, its position row one index lookup per code. Only the float
+    sum of volume x cost depends on the summation order, which SQL does not fix:
+    `rounded_average` proves the rounded average equal to the sequential sum's, and
+    the few codes where it cannot (an average within a few ulps of a rounding tie)
+    are folded in Python from their rows, in strategy-name order.
+    """
+    long = Position.volume > 0
+    sums = (
+        select(Position.code.label("code"), func.sum(Position.volume).label("volume"),
+               func.sum(case((long, Position.volume), else_=0)).label("long_volume"),
+               func.sum(case((long, Position.volume * Position.cost), else_=0.0)).label("value"),
+               func.min(case((func.length(Position.name) > 0, _code_point_order(session, Strategy.name)))).label("first"))
+        .join(Strategy, Strategy.id == Position.strategy_id).where(selection).group_by(Position.code)
+    ).subquery()
+    first_strategy, first_position = aliased(Strategy), aliased(Position)
+    rows = session.execute(
+        select(sums.c.code, sums.c.volume, sums.c.long_volume, sums.c.value, first_position.name)
+        .outerjoin(first_strategy, first_strategy.name == sums.c.first)
+        .outerjoin(first_position, (first_position.strategy_id == first_strategy.id)
+                   & (first_position.code == sums.c.code))
+    ).all()
+    totals, unsure = {}, []
+    for code, volume, long_volume, value, name in rows:
+        average = rounded_average(float(value), int(long_volume), strategy_count)
+        if average is None:
+            unsure.append(code)
+        totals[code] = {"code": code, "name": name, "total_volume": int(volume), "avg_cost": average}
+    if unsure:
+        query = (select(Strategy.name, Position.code, Position.name, Position.volume, Position.cost)
+                 .join(Strategy, Strategy.id == Position.strategy_id).where(selection))
+        if len(unsure) <= 500:
+            query = query.where(Position.code.in_(unsure))
+        in_order = sorted(session.execute(query).all(), key=lambda row: row[0])
+        folded = {p["code"]: p for p in fold_positions(row[1:] for row in in_order)}
+        totals.update((code, folded[code]) for code in unsure)
+    return [totals[code] for code in sorted(totals)]
+
+
+def rounded_average(value, long_volume, terms):
+    """``round(value / long_volume, 6)`` as `fold_positions` computes it, given `value`
+    summed from at most `terms` non-negative products in any order; None when the
+    order could change the result.
+
+    Any summation order of n non-negative terms is within (n-1) units of roundoff of
+    the exact sum, so two orders differ by at most ~2n ulps relatively, and the
+    divisions by at most one more each. The slack below is 4 times that; round() is
+    monotonic, so when both ends of the interval round alike, so does every sum in it.
+    """
+    if not long_volume:
+        return 0.0
+    if not (0.0 <= value < float("inf")):
+        return None
+    average = value / long_volume
+    slack = average * (terms + 2) * 2.0 ** -50
+    low = round(average - slack, 6)
+    return low if low == round(average + slack, 6) else None
+
+
+def fold_positions(rows):
+    """The aggregate, in Python, of ``(code, name, volume, cost)`` rows given in
+    strategy-name order (the definition `_aggregate` reproduces): per code the summed
+    volume, the first non-empty name, and the volume-weighted cost of the long rows,
+    rounded to 6 places; sorted by code."""
+    totals = {}
+    for code, name, volume, cost in rows:
+        entry = totals.setdefault(code, {"code": code, "name": None, "total_volume": 0, "_long": 0, "_value": 0.0})
+        entry["total_volume"] += volume
+        entry["name"] = entry["name"] or name
+        if volume > 0:
+            entry["_long"] += volume
+            entry["_value"] += volume * cost
+    positions = []
+    for code in sorted(totals):
+        entry = totals[code]
+        long_volume, value = entry.pop("_long"), entry.pop("_value")
+        entry["avg_cost"] = round(value / long_volume, 6) if long_volume else 0.0
+        positions.append(entry)
+    return positions
 
 
 def _strategy_row(session, name):
