@@ -9,8 +9,9 @@ Dependencies for routes (FastAPI `Depends`):
 - `require_reader`: ``Authorization: Bearer <token>`` with scope "read", or admin.
 - `require_scope("follow")`: a token with one of the given scopes (the accounts API
   checks `principal.account_id` against the path).
-- `require_uploader`: a signed request (see `jq2qmt.signing`), or, for a client
-  registered in token mode, the ``X-JQ2QMT-Upload-Token`` header.
+- `authenticate_upload`: a signed request (see `jq2qmt.signing`), or, for a client
+  registered in token mode, the ``X-JQ2QMT-Upload-Token`` header (called by the
+  upload route itself, which records the nonce in the upload's write transaction).
 
 Tokens are never accepted in a query string.
 """
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from jq2qmt import signing
 from jq2qmt.server.errors import ApiError, AuthError
@@ -194,8 +194,12 @@ def path_and_query(request):
     return target
 
 
-def verify_upload(request, body):
-    """Principal of the uploading client, or raise `AuthError` naming the failed check."""
+def authenticate_upload(request, body):
+    """(principal, nonce guard) of an upload, or raise `AuthError` naming the failed
+    check. Reads the client row and checks its upload token or the signature; writes
+    nothing. For a signed request the guard is ``guard(session)``, to run in the
+    upload's write transaction: it records the nonce there, or raises ``nonce_reused``
+    (the transaction then writes nothing). A token client has no nonce: guard None."""
     _refuse_query_secrets(request)
     db, settings = get_db(request), get_settings(request)
     client_name = request.headers.get(signing.HEADER_CLIENT)
@@ -208,12 +212,17 @@ def verify_upload(request, body):
     if client.revoked_at is not None:
         raise AuthError("client_revoked", "客户端已被吊销 / client has been revoked")
     if client.kind == "token":
-        return _verify_token_client(request, client)
+        return _verify_token_client(request, client), None
     _verify_signature(request, body, client, settings)
-    if not credentials.use_nonce(db, client.name, request.headers[signing.HEADER_NONCE], settings.signature_window):
-        raise AuthError("nonce_reused", "nonce 已使用过（重放请求） / nonce was already used (replayed request)")
     _pruner.maybe_prune(db, settings.signature_window)
-    return Principal(kind="client", name=client.name)
+    return Principal(kind="client", name=client.name), _nonce_guard(client.name, request.headers[signing.HEADER_NONCE])
+
+
+def _nonce_guard(client_name, nonce):
+    def guard(session):
+        if not credentials.record_nonce(session, client_name, nonce):
+            raise AuthError("nonce_reused", "nonce 已使用过（重放请求） / nonce was already used (replayed request)")
+    return guard
 
 
 def _verify_token_client(request, client):
@@ -274,9 +283,3 @@ def _public_key(client):
                 _keys.clear()
             _keys[cache_key] = key
     return key
-
-
-async def require_uploader(request: Request) -> Principal:
-    """Dependency for the signed upload endpoint."""
-    body = await request.body()
-    return await run_in_threadpool(verify_upload, request, body)

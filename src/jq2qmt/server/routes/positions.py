@@ -9,15 +9,15 @@ from starlette.concurrency import run_in_threadpool
 from jq2qmt.server import caches as app_caches
 from jq2qmt.server.auth import (
     Principal,
+    authenticate_upload,
     check_admin_password,
     client_ip,
     optional_admin,
     require_reader,
-    require_uploader,
 )
 from jq2qmt.server.errors import ApiError, AuthError, not_found
 from jq2qmt.store import repo
-from jq2qmt.store.snapshot import check_strategy_name, format_time, parse_snapshot
+from jq2qmt.store.snapshot import SnapshotError, check_strategy_name, format_time, parse_snapshot
 
 router = APIRouter(tags=["positions"])
 
@@ -60,11 +60,9 @@ def decode_json(body):
     return payload
 
 
-def _save(request, payload, source):
-    settings, db = request.app.state.settings, request.app.state.db
-    snapshot = parse_snapshot(payload, settings.max_positions)
+def _save(request, snapshot, source, before=None):
     try:
-        result = repo.save_snapshot(db, snapshot, source, client_ip(request))
+        result = repo.save_snapshot(request.app.state.db, snapshot, source, client_ip(request), before=before)
     except repo.StaleSnapshotError as exc:
         raise ApiError(409, "stale_snapshot", "as_of (%s) 早于已保存的快照 (%s)，未应用 / as_of is older than the stored "
                        "snapshot, not applied" % (format_time(exc.as_of), format_time(exc.stored_as_of)), "as_of")
@@ -78,11 +76,31 @@ def _save(request, payload, source):
     }
 
 
+def _parse(request, body_or_payload):
+    payload = decode_json(body_or_payload) if isinstance(body_or_payload, bytes) else body_or_payload
+    return parse_snapshot(payload, request.app.state.settings.max_positions)
+
+
 @router.post("/api/v1/positions/update", summary="上传策略持仓（签名） / upload a snapshot (signed)",
              openapi_extra=_body_doc())
-async def update_positions(request: Request, principal: Principal = Depends(require_uploader)):
-    payload = decode_json(await request.body())
-    return await run_in_threadpool(_save, request, payload, "client:%s" % principal.name)
+async def update_positions(request: Request):
+    body = await request.body()
+    return await run_in_threadpool(_signed_save, request, body)
+
+
+def _signed_save(request, body):
+    """An upload in one worker thread: authenticate (401 before anything else), parse
+    the body, then record the nonce and save the snapshot in one write transaction.
+    A nonce is spent even when the upload is refused (400/409/422), so a signed
+    request is never applied by a later replay either."""
+    principal, guard = authenticate_upload(request, body)
+    try:
+        snapshot = _parse(request, body)
+    except (ApiError, SnapshotError):
+        if guard is not None:
+            request.app.state.db.write(guard)  # raises nonce_reused for a replay
+        raise
+    return _save(request, snapshot, "client:%s" % principal.name, before=guard)
 
 
 @router.post("/api/v1/positions/update/internal", summary="管理员更新持仓 / admin snapshot update",
@@ -95,7 +113,7 @@ async def update_positions_internal(request: Request):
     payload = decode_json(body)
     payload.pop("password", None)
     payload.pop("internal_password", None)
-    return await run_in_threadpool(_save, request, payload, principal.kind)
+    return await run_in_threadpool(lambda: _save(request, _parse(request, payload), principal.kind))
 
 
 def _body_password(body):
