@@ -174,7 +174,7 @@ class Bench(object):
         requests per second per core)."""
         cpu_before = _bench.tree_cpu_seconds(self.server_pid) if self.server_pid else None
         client_before = time.process_time()
-        result = asyncio.run(_bench.run_load(self.host, self.port, make, concurrency, max_requests, seconds, expect))
+        result = _bench.run_async(_bench.run_load(self.host, self.port, make, concurrency, max_requests, seconds, expect))
         result["client_cpu_ms_per_req"] = _per_request(time.process_time() - client_before, result["requests"])
         if cpu_before is not None:
             result["server_cpu_ms_per_req"] = _per_request(_bench.tree_cpu_seconds(self.server_pid) - cpu_before,
@@ -213,7 +213,7 @@ class Bench(object):
             if status != 200:
                 raise SystemExit("GET %s answered %d" % (target, status))
             return response_headers.get("etag")
-        return asyncio.run(fetch())
+        return _bench.run_async(fetch())
 
     def run_n(self, n, scenarios):
         a = self.args
@@ -257,7 +257,7 @@ class Bench(object):
             target, headers = plan_target, plan_headers
         else:
             target, headers = total_target, reads
-        stats = asyncio.run(_mix(self.host, self.port, uploads, target, headers, seconds, pollers=20))
+        stats = _bench.run_async(_mix(self.host, self.port, uploads, target, headers, seconds, pollers=20))
         self.record("mix_upload", n, 1, stats["upload"], interval_ms=100)
         self.record("mix_poll", n, 20, stats["poll"], changes_seen=stats["changes_seen"])
 

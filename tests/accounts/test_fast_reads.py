@@ -191,3 +191,22 @@ def test_a_failed_fresh_read_reaches_every_waiter_and_the_next_call_reads_again(
         return await fresh.get()
 
     assert asyncio.run(scenario()) == "ok" and len(calls) == 2
+
+
+def test_inline_fresh_reads_are_shared_by_the_callers_of_one_loop_step_only():
+    """SQLite mode: the read runs on the event loop at its next step; callers that
+    arrived before that step share it, a caller after it gets a new read."""
+    calls = []
+
+    def read():
+        calls.append(1)
+        return len(calls)
+
+    async def scenario():
+        fresh = fastpath.FreshReads(read, inline=True)
+        together = await asyncio.gather(*[fresh.get() for _ in range(5)])
+        after = await fresh.get()
+        return together, after
+
+    together, after = asyncio.run(scenario())
+    assert together == [1] * 5 and after == 2 and len(calls) == 2

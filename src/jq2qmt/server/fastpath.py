@@ -49,13 +49,19 @@ _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
 class FreshReads(object):
-    """`await get()` returns the value of `read()` (a blocking function, run in a
-    worker thread) from a call that started after `get()` was called. Callers that
-    arrive while a read runs share the next one, so there is at most one read
-    running and one queued per process, whatever the number of callers."""
+    """`await get()` returns the value of `read()` from a call that started after
+    `get()` was called; callers that arrive meanwhile share it.
 
-    def __init__(self, read):
+    In a worker thread (the default): while a read runs, later callers share the
+    next one, so there is at most one read running and one queued per process,
+    whatever the number of callers. With `inline` (SQLite: a read of a local WAL
+    file that never waits for writers, cheaper than a hand-off to a thread) the read
+    runs on the event loop at its next step, shared by every caller that arrived
+    before that step."""
+
+    def __init__(self, read, inline=False):
         self._read = read
+        self.inline = inline
         self._loop = None
         self._running = None
         self._queued = None
@@ -65,28 +71,47 @@ class FreshReads(object):
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (a restarted server in tests)
             self._loop, self._running, self._queued = loop, None, None
-        if self._running is None:
-            future = self._running = self._start(loop, loop.create_future())
+        if self.inline:
+            if self._queued is None:
+                self._queued = _shared_future(loop)
+                loop.call_soon(self._read_inline, self._queued)
+            future = self._queued
+        elif self._running is None:
+            future = self._running = self._start(loop, _shared_future(loop))
         else:
             if self._queued is None:
-                self._queued = loop.create_future()
+                self._queued = _shared_future(loop)
             future = self._queued
         return await asyncio.shield(future)
 
+    def _publish(self, future, value):
+        if value == self._last:
+            value = self._last  # the same object: memo checks are then an identity test
+        self._last = value
+        future.set_result(value)
+
+    def _read_inline(self, future):
+        if self._queued is future:
+            self._queued = None
+        try:
+            value = self._read()
+        except Exception as exc:  # the callers see it (and pass the read on to the route)
+            future.set_exception(exc)
+            return
+        self._publish(future, value)
+
     def _start(self, loop, future):
-        future.add_done_callback(_consume)
         loop.create_task(self._run(loop, future))
         return future
 
     async def _run(self, loop, future):
         try:
-            value = await run_in_threadpool(self._read)
-            if value == self._last:
-                value = self._last  # the same object: memo checks are then an identity test
-            self._last = value
-            future.set_result(value)
-        except Exception as exc:  # the callers see it (and pass the read on to the route)
-            future.set_exception(exc)
+            try:
+                value = await run_in_threadpool(self._read)
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                self._publish(future, value)
         finally:
             if not future.done():  # cancelled with the event loop
                 future.cancel()
@@ -95,6 +120,12 @@ class FreshReads(object):
                 self._running = queued
                 if queued is not None and not loop.is_closed():
                     self._start(loop, queued)
+
+
+def _shared_future(loop):
+    future = loop.create_future()
+    future.add_done_callback(_consume)
+    return future
 
 
 def _consume(future):
@@ -186,7 +217,7 @@ class FastReads(object):
         self.server_app = server_app
         state = server_app.state
         self.db = state.db
-        self.fresh = FreshReads(lambda: account_store.recent_changes_of(self.db))
+        self.fresh = FreshReads(lambda: account_store.recent_changes_of(self.db), inline=self.db.backend == "sqlite")
         self.tokens = Memo()
         self.plan_versions = Memo()
         self.total_etags = Memo()
