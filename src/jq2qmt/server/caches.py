@@ -9,6 +9,7 @@ import collections
 import threading
 
 CACHE_SIZE = 256
+BUILD_LOCKS = 16
 
 
 class LruCache(object):
@@ -18,6 +19,7 @@ class LruCache(object):
         self.size = size
         self._items = collections.OrderedDict()
         self._lock = threading.Lock()
+        self._build_locks = [threading.Lock() for _ in range(BUILD_LOCKS)]
 
     def get(self, key):
         with self._lock:
@@ -32,6 +34,19 @@ class LruCache(object):
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+    def get_or_build(self, key, build):
+        """The value of `key`, built once by `build()` when missing: concurrent
+        requests for the same new key (every poller after an upload) wait for one
+        build instead of each building it."""
+        value = self.get(key)
+        if value is None:
+            with self._build_locks[hash(key) % len(self._build_locks)]:
+                value = self.get(key)
+                if value is None:
+                    value = build()
+                    self.put(key, value)
+        return value
 
 
 class AppCaches(object):

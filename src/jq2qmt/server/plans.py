@@ -81,11 +81,7 @@ def current_plan(db, cache, account_id):
     with db.read() as session:
         account = store.get_account(session, account_id)
         version = store.plan_version(session, account)
-        body = cache.get(version)
-        if body is None:
-            body = build_plan(session, account)
-            cache.put(body["plan_version"], body)
-        return body
+        return cache.get_or_build(version, lambda: build_plan(session, account))
 
 
 def merged_target(plan):

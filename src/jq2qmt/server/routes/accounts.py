@@ -126,11 +126,8 @@ def _encoded_plan(db, app, account_id):
     event loop). Same bytes as JSONResponse would send."""
     body = plans.current_plan(db, _cache(app), account_id)
     version = body["plan_version"]
-    encoded = app_caches.for_app(app).plan_bytes
-    data = encoded.get(version)
-    if data is None:
-        data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-        encoded.put(version, data)
+    data = app_caches.for_app(app).plan_bytes.get_or_build(version, lambda: json.dumps(
+        body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8"))
     return version, data
 
 
