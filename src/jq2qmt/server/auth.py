@@ -206,7 +206,7 @@ def authenticate_upload(request, body):
     if not client_name:
         raise AuthError("missing_client", "缺少 %s 请求头 / missing %s header" % (signing.HEADER_CLIENT, signing.HEADER_CLIENT))
     with db.read() as session:
-        client = credentials.get_client(session, client_name)
+        client = credentials.upload_client(session, client_name)
     if client is None:
         raise AuthError("unknown_client", "未注册的客户端 / unknown client")
     if client.revoked_at is not None:

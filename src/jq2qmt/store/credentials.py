@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from jq2qmt.store.models import AdminCredential, ApiToken, AuthFailure, Change, Client, Nonce, utcnow
@@ -161,6 +161,17 @@ def get_client(session, name):
     return session.scalars(select(Client).where(Client.name == name)).first()
 
 
+_CLIENTS = Client.__table__
+_UPLOAD_CLIENT = select(_CLIENTS.c.name, _CLIENTS.c.kind, _CLIENTS.c.public_key_pem, _CLIENTS.c.token_hash,
+                        _CLIENTS.c.revoked_at).where(_CLIENTS.c.name == bindparam("name"))
+
+
+def upload_client(session, name):
+    """The columns an upload is checked against (a plain row, attribute access like
+    `get_client`'s object), or None; one prebuilt Core query per upload."""
+    return session.connection().execute(_UPLOAD_CLIENT, {"name": name}).first()
+
+
 def list_clients(session):
     return session.scalars(select(Client).order_by(Client.name)).all()
 
@@ -179,15 +190,21 @@ def token_matches(client, token):
     return client.token_hash is not None and hmac.compare_digest(client.token_hash, token_hash(token))
 
 
+_NONCES = Nonce.__table__
+_NONCE_SEEN = select(_NONCES.c.id).where(_NONCES.c.client_name == bindparam("client"),
+                                         _NONCES.c.nonce == bindparam("nonce"))
+_INSERT_NONCE = insert(_NONCES)
+
+
 def record_nonce(session, client_name, nonce):
     """Record a nonce in the caller's write transaction; False when it was already
     used (a replay). Two transactions inserting the same nonce at once: the unique
     constraint fails the later one, and `Database.write` retries it, which then sees
     the nonce and answers False."""
-    seen = session.scalar(select(Nonce.id).where(Nonce.client_name == client_name, Nonce.nonce == nonce))
-    if seen is not None:
+    conn = session.connection()
+    if conn.execute(_NONCE_SEEN, {"client": client_name, "nonce": nonce}).first() is not None:
         return False
-    session.execute(insert(Nonce).values(client_name=client_name, nonce=nonce, seen_at=utcnow()))
+    conn.execute(_INSERT_NONCE, {"client_name": client_name, "nonce": nonce, "seen_at": utcnow()})
     return True
 
 

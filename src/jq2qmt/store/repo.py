@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import case, delete, func, insert, select, true, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, true, update
 from sqlalchemy.orm import aliased
 
 from jq2qmt.store.models import Change, Position, Strategy, StrategyVersion, utcnow
@@ -41,14 +41,25 @@ def _dumps(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _locked_strategy(session, name):
+# The write path's statements, built once and run on the session's connection with
+# parameters: no ORM persistence layer and no per-call statement building or cache-key
+# walk over literal values (most of an upload's CPU time before).
+_STRATEGIES, _POSITIONS = Strategy.__table__, Position.__table__
+_LOCK_STRATEGY = (select(_STRATEGIES.c.id, _STRATEGIES.c.name, _STRATEGIES.c.version, _STRATEGIES.c.as_of,
+                         _STRATEGIES.c.update_time, _STRATEGIES.c.snapshot_hash, _STRATEGIES.c.removed_at)
+                  .where(_STRATEGIES.c.name == bindparam("name")).with_for_update())
+_INSERT_STRATEGY = insert(_STRATEGIES)
+_UPDATE_STRATEGY = update(_STRATEGIES).where(_STRATEGIES.c.id == bindparam("strategy"))
+_INSERT_VERSION = insert(StrategyVersion.__table__)
+_DELETE_POSITIONS = delete(_POSITIONS).where(_POSITIONS.c.strategy_id == bindparam("strategy"))
+_INSERT_POSITIONS = insert(_POSITIONS)
+_INSERT_CHANGE = insert(Change.__table__)
+
+
+def _locked_strategy(conn, name):
     """The strategy's row (the columns writes use), locked for this transaction; None
     when there is none."""
-    return session.execute(
-        select(Strategy.id, Strategy.name, Strategy.version, Strategy.as_of, Strategy.update_time,
-               Strategy.snapshot_hash, Strategy.removed_at)
-        .where(Strategy.name == name).with_for_update()
-    ).first()
+    return conn.execute(_LOCK_STRATEGY, {"name": name}).first()
 
 
 def save_snapshot(db, snapshot, source, remote_addr=None, before=None):
@@ -66,19 +77,20 @@ def save_snapshot(db, snapshot, source, remote_addr=None, before=None):
     def write(session):
         if before is not None:
             before(session)
-        strategy = _locked_strategy(session, snapshot.strategy_name)
+        conn = session.connection()
+        strategy = _locked_strategy(conn, snapshot.strategy_name)
         if strategy is None:
             # A concurrent creator makes this insert fail; Database.write retries the
             # whole transaction, which then finds the row.
-            session.execute(insert(Strategy).values(name=snapshot.strategy_name, version=0, created_at=utcnow()))
-            strategy = _locked_strategy(session, snapshot.strategy_name)
+            conn.execute(_INSERT_STRATEGY, {"name": snapshot.strategy_name, "version": 0, "created_at": utcnow()})
+            strategy = _locked_strategy(conn, snapshot.strategy_name)
         if snapshot.as_of is not None and strategy.as_of is not None and snapshot.as_of < strategy.as_of:
             return StaleSnapshotError(strategy.as_of, snapshot.as_of)
         if strategy.version > 0 and strategy.removed_at is None and strategy.snapshot_hash == snapshot.hash:
             if snapshot.as_of is not None and (strategy.as_of is None or snapshot.as_of > strategy.as_of):
-                session.execute(update(Strategy).where(Strategy.id == strategy.id).values(as_of=snapshot.as_of))
+                conn.execute(_UPDATE_STRATEGY, {"strategy": strategy.id, "as_of": snapshot.as_of})
             return SaveResult(strategy.name, strategy.version, False, format_time(strategy.update_time))
-        return _write_version(session, strategy, "snapshot", snapshot.positions, snapshot.portfolio,
+        return _write_version(conn, strategy, "snapshot", snapshot.positions, snapshot.portfolio,
                               snapshot.as_of, source, remote_addr, snapshot.hash)
 
     result = db.write(write)
@@ -87,30 +99,29 @@ def save_snapshot(db, snapshot, source, remote_addr=None, before=None):
     return result
 
 
-def _write_version(session, strategy, kind, positions, portfolio, as_of, source, remote_addr, digest=None):
-    """A new version of `strategy` (a row from `_locked_strategy`), with Core
-    statements: the version row, the positions replaced (one executemany), the
-    strategy row and a change row."""
+def _write_version(conn, strategy, kind, positions, portfolio, as_of, source, remote_addr, digest=None):
+    """A new version of `strategy` (a row from `_locked_strategy`): the version row,
+    the positions replaced (one executemany), the strategy row and a change row."""
     now = utcnow()
     version = strategy.version + 1
     digest = digest or snapshot_hash(positions, portfolio)
     portfolio_json = _dumps(portfolio) if portfolio else None
-    session.execute(insert(StrategyVersion).values(
-        strategy_id=strategy.id, version=version, kind=kind, created_at=now, as_of=as_of,
-        source=source[:80], remote_addr=(remote_addr or None) and remote_addr[:64],
-        positions_json=_dumps(positions), portfolio_json=portfolio_json, snapshot_hash=digest,
-    ))
-    session.execute(delete(Position).where(Position.strategy_id == strategy.id))
+    conn.execute(_INSERT_VERSION, {
+        "strategy_id": strategy.id, "version": version, "kind": kind, "created_at": now, "as_of": as_of,
+        "source": source[:80], "remote_addr": (remote_addr or None) and remote_addr[:64],
+        "positions_json": _dumps(positions), "portfolio_json": portfolio_json, "snapshot_hash": digest,
+    })
+    conn.execute(_DELETE_POSITIONS, {"strategy": strategy.id})
     if positions:
-        session.execute(insert(Position), [{"strategy_id": strategy.id, "code": p["code"], "name": p.get("name"),
-                                            "volume": p["volume"], "cost": p["cost"]} for p in positions])
-    values = {"version": version, "update_time": now, "snapshot_hash": digest, "portfolio_json": portfolio_json,
-              "removed_at": now if kind == "remove" else None}
+        conn.execute(_INSERT_POSITIONS, [{"strategy_id": strategy.id, "code": p["code"], "name": p.get("name"),
+                                          "volume": p["volume"], "cost": p["cost"]} for p in positions])
+    values = {"strategy": strategy.id, "version": version, "update_time": now, "snapshot_hash": digest,
+              "portfolio_json": portfolio_json, "removed_at": now if kind == "remove" else None}
     if as_of is not None:
         values["as_of"] = max(as_of, strategy.as_of or as_of)
-    session.execute(update(Strategy).where(Strategy.id == strategy.id).values(**values))
-    seq = session.execute(insert(Change).values(kind="strategy", subject=strategy.name, version=version,
-                                                created_at=now)).inserted_primary_key[0]
+    conn.execute(_UPDATE_STRATEGY, values)
+    seq = conn.execute(_INSERT_CHANGE, {"kind": "strategy", "subject": strategy.name, "version": version,
+                                        "created_at": now}).inserted_primary_key[0]
     return SaveResult(strategy.name, version, True, format_time(now), seq)
 
 
@@ -118,10 +129,11 @@ def remove_strategy(db, name, source, remote_addr=None):
     """Drop a strategy from reads and totals; its history stays (a "remove" version)."""
 
     def write(session):
-        strategy = _locked_strategy(session, name)
+        conn = session.connection()
+        strategy = _locked_strategy(conn, name)
         if strategy is None or strategy.removed_at is not None or strategy.version == 0:
             raise NotFoundError(name)
-        return _write_version(session, strategy, "remove", [], None, None, source, remote_addr)
+        return _write_version(conn, strategy, "remove", [], None, None, source, remote_addr)
 
     return db.write(write)
 
