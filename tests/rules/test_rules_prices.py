@@ -1,5 +1,8 @@
 """Tick, rounding, daily limits (incl. ST), price cage and limit-order prices."""
 
+import math
+import random
+
 import pytest
 
 from jq2qmt.rules import prices
@@ -144,3 +147,40 @@ def test_limit_order_price(code, side, quote, slippage, price):
 def test_limit_order_price_none_without_reference():
     assert prices.limit_order_price("600000.SH", "buy", {"high_limit": 1, "low_limit": 1},
                                     0.002) is None
+
+
+def _round_price_by_round(price, tick, mode):
+    """round_price as first written: round(n x tick, decimals) (the reference)."""
+    units = price / tick
+    n = {"down": math.floor(units + 1e-7), "up": math.ceil(units - 1e-7),
+         "nearest": math.floor(units + 0.5 + 1e-7)}[mode]
+    return round(n * tick, 3 if tick < 0.01 - 1e-12 else 2)
+
+
+@pytest.mark.parametrize("tick", [0.01, 0.001, 0.05, 0.005])
+def test_round_price_equals_rounding_whole_ticks_with_round(tick):
+    # round_price divides whole ticks by 100 / 1000 instead of calling round(): the
+    # floats must be the same ones, for on-tick, off-tick, tiny and huge prices
+    rnd = random.Random(7)
+    prices_ = [n * tick for n in range(-2000, 40000)]
+    prices_ += [rnd.uniform(0, 3000) for _ in range(40000)]
+    prices_ += [rnd.uniform(0, 1e13) for _ in range(5000)] + [1e14 + 0.004, 3e15, 1e17]
+    for price in prices_:
+        for mode in ("down", "up", "nearest"):
+            assert prices.round_price(price, tick, mode) == \
+                _round_price_by_round(price, tick, mode), (price, mode)
+
+
+@pytest.mark.parametrize("code", ["600000.SH", "688981.SH", "510300.SH", "113050.SH",
+                                  "430047.BJ"])
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_limit_order_price_at_is_limit_order_price(code, side):
+    tick = prices.tick_size(code)
+    for last in (1.0, 3.21, 9.99, 10.0, 57.3, 101.001):
+        high, low = prices.daily_limits(code, last)
+        quote = {"last": last, "high_limit": high, "low_limit": low,
+                 "bid1": prices.round_price(last - tick, tick), "ask1": last + tick}
+        for slippage in (0.0, 0.002, 0.05):
+            assert prices.limit_order_price_at(side, quote, slippage, tick,
+                                               prices.cage_ticks(code)) \
+                == prices.limit_order_price(code, side, quote, slippage)

@@ -22,8 +22,9 @@ _TOLERANCE = 1e-9
 
 def floor_volume(value):
     """Floor a merged volume to an int, forgiving float noise; never below 0."""
-    floored = int(math.floor(value + _TOLERANCE * max(1.0, abs(value))))
-    return max(floored, 0)
+    size = abs(value)
+    floored = math.floor(value + _TOLERANCE * (size if size > 1.0 else 1.0))  # an int
+    return floored if floored > 0 else 0
 
 
 def _scale(follow, strategy_name, target):
@@ -55,4 +56,4 @@ def merge_targets(targets, follow, quotes=None):
         for pos in target["positions"]:
             code = codes.normalize(pos["code"])
             sums[code] = sums.get(code, 0.0) + scale * pos["volume"]
-    return dict((code, floor_volume(sums[code])) for code in sorted(sums))
+    return {code: floor_volume(sums[code]) for code in sorted(sums)}

@@ -29,17 +29,19 @@ from ..rules import codes
 from ..rules import fees as fee_rules
 from ..rules import lots
 from ..rules import prices
+from ..rules.instrument import instrument
 from . import inflight
 from . import sizing
 from .merge import merge_targets
 from .scenario import parse_scenario
 
 
-def _is_ignored(code, patterns):
-    if codes.is_never_traded(code):
+def _is_ignored(inst, patterns):
+    if not inst.tradable:
         return True
     if not patterns:
         return False
+    code = inst.code
     forms = (code, codes.to_jq(code), code[:6])
     for pattern in patterns:
         if any(fnmatch.fnmatchcase(form, pattern) for form in forms):
@@ -111,8 +113,9 @@ def _value(price, volume):
     return fee_rules.amount_li(price, volume) / 1000.0
 
 
-def _market_checks(plan, code, side, quote, settings):
-    """Return the limit price for trading `code` on `side`, or None after a skip."""
+def _market_checks(plan, inst, side, quote, settings):
+    """Return the limit price for trading the code on `side`, or None after a skip."""
+    code = inst.code
     if quote is not None and quote.get("suspended"):
         plan.skip(code, "suspended", "停牌 / suspended")
         return None
@@ -128,7 +131,8 @@ def _market_checks(plan, code, side, quote, settings):
         plan.skip(code, "limit_down", "跌停封板，不卖出 / sealed at low limit %s"
                   % usable["low_limit"])
         return None
-    price = prices.limit_order_price(code, side, usable, settings["slippage"])
+    price = prices.limit_order_price_at(side, usable, settings["slippage"], inst.tick,
+                                        inst.cage_ticks)
     if price is None:
         plan.skip(code, "no_quote", "行情价格不一致，无法定价 / inconsistent quote")
     return price
@@ -189,8 +193,9 @@ def _plan_sell(plan, ctx, code, want, price, reason, in_flight):
             plan.sells.append(_order(code, "sell", piece, price, reason))
 
 
-def _plan_buy(plan, ctx, code, want, price, reason):
-    volume = lots.floor_buy(code, want)
+def _plan_buy(plan, ctx, inst, want, price, reason):
+    code = inst.code
+    volume = lots.floor_to_lot(want, inst.lot, inst.step)
     if volume == 0:
         plan.skip(code, "below_lot", "需买 %d，不足一手 %d / below one lot"
                   % (want, lots.lot_size(code)))
@@ -206,7 +211,8 @@ def _plan_code(plan, ctx, code):
     target, held = ctx["target"], ctx["held"]
     settings = ctx["settings"]
     diff = target - held
-    if _is_ignored(code, settings["ignore"]):
+    inst = instrument(code)
+    if _is_ignored(inst, settings["ignore"]):
         if diff:
             plan.skip(code, "ignored", "忽略列表或不交易的品种，差额 %d 不处理 / ignored" % diff)
         return
@@ -220,14 +226,14 @@ def _plan_code(plan, ctx, code):
     want = abs(diff) - in_flight
     if side is None or want <= 0:
         return
-    price = _market_checks(plan, code, side, ctx["quote"], settings)
+    price = _market_checks(plan, inst, side, ctx["quote"], settings)
     if price is None:
         return
     reason = _reason(target, held, in_flight)
     if side == "sell":
         _plan_sell(plan, ctx, code, want, price, reason, in_flight)
     else:
-        _plan_buy(plan, ctx, code, want, price, reason)
+        _plan_buy(plan, ctx, inst, want, price, reason)
 
 
 def _buy_priority(buy):

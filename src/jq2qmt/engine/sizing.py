@@ -73,10 +73,13 @@ def split(code, side, volume, price, limit_value, remaining=None):
 
 def order_cost_fen(code, price, pieces, fees):
     """Cash needed for buy orders of the given volumes (amount + fees each), in fen."""
-    counts = {}
-    for volume in pieces:  # slices repeat one volume; price each distinct volume once
-        counts[volume] = counts.get(volume, 0) + 1
-    return sum(n * fee_rules.buy_cost_fen(code, price, v, fees) for v, n in counts.items())
+    total = 0
+    priced = cost = None
+    for volume in pieces:  # slices repeat one volume: price a run of equal volumes once
+        if volume != priced:
+            priced, cost = volume, fee_rules.buy_cost_fen(code, price, volume, fees)
+        total += cost
+    return total
 
 
 def buy_pieces(code, volume, price, settings):

@@ -92,13 +92,15 @@ _facts = {}
 
 def _facts_of(code):
     """(QMT form, JoinQuant form, exchange, board) of a code text; CodeError if none."""
-    facts = _facts.get(code) if isinstance(code, str) else None
-    if facts is None:
-        number, exch = _split(code)
-        facts = (number + "." + exch, number + "." + _QMT_TO_JQ[exch], exch,
-                 _board_of(number, exch))
-        if len(_facts) < _MEMO_SIZE:
-            _facts[code] = facts
+    try:
+        return _facts[code]
+    except (KeyError, TypeError):  # not seen yet, or not even hashable
+        pass
+    number, exch = _split(code)
+    facts = (number + "." + exch, number + "." + _QMT_TO_JQ[exch], exch,
+             _board_of(number, exch))
+    if len(_facts) < _MEMO_SIZE:
+        _facts[code] = facts
     return facts
 
 
@@ -108,6 +110,10 @@ def normalize(code):
     Rule: ``.XSHG`` -> ``.SH``, ``.XSHE`` -> ``.SZ``, ``.BJ`` stays (reference sec. 5).
     Raises CodeError (a ValueError) for anything else.
     """
+    try:  # the memo read of _facts_of, inlined: plans normalize every code they read
+        return _facts[code][_QMT]
+    except (KeyError, TypeError):
+        pass
     return _facts_of(code)[_QMT]
 
 
@@ -159,7 +165,7 @@ def _board_of(number, exch):
 
 def is_stock(code):
     """True for shares (SH/SZ main, STAR, ChiNext, Beijing): stamp duty applies."""
-    return board(code) in STOCK_BOARDS
+    return _facts_of(code)[_BOARD] in STOCK_BOARDS
 
 
 def is_never_traded(code):
@@ -170,4 +176,4 @@ def is_never_traded(code):
     codes of no supported board (indexes, B shares, unknown numbers), because the
     lot, tick and limit rules for them are not known.
     """
-    return board(code) not in TRADABLE_BOARDS
+    return _facts_of(code)[_BOARD] not in TRADABLE_BOARDS

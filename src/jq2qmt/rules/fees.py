@@ -38,7 +38,7 @@ def with_defaults(fees=None):
 
 def price_li(price):
     """A price in li (0.001 CNY); every tick is a whole number of li."""
-    return int(round(price * 1000))
+    return round(price * 1000)  # round() of a float or int is an int
 
 
 def amount_li(price, volume):
@@ -47,7 +47,7 @@ def amount_li(price, volume):
 
 
 def _ceil_fen(li_value):
-    return int(math.ceil(li_value / 10.0 - 1e-9))
+    return math.ceil(li_value / 10.0 - 1e-9)  # an int
 
 
 def fees_fen_for_amount(code, side, amount, fees=None):

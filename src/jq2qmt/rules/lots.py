@@ -48,6 +48,13 @@ def is_valid_buy(code, volume):
 def floor_buy(code, volume):
     """Largest valid buy volume <= `volume` (0 when below one lot)."""
     minimum, step = lot_rule(code)
+    return floor_to_lot(volume, minimum, step)
+
+
+def floor_to_lot(volume, minimum, step):
+    """floor_buy for a lot rule (minimum, step) already looked up: the largest
+    minimum + k x step <= `volume`, 0 when below the minimum.
+    """
     if volume < minimum:
         return 0
     return minimum + (volume - minimum) // step * step

@@ -41,6 +41,13 @@ def _decimals(tick):
     return 3 if tick < 0.01 - 1e-12 else 2
 
 
+# Ticks of 0.01 and 0.001: a whole number n of ticks is n / 100 or n / 1000, which is
+# exactly what round(n * tick, decimals) gives (the double nearest to the decimal n x
+# tick; float division is correctly rounded) while being much cheaper. Below _EXACT
+# ticks the error of n * tick is far below half a unit of the last decimal.
+_EXACT = 10 ** 15
+
+
 def round_price(price, tick, mode="nearest"):
     """Round `price` to a multiple of `tick`: mode "nearest" (half up), "down" or "up".
 
@@ -56,6 +63,11 @@ def round_price(price, tick, mode="nearest"):
         n = math.floor(units + 0.5 + _EPS)
     else:
         raise ValueError("mode must be nearest, down or up: %r" % (mode,))
+    if -_EXACT < n < _EXACT:  # n / ticks per CNY == round(n * tick, decimals), see _EXACT
+        if tick == 0.01:
+            return n / 100.0
+        if tick == 0.001:
+            return n / 1000.0
     return round(n * tick, _decimals(tick))
 
 
@@ -139,8 +151,11 @@ def cage_bounds(code, side, reference):
     lower bound. The cage is applied to every tradable board; where the real cage is
     wider (bonds, funds) this only makes our prices more conservative.
     """
-    tick = tick_size(code)
-    ticks = cage_ticks(code)
+    return _cage_bound(side, reference, tick_size(code), cage_ticks(code))
+
+
+def _cage_bound(side, reference, tick, ticks):
+    """cage_bounds for a code of the given tick and cage ticks."""
     if side == "buy":
         return round_price(max(reference * (1 + CAGE_PCT), reference + ticks * tick),
                            tick, "down")
@@ -169,11 +184,12 @@ def is_limit_up(quote):
     if not high:
         return False
     bid = _level(quote.get("bid1"))
-    ask = _level(quote.get("ask1"))
-    last = _level(quote.get("last"))
     if bid is not None and bid >= high - _EPS:
         return True
-    return ask is None and last is not None and last >= high - _EPS
+    if _level(quote.get("ask1")) is not None:
+        return False
+    last = _level(quote.get("last"))
+    return last is not None and last >= high - _EPS
 
 
 def is_limit_down(quote):
@@ -183,12 +199,13 @@ def is_limit_down(quote):
     low = quote.get("low_limit")
     if not low:
         return False
-    bid = _level(quote.get("bid1"))
     ask = _level(quote.get("ask1"))
-    last = _level(quote.get("last"))
     if ask is not None and ask <= low + _EPS:
         return True
-    return bid is None and last is not None and last <= low + _EPS
+    if _level(quote.get("bid1")) is not None:
+        return False
+    last = _level(quote.get("last"))
+    return last is not None and last <= low + _EPS
 
 
 def limit_order_price(code, side, quote, slippage):
@@ -199,13 +216,17 @@ def limit_order_price(code, side, quote, slippage):
     reference x (1 - slippage)), rounded up to the tick. `quote` needs high_limit and
     low_limit. The result is on the tick, inside the limits and inside the cage.
     """
-    tick = tick_size(code)
+    return limit_order_price_at(side, quote, slippage, tick_size(code), cage_ticks(code))
+
+
+def limit_order_price_at(side, quote, slippage, tick, ticks):
+    """limit_order_price for a code whose tick and cage ticks are already looked up."""
     reference = cage_reference(side, quote)
     if reference is None:
         return None
     high = round_price(quote["high_limit"], tick, "down")
     low = round_price(quote["low_limit"], tick, "up")
-    cage = cage_bounds(code, side, reference)
+    cage = _cage_bound(side, reference, tick, ticks)
     if side == "buy":
         price = round_price(min(high, cage, reference * (1 + slippage)), tick, "down")
         ok = low - _EPS <= price <= min(high, cage) + _EPS
