@@ -138,7 +138,7 @@ def test_a_database_error_in_the_fast_path_leaves_the_read_to_the_route(instance
     token = _setup(instance, app_client, acc)
     etag = _plan(app_client, token, acc.ACCOUNT).headers["ETag"]
 
-    def down(db):
+    def down(db, connection=None):
         raise OperationalError("SELECT", {}, Exception("server has gone away"))
 
     monkeypatch.setattr(fastpath.account_store, "recent_changes_of", down)

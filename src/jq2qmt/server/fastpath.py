@@ -217,7 +217,10 @@ class FastReads(object):
         self.server_app = server_app
         state = server_app.state
         self.db = state.db
-        self.fresh = FreshReads(lambda: account_store.recent_changes_of(self.db), inline=self.db.backend == "sqlite")
+        if self.db.backend == "sqlite":
+            self.fresh = FreshReads(_LoopReader(self.db), inline=True)
+        else:
+            self.fresh = FreshReads(lambda: account_store.recent_changes_of(self.db))
         self.tokens = Memo()
         self.plan_versions = Memo()
         self.total_etags = Memo()
@@ -322,7 +325,33 @@ class FastReads(object):
         return _response(200, etag, body)
 
 
-# ---- database reads (worker threads) ------------------------------------------------------
+# ---- database reads ---------------------------------------------------------------------
+
+class _LoopReader(object):
+    """The recent change numbers read on the event loop (SQLite), on a connection of
+    its own: a pooled one could make the loop wait while worker threads hold every
+    connection of the pool. A connection that failed is replaced on the next read."""
+
+    def __init__(self, db):
+        self.db = db
+        self._connection = None
+
+    def __call__(self):
+        if self._connection is None:
+            self._connection = self.db.private_connection()
+        try:
+            return account_store.recent_changes_of(self.db, self._connection)
+        except Exception:
+            connection, self._connection = self._connection, None
+            try:
+                connection.close()
+            except Exception:
+                pass
+            raise
+
+
+
+# worker threads
 
 def _token_row(db, token):
     """(scope, account_id) of an active token, or None."""

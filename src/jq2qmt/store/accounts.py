@@ -196,11 +196,11 @@ def recent_changes(session):
     return frozenset(session.scalars(_RECENT_CHANGES).all())
 
 
-def recent_changes_of(db):
-    """`recent_changes` as one statement on a bare pooled connection: no session or
-    transaction bookkeeping, for the reads that run many times a second (the
-    conditional-read fast path, long-poll wake-ups)."""
-    return frozenset(db.fetch_column(_RECENT_CHANGES))
+def recent_changes_of(db, connection=None):
+    """`recent_changes` as one statement on a bare connection (pooled, or the given
+    DBAPI `connection`): no session or transaction bookkeeping, for the reads that
+    run many times a second (the conditional-read fast path, long-poll wake-ups)."""
+    return frozenset(db.fetch_column(_RECENT_CHANGES, connection))
 
 
 def has_news(recent, seen, window=CHANGE_WINDOW):
