@@ -79,9 +79,11 @@ def usable_quote(code, quote):
 
 
 class _Plan(object):
-    """Accumulates one plan's decisions (plain lists, no logic of its own)."""
+    """Accumulates one plan's decisions (plain lists, no logic of its own) and holds
+    the piece limit of its orders (sizing.piece_limit of the settings)."""
 
-    def __init__(self):
+    def __init__(self, piece_limit):
+        self.piece_limit = piece_limit  # sizing.piece_limit(settings), asked per order
         self.sells = []
         self.buys = []
         self.cancels = []
@@ -145,7 +147,7 @@ def _size(plan, code, side, volume, price, settings, remaining=None):
         plan.skip(code, "below_min_value", "金额 %.2f 低于最小下单金额 %.2f / below "
                   "min_order_value" % (value, settings["min_order_value"]))
         return []
-    limit_value = sizing.piece_limit(settings)
+    limit_value = plan.piece_limit
     if limit_value is not None:
         pieces = sizing.split(code, side, volume, price, limit_value, remaining)
         if not pieces:
@@ -203,8 +205,8 @@ def _plan_buy(plan, ctx, inst, want, price, reason):
     pieces = _size(plan, code, "buy", volume, price, ctx["settings"])
     total = sum(pieces)
     if total > 0:
-        plan.buys.append({"code": code, "volume": total, "price": price, "reason": reason,
-                          "amount_li": fee_rules.amount_li(price, total)})
+        plan.buys.append({"code": code, "inst": inst, "volume": total, "price": price,
+                          "reason": reason, "amount_li": fee_rules.amount_li(price, total)})
 
 
 def _plan_code(plan, ctx, code):
@@ -245,21 +247,22 @@ def _allocate_cash(plan, budget_fen, settings):
     """Pay the buy candidates from the budget by priority; returns the buy orders in
     code order (plan.buys is in code order, one candidate per code).
     """
-    fees = settings["fees"]
+    fees, limit_value = settings["fees"], plan.piece_limit
     paid = {}
     for buy in sorted(plan.buys, key=_buy_priority):
-        code, price, volume = buy["code"], buy["price"], buy["volume"]
-        pieces = sizing.buy_pieces(code, volume, price, settings)
-        cost = sizing.order_cost_fen(code, price, pieces, fees)
+        code, inst, price, volume = buy["code"], buy["inst"], buy["price"], buy["volume"]
+        pieces = sizing.buy_pieces(code, volume, price, limit_value)
+        cost = sizing.order_cost_fen(inst, price, pieces, fees)
         if cost > budget_fen:
-            affordable = sizing.max_affordable(code, volume, price, budget_fen, settings)
+            affordable = sizing.max_affordable(inst, volume, price, budget_fen, fees,
+                                               limit_value)
             if affordable and _value(price, affordable) < settings["min_order_value"]:
                 affordable = 0
             plan.skip(code, "insufficient_cash", "资金不足：需 %.2f 元，可用 %.2f 元，少买 %d "
                       "股 / insufficient cash" % (cost / 100.0, budget_fen / 100.0,
                                                  volume - affordable))
-            pieces = sizing.buy_pieces(code, affordable, price, settings) if affordable else []
-            cost = sizing.order_cost_fen(code, price, pieces, fees)
+            pieces = sizing.buy_pieces(code, affordable, price, limit_value) if affordable else []
+            cost = sizing.order_cost_fen(inst, price, pieces, fees)
         budget_fen -= cost
         paid[code] = pieces
     return [_order(buy["code"], "buy", v, buy["price"], buy["reason"])
@@ -295,7 +298,7 @@ def compute_plan(scenario):
     open_orders = _open_orders_by_code(sc["account"]["open_orders"])
     all_codes = sorted(set(targets) | set(positions) | set(open_orders))
     no_position = {"volume": 0, "can_use_volume": 0}
-    plan = _Plan()
+    plan = _Plan(sizing.piece_limit(settings))
     for code in all_codes:  # in code order, so each group of decisions is too
         pos = positions.get(code, no_position)
         orders = open_orders.get(code, ())

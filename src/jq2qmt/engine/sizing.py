@@ -71,20 +71,23 @@ def split(code, side, volume, price, limit_value, remaining=None):
     return pieces
 
 
-def order_cost_fen(code, price, pieces, fees):
-    """Cash needed for buy orders of the given volumes (amount + fees each), in fen."""
+def order_cost_fen(inst, price, pieces, fees):
+    """Cash needed for buy orders of the given volumes (amount + fees each), in fen, for
+    the code of Instrument `inst`; `fees` complete (settings.fees).
+    """
     total = 0
     priced = cost = None
     for volume in pieces:  # slices repeat one volume: price a run of equal volumes once
         if volume != priced:
-            priced, cost = volume, fee_rules.buy_cost_fen(code, price, volume, fees)
+            priced, cost = volume, fee_rules.buy_cost_fen_at(inst.stock, price, volume, fees)
         total += cost
     return total
 
 
-def buy_pieces(code, volume, price, settings):
-    """Buy order volumes for `volume` after slicing (one piece when not sliced)."""
-    limit_value = piece_limit(settings)
+def buy_pieces(code, volume, price, limit_value):
+    """Buy order volumes for `volume` after slicing (one piece when not sliced);
+    `limit_value` is piece_limit(settings).
+    """
     if limit_value is None:
         return [volume] if volume > 0 else []
     return split(code, "buy", volume, price, limit_value)
@@ -101,16 +104,15 @@ def cap_to_max_value(code, side, volume, price, settings, remaining=None):
     return lots.floor_sell(code, within, remaining)
 
 
-def max_affordable(code, volume, price, budget_fen, settings):
-    """Largest valid buy volume <= `volume` whose sliced cost fits `budget_fen` (0 if
-    not even one lot fits).
+def max_affordable(inst, volume, price, budget_fen, fees, limit_value):
+    """Largest valid buy volume <= `volume` of Instrument `inst` whose sliced cost
+    (`limit_value` = piece_limit(settings)) fits `budget_fen` (0 if not even one lot fits).
     """
-    minimum, step = lots.lot_rule(code)
-    fees = settings["fees"]
+    minimum, step = inst.lot, inst.step
 
     def fits(v):
-        return order_cost_fen(code, price, buy_pieces(code, v, price, settings), fees) \
-            <= budget_fen
+        return order_cost_fen(inst, price, buy_pieces(inst.code, v, price, limit_value),
+                              fees) <= budget_fen
 
     if volume < minimum or not fits(minimum):
         return 0

@@ -60,9 +60,16 @@ def fees_fen_for_amount(code, side, amount, fees=None):
     if amount <= 0:
         return 0
     f = with_defaults(fees)
+    return _order_fees_fen(codes.is_stock(code), side, amount, f)
+
+
+def _order_fees_fen(stock, side, amount, f):
+    """fees_fen_for_amount for an amount > 0, complete fee settings `f` and the code's
+    codes.is_stock already known.
+    """
     total = max(_ceil_fen(amount * f["commission_rate"]),
                 _ceil_fen(f["min_commission"] * 1000))
-    if codes.is_stock(code):
+    if stock:
         total += _ceil_fen(amount * f["transfer_fee_rate"])
         if side == "sell":
             total += _ceil_fen(amount * f["stamp_duty_rate"])
@@ -73,6 +80,14 @@ def buy_cost_fen(code, price, volume, fees=None):
     """Cash a buy order needs, in fen: amount rounded up to the fen plus fees."""
     amount = amount_li(price, volume)
     return _ceil_fen(amount) + fees_fen_for_amount(code, "buy", amount, fees)
+
+
+def buy_cost_fen_at(stock, price, volume, fees):
+    """buy_cost_fen for a code whose codes.is_stock is already known, with complete fee
+    settings (as with_defaults returns them).
+    """
+    amount = amount_li(price, volume)
+    return _ceil_fen(amount) + (_order_fees_fen(stock, "buy", amount, fees) if amount > 0 else 0)
 
 
 def sell_proceeds_fen(code, price, volume, fees=None):
