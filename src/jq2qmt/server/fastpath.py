@@ -217,7 +217,7 @@ class FastReads(object):
         self.server_app = server_app
         state = server_app.state
         self.db = state.db
-        if self.db.backend == "sqlite":
+        if self.db.backend == "sqlite" and self.db.engine.url.database not in (None, "", ":memory:"):
             self.fresh = FreshReads(_LoopReader(self.db), inline=True)
         else:
             self.fresh = FreshReads(lambda: account_store.recent_changes_of(self.db))
