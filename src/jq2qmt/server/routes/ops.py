@@ -89,7 +89,7 @@ class OpsMiddleware(object):
 
         async def receive_wrapper():
             message = await receive()
-            if capture is not None and message["type"] == "http.request":
+            if message["type"] == "http.request":
                 if sum(len(c) for c in capture) < _MAX_CAPTURE:
                     capture.append(message.get("body", b""))
             return message
@@ -103,7 +103,7 @@ class OpsMiddleware(object):
         if waiting:
             metrics.longpolls.inc()
         try:
-            await self.app(scope, receive_wrapper, send_wrapper)
+            await self.app(scope, receive if capture is None else receive_wrapper, send_wrapper)
         finally:
             if waiting:
                 metrics.longpolls.dec()
