@@ -103,6 +103,13 @@ class Helpers(object):
             row = accounts.get_account(session, account_id)
             return row.revision, row.settings_json, row.paused, row.dry_run, row.name, row.mode
 
+    @classmethod
+    def followed_account(cls, instance, client):
+        """The account following the strategy x0.5 after one upload; its follower token."""
+        cls.store_account(instance, follow={STRATEGY: 0.5})
+        upload(client, instance, positions={"600000.XSHG": 1000, "000001.XSHE": 300}, total_value=1e6)
+        return cls.follower_token(instance)
+
     @staticmethod
     def follower_token(instance, account_id=ACCOUNT):
         from jq2qmt.store import accounts

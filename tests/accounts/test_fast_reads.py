@@ -20,9 +20,7 @@ TOTAL = "/api/v1/positions/total"
 
 
 def _setup(instance, app_client, acc):
-    acc.store_account(instance, follow={acc.STRATEGY: 0.5})
-    acc.upload(app_client, instance, positions={"600000.XSHG": 1000, "000001.XSHE": 300}, total_value=1e6)
-    return acc.follower_token(instance)
+    return acc.followed_account(instance, app_client)
 
 
 class Counter(object):
