@@ -79,11 +79,12 @@ def usable_quote(code, quote):
 
 
 class _Plan(object):
-    """Accumulates one plan's decisions (plain lists, no logic of its own) and holds
-    the piece limit of its orders (sizing.piece_limit of the settings)."""
+    """One plan: its settings, and its decisions as they accumulate (plain lists, no
+    logic of its own)."""
 
-    def __init__(self, piece_limit):
-        self.piece_limit = piece_limit  # sizing.piece_limit(settings), asked per order
+    def __init__(self, settings):
+        self.settings = settings
+        self.piece_limit = sizing.piece_limit(settings)  # asked for every order
         self.sells = []
         self.buys = []
         self.cancels = []
@@ -115,7 +116,7 @@ def _value(price, volume):
     return fee_rules.amount_li(price, volume) / 1000.0
 
 
-def _market_checks(plan, inst, side, quote, settings):
+def _market_checks(plan, inst, side, quote):
     """Return the limit price for trading the code on `side`, or None after a skip."""
     code = inst.code
     if quote is not None and quote.get("suspended"):
@@ -133,15 +134,16 @@ def _market_checks(plan, inst, side, quote, settings):
         plan.skip(code, "limit_down", "跌停封板，不卖出 / sealed at low limit %s"
                   % usable["low_limit"])
         return None
-    price = prices.limit_order_price_at(side, usable, settings["slippage"], inst.tick,
+    price = prices.limit_order_price_at(side, usable, plan.settings["slippage"], inst.tick,
                                         inst.cage_ticks)
     if price is None:
         plan.skip(code, "no_quote", "行情价格不一致，无法定价 / inconsistent quote")
     return price
 
 
-def _size(plan, code, side, volume, price, settings, remaining=None):
+def _size(plan, code, side, volume, price, remaining=None):
     """Apply min/max order value and slicing; returns the order volumes (maybe [])."""
+    settings = plan.settings
     value = _value(price, volume)
     if value < settings["min_order_value"]:
         plan.skip(code, "below_min_value", "金额 %.2f 低于最小下单金额 %.2f / below "
@@ -166,8 +168,9 @@ def _size(plan, code, side, volume, price, settings, remaining=None):
     return [capped] if capped > 0 else []
 
 
-def _plan_sell(plan, ctx, code, want, price, reason, in_flight):
-    held, can_use, open_sells = ctx["held"], ctx["can_use"], ctx["open_sells"]
+def _plan_sell(plan, code, position, open_orders, want, price, reason, in_flight):
+    held, can_use = position["volume"], position["can_use_volume"]
+    open_sells = _open_sell_volume(open_orders)
     # The odd-lot rule must hold both while this plan's cancelled sells are still
     # frozen (held - every open sell) and once the cancels are through (held - the
     # sells kept in flight): the broker may see the new sell at either moment.
@@ -186,7 +189,7 @@ def _plan_sell(plan, ctx, code, want, price, reason, in_flight):
         plan.skip(code, "below_lot", "需卖 %d，不足可卖的整手 / below one lot" % want)
     if volume == 0:
         return
-    pieces = _size(plan, code, "sell", volume, price, ctx["settings"], remaining)
+    pieces = _size(plan, code, "sell", volume, price, remaining)
     if pieces and not lots.is_valid_sell(code, pieces[-1], after_cancels - sum(pieces[:-1])):
         # a slice tail that is "the whole rest" only while cancelled sells are frozen
         pieces[-1] = lots.floor_buy(code, pieces[-1])
@@ -195,23 +198,26 @@ def _plan_sell(plan, ctx, code, want, price, reason, in_flight):
             plan.sells.append(_order(code, "sell", piece, price, reason))
 
 
-def _plan_buy(plan, ctx, inst, want, price, reason):
+def _plan_buy(plan, inst, want, price, reason):
     code = inst.code
     volume = lots.floor_to_lot(want, inst.lot, inst.step)
     if volume == 0:
         plan.skip(code, "below_lot", "需买 %d，不足一手 %d / below one lot"
                   % (want, lots.lot_size(code)))
         return
-    pieces = _size(plan, code, "buy", volume, price, ctx["settings"])
+    pieces = _size(plan, code, "buy", volume, price)
     total = sum(pieces)
     if total > 0:
         plan.buys.append({"code": code, "inst": inst, "volume": total, "price": price,
                           "reason": reason, "amount_li": fee_rules.amount_li(price, total)})
 
 
-def _plan_code(plan, ctx, code):
-    target, held = ctx["target"], ctx["held"]
-    settings = ctx["settings"]
+def _plan_code(plan, code, target, position, open_orders, quote):
+    """Plan one code: `position` its account position, `open_orders` its open orders
+    with volume left, `quote` its parsed quote or None.
+    """
+    settings = plan.settings
+    held = position["volume"]
     diff = target - held
     inst = instrument(code)
     if _is_ignored(inst, settings["ignore"]):
@@ -220,22 +226,22 @@ def _plan_code(plan, ctx, code):
         return
     side = "buy" if diff > 0 else ("sell" if diff < 0 else None)
     in_flight = 0
-    if ctx["open_orders"]:
-        in_flight, cancels = inflight.reconcile(side, abs(diff), ctx["open_orders"],
+    if open_orders:
+        in_flight, cancels = inflight.reconcile(side, abs(diff), open_orders,
                                                 settings["reprice_after"])
         for order, why in cancels:
             plan.cancel(order, why)
     want = abs(diff) - in_flight
     if side is None or want <= 0:
         return
-    price = _market_checks(plan, inst, side, ctx["quote"], settings)
+    price = _market_checks(plan, inst, side, quote)
     if price is None:
         return
     reason = _reason(target, held, in_flight)
     if side == "sell":
-        _plan_sell(plan, ctx, code, want, price, reason, in_flight)
+        _plan_sell(plan, code, position, open_orders, want, price, reason, in_flight)
     else:
-        _plan_buy(plan, ctx, inst, want, price, reason)
+        _plan_buy(plan, inst, want, price, reason)
 
 
 def _buy_priority(buy):
@@ -243,10 +249,11 @@ def _buy_priority(buy):
     return -buy["amount_li"], buy["code"]
 
 
-def _allocate_cash(plan, budget_fen, settings):
+def _allocate_cash(plan, budget_fen):
     """Pay the buy candidates from the budget by priority; returns the buy orders in
     code order (plan.buys is in code order, one candidate per code).
     """
+    settings = plan.settings
     fees, limit_value = settings["fees"], plan.piece_limit
     paid = {}
     for buy in sorted(plan.buys, key=_buy_priority):
@@ -294,27 +301,20 @@ def compute_plan(scenario):
     settings = sc["settings"]
     quotes = sc["quotes"]
     targets = merge_targets(sc["targets"], sc["follow"])
-    positions = dict((p["code"], p) for p in sc["account"]["positions"] if p["volume"] > 0)
+    positions = {p["code"]: p for p in sc["account"]["positions"] if p["volume"] > 0}
     open_orders = _open_orders_by_code(sc["account"]["open_orders"])
     all_codes = sorted(set(targets) | set(positions) | set(open_orders))
     no_position = {"volume": 0, "can_use_volume": 0}
-    plan = _Plan(sizing.piece_limit(settings))
+    plan = _Plan(settings)
     for code in all_codes:  # in code order, so each group of decisions is too
-        pos = positions.get(code, no_position)
-        orders = open_orders.get(code, ())
-        ctx = {
-            "target": targets.get(code, 0), "held": pos["volume"],
-            "can_use": pos["can_use_volume"], "open_orders": orders,
-            "open_sells": _open_sell_volume(orders) if orders else 0,
-            "quote": quotes.get(code), "settings": settings,
-        }
-        _plan_code(plan, ctx, code)
+        _plan_code(plan, code, targets.get(code, 0), positions.get(code, no_position),
+                   open_orders.get(code, ()), quotes.get(code))
     sells = plan.sells  # already in code order
     budget = fee_rules.to_fen(sc["account"]["cash"])
     if settings["use_sell_proceeds"]:
         budget += sum(fee_rules.sell_proceeds_fen(o["code"], o["price"], o["volume"],
                                                   settings["fees"]) for o in sells)
-    buys = _allocate_cash(plan, budget, settings)
+    buys = _allocate_cash(plan, budget)
     skipped = sorted(plan.skipped, key=_by_code)
     return {"orders": sells + buys, "cancels": plan.cancels, "skipped": skipped,
             "targets": {code: targets.get(code, 0) for code in all_codes}}
