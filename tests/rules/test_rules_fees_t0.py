@@ -52,3 +52,17 @@ def test_to_fen_rounds_down(cny, fen):
 ])
 def test_t0(code, is_t0):
     assert t0.is_t0(code) is is_t0
+
+
+@pytest.mark.parametrize("code", ["600000.SH", "688981.SH", "430047.BJ", "510300.SH",
+                                  "113050.SH", "159915.SZ"])
+@pytest.mark.parametrize("custom", [None, {"min_commission": 0.0},
+                                    {"commission_rate": 0.003, "transfer_fee_rate": 0.0}])
+def test_buy_cost_fen_at_is_buy_cost_fen(code, custom):
+    from jq2qmt.rules import codes
+
+    complete = fees.with_defaults(custom)
+    for price in (0.001, 0.5, 3.999, 10.0, 123.45):
+        for volume in (0, 1, 10, 100, 1234, 100000):
+            assert fees.buy_cost_fen_at(codes.is_stock(code), price, volume, complete) \
+                == fees.buy_cost_fen(code, price, volume, custom)
