@@ -225,13 +225,14 @@ def _plan_code(plan, code, target, position, open_orders, quote):
             plan.skip(code, "ignored", "忽略列表或不交易的品种，差额 %d 不处理 / ignored" % diff)
         return
     side = "buy" if diff > 0 else ("sell" if diff < 0 else None)
+    need = abs(diff)
     in_flight = 0
     if open_orders:
-        in_flight, cancels = inflight.reconcile(side, abs(diff), open_orders,
+        in_flight, cancels = inflight.reconcile(side, need, open_orders,
                                                 settings["reprice_after"])
         for order, why in cancels:
             plan.cancel(order, why)
-    want = abs(diff) - in_flight
+    want = need - in_flight
     if side is None or want <= 0:
         return
     price = _market_checks(plan, inst, side, quote)
