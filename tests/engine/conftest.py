@@ -3,6 +3,9 @@
 JQ2QMT_HYPOTHESIS_PROFILE=ci  -> 2,000 examples per property, derandomized (same
                                  examples on every run), no deadline: what CI runs.
 unset (or "dev")              -> 150 examples per property for quick local runs.
+JQ2QMT_HYPOTHESIS_PROFILE=soak -> random (not derandomized) examples, as many per
+                                 property as JQ2QMT_HYPOTHESIS_EXAMPLES (default
+                                 5,000): a longer hunt for new counterexamples.
 
 The profile is registered under the name "jq2qmt-engine" and applied by the
 property tests with @settings(settings.get_profile("jq2qmt-engine")), so it never
@@ -18,6 +21,9 @@ _PROFILES = {
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
     "dev": dict(max_examples=150, deadline=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
+    "soak": dict(max_examples=int(os.environ.get("JQ2QMT_HYPOTHESIS_EXAMPLES", "5000")),
+                 derandomize=False, deadline=None, print_blob=True,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
 }
 
 _name = os.environ.get("JQ2QMT_HYPOTHESIS_PROFILE", "dev")
