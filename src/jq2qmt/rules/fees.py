@@ -67,8 +67,9 @@ def _order_fees_fen(stock, side, amount, f):
     """fees_fen_for_amount for an amount > 0, complete fee settings `f` and the code's
     codes.is_stock already known.
     """
-    total = max(_ceil_fen(amount * f["commission_rate"]),
-                _ceil_fen(f["min_commission"] * 1000))
+    commission = _ceil_fen(amount * f["commission_rate"])
+    minimum = _ceil_fen(f["min_commission"] * 1000)
+    total = minimum if minimum > commission else commission  # max(), cheaper per order
     if stock:
         total += _ceil_fen(amount * f["transfer_fee_rate"])
         if side == "sell":
