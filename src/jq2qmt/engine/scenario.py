@@ -113,13 +113,19 @@ def _text(value, field):
 
 def _parse_target_position(pos, codes_seen):
     """One position of a strategy (fields relative to it); adds its code to codes_seen."""
-    _dict(pos, "")
-    code = _code(_required(pos, "code", ""), ".code")
+    # plain dicts, ints and floats are taken inline; the checkers judge everything else
+    if pos.__class__ is not dict:
+        _dict(pos, "")
+    code = _code(pos["code"] if "code" in pos else _required(pos, "code", ""), ".code")
     if code in codes_seen:
         raise ScenarioError(".code", "重复的代码 / duplicate code %s" % code)
     codes_seen.add(code)
-    volume = _integer(_required(pos, "volume", ""), ".volume")
-    cost = _number(pos.get("cost"), ".cost", minimum=0, nullable=True)
+    volume = pos["volume"] if "volume" in pos else _required(pos, "volume", "")
+    if volume.__class__ is not int:
+        volume = _integer(volume, ".volume")
+    cost = pos.get("cost")
+    if cost is not None and (cost.__class__ is not float or not 0.0 <= cost < _INF):
+        cost = _number(cost, ".cost", minimum=0, nullable=True)
     return {"code": code, "volume": volume, "cost": cost}
 
 
@@ -251,7 +257,8 @@ def parse_account(raw):
 
 def _parse_quote(quote):
     """One quote (fields relative to it)."""
-    _dict(quote, "")
+    if quote.__class__ is not dict:  # a plain dict needs no check
+        _dict(quote, "")
     get = quote.get
     parsed = {}
     for key in QUOTE_NUMBERS:
