@@ -293,11 +293,10 @@ def _aggregate(session, selection, strategy_count):
     in code-point order, with a name for the code (stored names are never empty:
     `parse_snapshot` turns "" into None, so "not NULL" is the fold's "truthy"): its
     strategy name is a MIN in the same query, its position row one index lookup per
-    code. Only the float
-    sum of volume x cost depends on the summation order, which SQL does not fix:
-    `rounded_average` proves the rounded average equal to the sequential sum's, and
-    the few codes where it cannot (an average within a few ulps of a rounding tie)
-    are folded in Python from their rows, in strategy-name order.
+    code. Only the float sum of volume x cost depends on the summation order, which
+    SQL does not fix: `rounded_average` proves the rounded average equal to the
+    sequential sum's, and the few codes where it cannot (an average within a few ulps
+    of a rounding tie) are folded in Python from their rows, in strategy-name order.
     """
     long = Position.volume > 0
     sums = (
