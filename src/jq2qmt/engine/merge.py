@@ -48,12 +48,25 @@ def merge_targets(targets, follow, quotes=None):
     the weight mode's formula but not needed, because the price cancels out (see the
     module docstring). Codes of followed strategies appear even with target 0.
     """
+    return _merge(targets, follow, codes.normalize)
+
+
+def merge_parsed_targets(targets, follow):
+    """merge_targets for parsed targets (scenario.parse_targets), whose codes are in QMT
+    form already: a plan does not normalize every code twice.
+    """
+    return _merge(targets, follow, None)
+
+
+def _merge(targets, follow, normalize):
+    """merge_targets; `normalize` maps a position's code to QMT form (None: it is)."""
     sums = {}
+    get = sums.get
     for target in targets:
         scale = _scale(follow, target["strategy"], target)
         if scale is None:
             continue
         for pos in target["positions"]:
-            code = codes.normalize(pos["code"])
-            sums[code] = sums.get(code, 0.0) + scale * pos["volume"]
+            code = pos["code"] if normalize is None else normalize(pos["code"])
+            sums[code] = get(code, 0.0) + scale * pos["volume"]
     return {code: floor_volume(sums[code]) for code in sorted(sums)}

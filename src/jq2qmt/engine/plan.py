@@ -32,7 +32,7 @@ from ..rules import prices
 from ..rules.instrument import instrument
 from . import inflight
 from . import sizing
-from .merge import merge_targets
+from .merge import merge_parsed_targets
 from .scenario import parse_scenario
 
 
@@ -301,7 +301,7 @@ def compute_plan(scenario):
     sc = parse_scenario(scenario)
     settings = sc["settings"]
     quotes = sc["quotes"]
-    targets = merge_targets(sc["targets"], sc["follow"])
+    targets = merge_parsed_targets(sc["targets"], sc["follow"])
     positions = {p["code"]: p for p in sc["account"]["positions"] if p["volume"] > 0}
     open_orders = _open_orders_by_code(sc["account"]["open_orders"])
     all_codes = sorted(set(targets) | set(positions) | set(open_orders))

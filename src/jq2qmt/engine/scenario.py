@@ -187,10 +187,17 @@ def parse_follow(raw, targets=None):
 
 def _parse_position(pos):
     """One account position (fields relative to it)."""
-    _dict(pos, "")
-    code = _code(_required(pos, "code", ""), ".code")
-    volume = _integer(_required(pos, "volume", ""), ".volume", minimum=0)
-    can_use = _integer(_required(pos, "can_use_volume", ""), ".can_use_volume", minimum=0)
+    # a plain dict of plain ints >= 0 is read inline; the checkers judge everything else
+    if pos.__class__ is not dict:
+        _dict(pos, "")
+    code = _code(pos["code"] if "code" in pos else _required(pos, "code", ""), ".code")
+    volume = pos["volume"] if "volume" in pos else _required(pos, "volume", "")
+    if volume.__class__ is not int or volume < 0:
+        volume = _integer(volume, ".volume", minimum=0)
+    can_use = (pos["can_use_volume"] if "can_use_volume" in pos
+               else _required(pos, "can_use_volume", ""))
+    if can_use.__class__ is not int or can_use < 0:
+        can_use = _integer(can_use, ".can_use_volume", minimum=0)
     if can_use > volume:
         raise ScenarioError(".can_use_volume", "不能大于持仓 / exceeds volume %d" % volume)
     return {"code": code, "volume": volume, "can_use_volume": can_use}
