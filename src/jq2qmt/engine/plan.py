@@ -141,10 +141,12 @@ def _market_checks(plan, inst, side, quote):
     return price
 
 
-def _size(plan, code, side, volume, price, remaining=None):
-    """Apply min/max order value and slicing; returns the order volumes (maybe [])."""
+def _size(plan, code, side, volume, price, amount, remaining=None):
+    """Apply min/max order value and slicing to `volume` (of amount `amount` li at
+    `price`); returns the order volumes (maybe []).
+    """
     settings = plan.settings
-    value = _value(price, volume)
+    value = amount / 1000.0
     if value < settings["min_order_value"]:
         plan.skip(code, "below_min_value", "金额 %.2f 低于最小下单金额 %.2f / below "
                   "min_order_value" % (value, settings["min_order_value"]))
@@ -189,7 +191,8 @@ def _plan_sell(plan, code, position, open_orders, want, price, reason, in_flight
         plan.skip(code, "below_lot", "需卖 %d，不足可卖的整手 / below one lot" % want)
     if volume == 0:
         return
-    pieces = _size(plan, code, "sell", volume, price, remaining)
+    pieces = _size(plan, code, "sell", volume, price, fee_rules.amount_li(price, volume),
+                   remaining)
     if pieces and not lots.is_valid_sell(code, pieces[-1], after_cancels - sum(pieces[:-1])):
         # a slice tail that is "the whole rest" only while cancelled sells are frozen
         pieces[-1] = lots.floor_buy(code, pieces[-1])
@@ -205,11 +208,13 @@ def _plan_buy(plan, inst, want, price, reason):
         plan.skip(code, "below_lot", "需买 %d，不足一手 %d / below one lot"
                   % (want, lots.lot_size(code)))
         return
-    pieces = _size(plan, code, "buy", volume, price)
+    amount = fee_rules.amount_li(price, volume)
+    pieces = _size(plan, code, "buy", volume, price, amount)
     total = sum(pieces)
     if total > 0:
-        plan.buys.append({"code": code, "inst": inst, "volume": total, "price": price,
-                          "reason": reason, "amount_li": fee_rules.amount_li(price, total)})
+        if total != volume:
+            amount = fee_rules.amount_li(price, total)
+        plan.buys.append((-amount, code, inst, total, price, reason))
 
 
 def _plan_code(plan, code, target, position, open_orders, quote):
@@ -245,11 +250,6 @@ def _plan_code(plan, code, target, position, open_orders, quote):
         _plan_buy(plan, inst, want, price, reason)
 
 
-def _buy_priority(buy):
-    """Cash goes to the largest order value first, then by code."""
-    return -buy["amount_li"], buy["code"]
-
-
 def _allocate_cash(plan, budget_fen):
     """Pay the buy candidates from the budget by priority; returns the buy orders in
     code order (plan.buys is in code order, one candidate per code).
@@ -257,10 +257,15 @@ def _allocate_cash(plan, budget_fen):
     settings = plan.settings
     fees, limit_value = settings["fees"], plan.piece_limit
     paid = {}
-    for buy in sorted(plan.buys, key=_buy_priority):
-        code, inst, price, volume = buy["code"], buy["inst"], buy["price"], buy["volume"]
-        pieces = sizing.buy_pieces(code, volume, price, limit_value)
-        cost = sizing.order_cost_fen(inst, price, pieces, fees)
+    # A buy candidate is (-amount li, code, instrument, volume, price, reason): sorted as
+    # it is, cash goes to the largest order value first, then by code (one per code).
+    for negative_amount, code, inst, volume, price, _ in sorted(plan.buys):
+        if limit_value is None:  # one order of the buy's volume, its amount known
+            pieces = [volume]
+            cost = fee_rules.buy_cost_fen_li(inst.stock, -negative_amount, fees)
+        else:
+            pieces = sizing.buy_pieces(code, volume, price, limit_value)
+            cost = sizing.order_cost_fen(inst, price, pieces, fees)
         if cost > budget_fen:
             affordable = sizing.max_affordable(inst, volume, price, budget_fen, fees,
                                                limit_value)
@@ -273,8 +278,8 @@ def _allocate_cash(plan, budget_fen):
             cost = sizing.order_cost_fen(inst, price, pieces, fees)
         budget_fen -= cost
         paid[code] = pieces
-    return [_order(buy["code"], "buy", v, buy["price"], buy["reason"])
-            for buy in plan.buys for v in paid[buy["code"]]]
+    return [_order(code, "buy", v, price, reason)
+            for _, code, _, _, price, reason in plan.buys for v in paid[code]]
 
 
 def _open_orders_by_code(open_orders):

@@ -87,7 +87,11 @@ def buy_cost_fen_at(stock, price, volume, fees):
     """buy_cost_fen for a code whose codes.is_stock is already known, with complete fee
     settings (as with_defaults returns them).
     """
-    amount = amount_li(price, volume)
+    return buy_cost_fen_li(stock, amount_li(price, volume), fees)
+
+
+def buy_cost_fen_li(stock, amount, fees):
+    """buy_cost_fen_at for a buy whose amount (amount_li) is already known."""
     return _ceil_fen(amount) + (_order_fees_fen(stock, "buy", amount, fees) if amount > 0 else 0)
 
 
