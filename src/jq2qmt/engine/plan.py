@@ -294,6 +294,18 @@ def _open_sell_volume(orders):
     return sum(inflight.remaining(o) for o in orders if o["side"] == "sell")
 
 
+def _all_codes(targets, positions, open_orders):
+    """Every code of the plan, sorted: the targets' codes (merge gives them sorted)
+    followed by any others, so the sort has little left to do.
+    """
+    all_codes = list(targets)
+    others = (positions.keys() | open_orders.keys()) - targets.keys()
+    if others:
+        all_codes.extend(others)
+        all_codes.sort()
+    return all_codes
+
+
 def _by_code(item):
     return item["code"]
 
@@ -309,7 +321,7 @@ def compute_plan(scenario):
     targets = merge_parsed_targets(sc["targets"], sc["follow"])
     positions = {p["code"]: p for p in sc["account"]["positions"] if p["volume"] > 0}
     open_orders = _open_orders_by_code(sc["account"]["open_orders"])
-    all_codes = sorted(set(targets) | set(positions) | set(open_orders))
+    all_codes = _all_codes(targets, positions, open_orders)
     no_position = {"volume": 0, "can_use_volume": 0}
     plan = _Plan(settings)
     for code in all_codes:  # in code order, so each group of decisions is too
