@@ -36,11 +36,8 @@ from .merge import merge_parsed_targets
 from .scenario import parse_scenario
 
 
-def _is_ignored(inst, patterns):
-    if not inst.tradable:
-        return True
-    if not patterns:
-        return False
+def _matches_ignore(inst, patterns):
+    """True when one of the settings' ignore patterns matches a form of the code."""
     code = inst.code
     forms = (code, codes.to_jq(code), code[:6])
     for pattern in patterns:
@@ -225,7 +222,8 @@ def _plan_code(plan, code, target, position, open_orders, quote):
     held = position["volume"]
     diff = target - held
     inst = instrument(code)
-    if _is_ignored(inst, settings["ignore"]):
+    ignore = settings["ignore"]
+    if not inst.tradable or (ignore and _matches_ignore(inst, ignore)):
         if diff:
             plan.skip(code, "ignored", "忽略列表或不交易的品种，差额 %d 不处理 / ignored" % diff)
         return
