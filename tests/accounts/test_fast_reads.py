@@ -208,3 +208,31 @@ def test_inline_fresh_reads_are_shared_by_the_callers_of_one_loop_step_only():
 
     together, after = asyncio.run(scenario())
     assert together == [1] * 5 and after == 2 and len(calls) == 2
+
+
+def test_reads_that_miss_together_share_one_database_read():
+    """Every poller right after an upload misses the memo at once: one read serves
+    them all; a failed read is not remembered."""
+    calls, release = [], threading.Event()
+
+    def read(value):
+        calls.append(value)
+        release.wait(5)
+        if value == "bad":
+            raise OperationalError("SELECT", {}, Exception("down"))
+        return value
+
+    async def scenario():
+        memo, changes = fastpath.Memo(), frozenset([1])
+        waiting = [asyncio.ensure_future(fastpath._memoized(memo, "k", changes, read, "v1")) for _ in range(10)]
+        await asyncio.sleep(0.05)
+        release.set()
+        shared = await asyncio.gather(*waiting)
+        failed = await asyncio.gather(fastpath._memoized(memo, "b", changes, read, "bad"), return_exceptions=True)
+        retried = await asyncio.gather(fastpath._memoized(memo, "b", changes, read, "bad"), return_exceptions=True)
+        return shared, failed, retried
+
+    shared, failed, retried = asyncio.run(scenario())
+    assert shared == ["v1"] * 10
+    assert isinstance(failed[0], OperationalError) and isinstance(retried[0], OperationalError)
+    assert calls == ["v1", "bad", "bad"]

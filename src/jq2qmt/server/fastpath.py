@@ -135,8 +135,9 @@ def _consume(future):
 
 
 class Memo(object):
-    """Values computed from the database, valid while the recent changes stay the
-    same set. Bounded: cleared when full (misses only cost a recomputation)."""
+    """Values computed from the database (as futures, see `_memoized`), valid while
+    the recent changes stay the same set. Bounded: cleared when full (misses only
+    cost a recomputation)."""
 
     _MISSING = object()
 
@@ -157,6 +158,24 @@ class Memo(object):
 
     def missing(self, value):
         return value is self._MISSING
+
+    def forget(self, key, value):
+        """Drop `key` if it still holds `value` (a failed read is not remembered)."""
+        item = self._items.get(key)
+        if item is not None and item[1] is value:
+            del self._items[key]
+
+
+async def _memoized(memo, key, changes, read, *args):
+    """`read(*args)` in a worker thread, once per key and change set: requests that
+    miss together (every poller right after an upload) share one read."""
+    value = memo.get(key, changes)
+    if memo.missing(value):
+        value = asyncio.ensure_future(run_in_threadpool(read, *args))
+        memo.put(key, changes, value)
+        value.add_done_callback(lambda done: memo.forget(key, done) if not done.cancelled() and
+                                done.exception() is not None else None)
+    return await asyncio.shield(value)
 
 
 class _PassOn(Exception):
@@ -223,7 +242,7 @@ class FastReads(object):
             self.fresh = FreshReads(lambda: account_store.recent_changes_of(self.db))
         self.tokens = Memo()
         self.plan_versions = Memo()
-        self.total_etags = Memo()
+        self.total_fingerprints = Memo()
         self._routes = None
 
     async def __call__(self, scope, receive, send):
@@ -260,12 +279,9 @@ class FastReads(object):
 
     async def _principal(self, token, changes):
         key = hashlib.sha256(token.encode("utf-8")).digest()
-        found = self.tokens.get(key, changes)
-        if self.tokens.missing(found):
-            found = await run_in_threadpool(_token_row, self.db, token)
-            if found is None:
-                raise _PassOn()  # unknown or revoked: the route answers 401
-            self.tokens.put(key, changes, found)
+        found = await _memoized(self.tokens, key, changes, _token_row, self.db, token)
+        if found is None:
+            raise _PassOn()  # unknown or revoked: the route answers 401
         return found
 
     async def _plan(self, scope):
@@ -279,10 +295,7 @@ class FastReads(object):
         token_scope, token_account = await self._principal(token, changes)
         if token_scope != "follow" or token_account != account_id:
             raise _PassOn()  # the route answers 403
-        version = self.plan_versions.get(account_id, changes)
-        if self.plan_versions.missing(version):
-            version = await run_in_threadpool(_plan_version, self.db, account_id)
-            self.plan_versions.put(account_id, changes, version)
+        version = await _memoized(self.plan_versions, account_id, changes, _plan_version, self.db, account_id)
         if version is None:
             raise _PassOn()  # no such account: the route answers 404
         scope["route"] = self._route(PLAN_ROUTE)
@@ -308,12 +321,9 @@ class FastReads(object):
         token_scope, _account = await self._principal(token, changes)
         if token_scope != "read":
             raise _PassOn()
-        key = (tuple(names), include)
-        etag = self.total_etags.get(key, changes)
-        if self.total_etags.missing(etag):
-            fingerprint = await run_in_threadpool(_total_fingerprint, self.db, names)
-            etag = None if fingerprint is None else total_etag(names, include, fingerprint)
-            self.total_etags.put(key, changes, etag)
+        fingerprint = await _memoized(self.total_fingerprints, tuple(names), changes,
+                                      _total_fingerprint, self.db, names)
+        etag = None if fingerprint is None else total_etag(names, include, fingerprint)
         if etag is None:
             raise _PassOn()  # a strategy is missing: the route answers 404
         scope["route"] = self._route(TOTAL_PATH)

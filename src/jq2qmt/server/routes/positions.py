@@ -183,23 +183,18 @@ def total_positions(request: Request, strategies: str = Query(None, description=
         etag = total_etag(names, include_adjustments, fingerprint)
         if etag in _if_none_match(request):
             return Response(status_code=304, headers={"ETag": etag})
-        cache = app_caches.for_app(request.app).totals
-        body = cache.get(etag)
-        if body is None:
-            body = _encoded_total(session, names, include_adjustments, fingerprint, etag, cache)
+        body = app_caches.for_app(request.app).totals.get_or_build(
+            etag, lambda: _encoded_total(session, names, include_adjustments, etag))
     return Response(body, media_type="application/json", headers={"ETag": etag})
 
 
-def _encoded_total(session, names, include_adjustments, fingerprint, etag, cache):
-    """The total's JSON bytes; cached under its ETag only when the fingerprint did not
-    move while it was computed (always so on SQLite/MySQL, whose read transaction is
-    one snapshot; PostgreSQL's READ COMMITTED may see an upload commit in between)."""
+def _encoded_total(session, names, include_adjustments, etag):
+    """The total's JSON bytes, from the same read transaction (one snapshot on every
+    backend, see `Database.read`) as the fingerprint in `etag`; built once per ETag
+    however many readers ask for it at the same moment."""
     total = repo.total_positions(session, names, include_adjustments)
     total["etag"] = etag.strip('"')
-    body = json.dumps(total, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-    if repo.total_fingerprint(session, names) == fingerprint:
-        cache.put(etag, body)
-    return body
+    return json.dumps(total, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 def _if_none_match(request):
