@@ -12,6 +12,11 @@ CACHE_SIZE = 256
 BUILD_LOCKS = 16
 
 
+def held_etags(header):
+    """The ETags a client holds, from its ``If-None-Match`` header value (or None)."""
+    return {part.strip() for part in (header or "").split(",") if part.strip()}
+
+
 class LruCache(object):
     """A small thread-safe LRU map (worker threads and the event loop share it)."""
 

@@ -173,8 +173,12 @@ async def _memoized(memo, key, changes, read, *args):
     if memo.missing(value):
         value = asyncio.ensure_future(run_in_threadpool(read, *args))
         memo.put(key, changes, value)
-        value.add_done_callback(lambda done: memo.forget(key, done) if not done.cancelled() and
-                                done.exception() is not None else None)
+
+        def forget_failure(done):
+            if done.cancelled() or done.exception() is not None:
+                memo.forget(key, done)
+
+        value.add_done_callback(forget_failure)
     return await asyncio.shield(value)
 
 
@@ -198,11 +202,6 @@ def _bearer(scope):
     if scheme.lower() != "bearer" or not token:
         raise _PassOn()
     return token
-
-
-def _held_tags(scope):
-    header = _header(scope, b"if-none-match") or ""
-    return {part.strip() for part in header.split(",") if part.strip()}
 
 
 def _query(scope, allowed):
@@ -300,7 +299,7 @@ class FastReads(object):
             raise _PassOn()  # no such account: the route answers 404
         scope["route"] = self._route(PLAN_ROUTE)
         etag = '"%s"' % version
-        if etag in _held_tags(scope):
+        if etag in app_caches.held_etags(_header(scope, b"if-none-match")):
             return _response(304, etag)
         body = app_caches.for_app(self.server_app).plan_bytes.get(version)
         if body is None:
@@ -327,7 +326,7 @@ class FastReads(object):
         if etag is None:
             raise _PassOn()  # a strategy is missing: the route answers 404
         scope["route"] = self._route(TOTAL_PATH)
-        if etag in _held_tags(scope):
+        if etag in app_caches.held_etags(_header(scope, b"if-none-match")):
             return _response(304, etag)
         body = app_caches.for_app(self.server_app).totals.get(etag)
         if body is None:

@@ -81,11 +81,6 @@ def _etag(version):
     return '"%s"' % version
 
 
-def _if_none_match(request):
-    header = request.headers.get("If-None-Match", "")
-    return {part.strip() for part in header.split(",") if part.strip()}
-
-
 def _json_body(body, required=True):
     if not body.strip():
         if required:
@@ -108,7 +103,7 @@ async def get_plan(account_id: str, request: Request,
                    _: Principal = Depends(plan_reader)):
     db = _db(request)
     state = await run_in_threadpool(_call, plans.read_state, db, account_id)
-    held_tags = _if_none_match(request)
+    held_tags = app_caches.held_etags(request.headers.get("If-None-Match"))
     if _etag(state.version) in held_tags:
         if wait <= 0:
             return Response(status_code=304, headers={"ETag": _etag(state.version)})

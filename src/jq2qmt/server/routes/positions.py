@@ -181,7 +181,7 @@ def total_positions(request: Request, strategies: str = Query(None, description=
                            % (missing, missing), "strategies")
         fingerprint = repo.total_fingerprint(session, names)
         etag = total_etag(names, include_adjustments, fingerprint)
-        if etag in _if_none_match(request):
+        if etag in app_caches.held_etags(request.headers.get("If-None-Match")):
             return Response(status_code=304, headers={"ETag": etag})
         body = app_caches.for_app(request.app).totals.get_or_build(
             etag, lambda: _encoded_total(session, names, include_adjustments, etag))
@@ -196,7 +196,3 @@ def _encoded_total(session, names, include_adjustments, etag):
     total["etag"] = etag.strip('"')
     return json.dumps(total, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
-
-def _if_none_match(request):
-    header = request.headers.get("If-None-Match", "")
-    return {part.strip() for part in header.split(",") if part.strip()}
