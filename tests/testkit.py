@@ -10,6 +10,27 @@ BACKEND_ENV = {"mysql": "JQ2QMT_TEST_MYSQL_URL", "postgres": "JQ2QMT_TEST_POSTGR
 REQUIRE_ALL = os.environ.get("JQ2QMT_TEST_REQUIRE_ALL_BACKENDS") == "1"
 
 
+PY36_ENV = "JQ2QMT_PY36"
+REQUIRE_PY36 = os.environ.get("JQ2QMT_TEST_REQUIRE_PY36") == "1"
+_PYENV_PY36 = os.path.expanduser("~/.pyenv/versions/3.6.15/bin/python3.6")
+
+
+def py36_python(variable=PY36_ENV):
+    """Path of a CPython 3.6 interpreter (the exported files' target), or skip.
+
+    `variable` names an environment variable that points at it (CI sets one per
+    library set); the plain interpreter falls back to pyenv's 3.6.15. With
+    JQ2QMT_TEST_REQUIRE_PY36=1 (CI) a missing interpreter fails the test instead.
+    """
+    path = os.environ.get(variable) or (_PYENV_PY36 if variable == PY36_ENV else "")
+    if path and os.path.exists(path):
+        return path
+    message = "no CPython 3.6 (%s unset, %s missing): 3.6 run skipped" % (variable, _PYENV_PY36)
+    if REQUIRE_PY36:
+        pytest.fail(message + " but JQ2QMT_TEST_REQUIRE_PY36=1")
+    pytest.skip(message)
+
+
 def backend_url(backend):
     """The env URL of a server backend, or skip (fail when all backends are required)."""
     variable = BACKEND_ENV[backend]
