@@ -25,7 +25,9 @@ Signature algorithms: RSA keys sign with RSA-PSS, MGF1-SHA256, SHA-256, salt len
 32 bytes; Ed25519 keys sign the canonical string directly.
 
 This module is bundled into the exported JoinQuant file, so it keeps to Python 3.6
-syntax and imports `cryptography` only inside the functions that need it.
+syntax and imports `cryptography` only inside the functions that need it. It uses only
+calls that exist unchanged from cryptography 3.0 to today (the range tested on CPython
+3.6 and on the package's own Python): keys are loaded with an explicit backend.
 """
 
 import base64
@@ -63,12 +65,20 @@ def new_nonce():
     return base64.b16encode(os.urandom(16)).decode("ascii").lower()
 
 
+def _backend():
+    """The ``backend`` argument: required by cryptography before 3.1 (JoinQuant's Python
+    3.6 may carry 3.0), accepted and ignored by every later release."""
+    from cryptography.hazmat.backends import default_backend
+
+    return default_backend()
+
+
 def load_private_key(pem_bytes):
     from cryptography.hazmat.primitives import serialization
 
     if not isinstance(pem_bytes, bytes):
         pem_bytes = pem_bytes.encode("ascii")
-    return serialization.load_pem_private_key(pem_bytes, password=None)
+    return serialization.load_pem_private_key(pem_bytes, password=None, backend=_backend())
 
 
 def load_public_key(pem_bytes):
@@ -76,7 +86,7 @@ def load_public_key(pem_bytes):
 
     if not isinstance(pem_bytes, bytes):
         pem_bytes = pem_bytes.encode("ascii")
-    return serialization.load_pem_public_key(pem_bytes)
+    return serialization.load_pem_public_key(pem_bytes, backend=_backend())
 
 
 def _is_ed25519(key):
