@@ -141,3 +141,45 @@ def test_installed_gives_kuanke_read_write_and_research_imports(tmp_path):
 def test_unsupported_schedule_time_is_an_error():
     with pytest.raises(SimError):
         JoinQuantSim().run_daily(lambda c: None, time="open+5m")
+
+
+def test_open_sell_moves_shares_from_total_to_locked_as_joinquant_documents():
+    # JoinQuant: total_amount "不包括挂单冻结仓位"; the shares held are total + locked.
+    sim = JoinQuantSim(prices={"600000.XSHG": 10.0}, cash=100000)
+    sim.order_target("600000.XSHG", 1050)  # 1000: the cash buys whole lots only
+    sim.run_day()
+    pos = sim.context.portfolio.positions["600000.XSHG"]
+    assert (pos.total_amount, pos.locked_amount, pos.closeable_amount) == (1000, 0, 1000)
+    value_before = sim.context.portfolio.total_value
+    pending = sim.order("600000.XSHG", -400, LimitOrderStyle(12.0))  # above the price: stays open
+    assert pending.status == OrderStatus.open
+    assert (pos.total_amount, pos.locked_amount, pos.closeable_amount) == (600, 400, 600)
+    assert pos.value == 6000.0  # price * total_amount, as documented
+    assert sim.context.portfolio.positions_value == 10000.0  # locked shares are still owned
+    assert sim.context.portfolio.total_value == pytest.approx(value_before)
+    assert sim.order("600000.XSHG", -700).filled == 600  # only unlocked shares can be sold
+    assert (pos.total_amount, pos.locked_amount, pos.closeable_amount) == (0, 400, 0)
+    assert "600000.XSHG" in sim.context.portfolio.positions
+    sim.cancel_order(pending)
+    assert (pos.total_amount, pos.locked_amount, pos.closeable_amount) == (400, 0, 400)
+    held = sim.order("600000.XSHG", -400, LimitOrderStyle(12.0))
+    sim.set_price("600000.XSHG", 12.5)  # reaches the limit: the sell fills
+    assert held.status == OrderStatus.filled
+    assert "600000.XSHG" not in sim.context.portfolio.positions
+
+
+def test_close_returns_locked_shares_and_subportfolio_sums_keep_them():
+    sim = JoinQuantSim(prices={"600000.XSHG": 10.0}, cash=1000000)
+    sim.set_subportfolios([SubPortfolioConfig(500000), SubPortfolioConfig(500000)])
+    sim.order_target("600000.XSHG", 1000, pindex=0)
+    sim.order_target("600000.XSHG", 300, pindex=1)
+    sim.run_day()
+    sim.order("600000.XSHG", -300, LimitOrderStyle(12.0), pindex=0)
+    merged = sim.context.portfolio.positions["600000.XSHG"]
+    assert (merged.total_amount, merged.locked_amount, merged.closeable_amount) == (1000, 300, 1000)
+    a, b = (sub.positions["600000.XSHG"] for sub in sim.context.subportfolios)
+    assert merged.avg_cost == pytest.approx((a.avg_cost * 1000 + b.avg_cost * 300) / 1300)  # weighted by held shares
+    sim.run_day()  # the close cancels the open sell: its shares come back
+    pos = sim.context.subportfolios[0].positions["600000.XSHG"]
+    assert (pos.total_amount, pos.locked_amount, pos.closeable_amount) == (1000, 0, 1000)
+    assert sim.order_target("600000.XSHG", 200, pindex=0).filled == 800  # order_target counts held shares

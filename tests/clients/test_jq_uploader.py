@@ -245,3 +245,42 @@ def test_unexpected_errors_are_logged_not_raised(tmp_path, keypair, upload_serve
         api = _api(client_id="聚宽客户端")  # not encodable in an HTTP header
         assert api.update_positions("S", [{"code": "600000.XSHG", "volume": 100, "cost": 1.0}]) is None
     assert "上传" in _errors(sim)[0] and upload_server.requests == []
+
+
+def test_shares_locked_by_an_open_sell_are_uploaded_as_held(tmp_path, keypair, upload_server):
+    research = _research(tmp_path, upload_server.url, keypair, SKIP_WHEN_OPEN_ORDERS=False)
+    sim = _sim(research)
+    with sim.installed():
+        api = _api()
+        sim.order_target("600000.XSHG", 1000)
+        sim.run_day()
+        sim.order("600000.XSHG", -400, LimitOrderStyle(11.0))  # above the price: stays open
+        pos = sim.context.portfolio.positions["600000.XSHG"]
+        assert (pos.total_amount, pos.locked_amount) == (600, 400)
+        assert api.sync_portfolio(sim.context, "S") == 1
+        sim.set_price("600000.XSHG", 11.0)  # the sell fills: 600 held now
+        assert api.sync_portfolio(sim.context, "S") == 2
+    assert [r["json"]["positions"][0]["volume"] for r in upload_server.requests] == [1000, 600]
+
+
+def test_positions_without_locked_amount_count_none_locked(tmp_path, keypair, upload_server):
+    research = _research(tmp_path, upload_server.url, keypair)
+
+    class Pos(object):  # an object from before locked_amount existed
+        def __init__(self, security, total_amount, avg_cost):
+            self.security, self.total_amount, self.avg_cost = security, total_amount, avg_cost
+
+    class Portfolio(object):
+        positions = {"600000.XSHG": Pos("600000.XSHG", 700, 9.5), "000001.XSHE": Pos("000001.XSHE", 0, 0.0)}
+        total_value, available_cash = 100000.0, 93350.0
+
+    class Context(object):
+        class run_params(object):
+            type = "sim_trade"
+        portfolio = Portfolio()
+        current_dt = None
+
+    sim = _sim(research)
+    with sim.installed():
+        assert _api().sync_portfolio(Context(), "S") == 1
+    assert [(p["code"], p["volume"]) for p in upload_server.requests[0]["json"]["positions"]] == [("600000.XSHG", 700)]

@@ -11,6 +11,8 @@ from the strategy's own portfolio. Rules it follows:
 - Each upload has a total time budget; network errors, timeouts, 5xx and 429 are
   retried with exponential back-off inside it; any other 4xx is final and its
   server reason is logged.
+- A position's volume is ``total_amount + locked_amount``: JoinQuant's ``total_amount``
+  excludes the shares frozen by open sell orders, which are still held.
 - ``sync_portfolio`` sends nothing outside simulated trading (``sim_trade``) unless
   ``allow_backtest=True``: a backtest must never overwrite live targets. It skips while
   the strategy has open orders (a half-filled rebalance is not a target) and when the
@@ -174,7 +176,7 @@ class JQQMTAPI(object):
     def _snapshot(self, portfolio):
         rows = []
         for code, pos in list(portfolio.positions.items()):
-            volume = int(getattr(pos, "total_amount", 0) or 0)
+            volume = _holding(pos)
             if volume <= 0:
                 continue
             row = {"code": str(getattr(pos, "security", code) or code), "volume": volume,
@@ -379,6 +381,13 @@ def _select_portfolio(context, subportfolio):
     if isinstance(subportfolio, int):
         return context.subportfolios[subportfolio]
     return subportfolio
+
+
+def _holding(pos):
+    """Shares held: JoinQuant's ``total_amount`` leaves out the shares frozen by open sell
+    orders (``locked_amount``), which are still held until the sell fills. Objects
+    without ``locked_amount`` count as having none locked."""
+    return int(getattr(pos, "total_amount", 0) or 0) + int(getattr(pos, "locked_amount", 0) or 0)
 
 
 def _number(value):

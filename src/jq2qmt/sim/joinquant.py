@@ -3,8 +3,8 @@
 It reproduces the parts of the JoinQuant strategy environment that the uploader and
 the example strategy touch, with JoinQuant's own names: ``context`` (``portfolio``,
 ``subportfolios``, ``run_params.type``, ``current_dt``), positions with
-``security / total_amount / closeable_amount / avg_cost / acc_avg_cost / price /
-value``, ``g``, ``log``, ``run_daily`` / ``run_weekly``, ``order`` / ``order_target`` /
+``security / total_amount / locked_amount / closeable_amount / today_amount /
+avg_cost / acc_avg_cost / price / value``, ``g``, ``log``, ``run_daily`` / ``run_weekly``, ``order`` / ``order_target`` /
 ``order_value`` / ``order_target_value`` (market or ``LimitOrderStyle``),
 ``get_open_orders``, ``cancel_order``, ``get_security_info(code).display_name``,
 ``get_current_data``, and the research-file module ``kuanke.user_space_api`` with
@@ -13,6 +13,12 @@ value``, ``g``, ``log``, ``run_daily`` / ``run_weekly``, ``order`` / ``order_tar
 A strategy file is executed with these globals injected, exactly as JoinQuant does;
 modules the strategy imports from the research root get the same API through
 ``from kuanke.user_space_api import *`` or ``from jqdata import *``.
+
+Position amounts follow JoinQuant's documentation: an open sell order moves its shares
+out of ``total_amount`` and ``closeable_amount`` into ``locked_amount`` (``total_amount``
+"不包括挂单冻结仓位"; the shares held are ``total_amount + locked_amount``); a fill
+removes them from ``locked_amount``, a cancel puts them back. ``closeable_amount`` is
+what can still be sold (bought today: not sellable, T+1).
 
 Simplifications (documented, deliberate): one price per code per day; market orders
 fill immediately at that price; a limit order fills when the day's price reaches it,
@@ -149,7 +155,12 @@ class CurrentData(object):
 
 
 class Position(object):
-    """A long stock position, JoinQuant attribute names."""
+    """A long stock position, JoinQuant attribute names and meanings.
+
+    ``total_amount`` excludes ``locked_amount`` (shares frozen by open sell orders);
+    ``holding`` (not a JoinQuant name) is their sum, the shares actually held.
+    ``value`` is ``price * total_amount`` as JoinQuant documents it.
+    """
 
     def __init__(self, security, sim):
         self.security = security
@@ -173,15 +184,21 @@ class Position(object):
     def value(self):
         return self.total_amount * self.price
 
+    @property
+    def holding(self):
+        return self.total_amount + self.locked_amount
+
     def __repr__(self):
-        return "UserPosition(%s, total_amount=%d, closeable_amount=%d, avg_cost=%.4f)" % (
-            self.security, self.total_amount, self.closeable_amount, self.avg_cost)
+        return "UserPosition(%s, total_amount=%d, locked_amount=%d, closeable_amount=%d, " \
+               "avg_cost=%.4f)" % (self.security, self.total_amount, self.locked_amount,
+                                   self.closeable_amount, self.avg_cost)
 
 
 class Positions(dict):
     """``portfolio.positions``: reading a code not held creates an empty position.
 
     JoinQuant behaves like this, which is why strategies filter on total_amount > 0.
+    A position stays listed while any of it is held, locked shares included.
     """
 
     def __init__(self, sim):
@@ -226,7 +243,8 @@ class SubPortfolio(object):
 
     @property
     def positions_value(self):
-        return sum(p.value for p in self.positions.values())
+        # Locked shares are still owned until their sell fills.
+        return sum(p.holding * p.price for p in self.positions.values())
 
     @property
     def total_value(self):
@@ -254,15 +272,17 @@ class Portfolio(object):
         merged = Positions(self._sim)
         for sub in subs:
             for code, pos in sub.positions.items():
-                if pos.total_amount <= 0:
+                if pos.holding <= 0:
                     continue
                 into = merged[code]
-                cost = into.avg_cost * into.total_amount + pos.avg_cost * pos.total_amount
-                acc = into.acc_avg_cost * into.total_amount + pos.acc_avg_cost * pos.total_amount
+                cost = into.avg_cost * into.holding + pos.avg_cost * pos.holding
+                acc = into.acc_avg_cost * into.holding + pos.acc_avg_cost * pos.holding
                 into.total_amount += pos.total_amount
+                into.locked_amount += pos.locked_amount
                 into.closeable_amount += pos.closeable_amount
-                into.avg_cost = cost / into.total_amount
-                into.acc_avg_cost = acc / into.total_amount
+                into.today_amount += pos.today_amount
+                into.avg_cost = cost / into.holding
+                into.acc_avg_cost = acc / into.holding
         return merged
 
     long_positions = positions
@@ -441,7 +461,7 @@ class JoinQuantSim(object):
         return self._place(security, int(amount), style, pindex)
 
     def order_target(self, security, amount, style=None, side="long", pindex=0, close_today=False):
-        held = self._sub(pindex).positions[security].total_amount
+        held = self._sub(pindex).positions[security].holding
         if int(amount) <= 0:
             return self._place(security, -held, style, pindex) if held else None
         return self.order(security, int(amount) - held, style, side, pindex)
@@ -492,10 +512,9 @@ class JoinQuantSim(object):
             amount = self._affordable(sub, amount, price)
         else:
             pos = sub.positions[security]
-            sellable = pos.closeable_amount - pos.locked_amount
-            volume = min(-amount, sellable)
+            volume = min(-amount, pos.closeable_amount)
             if volume < pos.total_amount:
-                volume = volume // LOT * LOT  # only the whole holding may include an odd lot
+                volume = volume // LOT * LOT  # only all the unlocked shares may include an odd lot
             amount = -volume
         if amount == 0:
             self.log.warn("%s 下单数量不足一手或可用资金/可卖数量不足，订单取消", security)
@@ -509,7 +528,10 @@ class JoinQuantSim(object):
             sub.locked_cash += locked
             order._locked = locked
         else:
-            sub.positions[security].locked_amount += abs(amount)
+            pos = sub.positions[security]
+            pos.total_amount -= abs(amount)
+            pos.closeable_amount -= abs(amount)
+            pos.locked_amount += abs(amount)
         self._try_fill(order)
         return order
 
@@ -534,14 +556,15 @@ class JoinQuantSim(object):
         cost = self.order_cost
         commission = max(value * (cost.open_commission if order.is_buy else cost.close_commission),
                          cost.min_commission)
-        self._release(order)
         if order.is_buy:
-            total = pos.avg_cost * pos.total_amount + value + commission
-            acc = pos.acc_avg_cost * pos.total_amount + value + commission
+            self._release(order)
+            held = pos.holding
+            total = pos.avg_cost * held + value + commission
+            acc = pos.acc_avg_cost * held + value + commission
             pos.total_amount += order.amount
             pos.today_amount += order.amount
-            pos.avg_cost = total / pos.total_amount
-            pos.acc_avg_cost = acc / pos.total_amount
+            pos.avg_cost = total / pos.holding
+            pos.acc_avg_cost = acc / pos.holding
             pos.hold_cost = pos.avg_cost
             sub.available_cash -= value + commission
             if pos.init_time is None:
@@ -549,11 +572,11 @@ class JoinQuantSim(object):
         else:
             tax = value * cost.close_tax
             proceeds = value - commission - tax
-            remaining = pos.total_amount - order.amount
+            held = pos.holding
+            remaining = held - order.amount
             if remaining > 0:
-                pos.acc_avg_cost = (pos.acc_avg_cost * pos.total_amount - proceeds) / remaining
-            pos.total_amount = remaining
-            pos.closeable_amount -= order.amount
+                pos.acc_avg_cost = (pos.acc_avg_cost * held - proceeds) / remaining
+            pos.locked_amount -= order.amount  # the sold shares leave the position
             sub.available_cash += proceeds
             if remaining == 0:
                 del sub.positions[order.security]
@@ -565,18 +588,22 @@ class JoinQuantSim(object):
         order.status = OrderStatus.filled
 
     def _release(self, order):
+        """An unfilled order gives back what it froze (cancel, or the close)."""
         sub = self._sub(order.pindex)
         if order.is_buy:
             locked = getattr(order, "_locked", 0.0)
             sub.locked_cash -= locked
             sub.available_cash += locked
             order._locked = 0.0
-        elif order.security in sub.positions:
-            sub.positions[order.security].locked_amount -= order.amount
+        else:
+            pos = sub.positions[order.security]
+            pos.locked_amount -= order.amount
+            pos.total_amount += order.amount
+            pos.closeable_amount += order.amount
 
     # --- strategy set-up API ---------------------------------------------------
     def set_subportfolios(self, configs):
-        if any(p.total_amount for sub in self.context.subportfolios for p in sub.positions.values()):
+        if any(p.holding for sub in self.context.subportfolios for p in sub.positions.values()):
             raise SimError("set_subportfolios is only allowed before any trade")
         self.context.subportfolios = [SubPortfolio(self, i, c.cash) for i, c in enumerate(configs)]
 
