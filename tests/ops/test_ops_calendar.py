@@ -86,3 +86,54 @@ def test_fingerprint_follows_the_content(monkeypatch):
     trading_calendar.reset()
     monkeypatch.setattr(trading_calendar, "_library", lambda: fake_library(2026))
     assert trading_calendar.fingerprint(D(2026, 3, 2)) != first  # another package release
+
+
+# ---- the watchdog counts silence in trading time only ------------------------------
+
+def _last_seen(instance, beijing):
+    from sqlalchemy import update
+
+    from jq2qmt.store import accounts
+
+    db = instance.db()
+    accounts.add_account(db, "acct-1")
+    accounts.save_report(db, "acct-1", {"kind": "heartbeat"})
+    with db.write_once() as session:
+        session.execute(update(accounts.Account).where(accounts.Account.account_id == "acct-1")
+                        .values(last_seen=beijing - datetime.timedelta(hours=8)))
+    return db
+
+
+def test_watchdog_skips_holidays(instance):
+    from jq2qmt.notify import watchdog
+
+    # Last report on the eve of National Day, 2026-09-30 14:50 Beijing time.
+    db = _last_seen(instance, datetime.datetime(2026, 9, 30, 14, 50))
+
+    def silent(when):
+        with db.read() as session:
+            return watchdog.silent_accounts(session, when, 10)
+
+    assert silent(datetime.datetime(2026, 10, 1, 10, 30)) == []  # a holiday: no session
+    assert silent(datetime.datetime(2026, 10, 7, 14, 0)) == []
+    # Back on 10-08: 7 session minutes on 09-30 and 2 today, not a week of silence.
+    assert silent(datetime.datetime(2026, 10, 8, 9, 32)) == []
+    assert silent(datetime.datetime(2026, 10, 8, 9, 33)) == [("acct-1", 10)]
+    # Weekdays only (the calendar not known): the holidays count as silence.
+    with db.read() as session:
+        found = watchdog.silent_accounts(session, datetime.datetime(2026, 10, 1, 10, 30), 10,
+                                         holidays=frozenset())
+    assert found and found[0][1] > 60
+
+
+def test_session_minutes_counts_only_sessions_of_trading_days():
+    from jq2qmt.follower import scheduler
+    from jq2qmt.notify import watchdog
+
+    sessions = scheduler.parse_sessions(None)
+    fri = datetime.datetime(2026, 11, 27, 14, 0)
+    mon = datetime.datetime(2026, 11, 30, 9, 40)
+    assert watchdog.session_minutes(fri, mon, sessions, frozenset()) == 57 + 10
+    assert watchdog.session_minutes(fri, mon, sessions, frozenset([datetime.date(2026, 11, 27)])) == 10
+    lunch = datetime.datetime(2026, 11, 30, 11, 0), datetime.datetime(2026, 11, 30, 13, 10)
+    assert watchdog.session_minutes(lunch[0], lunch[1], sessions, None) == 40

@@ -5,18 +5,21 @@ notifications it raises are deduplicated by the dispatcher's database rate limit
 so N processes still send one message per interval.
 
 - database_unreachable: a trivial query fails.
-- follower_silent: during an account's trading sessions (Beijing time, weekdays),
-  its follower has not reported for `threshold_minutes`. Paused accounts and
-  accounts whose follower never reported are not watched.
+- follower_silent: during an account's trading sessions (Beijing time, trading days
+  of the server's calendar), its follower has not reported for `threshold_minutes`
+  of session time: the minutes of the sessions of trading days since its last
+  report, so a weekend, a holiday or a lunch break never adds to the silence.
+  Paused accounts and accounts whose follower never reported are not watched.
 """
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from jq2qmt import trading_calendar
 from jq2qmt.follower import scheduler
 from jq2qmt.notify import settings as notify_settings
 
@@ -37,12 +40,34 @@ def check_database(notifier):
         return False
 
 
-def silent_accounts(session, beijing_now, threshold_minutes):
-    """[(account_id, minutes silent)] for followers silent inside their sessions."""
+# Silence older than this is counted from here (enough for any threshold).
+MAX_SILENT_DAYS = 31
+
+
+def session_minutes(since, until, sessions, holidays):
+    """Minutes of `sessions` on trading days between two Beijing times."""
+    since = max(since, until - timedelta(days=MAX_SILENT_DAYS))
+    total = 0.0
+    day = since.date()
+    while day <= until.date():
+        if scheduler.is_trading_day(day, holidays):
+            for start, end in sessions:
+                lo = max(since, datetime.combine(day, start))
+                hi = min(until, datetime.combine(day, end))
+                if hi > lo:
+                    total += (hi - lo).total_seconds() / 60.0
+        day += timedelta(days=1)
+    return total
+
+
+def silent_accounts(session, beijing_now, threshold_minutes, holidays=None):
+    """[(account_id, minutes silent)] for followers silent inside their sessions;
+    `holidays` defaults to the server's trading calendar."""
     from jq2qmt.store.accounts import Account, settings_of
 
+    if holidays is None:
+        holidays = trading_calendar.holidays(beijing_now.date())
     found = []
-    utc_now = beijing_now - timedelta(hours=8)
     for account in session.scalars(select(Account).where(Account.paused.is_(False))):
         if account.last_seen is None:
             continue
@@ -50,9 +75,9 @@ def silent_accounts(session, beijing_now, threshold_minutes):
             sessions = scheduler.parse_sessions(settings_of(account).get("sessions"))
         except (ValueError, TypeError):
             sessions = scheduler.parse_sessions(None)
-        if not scheduler.in_session(beijing_now, sessions):
+        if not scheduler.in_session(beijing_now, sessions, holidays=holidays):
             continue
-        silent = (utc_now - account.last_seen).total_seconds() / 60.0
+        silent = session_minutes(account.last_seen + timedelta(hours=8), beijing_now, sessions, holidays)
         if silent >= threshold_minutes:
             found.append((account.account_id, int(silent)))
     return found
