@@ -83,12 +83,13 @@ class Helpers(object):
         return response.json()
 
     @staticmethod
-    def store_account(instance, account_id=ACCOUNT, mode="ratio", follow=None, **settings):
-        """Create an account (and follows, {strategy: ratio|capital}) straight in the store."""
+    def store_account(instance, account_id=ACCOUNT, mode="ratio", follow=None, confirmed=True, **settings):
+        """Create an account (and follows, {strategy: ratio|capital}) straight in the store;
+        confirmed (past its preflight, so it trades) unless `confirmed=False`."""
         from jq2qmt.store import accounts
 
         db = instance.db()
-        accounts.add_account(db, account_id, "主账户", mode, settings)
+        accounts.add_account(db, account_id, "主账户", mode, settings, confirmed=confirmed)
         for strategy, value in (follow or {}).items():
             if mode == "ratio":
                 accounts.set_follow(db, account_id, strategy, ratio=value)

@@ -38,8 +38,9 @@ def test_plan_has_the_contract_shape_and_passes_the_followers_check(db_setup, ap
     assert response.status_code == 200
     plan = response.json()
     assert response.headers["ETag"] == '"%s"' % plan["plan_version"]
-    assert set(plan) == {"account_id", "name", "plan_version", "paused", "dry_run", "approved_version",
-                         "targets", "follow", "settings"}
+    assert set(plan) == {"account_id", "name", "plan_version", "paused", "dry_run", "preflight",
+                         "approved_version", "targets", "follow", "settings"}
+    assert plan["preflight"] is False  # the fixture's account is confirmed
     assert plan["account_id"] == acc.ACCOUNT and plan["name"] == "主账户"
     assert plan["paused"] is False and plan["dry_run"] is False and plan["approved_version"] is None
     [target] = plan["targets"]

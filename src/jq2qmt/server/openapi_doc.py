@@ -78,16 +78,18 @@ _OPERATIONS = {
         "type": "object", "required": ["kind"],
         # null where the follower sends null (a round that failed before the plan or the
         # account was read; no hold)
-        "properties": {"kind": {"type": "string", "enum": ["round", "heartbeat"]},
+        "properties": {"kind": {"type": "string", "enum": ["round", "heartbeat", "preflight"]},
                        "round_id": {"type": ["string", "null"], "maxLength": 64},
                        "plan_version": {"type": ["string", "null"], "maxLength": 64},
                        "status": {"enum": ["ok", "held", "dry_run", "paused", "outside_session", "error", "idle",
-                                           None]},
+                                           "preflight", None]},
                        "account": {"type": ["object", "null"]},
                        "placed": {"type": "array"}, "cancelled": {"type": "array"},
                        "rejected": {"type": "array"}, "skipped": {"type": "array"},
                        "errors": {"type": "array"}, "held_reason": {"type": ["string", "null"]},
-                       "follower": {"type": ["object", "null"]}}}),
+                       "follower": {"type": ["object", "null"]},
+                       # kind "preflight" only: what the follower sees before the account is confirmed
+                       "preflight": {"type": "object"}}}),
     ("get", "/api/v1/accounts/{account_id}/reports"): (_ADMIN, ["404"], None),
     ("get", "/api/v1/accounts"): (_ADMIN, [], None),
     ("post", "/api/v1/accounts"): (_ADMIN, ["400", "409", "413"], {
@@ -102,6 +104,7 @@ _OPERATIONS = {
     ("delete", "/api/v1/accounts/{account_id}/follow/{strategy}"): (_ADMIN, ["404"], None),
     ("post", "/api/v1/accounts/{account_id}/pause"): (_ADMIN, ["404"], None),
     ("post", "/api/v1/accounts/{account_id}/resume"): (_ADMIN, ["404"], None),
+    ("post", "/api/v1/accounts/{account_id}/confirm"): (_ADMIN, ["404"], None),
     ("post", "/api/v1/accounts/{account_id}/approve"): (_ADMIN, ["400", "404", "409", "413"], {
         "type": "object", "required": ["plan_version"], "properties": {"plan_version": {"type": "string"}}}),
     ("post", "/api/v1/accounts/{account_id}/reject"): (_ADMIN, ["400", "404", "409", "413"], {

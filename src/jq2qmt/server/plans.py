@@ -69,6 +69,9 @@ def build_plan(session, account):
         "plan_version": store.plan_version(session, account, follows),
         "paused": account.paused,
         "dry_run": account.dry_run,
+        # true until the admin confirms the account: the follower sends nothing to
+        # its broker and reports what it sees (confirming bumps the plan version)
+        "preflight": not account.confirmed,
         "approved_version": account.approved_version,
         "targets": _targets(session, follows),
         "follow": store.follow_dict(account, follows),

@@ -2,13 +2,15 @@
 
 Tables
 - ``accounts``: one QMT account that follows strategies; its mode (ratio|weight),
-  switches (paused, dry_run), trading settings (JSON, see `account_settings`), the
+  switches (paused, dry_run), whether the admin confirmed it (``confirmed``: until
+  then its plan says ``preflight`` and the follower only looks and reports), trading settings (JSON, see `account_settings`), the
   approved plan version, a `revision` bumped by every change, and when its follower
   was last heard from.
 - ``account_strategies``: followed strategies with a ratio (ratio mode) or a capital
   (weight mode).
-- ``account_reports``: what followers reported (kind round|heartbeat, status,
-  round id, plan version, body JSON). Only the latest heartbeat is kept.
+- ``account_reports``: what followers reported (kind round|heartbeat|preflight,
+  status, round id, plan version, body JSON). Only the latest heartbeat and the
+  latest preflight report are kept.
 - ``account_approvals``: the admin's decisions on held plans (approved|rejected).
 
 Every change of an account writes a row to the global change counter (`Change`,
@@ -16,7 +18,7 @@ kind "account") in the same transaction, so long-polling plan readers in any
 server process wake up. Reports do not change a plan and write no change row.
 
 `plan_version` hashes everything a plan is built from (account revision, approval,
-and the versions of the followed strategies), so it is the plan's strong ETag and
+the versions of the followed strategies, and the trading calendar's fingerprint), so it is the plan's strong ETag and
 the key of the plan cache.
 
 Write functions take a `Database` and run their own transaction; reads take a Session.
@@ -24,20 +26,23 @@ Write functions take a `Database` and run their own transaction; reads take a Se
 
 import hashlib
 import json
+import math
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select
+from sqlalchemy import (
+    Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, false, func, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from jq2qmt import trading_calendar
 from jq2qmt.store import account_settings as checks
 from jq2qmt.store.models import (
     ApiToken, Base, BigId, Change, Double, LongText, Name, Strategy, Timestamp, utcnow)
 from jq2qmt.store.snapshot import check_strategy_name, format_time, SnapshotError
 
-REPORT_KINDS = ("round", "heartbeat")
-REPORT_STATUSES = ("ok", "held", "dry_run", "paused", "outside_session", "error", "idle")
+REPORT_KINDS = ("round", "heartbeat", "preflight")
+REPORT_STATUSES = ("ok", "held", "dry_run", "paused", "outside_session", "error", "idle", "preflight")
 REPORT_LISTS = ("placed", "cancelled", "rejected", "skipped", "errors")
 MAX_REPORTS_KEPT = 5000  # round reports per account; older ones are pruned
 TOKEN_NAME = "follower:%s"
@@ -52,6 +57,10 @@ class Account(Base):
     mode: Mapped[str] = mapped_column(String(8), default="ratio")
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False until the admin has looked at the follower's preflight report and confirmed
+    # the account; the server default keeps any row written without it untraded.
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    confirmed_at: Mapped[Optional[datetime]] = mapped_column(Timestamp, nullable=True)
     settings_json: Mapped[str] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     approved_version: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
@@ -176,7 +185,7 @@ def plan_version(session, account, follows=None):
                 select(Strategy.name, Strategy.version).where(Strategy.name.in_(names))).all():
             versions[name] = version
     vector = [account.account_id, account.revision, account.approved_version,
-              sorted(versions.items())]
+              sorted(versions.items()), trading_calendar.fingerprint()]
     return hashlib.sha256(_dumps(vector).encode("utf-8")).hexdigest()[:32]
 
 
@@ -235,6 +244,19 @@ def held_of(session, account, last_round=None):
             "round_id": last_round.round_id, "created_at": format_time(last_round.created_at)}
 
 
+def latest_preflight(session, account):
+    """The newest preflight report: its body (kind, follower, preflight, plan_version)
+    and ``received_at``; None when the follower has sent none."""
+    row = session.scalars(select(AccountReport).where(
+        AccountReport.account_pk == account.id, AccountReport.kind == "preflight")
+        .order_by(AccountReport.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    body = json.loads(row.body_json)
+    body.update({"kind": "preflight", "plan_version": row.plan_version, "received_at": format_time(row.created_at)})
+    return body
+
+
 def summary(session, account):
     """An account as listed by the admin API."""
     follows = follows_of(session, account)
@@ -242,6 +264,8 @@ def summary(session, account):
     return {
         "account_id": account.account_id, "name": account.name, "mode": account.mode,
         "paused": account.paused, "dry_run": account.dry_run,
+        "confirmed": bool(account.confirmed), "confirmed_at": format_time(account.confirmed_at),
+        "preflight": latest_preflight(session, account),
         "follow": follow_dict(account, follows),
         "settings": settings_of(account),
         "approved_version": account.approved_version,
@@ -270,7 +294,7 @@ def report_dict(row):
 
 
 def list_reports(session, account_id, limit=50, kind="round"):
-    """Newest first; `kind` "round", "heartbeat" or "all"."""
+    """Newest first; `kind` "round", "heartbeat", "preflight" or "all"."""
     account = get_account(session, account_id)
     query = select(AccountReport).where(AccountReport.account_pk == account.id)
     if kind != "all":
@@ -300,8 +324,12 @@ def _bump(session, account, now=None):
     session.add(Change(kind="account", subject=account.account_id, version=account.revision, created_at=now))
 
 
-def add_account(db, account_id, name=None, mode="ratio", settings=None):
-    """Create an account (settings validated, defaults filled); returns its summary."""
+def add_account(db, account_id, name=None, mode="ratio", settings=None, confirmed=False):
+    """Create an account (settings validated, defaults filled); returns its summary.
+
+    A new account is unconfirmed: its plan says ``preflight`` and its follower trades
+    nothing until `confirm_account`. `confirmed=True` skips that (tests, scripted
+    setups that already checked the account)."""
     account_id = _checked(checks.check_account_id, account_id)
     name = _checked(checks.check_name, name if name is not None else account_id)
     mode = _checked(checks.check_mode, mode)
@@ -315,6 +343,7 @@ def add_account(db, account_id, name=None, mode="ratio", settings=None):
                                "account_exists", 409)
         now = utcnow()
         account = Account(account_id=account_id, name=name, mode=mode, paused=False, dry_run=False,
+                          confirmed=bool(confirmed), confirmed_at=now if confirmed else None,
                           settings_json=_dumps(checks.full_settings(values)), revision=0,
                           created_at=now, updated_at=now)
         session.add(account)
@@ -346,6 +375,24 @@ def update_account(db, account_id, changes):
             current.update(settings)
             account.settings_json = _dumps(current)
         _bump(session, account)
+        return summary(session, account)
+
+    return db.write(write)
+
+
+def confirm_account(db, account_id):
+    """The admin confirms the account after its preflight: the plan stops saying
+    ``preflight`` (a new plan version, so followers see it at once) and the follower
+    trades from its next round. Confirming a confirmed account changes nothing.
+    Returns the account's summary."""
+
+    def write(session):
+        account = get_account(session, account_id, lock=True)
+        if not account.confirmed:
+            now = utcnow()
+            account.confirmed = True
+            account.confirmed_at = now
+            _bump(session, account, now)
         return summary(session, account)
 
     return db.write(write)
@@ -449,17 +496,137 @@ def decide(db, account_id, plan_version_, decision, actor="admin"):
     return db.write(write)
 
 
+# ---- preflight reports ---------------------------------------------------------------
+#
+# A follower whose plan says "preflight" sends nothing to its broker; it reports what it
+# sees instead. The shape is checked here (types of the known keys, list lengths, one
+# size cap); unknown keys are kept as sent, so a newer follower can add detail.
+
+PREFLIGHT_MAX_BYTES = 256 * 1024
+PREFLIGHT_MAX_ROWS = 200  # positions, open orders, errors
+PREFLIGHT_MAX_QUOTES = 5
+PREFLIGHT_BROKERS = ("builtin", "miniqmt", "paper")
+PREFLIGHT_HTTP_MODES = ("thread", "inline", "sync")
+PREFLIGHT_FIELD_GROUPS = ("POSITION", "ORDER", "ACCOUNT")
+_TEXT_MAX = 500
+
+# key -> expected type of each known key of a row ("str", "num", "id": str or num);
+# every key may be absent or null except the row's "code"
+_POSITION_KEYS = (("code", "str"), ("volume", "num"), ("can_use_volume", "num"), ("avg_cost", "num"),
+                  ("name", "str"))
+_ORDER_KEYS = (("order_id", "id"), ("code", "str"), ("side", "str"), ("volume", "num"),
+               ("traded_volume", "num"), ("price", "num"), ("status", "id"), ("remark", "str"))
+_QUOTE_KEYS = (("code", "str"), ("last", "num"), ("bid1", "num"), ("ask1", "num"), ("age_seconds", "num"))
+_ASSET_KEYS = (("cash", "num"), ("frozen_cash", "num"), ("market_value", "num"), ("total_asset", "num"))
+
+
+def _bad(field, message):
+    return AccountError(field, message)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_value(field, value, kind):
+    if value is None:
+        return
+    if kind == "num" and not _is_number(value):
+        raise _bad(field, "必须是数字或 null / must be a finite number or null")
+    if kind == "str" and not (isinstance(value, str) and len(value) <= _TEXT_MAX):
+        raise _bad(field, "必须是不超过 %d 个字符的字符串或 null / must be a string of at most %d characters or null"
+                   % (_TEXT_MAX, _TEXT_MAX))
+    if kind == "id" and not ((isinstance(value, str) and len(value) <= 64) or _is_number(value)):
+        raise _bad(field, "必须是字符串或数字 / must be a string or a number")
+
+
+def _check_object(field, value, keys):
+    if not isinstance(value, dict):
+        raise _bad(field, "必须是对象 / must be an object")
+    for key, kind in keys:
+        _check_value("%s.%s" % (field, key), value.get(key), kind)
+
+
+def _check_rows(field, value, keys, limit):
+    if not isinstance(value, list):
+        raise _bad(field, "必须是数组 / must be an array")
+    if len(value) > limit:
+        raise _bad(field, "最多 %d 项 / at most %d items" % (limit, limit))
+    for index, row in enumerate(value):
+        where = "%s[%d]" % (field, index)
+        _check_object(where, row, keys)
+        if not isinstance(row.get("code"), str) or not row["code"]:
+            raise _bad(where + ".code", "缺少代码 / code is required")
+
+
+def check_preflight(value):
+    """Check the `preflight` object of a preflight report (module comment above);
+    raises AccountError naming the field (``preflight.positions[3].volume``)."""
+    if not isinstance(value, dict):
+        raise _bad("preflight", "必须是对象 / must be an object")
+    for key in ("at", "python", "platform"):
+        _check_value("preflight." + key, value.get(key), "str")
+    broker = value.get("broker")
+    if broker is not None and broker not in PREFLIGHT_BROKERS:
+        raise _bad("preflight.broker", "应为 %s 之一 / must be one of %s"
+                   % ("、".join(PREFLIGHT_BROKERS), "|".join(PREFLIGHT_BROKERS)))
+    for key, keys, limit in (("positions", _POSITION_KEYS, PREFLIGHT_MAX_ROWS),
+                             ("open_orders", _ORDER_KEYS, PREFLIGHT_MAX_ROWS),
+                             ("quotes", _QUOTE_KEYS, PREFLIGHT_MAX_QUOTES)):
+        if value.get(key) is not None:
+            _check_rows("preflight." + key, value[key], keys, limit)
+    if value.get("asset") is not None:
+        _check_object("preflight.asset", value["asset"], _ASSET_KEYS)
+    fields = value.get("fields")
+    if fields is not None:
+        if not isinstance(fields, dict):
+            raise _bad("preflight.fields", "必须是对象 / must be an object")
+        for group, names in fields.items():
+            where = "preflight.fields.%s" % group
+            if names is None:
+                continue
+            if not isinstance(names, list) or len(names) > PREFLIGHT_MAX_ROWS or \
+                    not all(isinstance(n, str) and len(n) <= 64 for n in names):
+                raise _bad(where, "必须是字段名数组（至多 %d 个） / must be an array of field names (at most %d)"
+                           % (PREFLIGHT_MAX_ROWS, PREFLIGHT_MAX_ROWS))
+    checks_ = value.get("checks")
+    if checks_ is not None:
+        if not isinstance(checks_, dict):
+            raise _bad("preflight.checks", "必须是对象 / must be an object")
+        http = checks_.get("http")
+        if http is not None and http not in PREFLIGHT_HTTP_MODES:
+            raise _bad("preflight.checks.http", "应为 %s 之一 / must be one of %s"
+                       % ("、".join(PREFLIGHT_HTTP_MODES), "|".join(PREFLIGHT_HTTP_MODES)))
+        for key in ("threads", "requests"):
+            if checks_.get(key) is not None and not isinstance(checks_[key], bool):
+                raise _bad("preflight.checks." + key, "必须是 true/false / must be a boolean")
+        _check_value("preflight.checks.journal", checks_.get("journal"), "str")
+    _check_value("preflight.round_ms", value.get("round_ms"), "num")
+    errors = value.get("errors")
+    if errors is not None:
+        if not isinstance(errors, list):
+            raise _bad("preflight.errors", "必须是数组 / must be an array")
+        if len(errors) > PREFLIGHT_MAX_ROWS:
+            raise _bad("preflight.errors", "最多 %d 项 / at most %d items" % (PREFLIGHT_MAX_ROWS, PREFLIGHT_MAX_ROWS))
+        for index, text in enumerate(errors):
+            if not isinstance(text, str) or len(text) > 2000:
+                raise _bad("preflight.errors[%d]" % index, "必须是不超过 2000 个字符的字符串 / must be a string of at "
+                                                            "most 2000 characters")
+    return value
+
+
 def _clean_report(payload):
     """Check a follower report's shape; returns (kind, status, round_id, plan_version, body).
 
     Every field present is type-checked whatever the kind; a heartbeat keeps only
-    its `follower`.
+    its `follower`, a preflight report its `follower` and its checked `preflight`.
     """
     if not isinstance(payload, dict):
         raise AccountError("", "报告必须是 JSON 对象 / report must be a JSON object", "invalid_body", 400)
     kind = payload.get("kind")
     if kind not in REPORT_KINDS:
-        raise AccountError("kind", "kind 只能是 round 或 heartbeat / kind must be round or heartbeat")
+        raise AccountError("kind", "kind 只能是 %s / kind must be one of %s"
+                           % (" 或 ".join(REPORT_KINDS), "|".join(REPORT_KINDS)))
     for key in ("follower", "account"):
         if payload.get(key) is not None and not isinstance(payload[key], dict):
             raise AccountError(key, "必须是对象 / must be an object")
@@ -479,6 +646,15 @@ def _clean_report(payload):
         raise AccountError("held_reason", "必须是字符串 / must be a string")
     if kind == "heartbeat":
         return kind, None, None, None, {"follower": payload.get("follower")}
+    if kind == "preflight":
+        if payload.get("preflight") is None:
+            raise AccountError("preflight", "缺少 preflight 对象 / the preflight object is required")
+        check_preflight(payload["preflight"])
+        body = {"follower": payload.get("follower"), "preflight": payload["preflight"]}
+        if len(_dumps(body).encode("utf-8")) > PREFLIGHT_MAX_BYTES:
+            raise AccountError("preflight", "预检报告超过 %d KB / the preflight report exceeds %d KB"
+                               % (PREFLIGHT_MAX_BYTES // 1024, PREFLIGHT_MAX_BYTES // 1024), "too_large", 413)
+        return kind, None, None, version, body
     if status is None:
         raise AccountError("status", "缺少 status / status is required")
     if round_id is None:
@@ -490,7 +666,8 @@ def save_report(db, account_id, payload, remote_addr=None):
     """Store a follower report and note that the follower was seen; returns its id.
 
     A repeated round report (same round id and body, e.g. re-sent after a lost
-    answer) is stored once. Only the newest heartbeat is kept.
+    answer) is stored once. Only the newest heartbeat and the newest preflight report
+    are kept.
     """
     kind, status, round_id, version, body = _clean_report(payload)
     text = _dumps(body)
@@ -509,7 +686,7 @@ def save_report(db, account_id, payload, remote_addr=None):
                 return same.id
         else:
             session.execute(delete(AccountReport).where(AccountReport.account_pk == account.id,
-                                                        AccountReport.kind == "heartbeat"))
+                                                        AccountReport.kind == kind))
         row = AccountReport(account_pk=account.id, kind=kind, status=status, round_id=round_id,
                             plan_version=version, body_json=text, created_at=now,
                             remote_addr=(remote_addr or None) and remote_addr[:64])

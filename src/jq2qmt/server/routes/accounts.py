@@ -9,10 +9,13 @@ Admin (password header or web session)
 - GET/POST /api/v1/accounts, GET/PATCH/DELETE /api/v1/accounts/{id}
 - PUT/DELETE /api/v1/accounts/{id}/follow/{strategy}
 - POST /api/v1/accounts/{id}/pause | resume | approve | reject
-- GET /api/v1/accounts/{id}/reports?limit=N&kind=round|heartbeat|all
-Every change of what a plan is built from (settings, follows, switches, approval)
-bumps the account's revision and the change counter, so the plan's ETag changes and
-long-polls wake. Dismissing a hold (reject) does not change the plan.
+- POST /api/v1/accounts/{id}/confirm                  after the preflight: start trading
+- GET /api/v1/accounts/{id}/reports?limit=N&kind=round|heartbeat|preflight|all
+A new account is unconfirmed: its plan says ``"preflight": true`` and its follower
+only reports what it sees (kind "preflight") until the admin confirms it.
+Every change of what a plan is built from (settings, follows, switches, approval,
+confirmation) bumps the account's revision and the change counter, so the plan's
+ETag changes and long-polls wake. Dismissing a hold (reject) does not change the plan.
 """
 
 import asyncio
@@ -235,9 +238,14 @@ def resume(account_id: str, request: Request, _: Principal = Depends(require_adm
     return _call(store.update_account, _db(request), account_id, {"paused": False})
 
 
+@router.post("/api/v1/accounts/{account_id}/confirm", summary="确认账户，开始跟单 / confirm the account")
+def confirm(account_id: str, request: Request, _: Principal = Depends(require_admin)):
+    return _call(store.confirm_account, _db(request), account_id)
+
+
 @router.get("/api/v1/accounts/{account_id}/reports", summary="跟单报告 / reports")
 def list_reports(account_id: str, request: Request, limit: int = Query(50, ge=1, le=500),
-                 kind: str = Query("round", pattern="^(round|heartbeat|all)$"),
+                 kind: str = Query("round", pattern="^(round|heartbeat|preflight|all)$"),
                  _: Principal = Depends(require_admin)):
     with _db(request).read() as session:
         return {"account_id": account_id, "reports": _call(store.list_reports, session, account_id, limit, kind)}

@@ -1,0 +1,246 @@
+"""The read-only preflight of new accounts, server side: a new account's plan says
+"preflight" until the admin confirms it; the follower's preflight report is checked,
+kept (newest only) and shown in the account summary. Storage on all three backends."""
+
+import copy
+import json
+
+import pytest
+from sqlalchemy import text
+
+from jq2qmt.store import accounts, migrate
+from jq2qmt.store.db import Database
+
+PLAN = "/api/v1/accounts/%s/plan"
+REPORTS = "/api/v1/accounts/%s/reports"
+CONFIRM = "/api/v1/accounts/%s/confirm"
+
+FOLLOWER = {"kind": "builtin", "version": "0.1.0"}
+PREFLIGHT = {
+    "at": "2026-11-25T09:31:02", "python": "3.6.8", "platform": "Windows-10-10.0.19045-SP0", "broker": "builtin",
+    "positions": [{"code": "600000.SH", "volume": 1000, "can_use_volume": 800, "avg_cost": 10.52, "name": "浦发银行"},
+                  {"code": "000001.SZ", "volume": 300, "can_use_volume": 300, "avg_cost": None, "name": None}],
+    "asset": {"cash": 50000.0, "frozen_cash": 1200.0, "market_value": 10500.0, "total_asset": 61700.0},
+    "open_orders": [{"order_id": 1001, "code": "000001.SZ", "side": "buy", "volume": 100, "traded_volume": 0,
+                     "price": 12.3, "status": 50, "remark": "manual"}],
+    "quotes": [{"code": "600000.SH", "last": 10.6, "bid1": 10.59, "ask1": 10.61, "age_seconds": 1.5},
+               {"code": "000001.SZ", "last": 12.3, "bid1": None, "ask1": None, "age_seconds": None}],
+    "fields": {"POSITION": ["m_strInstrumentID", "m_nVolume", "m_nCanUseVolume"], "ORDER": ["m_strOrderSysID"],
+               "ACCOUNT": ["m_dAvailable", "m_dBalance"]},
+    "checks": {"http": "thread", "threads": True, "requests": False, "journal": "C:/qmt/jq2qmt-journal.json"},
+    "round_ms": 12.3,
+    "errors": [],
+    "extra_from_a_newer_follower": {"kept": True},
+}
+
+
+def report(preflight=None, **extra):
+    body = {"kind": "preflight", "follower": FOLLOWER, "preflight": copy.deepcopy(PREFLIGHT if preflight is None
+                                                                                  else preflight)}
+    body.update(extra)
+    return body
+
+
+@pytest.fixture
+def fresh(instance, app_client, acc):
+    """A new (unconfirmed) account following the strategy x0.5 after one upload; its token."""
+    acc.store_account(instance, follow={acc.STRATEGY: 0.5}, confirmed=False)
+    acc.upload(app_client, instance, positions={"600000.XSHG": 1000}, total_value=1e6)
+    return acc.follower_token(instance)
+
+
+@pytest.fixture
+def db_fresh(db_url, instance, app_client, acc):
+    acc.store_account(instance, follow={acc.STRATEGY: 0.5}, confirmed=False)
+    acc.upload(app_client, instance, positions={"600000.XSHG": 1000}, total_value=1e6)
+    return acc.follower_token(instance)
+
+
+def _plan(client, token, etag=None):
+    headers = {"Authorization": "Bearer " + token}
+    if etag:
+        headers["If-None-Match"] = etag
+    return client.get(PLAN % "8886660057", headers=headers)
+
+
+def test_a_new_account_plans_preflight_until_confirmed(db_fresh, app_client, instance, acc, admin):
+    first = _plan(app_client, db_fresh)
+    assert first.status_code == 200 and first.json()["preflight"] is True
+    listed = app_client.get("/api/v1/accounts", headers=admin).json()["accounts"][0]
+    assert listed["confirmed"] is False and listed["confirmed_at"] is None and listed["preflight"] is None
+    etag = first.headers["ETag"]
+    assert _plan(app_client, db_fresh, etag).status_code == 304
+
+    confirmed = app_client.post(CONFIRM % acc.ACCOUNT, headers=admin)
+    assert confirmed.status_code == 200, confirmed.text
+    body = confirmed.json()
+    assert body["account_id"] == acc.ACCOUNT and body["confirmed"] is True and body["confirmed_at"].endswith("+08:00")
+    after = _plan(app_client, db_fresh, etag)  # the old ETag no longer matches: followers see it at once
+    assert after.status_code == 200 and after.json()["preflight"] is False
+    assert after.headers["ETag"] != etag
+    revision = acc.revision(instance)[0]
+
+    again = app_client.post(CONFIRM % acc.ACCOUNT, headers=admin)  # idempotent: same state, same plan
+    assert again.status_code == 200 and again.json()["confirmed"] is True
+    assert again.json()["confirmed_at"] == body["confirmed_at"]
+    assert acc.revision(instance)[0] == revision
+    assert _plan(app_client, db_fresh, after.headers["ETag"]).status_code == 304
+
+
+def test_accounts_added_by_api_and_store_start_unconfirmed(db_url, instance, app_client, acc, admin):
+    added = acc.add_account(app_client, admin)
+    assert added["confirmed"] is False
+    db = instance.db()
+    assert accounts.add_account(db, "A2")["confirmed"] is False
+    assert accounts.add_account(db, "A3", confirmed=True)["confirmed"] is True
+    with db.read() as session:
+        states = dict((a["account_id"], a["confirmed"]) for a in accounts.list_accounts(session))
+    assert states == {acc.ACCOUNT: False, "A2": False, "A3": True}
+    # the API add has no way around the preflight
+    acc.error_of(app_client.post("/api/v1/accounts", json={"account_id": "A4", "confirmed": True}, headers=admin),
+                 422, "confirmed")
+
+
+def test_preflight_report_is_kept_newest_only_and_shown(db_fresh, app_client, instance, acc, admin):
+    token = {"Authorization": "Bearer " + db_fresh}
+    version = _plan(app_client, db_fresh).json()["plan_version"]
+    first = app_client.post(REPORTS % acc.ACCOUNT, json=report(plan_version=version), headers=token)
+    assert first.status_code == 200, first.text
+    newer = dict(PREFLIGHT, round_ms=8.5, errors=["行情超时 600000.SH"])
+    assert app_client.post(REPORTS % acc.ACCOUNT, json=report(newer, plan_version=version), headers=token).status_code == 200
+    # the follower's rounds meanwhile: status "preflight", nothing placed
+    round_report = {"kind": "round", "round_id": "r1", "plan_version": version, "status": "preflight",
+                    "placed": [], "cancelled": [], "rejected": [], "skipped": [], "errors": [], "follower": FOLLOWER}
+    assert app_client.post(REPORTS % acc.ACCOUNT, json=round_report, headers=token).status_code == 200
+
+    kept = app_client.get(REPORTS % acc.ACCOUNT + "?kind=preflight", headers=admin).json()["reports"]
+    assert len(kept) == 1 and kept[0]["preflight"]["round_ms"] == 8.5
+    detail = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=admin).json()
+    shown = detail["preflight"]
+    assert shown["preflight"] == newer  # unknown keys kept as sent
+    assert shown["preflight"]["extra_from_a_newer_follower"] == {"kept": True}
+    assert shown["follower"] == FOLLOWER and shown["plan_version"] == version and shown["kind"] == "preflight"
+    assert shown["received_at"].endswith("+08:00")
+    assert detail["last_round"]["status"] == "preflight" and detail["follower"] == FOLLOWER
+    assert detail["last_seen"] is not None
+    listed = app_client.get("/api/v1/accounts", headers=admin).json()["accounts"][0]
+    assert listed["preflight"] == shown and listed["confirmed"] is False
+    with instance.db().read() as session:  # one preflight row in the table, whatever was sent before
+        count = session.execute(text("SELECT COUNT(*) FROM account_reports WHERE kind = 'preflight'")).scalar()
+    assert count == 1
+
+
+def _with(path, value):
+    """PREFLIGHT with the value at `path` (keys and list indexes) replaced."""
+    body = copy.deepcopy(PREFLIGHT)
+    node = body
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return body
+
+
+BAD = [
+    ("preflight", "not an object", "preflight"),
+    ("preflight", [], "preflight"),
+    (("python",), 3.6, "preflight.python"),
+    (("broker",), "ctp", "preflight.broker"),
+    (("positions",), {"600000.SH": 1}, "preflight.positions"),
+    (("positions",), [{"code": "600000.SH"}] * 201, "preflight.positions"),
+    (("positions", 1), "000001.SZ", "preflight.positions[1]"),
+    (("positions", 1, "volume"), "300", "preflight.positions[1].volume"),
+    (("positions", 0, "volume"), True, "preflight.positions[0].volume"),
+    (("positions", 0, "code"), None, "preflight.positions[0].code"),
+    (("asset",), [1, 2], "preflight.asset"),
+    (("asset", "cash"), "many", "preflight.asset.cash"),
+    (("open_orders", 0, "price"), "12.3", "preflight.open_orders[0].price"),
+    (("open_orders", 0, "order_id"), {"id": 1}, "preflight.open_orders[0].order_id"),
+    (("quotes",), [{"code": "600000.SH"}] * 6, "preflight.quotes"),
+    (("quotes", 0, "age_seconds"), "1s", "preflight.quotes[0].age_seconds"),
+    (("fields",), ["POSITION"], "preflight.fields"),
+    (("fields", "ORDER"), "m_strOrderSysID", "preflight.fields.ORDER"),
+    (("fields", "ORDER"), [1, 2], "preflight.fields.ORDER"),
+    (("checks",), "thread", "preflight.checks"),
+    (("checks", "http"), "async", "preflight.checks.http"),
+    (("checks", "threads"), "yes", "preflight.checks.threads"),
+    (("checks", "journal"), 5, "preflight.checks.journal"),
+    (("round_ms",), "12ms", "preflight.round_ms"),
+    (("errors",), "boom", "preflight.errors"),
+    (("errors",), ["ok", 5], "preflight.errors[1]"),
+]
+
+
+@pytest.mark.parametrize("path, value, field", BAD, ids=[b[2] + "=" + json.dumps(b[1])[:20] for b in BAD])
+def test_bad_preflight_shapes_are_refused_naming_the_field(fresh, app_client, acc, admin, path, value, field):
+    body = report(value) if path == "preflight" else report(_with(path, value))
+    response = app_client.post(REPORTS % acc.ACCOUNT, json=body, headers=acc.bearer(fresh))
+    acc.error_of(response, 422, field)
+    assert app_client.get(REPORTS % acc.ACCOUNT + "?kind=preflight", headers=admin).json()["reports"] == []
+
+
+def test_missing_preflight_and_non_finite_numbers_are_refused(fresh, app_client, acc):
+    body = {"kind": "preflight", "follower": FOLLOWER}
+    acc.error_of(app_client.post(REPORTS % acc.ACCOUNT, json=body, headers=acc.bearer(fresh)), 422, "preflight")
+    raw = json.dumps(report()).replace('"round_ms": 12.3', '"round_ms": NaN')
+    assert "NaN" in raw
+    response = app_client.post(REPORTS % acc.ACCOUNT, content=raw.encode("utf-8"),
+                               headers=dict(acc.bearer(fresh), **{"Content-Type": "application/json"}))
+    acc.error_of(response, 422, "preflight.round_ms")
+    response = app_client.post(REPORTS % acc.ACCOUNT, json=dict(report(), kind="look"), headers=acc.bearer(fresh))
+    acc.error_of(response, 422, "kind")
+
+
+def test_an_oversized_preflight_report_is_413_naming_the_field(fresh, app_client, acc, admin):
+    big = dict(PREFLIGHT, errors=["x" * 1900] * 150)  # each item valid; ~285 KB together
+    response = app_client.post(REPORTS % acc.ACCOUNT, json=report(big), headers=acc.bearer(fresh))
+    error = acc.error_of(response, 413, "preflight")
+    assert error["code"] == "too_large"
+    fits = dict(PREFLIGHT, errors=["x" * 1900] * 120)  # ~229 KB: accepted
+    assert app_client.post(REPORTS % acc.ACCOUNT, json=report(fits), headers=acc.bearer(fresh)).status_code == 200
+
+
+def test_confirm_needs_the_admin_and_the_csrf_token(fresh, app_client, instance, acc, admin):
+    path = CONFIRM % acc.ACCOUNT
+    revision = acc.revision(instance)[0]
+    assert app_client.post(path).status_code == 401
+    assert app_client.post(path, headers=acc.bearer(fresh)).status_code in (401, 403)
+    reader = instance.reader_token()
+    assert app_client.post(path, headers=acc.bearer(reader)).status_code in (401, 403)
+    cookie_only = {"Cookie": admin["Cookie"]}
+    assert app_client.post(path, headers=cookie_only).status_code == 403
+    assert app_client.post(path, headers=dict(cookie_only, **{"X-CSRF-Token": "wrong"})).status_code == 403
+    app_client.cookies.clear()
+    assert acc.revision(instance)[0] == revision
+    with instance.db().read() as session:
+        assert accounts.get_account(session, acc.ACCOUNT).confirmed is False
+    acc.error_of(app_client.post(CONFIRM % "no-such-account", headers=admin), 404, "account_id")
+    assert app_client.post(path, headers=admin).json()["confirmed"] is True
+    # the password header (scripts) works too
+    assert app_client.post(path, headers=instance.admin_headers()).status_code == 200
+
+
+def test_migration_marks_existing_accounts_confirmed(db_url):
+    """An instance that already trades upgrades to 0005 without stopping any account."""
+    db = Database(db_url)
+    try:
+        migrate.downgrade(db.engine, "0004")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO accounts (account_id, name, mode, paused, dry_run, settings_json, revision, "
+                "created_at, updated_at) VALUES ('OLD1', 'old', 'ratio', :f, :f, '{}', 3, :t, :t)"),
+                {"f": False, "t": "2026-11-01 01:00:00"})
+        migrate.upgrade(db.engine)
+        with db.read() as session:
+            old = accounts.get_account(session, "OLD1")
+            assert old.confirmed is True and old.confirmed_at is None
+            assert old.revision == 3  # its plan version is unchanged: nothing to refetch
+        assert accounts.add_account(db, "NEW1")["confirmed"] is False
+        with db.engine.begin() as conn:  # a row written without the column never trades
+            conn.execute(text(
+                "INSERT INTO accounts (account_id, name, mode, paused, dry_run, settings_json, revision, "
+                "created_at, updated_at) VALUES ('RAW1', 'raw', 'ratio', :f, :f, '{}', 1, :t, :t)"),
+                {"f": False, "t": "2026-11-01 01:00:00"})
+        with db.read() as session:
+            assert accounts.get_account(session, "RAW1").confirmed is False
+    finally:
+        db.dispose()
