@@ -10,8 +10,8 @@ One process runs three parts:
   account's plan from the server, trades the paper account to it and reports.
 
 Both sides see the same prices, which take a small random step each cycle. The
-follower runs on a replayed exchange clock (a weekday, 10:00 Beijing time) so the demo
-trades at any hour. Ctrl-C (KeyboardInterrupt, Windows too) stops everything and
+follower runs on a replayed exchange clock (the last trading day of the server's
+calendar, 10:00 Beijing time) so the demo trades at any hour. Ctrl-C (KeyboardInterrupt, Windows too) stops everything and
 removes the temporary instance unless `keep` was asked for.
 """
 
@@ -23,6 +23,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from jq2qmt import trading_calendar
+from jq2qmt.follower import scheduler
 
 STRATEGY_NAME = "演示策略-轮动"
 ACCOUNT_ID = "demo-paper"
@@ -109,9 +112,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def last_weekday_before(day):
+def last_trading_day_before(day):
+    """The last A-share trading day before `day`, by the server's calendar (the plan
+    carries the same one, and the follower does not trade on a holiday)."""
     day -= dt.timedelta(days=1)
-    while day.weekday() >= 5:
+    while not scheduler.is_trading_day(day, trading_calendar.holidays(day)):
         day -= dt.timedelta(days=1)
     return day
 
@@ -130,9 +135,9 @@ class Demo(object):
         self.echo = echo
         self.random = random.Random(seed)
         self.prices = dict(START_PRICES)
-        # The strategy's as_of must not be in the future: trade "yesterday" (a weekday).
+        # The strategy's as_of must not be in the future: trade on the last trading day.
         beijing_today = (dt.datetime.utcnow() + dt.timedelta(hours=8)).date()
-        self.day = last_weekday_before(beijing_today)
+        self.day = last_trading_day_before(beijing_today)
         self.cycles = 0
         self.converged = 0
         self.server = None

@@ -137,3 +137,17 @@ def test_session_minutes_counts_only_sessions_of_trading_days():
     assert watchdog.session_minutes(fri, mon, sessions, frozenset([datetime.date(2026, 11, 27)])) == 10
     lunch = datetime.datetime(2026, 11, 30, 11, 0), datetime.datetime(2026, 11, 30, 13, 10)
     assert watchdog.session_minutes(lunch[0], lunch[1], sessions, None) == 40
+
+
+# ---- the demo replays a trading day --------------------------------------------------
+
+@pytest.mark.parametrize("today,expected", [
+    (D(2026, 10, 8), D(2026, 9, 30)),   # after National Day (10-01..10-07 closed)
+    (D(2026, 10, 12), D(2026, 10, 9)),  # 10-10 is a Saturday make-up working day: not trading
+    (D(2026, 2, 24), D(2026, 2, 13)),   # after Spring Festival (02-16..02-23 closed)
+    (D(2026, 11, 26), D(2026, 11, 25)),
+])
+def test_demo_picks_the_last_trading_day(today, expected):
+    from jq2qmt.demo import last_trading_day_before
+
+    assert last_trading_day_before(today) == expected
