@@ -7,7 +7,8 @@ POSITION_FIELDS = ["m_strInstrumentID", "m_strExchangeID", "m_strInstrumentName"
 ORDER_FIELDS = ["m_strOrderSysID", "m_strInstrumentID", "m_strExchangeID",
                 "m_strInstrumentName", "m_nOffsetFlag", "m_nVolumeTotalOriginal",
                 "m_nVolumeTraded", "m_dLimitPrice", "m_nOrderStatus", "m_strRemark",
-                "m_strOptName", "m_strInsertTime"]
+                "m_strOptName", "m_strInsertDate", "m_strInsertTime", "m_nDirection",
+                "m_strCancelInfo"]
 ACCOUNT_FIELDS = ["m_dAvailable", "m_dBalance", "m_dInstrumentValue"]
 
 
@@ -29,6 +30,7 @@ def test_trade_detail_objects(fx):
     assert all(hasattr(o, f) for o in orders for f in ORDER_FIELDS)
     assert [(o.m_nOffsetFlag, o.m_nOrderStatus, o.m_strRemark, o.m_strInsertTime)
             for o in orders] == [(48, 56, "jq-r", "100000"), (49, 50, "jq-s", "100000")]
+    assert [(o.m_nDirection, o.m_strInsertDate) for o in orders] == [(48, "20261125")] * 2
     assert orders[1].m_dLimitPrice == 40.0  # prType 5: the latest price
     account = sim.get_trade_detail_data(fx.ACCOUNT, "STOCK", "ACCOUNT")[0]
     assert all(hasattr(account, f) for f in ACCOUNT_FIELDS)
@@ -46,6 +48,8 @@ def test_passorder_ignores_what_qmt_would_refuse(fx):
     sim.passorder(33, 1101, fx.ACCOUNT, "600000.SH", 11, 10.01, 200, "s", 2, "x", sim.context)
     sim.passorder(23, 1101, "other", "600000.SH", 11, 10.01, 200, "s", 2, "x", sim.context)
     assert exchange.orders() == [] and len(sim.passorder_calls) == 3
+    assert [info.orderType for info, _ in sim.order_errors] == [1102, 1101, 1101]
+    assert [info.opType for info, _ in sim.order_errors] == [23, 33, 23]
     detail = sim.context.get_instrumentdetail("600000.SH")
     assert (detail["UpStopPrice"], detail["DownStopPrice"], detail["PriceTick"],
             detail["InstrumentStatus"]) == (11.0, 9.0, 0.01, 0)
