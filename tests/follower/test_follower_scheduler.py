@@ -68,3 +68,55 @@ def test_beijing_clock_is_utc_plus_eight():
     utc = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     delta = scheduler.beijing_now() - utc
     assert abs(delta.total_seconds() - 8 * 3600) < 60
+
+
+# The trading calendar: holidays come from the plan (server-side calendar).
+
+NATIONAL_DAY = datetime.date(2026, 10, 1)  # a Thursday, exchanges closed
+HOLIDAYS = frozenset([NATIONAL_DAY, datetime.date(2026, 10, 2)])
+
+
+@pytest.mark.parametrize("hh,mm", [(9, 0), (9, 15), (9, 30), (10, 0), (13, 30), (14, 56)])
+def test_no_session_and_no_preopen_on_a_holiday(hh, mm):
+    sessions = scheduler.parse_sessions(None)
+    when = at(hh, mm, day=NATIONAL_DAY)
+    assert not scheduler.is_trading_day(when, HOLIDAYS)
+    assert scheduler.in_session(when, sessions, holidays=HOLIDAYS) is False
+    assert scheduler.is_preopen(when, sessions, holidays=HOLIDAYS) is False
+    assert scheduler.seconds_to_next_change(when, sessions, holidays=HOLIDAYS) is None
+    # Without the calendar (None, or an empty set from a plan without one) it is a weekday.
+    for unknown in (None, frozenset()):
+        assert scheduler.is_trading_day(when, unknown)
+    assert scheduler.in_session(at(10, 0, day=NATIONAL_DAY), sessions) is True
+
+
+def test_holidays_do_not_touch_other_days_and_weekends_never_trade():
+    sessions = scheduler.parse_sessions(None)
+    assert scheduler.in_session(at(10, 0), sessions, holidays=HOLIDAYS) is True
+    assert scheduler.is_preopen(at(9, 10), sessions, holidays=HOLIDAYS) is True
+    assert scheduler.seconds_to_next_change(at(11, 29, 30), sessions, holidays=HOLIDAYS) == 30
+    # 2026-10-10 is a Saturday make-up working day of the government calendar: no trading.
+    saturday = datetime.date(2026, 10, 10)
+    assert not scheduler.is_trading_day(saturday, HOLIDAYS)
+    assert scheduler.in_session(at(10, 0, day=saturday), sessions, holidays=HOLIDAYS) is False
+    assert scheduler.is_trading_day(datetime.date(2026, 10, 8), HOLIDAYS)  # Thursday after
+
+
+def test_validate_plan_reads_the_calendar(fx):
+    plan = fx.make_plan({"600000.SH": 100})
+    assert safety.validate_plan(plan)["holidays"] == frozenset()
+    plan["calendar"] = {"holidays": ["2026-10-01", "2026-10-02"], "from": "2026-01-01",
+                        "to": "2026-12-31", "source": "chinesecalendar 1.11.0", "known": True}
+    assert safety.validate_plan(plan)["holidays"] == HOLIDAYS
+
+
+@pytest.mark.parametrize("calendar", [
+    [], "2026-10-01", {"holidays": "2026-10-01"}, {"holidays": ["2026-13-01"]},
+    {"holidays": ["2026-10-1"]}, {"holidays": [20261001]}, {"holidays": ["２０２６-10-01"]},
+    {"holidays": ["2026-10-01"], "from": "yesterday"}, {"holidays": [], "known": "yes"},
+])
+def test_validate_plan_refuses_a_malformed_calendar(fx, calendar):
+    plan = fx.make_plan({"600000.SH": 100})
+    plan["calendar"] = calendar
+    with pytest.raises(safety.PlanError, match="calendar"):
+        safety.validate_plan(plan)

@@ -7,6 +7,7 @@ and a plan that would empty the account is held unless it is really meant.
 Bundled into the exported QMT file: Python 3.6, stdlib only.
 """
 
+import datetime
 import fnmatch
 import json
 
@@ -71,7 +72,43 @@ def validate_plan(plan):
         settings["sessions"] = scheduler.parse_sessions(settings["sessions"])
     except (ValueError, TypeError, AttributeError):
         raise PlanError("计划格式错误 / malformed plan: settings.sessions")
+    settings["holidays"] = parse_calendar(plan.get("calendar"))
     return settings
+
+
+def _iso_date(text):
+    """'2026-10-01' -> date; None unless exactly YYYY-MM-DD with ASCII digits."""
+    if not isinstance(text, str) or len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    parts = (text[:4], text[5:7], text[8:])
+    if not all(p and all("0" <= c <= "9" for c in p) for p in parts):
+        return None
+    try:
+        return datetime.date(int(parts[0]), int(parts[1]), int(parts[2]))
+    except ValueError:
+        return None
+
+
+def parse_calendar(calendar):
+    """The plan's `calendar` ({"holidays": ["2026-10-01", ...], "from", "to", "source",
+    "known"}) -> frozenset of the weekday closures it names. Absent: an empty set (the
+    follower then trades on weekdays, as it does for any date the calendar does not
+    list, e.g. a year the server's calendar does not know yet)."""
+    if calendar is None:
+        return frozenset()
+    _require(isinstance(calendar, dict), "calendar")
+    holidays = calendar.get("holidays", [])
+    _require(isinstance(holidays, list), "calendar.holidays")
+    dates = []
+    for text in holidays:
+        day = _iso_date(text)
+        _require(day is not None, "calendar.holidays[] (YYYY-MM-DD)")
+        dates.append(day)
+    for key in ("from", "to"):
+        if calendar.get(key) is not None:
+            _require(_iso_date(calendar[key]) is not None, "calendar." + key)
+    _require(isinstance(calendar.get("known", True), bool), "calendar.known")
+    return frozenset(dates)
 
 
 def content_key(plan):

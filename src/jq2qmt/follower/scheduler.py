@@ -44,28 +44,40 @@ def parse_sessions(sessions):
     return sorted(result)
 
 
-def is_trading_day(now):
-    return now.weekday() < 5  # holidays: the broker refuses orders, nothing breaks
+def _day(now):
+    return now.date() if isinstance(now, datetime.datetime) else now
 
 
-def in_session(now, sessions):
-    """True when `now` falls inside one of the sessions (start inclusive, end exclusive)."""
-    if not is_trading_day(now):
+def is_trading_day(now, holidays=None):
+    """A weekday that is not in `holidays` (a set of dates: the weekday closures the
+    server's calendar sends in the plan). None knows no holidays: weekdays only, the
+    fallback for a year the calendar does not know. Weekends never trade."""
+    day = _day(now)
+    return day.weekday() < 5 and not (holidays and day in holidays)
+
+
+def in_session(now, sessions, holidays=None):
+    """True when `now` falls inside one of the sessions (start inclusive, end exclusive)
+    on a trading day."""
+    if not is_trading_day(now, holidays):
         return False
     t = now.time()
     return any(start <= t < end for start, end in sessions)
 
 
-def is_preopen(now, sessions, preopen_from=PREOPEN_FROM):
+def is_preopen(now, sessions, preopen_from=PREOPEN_FROM, holidays=None):
     """True between `preopen_from` and the first session's start on a trading day."""
-    if not sessions or not is_trading_day(now):
+    if not sessions or not is_trading_day(now, holidays):
         return False
     t = now.time()
     return parse_hhmm(preopen_from) <= t < sessions[0][0]
 
 
-def seconds_to_next_change(now, sessions):
-    """Seconds until the next session start or end today (None when none is left)."""
+def seconds_to_next_change(now, sessions, holidays=None):
+    """Seconds until the next session start or end today (None when none is left, and
+    on a day that does not trade)."""
+    if not is_trading_day(now, holidays):
+        return None
     t = now.time()
     today = now.date()
     best = None
