@@ -13,8 +13,11 @@ plain data in these shapes, so the loop is written once::
                                "traded_volume": int, "price": float, "status": int,
                                "status_msg": str, "remark": str}]
     quotes(codes)          -> {code: {"last", "prev_close", "high_limit", "low_limit",
-                               "bid1", "ask1", "suspended"}}  (plan-scenario quote format;
-                               codes without data are left out)
+                               "bid1", "ask1", "suspended", "timetag"?}}  (plan-scenario
+                               quote format plus the quote's time when the platform gives
+                               one; codes without data are left out)
+    account_lag            seconds the account data (cash, holdings) may lag behind the
+                               orders (a local cache: built-in QMT); 0 when live
     place(code, side, volume, price, remark) -> order id (str) or None when the broker
                                assigns ids asynchronously (built-in QMT); raises
                                BrokerError when the order could not be sent at all
@@ -25,6 +28,8 @@ Order status numbers are QMT's (built-in `m_nOrderStatus` and xtquant
 
 This module is bundled into the exported QMT file: Python 3.6, stdlib only.
 """
+
+import datetime
 
 BUY = "buy"
 SELL = "sell"
@@ -133,4 +138,18 @@ def quote_from_tick(tick, detail):
     }
     quote = dict((k, v) for k, v in quote.items() if v is not None)
     quote["suspended"] = int(detail.get("InstrumentStatus") or 0) > 0
+    timetag = tick.get("timetag")
+    if timetag:
+        quote["timetag"] = str(timetag)
     return quote
+
+
+def quote_age(quote, now):
+    """Seconds between a quote's `timetag` ('20231106 15:00:04', exchange time) and
+    `now`, or None when the quote carries no readable time."""
+    text = str((quote or {}).get("timetag") or "")[:17]
+    try:
+        when = datetime.datetime.strptime(text, "%Y%m%d %H:%M:%S")
+    except ValueError:
+        return None
+    return (now - when).total_seconds()

@@ -21,6 +21,9 @@ OFFSET_SELL = 49
 
 class BuiltinBroker(object):
     kind = "builtin"
+    # get_trade_detail_data reads a local cache the counter refreshes every 50 ms to 6 s
+    # per table (docs/platforms.md): cash and holdings may lag this long behind orders.
+    account_lag = 10.0
 
     def __init__(self, context, account_id, passorder, get_trade_detail_data, cancel,
                  strategy_name="jq2qmt"):
@@ -30,10 +33,26 @@ class BuiltinBroker(object):
         self._query = get_trade_detail_data
         self._cancel = cancel
         self.strategy_name = strategy_name
+        self._samples = {}  # datatype -> one row seen, for fields()
 
     def _rows(self, datatype):
-        rows = self._query(self.account_id, "STOCK", datatype)
-        return list(rows or [])
+        rows = list(self._query(self.account_id, "STOCK", datatype) or [])
+        if rows:
+            self._samples[datatype] = rows[0]
+        return rows
+
+    def fields(self):
+        """The QMT fields (``m_*`` attributes) present on the rows read so far, per
+        table: a preflight shows which ones a broker build has."""
+        return dict((datatype, sorted(n for n in dir(row) if n.startswith("m_")))
+                    for datatype, row in self._samples.items())
+
+    def _detail(self, code):
+        # get_instrument_detail is the current name; old clients only have
+        # get_instrumentdetail (QMT's built-in API documentation).
+        getter = getattr(self.context, "get_instrument_detail", None) or \
+            getattr(self.context, "get_instrumentdetail", None)
+        return getter(code) if getter is not None else {}
 
     def positions(self):
         result = []
@@ -86,7 +105,7 @@ class BuiltinBroker(object):
         ticks = self.context.get_full_tick(codes) or {}
         result = {}
         for code in codes:
-            detail = self.context.get_instrumentdetail(code)
+            detail = self._detail(code)
             quote = base.quote_from_tick(ticks.get(code), detail)
             if quote is not None:
                 result[code] = quote
