@@ -131,3 +131,22 @@ def test_bundled_sources_are_python36(tmp_path, live_server):
     run = subprocess.run([python, "-c", check] + files, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("client_kind, missing", [("rsa", "cryptography"), ("token", "requests")])
+def test_bare_python36_imports_the_file_and_logs_the_missing_library(tmp_path, live_server_factory,
+                                                                     client_kind, missing):
+    # A 3.6 without site-packages (-S) has neither library: importing the file needs only
+    # the standard library; an upload fails softly and its log line names what is missing.
+    python = testkit.py36_python()
+    server = live_server_factory(client_kind=client_kind)
+    extra = ["--upload-token", server.instance.upload_token] if client_kind == "token" else []
+    research = _export(tmp_path, server, *extra)
+    script = ("from jq_qmt_api import JQQMTAPI\n"
+              "print(JQQMTAPI().update_positions('S', [{'code': '600000.XSHG', 'volume': 100, 'cost': 9.5}]))\n")
+    run = subprocess.run([python, "-S", "-c", script], cwd=str(research), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert lines[-1] == "None"
+    assert "上传失败" in lines[-2] and "No module named '%s'" % missing in lines[-2]
