@@ -404,6 +404,41 @@ def test_whitelist_extra_names_and_no_guard_by_default(tmp_path, import_world):
         "jq2qmt_test_unlisted"] == "ok"
 
 
+OWN_STRATEGY = """
+import sys
+sys.modules["jq2qmt_test_own"] = type(sys)("jq2qmt_test_own")
+RESULTS = []
+
+def _try(name):
+    try:
+        __import__(name)
+        RESULTS.append((name, "ok"))
+    except ImportError as exc:
+        RESULTS.append((name, str(exc)))
+
+def init(ContextInfo):
+    _try("jq2qmt_test_own")
+    _try("jq2qmt_test_registered")
+    ContextInfo.run_time("tick", "1nSecond", "2020-01-01 00:00:00")
+
+def tick(ContextInfo):
+    _try("jq2qmt_test_own")
+"""
+
+
+def test_whitelist_can_ignore_modules_the_test_process_imported(tmp_path, import_world):
+    sim = make_sim(whitelist="import_hook", whitelist_registered="own")
+    try:
+        namespace = sim.load(strategy(tmp_path, OWN_STRATEGY))
+        sim.run_for(1)
+    finally:
+        sys.modules.pop("jq2qmt_test_own", None)
+    assert namespace["RESULTS"] == [
+        ("jq2qmt_test_own", "ok"),
+        ("jq2qmt_test_registered", "Forbidden: Module<jq2qmt_test_registered> not in whitelist!"),
+        ("jq2qmt_test_own", "ok")]
+
+
 # ---- callback budget and background settle --------------------------------------------------
 
 def test_budget_fails_a_slow_callback_after_it_returned():
@@ -457,7 +492,8 @@ def test_run_time_takes_only_the_documented_units(period, ok):
 
 def test_bad_knobs_are_refused():
     for knobs in ({"run_mode": "paper"}, {"detail_names": "x"}, {"budget": 0},
-                  {"cache_lag": {"TRADES": 1}}, {"report_delay": -1}, {"whitelist": "x"}):
+                  {"cache_lag": {"TRADES": 1}}, {"report_delay": -1}, {"whitelist": "x"},
+                  {"whitelist": "import_hook", "whitelist_registered": "all"}):
         with pytest.raises(ValueError):
             make_sim(**knobs)
 
@@ -483,9 +519,8 @@ print(sorted(o["status"] for o in ex.orders()))
 
 def test_the_simulator_runs_on_cpython_36():
     python = py36_python()
-    out = subprocess.run([python, "-c", PY36_SCRIPT], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, universal_newlines=True,
-                         env={"PYTHONPATH": str(SRC)})
+    out = subprocess.run([python, "-c", PY36_SCRIPT], capture_output=True, text=True,
+                         check=False, env={"PYTHONPATH": str(SRC)})
     assert out.returncode == 0, out.stderr
     # ticks at 1..4 s; reports 0.5 s later: one funded buy, two bought with stale cash
     assert out.stdout.strip() == "[50, 57, 57]"

@@ -10,6 +10,10 @@ Two variants, because how the real build hooks imports is not known:
 - ``"import_hook"``: a ``builtins.__import__`` wrapper refusing absolute imports
   (level 0) whose top-level name is neither whitelisted nor in ``sys.modules``.
   Relative imports pass; ``importlib.import_module`` does not go through it.
+  With ``registered="own"`` a module in ``sys.modules`` passes only if the strategy's
+  own code put it there (while the guard was installed): in a test process
+  ``sys.modules`` also holds what the tests imported (``requests``, ``jq2qmt``...),
+  which a real QMT process would not have.
 
 The default whitelist (`default_whitelist`) is the standard library's top-level
 names plus the third-party packages QMT ships (NumPy, Pandas, Patsy, SciPy,
@@ -92,19 +96,21 @@ class _WhitelistFinder(object):
         self.refused.append(fullname)
         raise forbidden(top)
 
-    def find_module(self, fullname, path=None):  # pre-3.4 protocol, never reached first
-        self.find_spec(fullname, path)
-        return None
 
 
 class ImportGuard(object):
     """Install the whitelist for the duration of a ``with`` block (re-entrant)."""
 
-    def __init__(self, mode, allowed=None):
+    def __init__(self, mode, allowed=None, registered="any"):
         if mode not in MODES:
             raise ValueError("whitelist must be None, 'meta_path' or 'import_hook': %r"
                              % (mode,))
+        if registered not in ("any", "own"):
+            raise ValueError("whitelist_registered must be 'any' or 'own': %r" % (registered,))
         self.mode = mode
+        self.registered = registered
+        self.own = set()      # top-level names the strategy's code put in sys.modules
+        self._before = {}
         self.allowed = frozenset(allowed) if allowed is not None else default_whitelist()
         self.refused = []
         self._depth = 0
@@ -115,16 +121,25 @@ class ImportGuard(object):
     def installed(self):
         return self._depth > 0
 
+    def _loaded(self, top):
+        module = sys.modules.get(top)
+        if module is None:
+            return False
+        if self.registered == "any" or top in self.own:
+            return True
+        return self._before.get(top) is not module  # registered during this window
+
     def _guarded_import(self, name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0 and name:
             top = name.partition(".")[0]
-            if top not in self.allowed and top not in sys.modules:
+            if top not in self.allowed and not self._loaded(top):
                 self.refused.append(name)
                 raise forbidden(top)
         return self._original_import(name, globals, locals, fromlist, level)
 
     def __enter__(self):
         if self._depth == 0:
+            self._before = dict(sys.modules)
             if self.mode == "meta_path":
                 self._finder = _WhitelistFinder(self.allowed)
                 self._finder.refused = self.refused
@@ -138,6 +153,9 @@ class ImportGuard(object):
     def __exit__(self, *exc):
         self._depth -= 1
         if self._depth == 0:
+            self.own.update(n.partition(".")[0] for n, m in list(sys.modules.items())
+                            if self._before.get(n) is not m)
+            self._before = {}
             if self.mode == "meta_path":
                 sys.meta_path[:] = [f for f in sys.meta_path if f is not self._finder]
                 self._finder = None

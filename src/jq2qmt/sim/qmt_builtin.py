@@ -57,8 +57,10 @@ query is live, any import works. The knobs make it as hostile as the real client
   existing order row comes back with an empty ``m_strRemark`` (the remark is visible
   only to the session that placed the order).
 - ``whitelist``: None, ``"meta_path"`` or ``"import_hook"``: a module whitelist as some
-  broker builds run (see `jq2qmt.sim.import_guard`; extra names: ``whitelist_extra``),
-  installed only while the file's own code runs (load, init, timers, callbacks).
+  broker builds run (see `jq2qmt.sim.import_guard`; extra names: ``whitelist_extra``;
+  ``whitelist_registered="own"`` lets through only the modules in ``sys.modules`` that
+  the file itself registered, not those the test process imported), installed only
+  while the file's own code runs (load, init, timers, callbacks).
 - ``budget`` (s): QMT runs every strategy on one thread and asks for about 100 ms per
   callback. Every callback the sim calls is timed with ``time.perf_counter`` into
   ``sim.callback_times`` as ``(name, seconds)``; one that took longer than ``budget``
@@ -353,6 +355,7 @@ class QmtBuiltinSim(object):
     def __init__(self, exchange, account_id, clock, visibility_delay=0.0, cache_lag=0.0,
                  cache_phase=0.0, report_delay=0.0, reject_delay=0.0, cancel_delay=0.0,
                  status_86=False, run_mode="real", whitelist=None, whitelist_extra=(),
+                 whitelist_registered="any",
                  budget=None, settle_timeout=2.0, quote_age=0.0, detail_names="both",
                  require_set_account=False):
         if run_mode not in RUN_MODES:
@@ -382,7 +385,8 @@ class QmtBuiltinSim(object):
             self.guard = import_guard.NoGuard()
         else:
             self.guard = import_guard.ImportGuard(
-                whitelist, import_guard.default_whitelist(whitelist_extra))
+                whitelist, import_guard.default_whitelist(whitelist_extra),
+                registered=whitelist_registered)
         self.context = ContextInfo(self)
         self.namespace = None
         self.path = None
@@ -584,7 +588,8 @@ class QmtBuiltinSim(object):
             del self._pending_errors[:]
 
     def _exec_file(self, path):
-        source = open(str(path), "rb").read().decode("gbk")
+        with open(str(path), "rb") as handle:
+            source = handle.read().decode("gbk")
         self.path = path
         self.namespace = self.globals()
         with self.guard:

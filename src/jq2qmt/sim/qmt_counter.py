@@ -209,9 +209,9 @@ class TableCache(object):
         offset = seconds_between(self.origin, when) - self.phase
         ratio = offset / self.lag
         if strict:
-            index = int(math.ceil(ratio - 1e-9)) - 1
+            index = math.ceil(ratio - 1e-9) - 1
         else:
-            index = int(math.floor(ratio + 1e-9))
+            index = math.floor(ratio + 1e-9)
         return max(index, -1)
 
     def refresh_to(self, when, build, strict=False):
