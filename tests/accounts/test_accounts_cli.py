@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from jq2qmt.cli import main
 from jq2qmt.store import accounts, credentials
 
-SUBCOMMANDS = ("add", "remove", "follow", "unfollow", "set", "pause", "resume", "list", "show", "token", "approve", "reject")
+SUBCOMMANDS = ("add", "remove", "follow", "unfollow", "set", "pause", "resume", "list", "show", "token", "approve", "reject",
+               "confirm")
 
 
 @pytest.fixture
@@ -116,6 +117,7 @@ def test_show_prints_the_merged_target(run, instance, app_client, acc):
     (("token", "8886660057"), "--rotate"),
     (("approve", "8886660057", "deadbeef"), "plan version"),
     (("reject", "8886660057", "deadbeef"), "plan version"),
+    (("confirm", "nope"), "not found"),
 ])
 def test_errors_are_one_line_and_write_nothing(run, instance, args, message):
     run("add", "8886660057")

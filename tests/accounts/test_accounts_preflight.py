@@ -6,8 +6,10 @@ import copy
 import json
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 
+from jq2qmt.cli import main
 from jq2qmt.store import accounts, migrate
 from jq2qmt.store.db import Database
 
@@ -244,3 +246,55 @@ def test_migration_marks_existing_accounts_confirmed(db_url):
             assert accounts.get_account(session, "RAW1").confirmed is False
     finally:
         db.dispose()
+
+
+# ---- CLI ----------------------------------------------------------------------------------
+
+def _cli(instance, *args):
+    result = CliRunner().invoke(main, ["account"] + list(args) + ["--instance", str(instance.path)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_shows_the_preflight_and_confirms(instance, app_client, acc):
+    added = _cli(instance, "add", acc.ACCOUNT, "--name", "主账户")
+    assert "jq2qmt account confirm %s" % acc.ACCOUNT in added
+    _cli(instance, "follow", acc.ACCOUNT, acc.STRATEGY, "--ratio", "0.5")
+    listed = _cli(instance, "list")
+    assert acc.ACCOUNT in listed and "待确认" in listed.splitlines()[1]
+    before = _cli(instance, "show", acc.ACCOUNT)
+    assert "预检中：尚未确认，跟单端不下单" in before and "尚未收到预检报告" in before
+
+    token = acc.follower_token(instance)
+    many = dict(PREFLIGHT, positions=PREFLIGHT["positions"] + [
+        {"code": "6000%02d.SH" % i, "volume": 100 * i, "can_use_volume": 0, "avg_cost": 1.5, "name": "股%d" % i}
+        for i in range(10, 16)], errors=["读取委托失败：超时"])
+    assert app_client.post(REPORTS % acc.ACCOUNT, json=report(many), headers=acc.bearer(token)).status_code == 200
+    show = _cli(instance, "show", acc.ACCOUNT)
+    for expected in ("持仓 8 个", "600000.SH  浦发银行", "数量 1,000 可用 800 成本 10.520", "…另有 3 个",
+                     "现金 50,000，冻结 1,200，市值 10,500，总资产 61,700",
+                     "未完成委托 1 笔", "买 000001.SZ 100 已成 0 @ 12.300 状态 50 manual",
+                     "600000.SH 最新 10.600 买一 10.590 卖一 10.610（1.5 秒前）",
+                     "000001.SZ 最新 12.300 买一 — 卖一 —（无时间）",
+                     "POSITION 3 个（m_strInstrumentID, m_nVolume, m_nCanUseVolume）", "ORDER 1 个",
+                     "QMT 内置 · Python 3.6.8 · Windows-10-10.0.19045-SP0 · 跟单端 0.1.0",
+                     "HTTP 后台线程 · 线程 可用 · requests 不可用 · 日志 C:/qmt/jq2qmt-journal.json",
+                     "一轮耗时 12.3 毫秒", "错误 1 条", "读取委托失败：超时", "交易所时间 2026-11-25T09:31:02"):
+        assert expected in show, (expected, show)
+
+    confirmed = _cli(instance, "confirm", acc.ACCOUNT)
+    assert "已确认账户 %s" % acc.ACCOUNT in confirmed and "下一轮起" in confirmed
+    with instance.db().read() as session:
+        assert accounts.get_account(session, acc.ACCOUNT).confirmed is True
+    assert "待确认" not in _cli(instance, "list")
+    after = _cli(instance, "show", acc.ACCOUNT)
+    assert "已确认，正常跟单" in after and "预检中" not in after
+    assert "早已确认" in _cli(instance, "confirm", acc.ACCOUNT)
+    for command in ("confirm", "show"):
+        assert "--instance" in CliRunner().invoke(main, ["account", command, "--help"]).output
+
+
+def test_cli_confirm_without_a_preflight_says_so(instance, acc):
+    _cli(instance, "add", acc.ACCOUNT)
+    output = _cli(instance, "confirm", acc.ACCOUNT)
+    assert "还没有收到这个账户的预检报告" in output and "已确认账户" in output

@@ -78,6 +78,9 @@ def add(account_id, name, mode, instance_dir, database_url):
     click.echo("已添加账户 / added account %s (%s, mode %s)" % (result["account_id"], result["name"], result["mode"]))
     click.echo("下一步 / next: jq2qmt account follow %s 策略名 --%s ...; jq2qmt account token %s"
                % (account_id, "ratio" if mode == "ratio" else "capital", account_id))
+    click.echo("新账户处于预检：跟单端只查看并报告持仓、资金、委托和行情，不下单。看过 jq2qmt account show %s 后，"
+               "用 jq2qmt account confirm %s 开始跟单 / the account starts in preflight (the follower reports, "
+               "places nothing) until confirmed" % (account_id, account_id))
 
 
 @account.command()
@@ -223,16 +226,19 @@ def list_(instance_dir, database_url):
             return accounts.list_accounts(session)
 
     rows = _run(instance_dir, database_url, read)
-    click.echo("%-16s %-14s %-6s %-7s %-7s %-26s %-16s %s" % (
-        "ACCOUNT", "NAME", "MODE", "PAUSED", "DRYRUN", "LAST SEEN", "LAST ROUND", "STRATEGIES"))
+    click.echo("%-16s %-14s %-6s %-7s %-7s %-8s %-26s %-16s %s" % (
+        "ACCOUNT", "NAME", "MODE", "PAUSED", "DRYRUN", "CONFIRM", "LAST SEEN", "LAST ROUND", "STRATEGIES"))
     for a in rows:
         last = (a["last_round"] or {}).get("status") or "-"
         if a["held"]:
             last = "held*"
-        click.echo("%-16s %-14s %-6s %-7s %-7s %-26s %-16s %s" % (
+        click.echo("%-16s %-14s %-6s %-7s %-7s %-8s %-26s %-16s %s" % (
             a["account_id"], a["name"], a["mode"], "yes" if a["paused"] else "no", "yes" if a["dry_run"] else "no",
-            a["last_seen"] or "never", last, ", ".join(_follow_text(n, f) for n, f in a["follow"]["strategies"].items())
-            or "-"))
+            "yes" if a["confirmed"] else "待确认", a["last_seen"] or "never", last,
+            ", ".join(_follow_text(n, f) for n, f in a["follow"]["strategies"].items()) or "-"))
+    if any(not a["confirmed"] for a in rows):
+        click.echo("待确认 = 预检中，跟单端不下单；查看 jq2qmt account show ID，确认 jq2qmt account confirm ID "
+                   "/ unconfirmed: preflight only, no orders")
 
 
 def _follow_text(name, entry):
@@ -265,6 +271,14 @@ def show(account_id, report_count, instance_dir, database_url):
 
     plan, summary, reports = _run(instance_dir, database_url, read)
     click.echo("账户 / account %s (%s)  plan_version %s" % (summary["account_id"], summary["name"], plan["plan_version"]))
+    if summary["confirmed"]:
+        click.echo("已确认，正常跟单 / confirmed%s" % (
+            "（%s）" % summary["confirmed_at"] if summary["confirmed_at"] else ""))
+    else:
+        click.echo("预检中：尚未确认，跟单端不下单 / preflight: not confirmed, the follower places no order")
+        click.echo("  看过下面的预检报告后确认 / confirm with: jq2qmt account confirm %s" % account_id)
+    for line in preflight_lines(summary["preflight"]):
+        click.echo(line)
     _echo_settings(summary)
     click.echo("最近心跳 / last seen: %s" % (summary["last_seen"] or "never"))
     present = dict((t["strategy"], t) for t in plan["targets"])
@@ -286,6 +300,111 @@ def show(account_id, report_count, instance_dir, database_url):
         click.echo("  %s %-16s %-15s placed=%d rejected=%d %s" % (
             r["created_at"], r["round_id"], r["status"], len(r.get("placed") or []), len(r.get("rejected") or []),
             "; ".join(r.get("errors") or [])))
+
+
+def _num(value, digits=2):
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return "{:,.{}f}".format(value, digits)
+    return "{:,}".format(int(value))
+
+
+def _age(value):
+    if value is None:
+        return "无时间"
+    return "%s 秒前" % _num(value, 1)
+
+
+PREFLIGHT_ROWS = 5  # rows of positions / open orders shown by `show`
+
+
+def preflight_lines(report):
+    """The latest preflight report in readable Chinese, one string per line."""
+    if not report:
+        return ["预检报告 / preflight: 尚未收到预检报告（跟单端连接服务器后的第一轮会发送）"]
+    p = report.get("preflight") or {}
+    follower = report.get("follower") or {}
+    brokers = {"builtin": "QMT 内置", "miniqmt": "miniQMT", "paper": "模拟券商"}
+    lines = ["预检报告 / preflight: 收到于 %s，交易所时间 %s" % (report.get("received_at") or "—", p.get("at") or "—"),
+             "  券商 %s · Python %s · %s%s" % (
+                 brokers.get(p.get("broker"), p.get("broker") or "—"), p.get("python") or "—", p.get("platform") or "—",
+                 " · 跟单端 %s" % follower["version"] if follower.get("version") else "")]
+    asset = p.get("asset")
+    if asset:
+        lines.append("  资金：现金 %s，冻结 %s，市值 %s，总资产 %s" % (
+            _num(asset.get("cash")), _num(asset.get("frozen_cash")), _num(asset.get("market_value")),
+            _num(asset.get("total_asset"))))
+    else:
+        lines.append("  资金：未读到")
+    positions = p.get("positions") or []
+    lines.append("  持仓 %d 个%s" % (len(positions), "：" if positions else ""))
+    for row in positions[:PREFLIGHT_ROWS]:
+        lines.append("    %-10s %-8s 数量 %s 可用 %s 成本 %s" % (
+            row.get("code"), row.get("name") or "", _num(row.get("volume")), _num(row.get("can_use_volume")),
+            _num(row.get("avg_cost"), 3)))
+    if len(positions) > PREFLIGHT_ROWS:
+        lines.append("    …另有 %d 个" % (len(positions) - PREFLIGHT_ROWS))
+    orders = p.get("open_orders") or []
+    lines.append("  未完成委托 %d 笔%s" % (len(orders), "：" if orders else ""))
+    for row in orders[:PREFLIGHT_ROWS]:
+        side = {"buy": "买", "sell": "卖"}.get(row.get("side"), row.get("side") or "")
+        lines.append("    %s %s %s 已成 %s @ %s 状态 %s %s" % (
+            side, row.get("code"), _num(row.get("volume")), _num(row.get("traded_volume")), _num(row.get("price"), 3),
+            row.get("status") if row.get("status") is not None else "—", row.get("remark") or ""))
+    if len(orders) > PREFLIGHT_ROWS:
+        lines.append("    …另有 %d 笔" % (len(orders) - PREFLIGHT_ROWS))
+    quotes = p.get("quotes") or []
+    if quotes:
+        lines.append("  行情 %d 个：" % len(quotes))
+        lines.extend("    %s 最新 %s 买一 %s 卖一 %s（%s）" % (
+            q.get("code"), _num(q.get("last"), 3), _num(q.get("bid1"), 3), _num(q.get("ask1"), 3),
+            _age(q.get("age_seconds"))) for q in quotes)
+    else:
+        lines.append("  行情：没有读到")
+    fields = p.get("fields") or {}
+    if fields:
+        lines.append("  读到的字段：" + "；".join("%s %d 个（%s）" % (
+            group, len(names or []), ", ".join((names or [])[:6]) + ("…" if len(names or []) > 6 else ""))
+            for group, names in sorted(fields.items())))
+    checks = p.get("checks") or {}
+    http = {"thread": "后台线程", "inline": "同一线程", "sync": "同步"}
+    yes_no = lambda v: "—" if v is None else ("可用" if v else "不可用")  # noqa: E731
+    lines.append("  运行环境：HTTP %s · 线程 %s · requests %s · 日志 %s" % (
+        http.get(checks.get("http"), checks.get("http") or "—"), yes_no(checks.get("threads")),
+        yes_no(checks.get("requests")), checks.get("journal") or "无"))
+    lines.append("  一轮耗时 %s 毫秒" % _num(p.get("round_ms"), 1))
+    errors = p.get("errors") or []
+    if errors:
+        lines.append("  错误 %d 条：" % len(errors))
+        lines.extend("    " + text for text in errors[:10])
+        if len(errors) > 10:
+            lines.append("    …另有 %d 条" % (len(errors) - 10))
+    else:
+        lines.append("  错误：无")
+    return lines
+
+
+@account.command()
+@click.argument("account_id")
+@instance_options
+def confirm(account_id, instance_dir, database_url):
+    """看过预检报告后确认账户，跟单端开始下单 / confirm the account after its preflight: the follower starts trading."""
+    from jq2qmt.store import accounts
+
+    def write(db):
+        with db.read() as session:
+            was = accounts.get_account(session, account_id).confirmed
+        return was, accounts.confirm_account(db, account_id)
+
+    was, summary = _run(instance_dir, database_url, write)
+    if was:
+        click.echo("账户 %s 早已确认，无需再确认 / already confirmed" % account_id)
+        return
+    if not summary["preflight"]:
+        click.echo("注意：还没有收到这个账户的预检报告 / note: no preflight report was received")
+    click.echo("已确认账户 %s：跟单端下一轮起按计划真实下单 / confirmed: the follower places real orders "
+               "from its next round" % account_id)
 
 
 @account.command()
