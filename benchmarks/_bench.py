@@ -384,7 +384,7 @@ class BenchInstance(object):
         """A follower account following `strategies` (ratio mode); returns its token."""
         from jq2qmt.store import accounts
 
-        accounts.add_account(self.db(), account_id, account_id, "ratio", {})
+        accounts.add_account(self.db(), account_id, account_id, "ratio", {}, confirmed=True)
         for name in strategies:
             accounts.set_follow(self.db(), account_id, name, ratio=ratio)
         return accounts.create_follower_token(self.db(), account_id, rotate=True)

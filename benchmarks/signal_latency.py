@@ -199,7 +199,7 @@ def prepare(server):
 
     db = server.instance.db()
     try:
-        accounts.add_account(db, ACCOUNT, "bench", "ratio", {})
+        accounts.add_account(db, ACCOUNT, "bench", "ratio", {}, confirmed=True)
     except accounts.AccountError:  # --database-url: the previous mode made it
         pass
     accounts.set_follow(db, ACCOUNT, STRATEGY, ratio=1.0)

@@ -32,6 +32,7 @@ def _setup(site):
     ])
     _admin(site, "POST", "/api/v1/accounts", {"account_id": MAIN, "name": "主账户", "mode": "ratio",
                                               "settings": {"ignore": ["511880.SH"], "max_turnover": 0.5}})
+    _admin(site, "POST", "/api/v1/accounts/%s/confirm" % MAIN)  # past its preflight: it trades
     _admin(site, "PUT", "/api/v1/accounts/%s/follow/%s" % (MAIN, STRATEGY), {"ratio": 0.5})
     _admin(site, "POST", "/api/v1/accounts", {"account_id": SPARE, "name": "备用账户", "mode": "ratio"})
     token = site.instance.token("follow", account_id=MAIN)

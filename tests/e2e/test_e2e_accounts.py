@@ -33,6 +33,7 @@ def server(live_server):
     follower token."""
     srv = Server(live_server)
     srv.admin("POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "主账户", "mode": "ratio"})
+    srv.admin("POST", "/api/v1/accounts/%s/confirm" % ACCOUNT)  # past its preflight: it trades
     srv.admin("PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), {"ratio": 0.5})
     srv.token = live_server.instance.token("follow", ACCOUNT)
     return srv
@@ -41,6 +42,7 @@ def server(live_server):
 def test_e2e_cli_configured_account_is_traded_paused_and_dry_run(db_url, live_server):
     srv, instance = Server(live_server), live_server.instance
     cli(instance, "add", ACCOUNT, "--name", "主账户")
+    cli(instance, "confirm", ACCOUNT)
     cli(instance, "follow", ACCOUNT, STRATEGY, "--ratio", "0.5")
     cli(instance, "set", ACCOUNT, "--min-order-value", "1000", "--ignore", "511880.SH")
     token = cli(instance, "token", ACCOUNT).strip().splitlines()[-1]
@@ -137,6 +139,7 @@ def test_e2e_long_polling_follower_wakes_on_a_change_through_another_server(serv
 def test_e2e_weight_mode_scales_by_capital(live_server):
     srv = Server(live_server)
     srv.admin("POST", "/api/v1/accounts", {"account_id": ACCOUNT, "mode": "weight"})
+    srv.admin("POST", "/api/v1/accounts/%s/confirm" % ACCOUNT)
     srv.admin("PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), {"capital": 200000})
     token = live_server.instance.token("follow", ACCOUNT)
     srv.upload({"600000.XSHG": 20000, "600036.XSHG": 5000}, total_value=1000000.0)  # 20 % and 20 %

@@ -53,6 +53,7 @@ def server(live_server):
     srv = Server(live_server)
     srv.admin("POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "主账户",
                                            "mode": "ratio"})
+    srv.admin("POST", "/api/v1/accounts/%s/confirm" % ACCOUNT)  # past its preflight: it trades
     srv.admin("PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), {"ratio": 0.5})
     srv.token = live_server.instance.token("follow", ACCOUNT)
     return srv
