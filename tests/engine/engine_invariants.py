@@ -135,6 +135,9 @@ def check_invariants(raw, plan):
         for order in orders:
             if order["side"] == "sell":
                 assert lots.is_valid_sell(code, order["volume"], left), (order, left)
+                if lots.odd_parts_differ(code, pos["volume"], pos["can_use_volume"]):
+                    # the remainders disagree: whole lots only, valid under either reading
+                    assert lots.is_valid_buy(code, order["volume"]), (order, pos)
                 left -= order["volume"]
                 sold += order["volume"]
         assert sold <= max(0, pos["can_use_volume"] - open_sells)

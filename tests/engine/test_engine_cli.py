@@ -84,3 +84,19 @@ def test_missing_file_exits_2(tmp_path):
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1
     assert res.stderr.startswith("scenario: ")
+
+
+def test_odd_lots_that_differ_sell_whole_lots():
+    """1030 held, 1000 sellable (30 frozen), target 200: 800, not 830."""
+    path = ROOT / "examples" / "scenarios" / "odd_lot_differs.json"
+    res = run_plan(path)
+    assert res.returncode == 0, res.stderr
+    plan = json.loads(res.stdout)
+    assert [(o["code"], o["side"], o["volume"]) for o in plan["orders"]] == [("600000.SH", "sell", 800)]
+    [skip] = plan["skipped"]
+    assert skip["reason"] == "not_sellable" and "零股 30" in skip["detail"] and "零股 0" in skip["detail"]
+    # The same account without the frozen odd shares sells the odd part along.
+    sc = json.loads(path.read_text(encoding="utf-8"))
+    sc["account"]["positions"][0]["can_use_volume"] = 1030
+    plan = json.loads(run_plan("-", stdin=json.dumps(sc)).stdout)
+    assert [o["volume"] for o in plan["orders"]] == [830] and plan["skipped"] == []

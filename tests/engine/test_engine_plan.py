@@ -8,6 +8,7 @@ from engine_builders import by_code, quote, reasons, scenario
 from jq2qmt.engine.plan import compute_plan
 from jq2qmt.engine import sizing
 from jq2qmt.rules import fees
+from jq2qmt.rules import lots
 
 PF = quote(10.0, prev_close=9.9, bid1=9.99, ask1=10.01)          # 600000 浦发银行
 PA = quote(11.0, prev_close=11.0, bid1=10.99, ask1=11.01)         # 000001 平安银行
@@ -92,6 +93,40 @@ def test_sell_is_limited_by_can_use_minus_open_sells():
                                  quotes={"600000.SH": PF}, open_orders=[open_sell]))
     assert [o["volume"] for o in plan["orders"]] == [300]
     assert reasons(plan) == {"600000.SH": {"not_sellable"}}
+
+
+# When the odd part of the holding differs from the odd part of the sellable volume,
+# brokers differ on which remainder goes in one order: whole lots only.
+@pytest.mark.parametrize("code, q, held, target, sold, skip", [
+    # 30 frozen shares: the holding's odd part is 30, the sellable one's 0
+    ("600000.SH", PF, (1030, 1000), 200, [800], "not_sellable"),
+    # holding odd 50, sellable odd 70
+    ("000001.SZ", PA, (350, 270), 100, [200], "not_sellable"),
+    ("600000.SH", PF, (1050, 1020), 0, [1000], "not_sellable"),
+    # bonds, lot 10: odd 5 vs 8
+    ("113050.SH", quote(120.0, bid1=119.999, ask1=120.001), (35, 28), 10, [20], "not_sellable"),
+    # the remainders agree: the odd part still goes in one order
+    ("600000.SH", PF, (1030, 1030), 200, [830], None),
+    ("000001.SZ", PA, (350, 250), 100, [250], None),
+    ("600000.SH", PF, (1050, 50), 0, [50], "not_sellable"),
+])
+def test_sell_is_whole_lots_when_the_odd_parts_differ(code, q, held, target, sold, skip):
+    plan = compute_plan(scenario({code: target}, held={code: held}, quotes={code: q}))
+    assert [o["volume"] for o in plan["orders"]] == sold
+    assert reasons(plan) == ({code: {skip}} if skip else {})
+    [entry] = plan["skipped"] if skip else [{"detail": ""}]
+    assert ("whole lots only" in entry["detail"]) is lots.odd_parts_differ(code, *held)
+
+
+def test_whole_lot_sells_stay_whole_when_capped_or_sliced():
+    held = {"600000.SH": (1050, 1040)}  # odd 50 held, 40 sellable
+    capped = compute_plan(scenario({"600000.SH": 0}, held=held, quotes={"600000.SH": PF},
+                                   settings={"max_order_value": 3600}))
+    assert [o["volume"] for o in capped["orders"]] == [300]
+    sliced = compute_plan(scenario({"600000.SH": 0}, held=held, quotes={"600000.SH": PF},
+                                   settings={"slice_value": 2600}))
+    assert [o["volume"] for o in sliced["orders"]] == [200, 200, 200, 200, 200]
+    assert all(o["volume"] % 100 == 0 for o in sliced["orders"])
 
 
 def test_t1_blocked_sell_is_skipped_as_not_sellable():

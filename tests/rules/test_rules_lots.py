@@ -78,3 +78,18 @@ def test_floor_sell(code, volume, remaining, expected):
     assert got == expected
     if got:
         assert lots.is_valid_sell(code, got, remaining)
+
+
+@pytest.mark.parametrize("code, volume, can_use, differ", [
+    # main board lot 100: the odd parts of holding and sellable volume
+    ("600000.SH", 1050, 1050, False), ("600000.SH", 1050, 50, False), ("600000.SH", 1000, 0, False),
+    ("600000.SH", 1050, 1020, True), ("600000.SH", 1030, 1000, True), ("600000.SH", 1000, 950, True),
+    ("000001.SZ", 350, 270, True), ("510300.SH", 150, 150, False),
+    # STAR: the lot is the 200 minimum
+    ("688981.SH", 250, 50, False), ("688981.SH", 250, 230, True), ("688981.SH", 400, 200, False),
+    # Beijing 100, bonds 10
+    ("430047.BJ", 150, 120, True), ("430047.BJ", 150, 50, False),
+    ("113050.SH", 35, 25, False), ("113050.SH", 35, 28, True),
+])
+def test_odd_parts_differ(code, volume, can_use, differ):
+    assert lots.odd_parts_differ(code, volume, can_use) is differ

@@ -11,7 +11,9 @@ The rebalance rule, step by step (shared/contracts/plan-scenario.md, issue 3):
    direction (limit_up for buys, limit_down for sells) and a price that is on the
    tick, inside the daily limits and inside the price cage (rules.prices).
 4. Sells: at most can_use_volume minus all open sell orders, rounded to a valid sell
-   volume (whole lots, the odd lot only together with the rest of the position).
+   volume (whole lots, the odd lot only together with the rest of the position). When
+   the holding's odd part differs from can_use_volume's (T+1 or frozen shares not in
+   whole lots), whole lots only (rules.lots.odd_parts_differ).
 5. Buys: rounded down to valid lots, then paid from cash (plus the estimated sell
    proceeds only when use_sell_proceeds is true) including estimated fees. When cash
    is short, codes are served by priority: largest order value first, then code; a
@@ -177,20 +179,36 @@ def _plan_sell(plan, code, position, open_orders, want, price, reason, in_flight
     after_cancels = held - in_flight
     # every open sell still freezes its volume until its cancel is confirmed
     sellable = max(0, can_use - open_sells)
-    volume = lots.floor_sell(code, min(want, sellable), remaining)
-    if not lots.is_valid_sell(code, volume, after_cancels):
-        volume = lots.floor_buy(code, volume)  # whole lots are valid either way
+    # When the holding's odd part differs from the sellable volume's, brokers differ on
+    # which remainder must go in one order: whole lots only, valid under either reading.
+    whole_lots = lots.odd_parts_differ(code, held, can_use)
+    if whole_lots:
+        volume = lots.floor_buy(code, min(want, sellable))
+    else:
+        volume = lots.floor_sell(code, min(want, sellable), remaining)
+        if not lots.is_valid_sell(code, volume, after_cancels):
+            volume = lots.floor_buy(code, volume)  # whole lots are valid either way
     possible = lots.floor_sell(code, want, held - in_flight)
     if volume < possible:
-        plan.skip(code, "not_sellable", "需卖 %d，可卖 %d（T+1 或已有卖单冻结）/ only %d "
-                  "sellable" % (want, sellable, sellable))
+        if whole_lots:
+            lot = lots.lot_size(code)
+            plan.skip(code, "not_sellable", "需卖 %d，持仓 %d（零股 %d）与可卖 %d（零股 %d）的零股不同，只卖整手 / "
+                      "odd lots of holding and sellable differ: whole lots only" % (
+                          want, held, held % lot, can_use, can_use % lot))
+        else:
+            plan.skip(code, "not_sellable", "需卖 %d，可卖 %d（T+1 或已有卖单冻结）/ only %d "
+                      "sellable" % (want, sellable, sellable))
     elif volume == 0:
         plan.skip(code, "below_lot", "需卖 %d，不足可卖的整手 / below one lot" % want)
     if volume == 0:
         return
+    # Slicing and max_order_value see a position without its odd part in whole-lot mode,
+    # so they never add the odd part back.
     pieces = _size(plan, code, "sell", volume, price, fee_rules.amount_li(price, volume),
-                   remaining)
-    if pieces and not lots.is_valid_sell(code, pieces[-1], after_cancels - sum(pieces[:-1])):
+                   lots.floor_buy(code, remaining) if whole_lots else remaining)
+    if pieces and whole_lots and not lots.is_valid_buy(code, pieces[-1]):
+        pieces[-1] = lots.floor_buy(code, pieces[-1])
+    elif pieces and not lots.is_valid_sell(code, pieces[-1], after_cancels - sum(pieces[:-1])):
         # a slice tail that is "the whole rest" only while cancelled sells are frozen
         pieces[-1] = lots.floor_buy(code, pieces[-1])
     for piece in pieces:

@@ -82,6 +82,19 @@ def is_valid_sell(code, volume, remaining):
     return volume == remaining
 
 
+def odd_parts_differ(code, volume, can_use_volume):
+    """True when the odd part of a holding differs from the odd part of its sellable
+    volume (for the board's lot: 100, STAR 200, bonds 10), e.g. 1050 held with 1020
+    sellable because shares are locked by T+1 or frozen not in whole lots.
+
+    Brokers then differ on which remainder must go in one order (the holding's or the
+    sellable one's), so only whole lots may be sold: a valid buy volume
+    (`floor_buy`) is a valid sell under either reading.
+    """
+    lot = lot_size(code)
+    return volume % lot != can_use_volume % lot
+
+
 def floor_sell(code, volume, remaining):
     """Largest valid sell volume <= `volume` given `remaining` held (0 if none).
 
