@@ -185,10 +185,16 @@ def test_counter_events_run_between_timer_firings_in_time_order():
     sim.run_for(5)
     assert seen == [(MORNING + datetime.timedelta(seconds=5), [(50, "1")])]
     # the clock moved from outside: the report is processed at the next call
-    sim2 = make_sim(report_delay=1.0)
+    sim2 = make_sim(report_delay=1.0, cache_lag={"ORDER": 1.0})
     buy(sim2, price=9.9)
-    sim2.clock.advance(1)
+    sim2.clock.advance(1.5)
+    sim2.sync()                  # the 1.0 s snapshot is taken before the fill below
+    sim2.exchange.match()
+    sim2.exchange.set_quote("600000.SH", 9.9, prev_close=10.0, bid1=9.89, ask1=9.9)
+    sim2.exchange.match()
     assert states(sim2) == [(50, "1")]
+    sim2.clock.advance(0.5)
+    assert [r.m_nOrderStatus for r in rows(sim2)] == [56]
 
 
 # ---- passorder semantics ----------------------------------------------------------------

@@ -78,6 +78,8 @@ query is live, any import works. The knobs make it as hostile as the real client
 Determinism: counter events and cache refreshes are processed in time order as the
 simulated clock advances (also between timer firings, and whenever the clock was
 moved from outside); nothing but ``budget`` and ``settle_timeout`` looks at real time.
+A test that moves the clock itself and then changes the exchange directly should call
+``sim.sync()`` first, so that the caches' earlier ticks do not see the change.
 Python 3.6 syntax: a CPython 3.6 harness drives it.
 """
 
@@ -401,6 +403,10 @@ class QmtBuiltinSim(object):
         self._hidden_remarks = set()
 
     # ---- the counter and the caches follow the clock ----------------------------------
+    def sync(self):
+        """Bring the counter and the caches up to the clock's current time."""
+        self._sync()
+
     def _sync(self, until=None):
         """Process counter events due up to `until` (default: now) in time order, with
         each cache refreshed at its ticks in between."""
