@@ -1,4 +1,6 @@
-"""The miniQMT adapter against the xtquant simulator (real xttype / xtconstant)."""
+"""The miniQMT adapter against the wheel's real xttrader.py over the simulated miniQMT."""
+
+import time
 
 import pytest
 
@@ -31,10 +33,25 @@ def broker(sim, fx):
     adapter.close()
 
 
+def wait_for(predicate, seconds=5.0):
+    """Pushes reach the callback on xttrader's executor thread: wait for one (bounded)."""
+    end = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < end, "push not received"
+        time.sleep(0.01)
+
+
 def test_connect_uses_the_real_trader_api(broker, sim):
-    trader = broker.trader
-    assert trader.path == "C:/QMT/userdata_mini" and trader.session == 123
-    assert trader.started and trader.connected and trader.subscribed == {broker.account_id}
+    import xtquant.xttrader
+
+    assert type(broker.trader) is xtquant.xttrader.XtQuantTrader
+    assert xtquant.xttrader.__file__.endswith("site-packages/xtquant/xttrader.py")
+    client = broker.trader.async_client
+    assert (client.path, client.name, client.session) == ("C:/QMT/userdata_mini", "xtquant", 123)
+    assert client.started and client.connected
+    assert client.timeout == 10000  # set_timeout: the call deadline in milliseconds
+    assert sim.requests_of("subscribe") == [{"m_nAccountType": 2,
+                                             "m_strAccountID": broker.account_id}]
     from xtquant.xttype import StockAccount
     assert isinstance(broker.account, StockAccount)
 
@@ -62,7 +79,8 @@ def test_positions_asset_orders(broker, sim):
         == (order_id, "600000.SH", "buy", 50, "jq1125100000-01.0")
     assert orders[1]["side"] == "sell"
     raw = broker.trader.query_stock_orders(broker.account, False)
-    assert type(raw[0]).__module__ == "xtquant.xttype" and raw[0].order_type == 23
+    # native objects pass through xttrader unchanged: not xttype instances
+    assert type(raw[0]).__module__ == "jq2qmt.sim.xtpythonclient" and raw[0].order_type == 23
 
 
 def test_cancel_returns_zero_on_success(broker):
@@ -70,14 +88,15 @@ def test_cancel_returns_zero_on_success(broker):
     assert broker.cancel(order_id) is True
     assert broker.orders()[0]["status"] == base.ORDER_CANCELED
     assert broker.cancel(order_id) is False
-    assert any("撤单失败" in m for m in broker.messages)
+    wait_for(lambda: any("撤单失败" in m for m in broker.messages))
 
 
 def test_rejected_order_reaches_the_error_callback(broker):
-    broker.place("600000.SH", "buy", 150, 10.01, "jq1125100000-01.0")
+    order_id = broker.place("600000.SH", "buy", 150, 10.01, "jq1125100000-01.0")
     assert broker.orders()[0]["status"] == base.ORDER_JUNK
-    error = broker.callback.order_errors[0]
-    assert type(error).__name__ == "XtOrderError" and error.error_msg == "lot"
+    wait_for(lambda: any("委托失败" in m for m in broker.messages))
+    line = [m for m in broker.messages if "委托失败" in m][0]
+    assert "order_id=%s" % order_id in line and "seq=" in line and "lot" in line
 
 
 def test_quotes_through_xtdata(broker):
@@ -86,15 +105,18 @@ def test_quotes_through_xtdata(broker):
 
 
 def test_disconnect_reconnects_or_fails_cleanly(broker, sim):
-    broker.callback.on_disconnected()
+    sim.disconnect()
+    wait_for(lambda: not broker.callback.connected)
     assert broker.positions()[0]["code"] == "600036.SH"  # reconnected
-    assert broker.session_id == 124 and broker.trader.connected
-    broker.callback.on_disconnected()
+    assert broker.session_id == 124 and broker.trader.async_client.session == 124
+    sim.disconnect()
+    wait_for(lambda: not broker.callback.connected)
     sim.connect_result = -1
     with pytest.raises(base.BrokerError):
         broker.positions()
     sim.connect_result = 0  # miniQMT is back: the next round reconnects
     assert broker.asset()["cash"] == 100000.0
+    assert broker.trader.async_client.session == 126
 
 
 def test_follower_round_over_miniqmt(fx, plan_server, clock, broker, sim):

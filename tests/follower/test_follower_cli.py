@@ -119,3 +119,99 @@ def test_long_poll_only_when_settled_and_never_past_a_session_edge(fx, plan_serv
     assert daemon.poll_wait(follower, clock()) == 10
     clock.set(datetime.datetime(2026, 11, 25, 10, 0))
     assert daemon.poll_wait(follower, clock()) == daemon.LONG_POLL
+
+
+# ---- --broker miniqmt: the real xttrader.py over the simulated miniQMT ---------------------
+def _miniqmt_sim(fx, monkeypatch, **options):
+    import pytest
+
+    xtsim = pytest.importorskip("jq2qmt.sim.xtquant")
+    try:
+        xtsim.load_xtquant_types()
+    except xtsim.XtquantMissing:
+        pytest.skip("xtquant is not installed")
+    from jq2qmt.follower import scheduler
+
+    exchange = fx.make_exchange(cash=200000.0, auto_match=False)
+    sim = xtsim.XtQuantSim(exchange, fx.ACCOUNT, **options)
+    # inside the morning session, whatever the time of the test run
+    monkeypatch.setattr(scheduler, "beijing_now", lambda: fx.MORNING)
+    return xtsim, xtsim.install(sim)
+
+
+def _follow_miniqmt(plan_server, fx, *extra):
+    args = ["follow", "--server", plan_server.url, "--token", fx.TOKEN, "--account", fx.ACCOUNT,
+            "--broker", "miniqmt", "--qmt-path", "D:\\国金QMT交易端\\userdata_mini",
+            "--session-id", "4242"] + list(extra)
+    return CliRunner().invoke(main, args)
+
+
+def test_follow_miniqmt_connects_and_places_through_xttrader(plan_server, fx, monkeypatch):
+    xtsim, sim = _miniqmt_sim(fx, monkeypatch)
+    try:
+        plan_server.set_plan(fx.make_plan({"600000.SH": 1000}))
+        result = _follow_miniqmt(plan_server, fx, "--once")
+    finally:
+        xtsim.uninstall()
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("正在加载 xtquant")
+    assert lines[1].startswith("正在连接 miniQMT（D:\\国金QMT交易端\\userdata_mini，会话 4242）")
+    assert lines[2].startswith("已连接，订阅账户 %s" % fx.ACCOUNT)
+    assert "status=ok" in result.output and "placed=1" in result.output
+    client = sim.clients[0]
+    assert (client.path, client.session, client.timeout) == (
+        "D:\\国金QMT交易端\\userdata_mini", 4242, 10000)
+    [order] = sim.requests_of("order")
+    assert (order["m_strAccountID"], order["m_strStockCode"], order["m_nOrderType"],
+            order["m_nOrderVolume"], order["m_nPriceType"], order["m_strStrategyName"]) == (
+        fx.ACCOUNT, "600000.SH", 23, 1000, 11, "jq2qmt")
+    assert 10.01 <= order["m_dPrice"] <= 10.03 and order["m_strOrderRemark"].startswith("jq1125")
+    assert [o["remark"] for o in sim.exchange.orders()] == [order["m_strOrderRemark"]]
+    assert client.stopped  # the trader is stopped when the daemon exits
+    [report] = plan_server.round_reports()
+    assert report["follower"]["kind"] == "miniqmt" and report["placed"][0]["order_id"]
+
+
+def test_follow_miniqmt_failed_query_places_nothing_and_exits_1(plan_server, fx, monkeypatch):
+    xtsim, sim = _miniqmt_sim(fx, monkeypatch)
+    sim.query_none.add("positions")
+    try:
+        plan_server.set_plan(fx.make_plan({"600000.SH": 1000}))
+        result = _follow_miniqmt(plan_server, fx, "--once")
+    finally:
+        xtsim.uninstall()
+    assert result.exit_code == 1 and "查询持仓失败" in result.output
+    assert sim.requests_of("order") == []
+
+
+def test_follow_miniqmt_says_what_to_do_when_miniqmt_refuses(plan_server, fx, monkeypatch):
+    xtsim, sim = _miniqmt_sim(fx, monkeypatch, connect_result=-1)
+    try:
+        result = _follow_miniqmt(plan_server, fx, "--once")
+    finally:
+        xtsim.uninstall()
+    assert result.exit_code == 1
+    assert "连接 miniQMT 失败（返回 -1）" in result.output and "极简模式" in result.output
+    assert "--qmt-path" in result.output
+
+
+def test_follow_miniqmt_without_xtquant_says_why(plan_server, fx, monkeypatch):
+    from jq2qmt.brokers import miniqmt
+
+    def missing():
+        raise ImportError("cannot import name 'xtpythonclient'")
+
+    monkeypatch.setattr(miniqmt, "import_xtquant", missing)
+    result = _follow_miniqmt(plan_server, fx, "--once")
+    assert result.exit_code == 1
+    assert "无法加载 xtquant（cannot import name 'xtpythonclient'）" in result.output
+    assert miniqmt.python_hint() in result.output
+
+
+def test_the_python_hint_names_the_versions_xtquant_supports():
+    from jq2qmt.brokers import miniqmt
+
+    assert "Windows" in miniqmt.python_hint("linux", (3, 11))
+    assert "3.6–3.13，当前是 3.14" in miniqmt.python_hint("win32", (3, 14, 0))
+    assert miniqmt.python_hint("win32", (3, 13, 1)) == ""

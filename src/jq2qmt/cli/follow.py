@@ -47,7 +47,7 @@ def follow(instance_dir, server_url, token, account_id, broker, qmt_path, sessio
         raise click.UsageError("需要 --token（或环境变量 %s）/ --token is required" % TOKEN_ENV)
     log = _logger(instance_dir, account_id)
     adapter, after_round, close = _broker(broker, instance_dir, account_id, qmt_path,
-                                          session_id, paper_file, log)
+                                          session_id, paper_file, log, _echo(log))
     client = PlanClient(server_url, token, account_id, timeout=timeout)
     clock = scheduler.beijing_now
     if start_at is not None:
@@ -112,7 +112,7 @@ def _logger(instance_dir, account_id):
     return log
 
 
-def _broker(kind, instance_dir, account_id, qmt_path, session_id, paper_file, log):
+def _broker(kind, instance_dir, account_id, qmt_path, session_id, paper_file, log, echo):
     """(adapter, after_round, close) for the chosen broker."""
     if kind == "paper":
         from jq2qmt.brokers.paper import STATE_FILE, PaperAccountFile, PaperBroker
@@ -126,18 +126,23 @@ def _broker(kind, instance_dir, account_id, qmt_path, session_id, paper_file, lo
         exchange = store.load()
         return PaperBroker(exchange), (lambda report: store.save(exchange)), \
             (lambda: store.save(exchange))
+    from jq2qmt.brokers import miniqmt
     from jq2qmt.brokers.base import BrokerError
-    from jq2qmt.brokers.miniqmt import MiniQmtBroker
+    from jq2qmt.follower import daemon
 
     if qmt_path is None:
         raise click.UsageError("miniQMT 需要 --qmt-path（如 D:\\国金QMT\\userdata_mini）/ "
                                "--qmt-path is required")
-    adapter = MiniQmtBroker(qmt_path, account_id, session_id=session_id, log=log.info)
+    adapter = miniqmt.MiniQmtBroker(qmt_path, account_id, session_id=session_id, log=log.info)
     try:
-        adapter.connect()
-    except ImportError:
-        raise click.ClickException("没有安装 xtquant（pip install xtquant，仅支持 Windows）/ "
-                                   "xtquant is not installed")
+        daemon.connect_miniqmt(adapter, echo)
+    except ImportError as exc:
+        hint = miniqmt.python_hint() or "请先安装：pip install xtquant / install it: pip install xtquant"
+        raise click.ClickException("无法加载 xtquant（%s）。%s" % (exc, hint))
     except BrokerError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(
+            "%s\n请确认：miniQMT 已启动并登录（登录界面勾选「极简模式」/「独立交易」）；--qmt-path "
+            "指向它的 userdata_mini 目录；--account 是 miniQMT 登录的资金账号；没有其他程序使用同一个 "
+            "--session-id。/ Check that miniQMT runs and is logged in, --qmt-path and --account."
+            % (exc,))
     return adapter, None, adapter.close

@@ -16,6 +16,25 @@ LONG_POLL = 10
 MIN_INTERVAL = 1.0
 
 
+def connect_miniqmt(broker, echo=print):
+    """Load xtquant and connect the miniQMT broker, saying what startup waits for.
+
+    Raises ImportError (xtquant or its native part cannot load) or BrokerError (miniQMT
+    not reachable, account not subscribed, no answer in time) with what to do.
+    """
+    echo("正在加载 xtquant … / loading xtquant")
+    broker.load()
+    stages = {
+        "connecting": "正在连接 miniQMT（%s，会话 %s）… / connecting to miniQMT"
+                      % (broker.qmt_path, broker.session_id),
+        "subscribing": "已连接，订阅账户 %s … / connected, subscribing the account"
+                       % broker.account_id,
+    }
+    broker.connect(progress=lambda stage: echo(stages[stage]))
+    echo("已订阅账户 %s，开始跟单 / account subscribed" % broker.account_id)
+    return broker
+
+
 def status_line(report):
     """One line per round for the console: what happened and the account."""
     account = report.get("account") or {}
