@@ -100,3 +100,21 @@ def test_odd_lots_that_differ_sell_whole_lots():
     sc["account"]["positions"][0]["can_use_volume"] = 1030
     plan = json.loads(run_plan("-", stdin=json.dumps(sc)).stdout)
     assert [o["volume"] for o in plan["orders"]] == [830] and plan["skipped"] == []
+
+
+@pytest.mark.parametrize("where, field", [
+    ("targets", "targets[0].positions[0].code"),
+    ("account", "account.positions[0].code"),
+])
+def test_codes_with_non_ascii_digits_exit_2(tmp_path, where, field):
+    sc = _scenario()
+    if where == "targets":
+        sc["targets"][0]["positions"][0]["code"] = "６０００００.XSHG"
+    else:
+        sc["account"]["positions"][0]["code"] = "６０００００.SH"
+    path = tmp_path / "fullwidth.json"
+    path.write_text(json.dumps(sc, ensure_ascii=False), encoding="utf-8")
+    res = run_plan(path)
+    assert res.returncode == 2 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(field + ": ") and "ASCII" in lines[0], res.stderr

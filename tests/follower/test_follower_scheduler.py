@@ -120,3 +120,9 @@ def test_validate_plan_refuses_a_malformed_calendar(fx, calendar):
     plan["calendar"] = calendar
     with pytest.raises(safety.PlanError, match="calendar"):
         safety.validate_plan(plan)
+
+
+def test_remarks_with_non_ascii_digits_are_not_ours():
+    assert scheduler.is_our_remark("jq1125093102-ab07.1")
+    assert not scheduler.is_our_remark("jq１１２５０９３１０２-ab07.1")
+    assert not scheduler.is_our_remark("jq112509310２-ab07.1")

@@ -74,3 +74,19 @@ def test_never_traded(code, never):
 ])
 def test_is_stock(code, stock):
     assert codes.is_stock(code) is stock
+
+
+@pytest.mark.parametrize("raw", [
+    "６０００００.XSHG",             # fullwidth digits
+    "60000０.SH",                   # one fullwidth digit
+    "٦٠٠٠٠٠.SH",                   # Arabic-Indic digits
+    "６００５１９.XSHG", "𝟔𝟎𝟎𝟎𝟎𝟎.SH",  # mathematical digits
+    "600000.ＳＨ", "600000.SH\n", "600000.XSHG\n",
+])
+def test_only_ascii_digits_and_letters_form_a_code(raw):
+    with pytest.raises(codes.CodeError, match="ASCII"):
+        codes.normalize(raw)
+    assert not codes.is_valid(raw)
+    for fn in (codes.to_jq, codes.board, codes.exchange):
+        with pytest.raises(codes.CodeError):
+            fn(raw)

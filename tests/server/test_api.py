@@ -48,6 +48,19 @@ def test_bad_field_gets_422_naming_it_and_changes_nothing(db_url, instance, app_
     assert current["version"] == 1 and len(current["positions"]) == 1
 
 
+@pytest.mark.parametrize("code", ["６０００００.XSHG", "60000０.SH", "٦٠٠٠٠٠.SH"])
+def test_code_with_non_ascii_digits_gets_422_and_nothing_is_stored(instance, app_client, reader, code):
+    # "６０００００.XSHG" would otherwise be stored as a code of its own beside 600000.SH,
+    # which the follower ignores while it sells the real holding.
+    assert upload(app_client, instance, snapshot("s1", ("600000.XSHG", 100, 10.0))).status_code == 200
+    bad = snapshot("s1", ("000001.XSHE", 100, 10.0), (code, 100, 10.0))
+    error = error_of(upload(app_client, instance, bad), 422)
+    assert error["field"] == "positions[1].code"
+    current = app_client.get("/api/v1/positions/strategy/s1", headers=reader).json()
+    assert current["version"] == 1 and [p["code"] for p in current["positions"]] == ["600000.SH"]
+    assert error_of(admin_update(app_client, instance, bad), 422)["field"] == "positions[1].code"
+
+
 def test_invalid_json_gets_400(instance, app_client):
     assert error_of(upload(app_client, instance, None, raw=b"{not json"), 400)["code"] == "invalid_json"
     assert error_of(upload(app_client, instance, None, raw=b"[1, 2]"), 400)["code"] == "invalid_body"

@@ -101,8 +101,8 @@ def _required(obj, key, field):
 def _code(value, field):
     try:
         return codes.normalize(value)
-    except codes.CodeError:
-        raise ScenarioError(field, "无法识别的证券代码 / unknown code form: %r" % (value,))
+    except codes.CodeError as exc:
+        raise ScenarioError(field, str(exc))
 
 
 def _text(value, field):

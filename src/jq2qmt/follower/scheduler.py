@@ -113,4 +113,5 @@ def is_our_remark(remark):
     remark = remark or ""
     if not remark.startswith("jq") or len(remark) < 15:
         return False
-    return remark[2:12].isdigit() and remark[12] == "-"
+    # ASCII digits only (str.isdigit() also takes fullwidth digits, which we never write)
+    return all("0" <= c <= "9" for c in remark[2:12]) and remark[12] == "-"

@@ -12,7 +12,10 @@ The canonical form inside jq2qmt is the QMT form.
 
 import re
 
-_FORM = re.compile(r"^(\d{6})\.([A-Za-z]{2,4})$")
+# ASCII digits and letters only: `\d` and str.isdigit() also accept fullwidth and other
+# Unicode digits ("６０００００.XSHG"), which no exchange knows; `\Z`, not `$`, so a
+# trailing newline is refused too.
+_FORM = re.compile(r"^([0-9]{6})\.([A-Za-z]{2,4})\Z")
 _JQ_TO_QMT = {"XSHG": "SH", "XSHE": "SZ", "SH": "SH", "SZ": "SZ", "BJ": "BJ"}
 _QMT_TO_JQ = {"SH": "XSHG", "SZ": "XSHE", "BJ": "BJ"}
 
@@ -72,8 +75,8 @@ def _split(code):
         raise CodeError("证券代码必须是字符串 / code must be a string: %r" % (code,))
     match = _FORM.match(code)
     if not match:
-        raise CodeError("无法识别的证券代码格式 / unknown code form: %r "
-                        "(expected e.g. 600000.XSHG or 600000.SH)" % code)
+        raise CodeError("无法识别的证券代码格式（6 位半角数字加后缀）/ unknown code form: %r "
+                        "(expected six ASCII digits and a suffix, e.g. 600000.XSHG or 600000.SH)" % code)
     number, suffix = match.group(1), match.group(2).upper()
     exchange = _JQ_TO_QMT.get(suffix)
     if exchange is None:
