@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from jq2qmt.clients import bundle
 
 
@@ -13,17 +15,29 @@ def _write_bundle(tmp_path, modules, tail, encoding="utf-8"):
     return path
 
 
-def test_bundled_module_loads_under_private_package(tmp_path):
+def test_bundled_modules_are_loaded_when_the_file_runs(tmp_path):
+    # every module is in sys.modules before the tail runs, and no import hook is left
+    # behind (an import whitelist would refuse later imports, a hook could clash)
     tail = (
-        "import _jq2qmt.signing as s\n"
-        "print(type(s.__spec__.loader).__name__)\n"
-        "print(s.body_digest(b'abc'))\n"
+        "import sys\n"
+        "hooks = [type(f).__name__ for f in sys.meta_path if 'jq2qmt' in type(f).__name__]\n"
+        "print(sorted(n for n in sys.modules if n.startswith('_jq2qmt')), hooks)\n"
+        "print(_jq2qmt_modules['_jq2qmt.signing'].body_digest(b'abc'))\n"
     )
     path = _write_bundle(tmp_path, ["jq2qmt.signing"], tail)
     out = subprocess.run([sys.executable, "-I", str(path)], capture_output=True, text=True, check=True)
-    loader, digest = out.stdout.split()
-    assert loader == "_Jq2qmtBundleFinder"
+    loaded, digest = out.stdout.splitlines()
+    assert loaded == "['_jq2qmt', '_jq2qmt.signing'] []"
     assert digest == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_modules_load_after_what_they_import():
+    sources = {"_jq2qmt.a.x": "from . import y\nfrom ..b import z\n",
+               "_jq2qmt.a.y": "", "_jq2qmt.b.z": "from ..a import y\n"}
+    assert bundle.load_order(sources) == ["_jq2qmt.a.y", "_jq2qmt.b.z", "_jq2qmt.a.x"]
+    sources["_jq2qmt.a.y"] = "from .x import f\n"
+    with pytest.raises(ValueError, match="import cycle"):
+        bundle.load_order(sources)
 
 
 def test_gbk_file_keeps_chinese_text(tmp_path):
