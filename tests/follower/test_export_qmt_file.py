@@ -15,7 +15,7 @@ from jq2qmt.sim.qmt_builtin import QmtBuiltinSim, SimClock
 @pytest.fixture
 def exported(tmp_path, plan_server, fx):
     return export_qmt.export_qmt(tmp_path / "out", plan_server.url, fx.TOKEN, fx.ACCOUNT,
-                                 timeout=0.5)
+                                 timeout=0.5, journal_dir=str(tmp_path / "journal"))
 
 
 def test_file_is_gbk_python36_and_filled_in(exported, plan_server, fx):
@@ -26,11 +26,24 @@ def test_file_is_gbk_python36_and_filled_in(exported, plan_server, fx):
     assert "SERVER_URL = %r" % plan_server.url in text
     assert "TOKEN = %r" % fx.TOKEN in text and "ACCOUNT_ID = %r" % fx.ACCOUNT in text
     assert "TIMER_PERIOD = '1nSecond'" in text and "HTTP_TIMEOUT = 0.5" in text
-    assert bundle.py36_violations([exported]) == ""
+    assert bundle.py36_violations_of_bundle(exported, exported.parent / "extracted") == ""
     for module in ("_jq2qmt.follower.loop", "_jq2qmt.engine.plan", "_jq2qmt.rules.lots",
                    "_jq2qmt.brokers.qmt_builtin"):
         assert repr(module) in text
     assert "import jq2qmt" not in text and "from jq2qmt" not in text
+
+
+def test_python36_check_reads_inside_the_bundled_strings(exported, tmp_path):
+    # vermin alone passes a file whose bundled module needs 3.8: the check extracts it
+    text = exported.read_bytes().decode("gbk")
+    newer = text.replace("import collections\n", "import collections\nif (n := 3):\n    pass\n", 1)
+    assert newer != text
+    path = tmp_path / "newer.py"
+    path.write_bytes(newer.encode("gbk"))
+    assert bundle.py36_violations([path]) == ""
+    assert "3.8" in bundle.py36_violations_of_bundle(path, tmp_path / "x")
+    assert set(bundle.extract_sources(exported)) >= {
+        "_jq2qmt.follower.loop", "_jq2qmt.follower.journal", "_jq2qmt.follower.background"}
 
 
 def test_file_imports_standalone_without_the_package(exported):
@@ -153,7 +166,8 @@ def test_a_second_paste_runs_its_own_code(exported, plan_server, fx, tmp_path):
     plan_server.set_plan(fx.make_plan({"600000.SH": 100}))
     QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING)).load(exported)
     first = sys.modules["_jq2qmt.follower.loop"]
-    newer = export_qmt.export_qmt(tmp_path / "newer", plan_server.url, fx.TOKEN, fx.ACCOUNT)
+    newer = export_qmt.export_qmt(tmp_path / "newer", plan_server.url, fx.TOKEN, fx.ACCOUNT,
+                                  journal_dir=str(tmp_path / "journal2"))
     sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING))
     sim.load(newer)
     assert sys.modules["_jq2qmt.follower.loop"] is not first

@@ -23,7 +23,14 @@ import click
               help="定时器周期，如 1nSecond、500nMilliSecond / timer period.")
 @click.option("--timeout", default=0.8, show_default=True, type=float,
               help="每次网络请求的超时（秒）/ timeout of each HTTP call (s).")
-def qmt(instance_dir, account_id, token, rotate_token, server_url, out_dir, period, timeout):
+@click.option("--journal-dir", default="",
+              help="QMT 电脑上存放在途委托日志的文件夹（默认用户目录下的 jq2qmt）/ folder of the "
+                   "in-flight journal on the QMT PC (default: ~/jq2qmt).")
+@click.option("--http-mode", type=click.Choice(["auto", "thread", "inline"]), default="auto",
+              show_default=True,
+              help="auto：后台线程做网络请求，线程不可用时退回短超时同步请求 / where HTTP runs.")
+def qmt(instance_dir, account_id, token, rotate_token, server_url, out_dir, period, timeout,
+        journal_dir, http_mode):
     """生成 QMT 内置 Python 跟单脚本（GBK 编码，粘贴到 QMT 策略编辑器）。
 
     Write one standalone file for QMT's built-in strategy Python that follows the
@@ -37,7 +44,8 @@ def qmt(instance_dir, account_id, token, rotate_token, server_url, out_dir, peri
         token = _new_token(instance_dir, account_id, rotate_token)
     try:
         path = export_qmt.export_qmt(out_dir, server_url, token, account_id, period=period,
-                                     timeout=timeout)
+                                     timeout=timeout, journal_dir=journal_dir,
+                                     http_mode=http_mode)
     except export_qmt.ExportError as exc:
         raise click.ClickException(str(exc))
     except OSError as exc:

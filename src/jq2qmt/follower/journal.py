@@ -36,7 +36,7 @@ class Journal(object):
     """Load and save the follower's state for one account.
 
     `path`: the JSON file, or None for memory only. `memory`: a dict shared across
-    re-runs (keyed by account), or None.
+    re-runs (keyed by file and account), or None.
     """
 
     def __init__(self, path, account_id, memory=None, log=None):
@@ -46,10 +46,11 @@ class Journal(object):
         self.log = log or (lambda message: None)
         self.error = None  # the last write error, reported by preflight
         self._saved_text = None
+        self._key = "%s|%s" % (self.path or "", self.account_id)  # the file it mirrors
 
     def load(self, day):
         """The saved state of trading day `day` (a 'YYYY-MM-DD' string), or {}."""
-        state = self.memory.get(self.account_id)
+        state = self.memory.get(self._key)
         if state is None and self.path:
             state = self._read_file()
         if not isinstance(state, dict) or state.get("format") != FORMAT \
@@ -72,7 +73,7 @@ class Journal(object):
         could not be written (the in-memory copy is kept in any case)."""
         body = dict(state)
         body.update({"format": FORMAT, "account": self.account_id, "day": day})
-        self.memory[self.account_id] = body
+        self.memory[self._key] = body
         if not self.path:
             return True
         text = json.dumps(body, sort_keys=True, ensure_ascii=True)
