@@ -375,3 +375,11 @@ def test_slice_tail_is_valid_after_the_cancels_too():
     sells = [o["volume"] for o in plan["orders"]]  # 204 a slice: 5 x 204 + 5
     assert sells and all(v >= 200 for v in sells), sells
     assert [c["order_id"] for c in plan["cancels"]] == ["1"]
+
+
+def test_order_ids_sort_numerically_by_ascii_digits_only():
+    from jq2qmt.engine import inflight
+
+    ids = ["10", "9", "x1", "²", "１"]
+    ordered = sorted(({"order_id": i} for i in ids), key=inflight.order_sort_key)
+    assert [o["order_id"] for o in ordered] == ["9", "10", "x1", "²", "１"]

@@ -17,7 +17,8 @@ target is above the held volume, sell when below, none when equal).
 def order_sort_key(order):
     """Natural order of order ids: numeric ids by value, then others by text."""
     order_id = order["order_id"]
-    if order_id.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+    if order_id and all("0" <= c <= "9" for c in order_id):
         return (0, int(order_id), order_id)
     return (1, 0, order_id)
 
