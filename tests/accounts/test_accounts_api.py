@@ -39,7 +39,7 @@ def test_plan_has_the_contract_shape_and_passes_the_followers_check(db_setup, ap
     plan = response.json()
     assert response.headers["ETag"] == '"%s"' % plan["plan_version"]
     assert set(plan) == {"account_id", "name", "plan_version", "paused", "dry_run", "preflight",
-                         "approved_version", "targets", "follow", "settings"}
+                         "approved_version", "targets", "follow", "settings", "calendar"}
     assert plan["preflight"] is False  # the fixture's account is confirmed
     assert plan["account_id"] == acc.ACCOUNT and plan["name"] == "主账户"
     assert plan["paused"] is False and plan["dry_run"] is False and plan["approved_version"] is None

@@ -17,6 +17,7 @@ import json
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from jq2qmt import trading_calendar
 from jq2qmt.engine.errors import ScenarioError
 from jq2qmt.engine.merge import merge_targets
 from jq2qmt.store import accounts as store
@@ -76,6 +77,9 @@ def build_plan(session, account):
         "targets": _targets(session, follows),
         "follow": store.follow_dict(account, follows),
         "settings": store.settings_of(account),
+        # the weekday closures of the A-share calendar (jq2qmt.trading_calendar); its
+        # fingerprint is part of plan_version
+        "calendar": trading_calendar.plan_calendar(),
     }
 
 
