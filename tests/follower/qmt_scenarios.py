@@ -135,6 +135,19 @@ def restart_clears_remarks(path):
     return {"after_restart": facts, "after_timeout": later}
 
 
+def restart_before_report(path):
+    """The client restarts while its orders are still unnumbered (48/49, no 合同编号):
+    they come back with neither an id nor a remark."""
+    exchange = make_exchange()
+    sim = _sim(exchange, cache_lag=0.5, report_delay=3.0)
+    watch = Watch(sim, exchange)
+    sim.load(path)
+    watch.until(lambda: sim.passorder_calls, 10)
+    sim.restart(clear_remarks=True)
+    watch.run(20)
+    return _facts(sim, exchange, watch)
+
+
 def invisible_for_40s(path):
     """A new order is listed only 40 s after it was sent."""
     exchange = make_exchange(auto_match=False)
@@ -191,6 +204,7 @@ def whitelist(path, variant):
 SCENARIOS = {
     "rerun_inside_lag": rerun_inside_lag,
     "restart_clears_remarks": restart_clears_remarks,
+    "restart_before_report": restart_before_report,
     "invisible_for_40s": invisible_for_40s,
     "simulate_mode": simulate_mode,
     "stale_cash": stale_cash,

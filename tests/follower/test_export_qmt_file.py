@@ -173,3 +173,23 @@ def test_a_second_paste_runs_its_own_code(exported, plan_server, fx, tmp_path):
     assert sys.modules["_jq2qmt.follower.loop"] is not first
     sim.run_for(2)
     assert fx.holdings(exchange) == {"600000.SH": 100}
+
+
+def test_order_refused_by_qmt_after_passorder_leaves_flight(exported, plan_server, fx):
+    # QMT calls orderError_callback for an order it refused after passorder returned;
+    # the remark travels inside strategyName ("jq2qmt_&&&_<remark>")
+    from jq2qmt.sim.qmt_builtin import PassOrderInfo
+
+    exchange = fx.make_exchange(auto_match=False)
+    plan_server.set_plan(fx.make_plan({"600000.SH": 1000}))
+    sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING), visibility_delay=600)
+    namespace = sim.load(exported)
+    sim.run_for(3, match=False)
+    call = sim.passorder_calls[0]
+    exchange.cancel_order(exchange.orders()[0]["order_id"])  # it never became an order
+    namespace["orderError_callback"](sim.context, PassOrderInfo(*(call[:8] + (call[9],))),
+                                     "[函数交易] 无法下单!")
+    sim.run_for(2, match=False)
+    rejected = [x for r in plan_server.round_reports() for x in r["rejected"]]
+    assert [(x["remark"], x["reason"]) for x in rejected] == [(call[9], "[函数交易] 无法下单!")]
+    assert len(sim.passorder_calls) == 2  # out of flight: the next round may send again

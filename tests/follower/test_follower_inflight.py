@@ -222,3 +222,15 @@ def test_preflight_reads_and_reports_but_never_trades(fx, plan_server, exchange,
     clock.advance(301)
     follower.run_round()
     assert len([r for r in plan_server.reports if r.get("kind") == "preflight"]) == 2
+
+
+def test_unnumbered_manual_orders_do_not_break_the_round(fx, plan_server, exchange, clock):
+    # orders typed by hand in QMT have no 合同编号 until the counter reports them
+    plan_server.set_plan(fx.make_plan({"600000.SH": 1000}))
+    broker = PaperBroker(exchange)
+    manual = [{"order_id": None, "code": c, "side": "buy", "volume": 100, "traded_volume": 0,
+               "price": 9.0, "status": 49, "status_msg": "", "remark": ""}
+              for c in ("600036.SH", "000001.SZ")]
+    broker.orders = lambda: [dict(o) for o in manual]
+    report = _follower(fx, plan_server, broker, clock).run_round()
+    assert report["errors"] == [] and [p["code"] for p in report["placed"]] == ["600000.SH"]

@@ -94,6 +94,11 @@ def check_restart_clears_remarks(facts, plan_server):
     assert later["passorder"] == 4
 
 
+def check_restart_before_report(facts, plan_server):
+    assert facts["passorder"] == 2 and facts["holdings"] == sc.TARGET
+    assert not [e for e in _errors(plan_server) if "order_id" in e]
+
+
 def check_invisible_for_40s(facts, plan_server):
     # listed 40 s late, past the 30 s order timeout: each order was cancelled and
     # re-priced once, never doubled
@@ -128,6 +133,7 @@ def check_whitelist(facts, plan_server):
 CHECKS = {
     "rerun_inside_lag": check_rerun_inside_lag,
     "restart_clears_remarks": check_restart_clears_remarks,
+    "restart_before_report": check_restart_before_report,
     "invisible_for_40s": check_invisible_for_40s,
     "simulate_mode": check_simulate_mode,
     "stale_cash": check_stale_cash,

@@ -201,12 +201,14 @@ def orderError_callback(ContextInfo, passOrderInfo, msg):
     follower = _jq2qmt_live()
     if follower is None:
         return
+    # QMT hands back the order's arguments; the remark travels inside strategyName
+    # ("jq2qmt_&&&_<remark>"), some builds also name it userOrderId / strRemark.
     remark = ""
-    for name in ("userOrderId", "strRemark", "remark", "m_strRemark"):
+    for name in ("userOrderId", "strRemark", "remark", "strategyName"):
         value = passOrderInfo.get(name) if isinstance(passOrderInfo, dict) else \\
             getattr(passOrderInfo, name, None)
         if value:
-            remark = str(value)
+            remark = str(value).split("_&&&_")[-1]
             break
     follower.order_error(remark, msg)
 

@@ -527,9 +527,11 @@ class Follower(object):
 
     def _open_orders(self, account):
         result = []
-        for order in account["orders"]:
+        for index, order in enumerate(account["orders"]):
             if base.is_open(order["status"]):
-                result.append({"order_id": order["order_id"] or order["remark"] or "unknown",
+                # an order the counter has not numbered yet has no id: keep ids unique
+                result.append({"order_id": order["order_id"] or order["remark"] or
+                               "unnumbered-%d" % index,
                                "code": order["code"], "side": order["side"],
                                "volume": order["volume"],
                                "traded_volume": order["traded_volume"], "price": order["price"]})
