@@ -25,7 +25,10 @@ def py36_python(variable=PY36_ENV):
     path = os.environ.get(variable) or (_PYENV_PY36 if variable == PY36_ENV else "")
     if path and os.path.exists(path):
         return path
-    message = "no CPython 3.6 (%s unset, %s missing): 3.6 run skipped" % (variable, _PYENV_PY36)
+    if variable == PY36_ENV:
+        message = "no CPython 3.6 (%s unset, %s missing): 3.6 run skipped" % (variable, _PYENV_PY36)
+    else:
+        message = "%s unset (a CPython 3.6 virtualenv, see .ci/run): 3.6 run skipped" % variable
     if REQUIRE_PY36:
         pytest.fail(message + " but JQ2QMT_TEST_REQUIRE_PY36=1")
     pytest.skip(message)
