@@ -63,7 +63,7 @@ def test_accounts_page_shows_followers_and_switches_work(site):
     spare = page.locator("article.account[data-account='%s']" % SPARE)
     expect(main).to_contain_text("主账户")
     # the follower that never reported stands out
-    expect(spare).to_have_class("account silent")
+    expect(spare).to_have_class("account silent preflight")  # never reported, never confirmed
     expect(spare).to_contain_text("从未连接")
     expect(spare).to_contain_text("跟单端还没有报告过")
     # settings, heartbeat, snapshot vs the scaled target, last rounds

@@ -1,6 +1,8 @@
 // 跟单: every follower account — settings, heartbeat (silent followers stand out), last
 // account snapshot vs target, recent rounds with orders and rejections, plans held for
-// confirmation (approve / reject), pause/resume and dry-run switches.
+// confirmation (approve / reject), pause/resume and dry-run switches. A new account is in
+// preflight (its follower only looks and reports): its card shows what the follower saw
+// and the button that confirms the account. Data is only ever set as text, never as HTML.
 import {
   api, el, fillBody, fmtInt, fmtPrice, fmtMoney, fmtTime, fmtAge, fmtPct, fmtSigned, flash, parseTime,
 } from './app.js';
@@ -47,6 +49,8 @@ function normalizeAccount(a) {
     follower: a.follower || null,
     held: a.held || a.pending_approval || null,
     approvedVersion: a.approved_version || null,
+    confirmed: a.confirmed !== false,
+    preflight: a.preflight || null,
   };
 }
 
@@ -97,11 +101,15 @@ function accountCard(a, info) {
   const detail = info.detail || {};
   const lastRound = detail.last_report || reports[0] || null;
   const held = a.held;
-  const card = el('article', { class: 'account' + (status.key === 'silent' || status.key === 'never' ? ' silent' : ''), dataset: { account: a.id } },
+  const cls = 'account' + (status.key === 'silent' || status.key === 'never' ? ' silent' : '') + (a.confirmed ? '' : ' preflight');
+  const card = el('article', { class: cls, dataset: { account: a.id } },
     el('header', { class: 'account-head' },
       el('h2', { text: a.name || a.id }), el('span', { class: 'muted small', text: a.id }),
       el('span', { class: 'badge ' + status.cls, text: status.label, title: '最近心跳 ' + fmtTime(a.lastSeen) }),
-      a.paused ? el('span', { class: 'badge badge-warn', text: '已暂停' }) : el('span', { class: 'badge badge-ok', text: '跟单中' }),
+      !a.confirmed ? el('span', { class: 'badge badge-warn', text: '预检中：尚未下单', dataset: { state: 'preflight' } })
+        : null,
+      a.paused ? el('span', { class: 'badge badge-warn', text: '已暂停' })
+        : (a.confirmed ? el('span', { class: 'badge badge-ok', text: '跟单中' }) : null),
       a.dryRun ? el('span', { class: 'badge badge-info', text: '模拟运行（不下单）' }) : null,
       el('div', { class: 'switches' },
         el('button', { class: 'btn', type: 'button', text: '编辑设置', dataset: { action: 'edit' }, onclick: () => openEditor(a, detail) }),
@@ -110,11 +118,12 @@ function accountCard(a, info) {
         el('label', { class: 'switch' }, el('input', { type: 'checkbox', class: 'dry-run', checked: a.dryRun,
           onchange: (ev) => setDryRun(a, ev.target.checked, ev.target) }), '模拟运行'))),
     el('div', { class: 'account-body' },
+      a.confirmed ? null : el('section', { class: 'wide preflight-box' }, preflightBlock(a)),
       held ? el('section', { class: 'wide held' }, heldBlock(a, held)) : null,
       el('section', {}, el('h3', { text: '跟单设置' }), settingsList(a, detail)),
       el('section', {}, el('h3', { text: '跟单端' }), followerList(a, status, lastRound)),
       ...(lastRound || reports.length ? [
-        el('section', { class: 'wide' }, el('h3', { text: '账户持仓 vs 目标' }), compareTable(lastRound, detail, a.settings.ignore || [])),
+        el('section', { class: 'wide' }, el('h3', { text: '账户持仓 vs 目标' }), compareTable(lastRound, detail, a.settings.ignore || [], a.preflight)),
         el('section', { class: 'wide' }, el('h3', { text: '最近轮次' }), roundsTable(reports, info.reports === null))]
         : [el('section', { class: 'wide' }, el('p', { class: 'muted' },
           '跟单端还没有报告过。在 QMT 中粘贴 ', el('code', { text: 'jq2qmt export qmt' }), ' 导出的脚本，或运行 ',
@@ -133,6 +142,81 @@ function heldBlock(a, held) {
       el('button', { class: 'btn btn-danger', type: 'button', text: '拒绝', dataset: { action: 'reject' },
         onclick: () => reject(a, held.plan_version) })),
   ];
+}
+
+// ---- preflight ---------------------------------------------------------------------
+
+const BROKERS = { builtin: 'QMT 内置', miniqmt: 'miniQMT', paper: '模拟券商' };
+const HTTP_MODES = { thread: '后台线程', inline: '同一线程', sync: '同步' };
+const PREFLIGHT_ROWS = 8;
+
+function preflightBlock(a) {
+  const report = a.preflight;
+  const p = (report && report.preflight) || {};
+  const intro = el('p', { class: 'small' },
+    '新账户先只看不下单：跟单端读取持仓、资金、委托和行情，报告到这里，不向券商发送任何委托。',
+    '核对无误后确认账户，跟单端下一轮起按计划真实下单。');
+  const button = el('div', { class: 'toolbar' },
+    el('button', { class: 'btn btn-primary', type: 'button', text: '确认账户，开始跟单', dataset: { action: 'confirm' },
+      onclick: () => confirmAccount(a) }),
+    el('span', { class: 'muted small' }, '命令行：', el('code', { text: `jq2qmt account confirm ${a.id}` })));
+  const head = el('strong', { text: '预检中：尚未下单' });
+  if (!report) {
+    return [head, intro, el('p', { class: 'muted', dataset: { preflight: 'none' },
+      text: '尚未收到预检报告。跟单端连接服务器后的第一轮会发送。' }), button];
+  }
+  const asset = p.asset;
+  const checks = p.checks || {};
+  const yesNo = (v) => (v === undefined || v === null ? '—' : v ? '可用' : '不可用');
+  const errors = Array.isArray(p.errors) ? p.errors : [];
+  const order = ['POSITION', 'ORDER', 'ACCOUNT'];
+  const rank = (g) => (order.includes(g) ? order.indexOf(g) : order.length);
+  const fields = p.fields && typeof p.fields === 'object'
+    ? Object.entries(p.fields).sort((x, y) => rank(x[0]) - rank(y[0]) || (x[0] < y[0] ? -1 : 1)) : [];
+  const summary = kv([
+    ['收到', `${fmtTime(report.received_at)}（${fmtAge(report.received_at)}）· 交易所时间 ${p.at ? String(p.at).replace('T', ' ') : '—'}`],
+    ['环境', `${BROKERS[p.broker] || p.broker || '—'} · Python ${p.python || '—'} · ${p.platform || '—'}`],
+    ['资金', asset ? `现金 ${fmtMoney(asset.cash)} · 冻结 ${fmtMoney(asset.frozen_cash)} · 市值 ${fmtMoney(asset.market_value)} · 总资产 ${fmtMoney(asset.total_asset)}`
+      : el('span', { class: 'up', text: '未读到资金' })],
+    ['运行', `HTTP ${HTTP_MODES[checks.http] || checks.http || '—'} · 线程 ${yesNo(checks.threads)} · requests ${yesNo(checks.requests)} · 一轮 ${p.round_ms === undefined || p.round_ms === null ? '—' : fmtPrice(p.round_ms)} 毫秒`],
+    ['日志', checks.journal || '无'],
+    ['字段', fields.length ? fields.map(([group, names]) => `${group} ${(names || []).length} 个`).join(' · ') : '—'],
+    ['错误', errors.length ? el('div', { class: 'up preflight-errors' }, ...errors.slice(0, 10).map((t) => el('div', { text: String(t) })),
+      errors.length > 10 ? el('div', { text: `…共 ${errors.length} 条` }) : null) : '无'],
+  ]);
+  const positions = Array.isArray(p.positions) ? p.positions : [];
+  const orders = Array.isArray(p.open_orders) ? p.open_orders : [];
+  const quotes = Array.isArray(p.quotes) ? p.quotes : [];
+  return [head, intro, summary,
+    miniTable(`持仓 ${positions.length} 个`, 'pf-positions', ['代码', '名称', '数量', '可用', '成本'], [2, 3, 4], positions,
+      (r) => [r.code, r.name || '', fmtInt(r.volume), fmtInt(r.can_use_volume), fmtPrice(r.avg_cost)], '账户没有持仓。'),
+    miniTable(`未完成委托 ${orders.length} 笔`, 'pf-orders', ['代码', '方向', '数量', '已成', '价格', '状态', '备注'], [2, 3, 4], orders,
+      (r) => [r.code, r.side === 'buy' ? '买' : r.side === 'sell' ? '卖' : (r.side || ''), fmtInt(r.volume), fmtInt(r.traded_volume),
+        fmtPrice(r.price), r.status === undefined || r.status === null ? '—' : String(r.status), r.remark || ''], '没有未完成的委托。'),
+    miniTable(`行情 ${quotes.length} 个`, 'pf-quotes', ['代码', '最新', '买一', '卖一', '时效'], [1, 2, 3, 4], quotes,
+      (r) => [r.code, fmtPrice(r.last), fmtPrice(r.bid1), fmtPrice(r.ask1),
+        r.age_seconds === undefined || r.age_seconds === null ? '无时间' : `${fmtPrice(r.age_seconds)} 秒前`], '没有读到行情。'),
+    button];
+}
+
+// A small table of preflight rows (`numeric`: indexes of right-aligned columns).
+function miniTable(title, cls, heads, numeric, rows, cells, emptyText) {
+  const body = el('tbody');
+  const align = (i) => (numeric.includes(i) ? 'num' : null);
+  fillBody(body, rows.slice(0, PREFLIGHT_ROWS).map((r) => el('tr', {},
+    ...cells(r).map((v, i) => el('td', { class: align(i), text: String(v) })))),
+  emptyText, heads.length);
+  return el('div', { class: 'preflight-table ' + cls },
+    el('h4', { text: title + (rows.length > PREFLIGHT_ROWS ? `（显示前 ${PREFLIGHT_ROWS} 个）` : '') }),
+    el('div', { class: 'table-wrap' }, el('table', { class: 'table' },
+      el('thead', {}, el('tr', {}, ...heads.map((h, i) => el('th', { class: align(i), text: h })))),
+      body)));
+}
+
+function confirmAccount(a) {
+  const name = a.name || a.id;
+  if (!confirm(`确认账户 ${name}？\n\n确认后跟单端下一轮起会按计划向券商发送真实委托，使用真实资金。请先核对上面的预检报告（持仓、资金、委托、行情）。`)) return;
+  return act(api(base(a.id) + '/confirm', { method: 'POST', body: {} }), `已确认 ${name}：跟单端下一轮起开始下单`);
 }
 
 function kv(pairs) {
@@ -174,6 +258,7 @@ function followerList(a, status, lastRound) {
 const STATUS = {
   ok: ['完成', 'badge-ok'], held: ['待确认', 'badge-warn'], dry_run: ['模拟运行', 'badge-info'],
   paused: ['已暂停', 'badge-warn'], outside_session: ['非交易时段', ''], error: ['出错', 'badge-danger'], idle: ['无需调仓', ''],
+  preflight: ['预检（不下单）', 'badge-warn'],
 };
 const statusLabel = (s) => (STATUS[s] || [s || '—'])[0];
 const statusBadge = (s) => el('span', { class: 'badge ' + ((STATUS[s] || [])[1] || ''), text: statusLabel(s) });
@@ -185,9 +270,17 @@ export function isIgnored(code, patterns) {
   return patterns.some((p) => (p.endsWith('*') ? code.startsWith(p.slice(0, -1)) : code === p));
 }
 
-function compareTable(lastRound, detail, ignore) {
+function compareTable(lastRound, detail, ignore, preflight) {
   const held = {};
-  const account = lastRound && lastRound.account;
+  let account = lastRound && lastRound.account;
+  let source = '账户快照';
+  let when = lastRound ? fmtTime(lastRound.created_at) : '';
+  const seen = preflight && preflight.preflight;
+  if (!account && seen && Array.isArray(seen.positions)) {  // before any trading round: what the preflight saw
+    account = { positions: seen.positions, cash: (seen.asset || {}).cash, total_asset: (seen.asset || {}).total_asset };
+    source = '预检看到的持仓';
+    when = fmtTime(preflight.received_at);
+  }
   for (const p of (account && account.positions) || []) held[p.code] = p;
   const target = {};
   const names = {};
@@ -207,9 +300,8 @@ function compareTable(lastRound, detail, ignore) {
   });
   const tbody = el('tbody');
   fillBody(tbody, rows, account ? '账户空仓且目标为空。' : '跟单端还没有报告过账户持仓。', 6);
-  const when = lastRound ? fmtTime(lastRound.created_at) : '';
   const note = el('p', { class: 'muted small' }, account
-    ? `账户快照 ${when} · 现金 ${fmtMoney(account.cash)} · 总资产 ${fmtMoney(account.total_asset)}`
+    ? `${source} ${when} · 现金 ${fmtMoney(account.cash)} · 总资产 ${fmtMoney(account.total_asset)}`
     : '还没有账户快照。',
     detail.merged_target_error ? el('span', { class: 'up', text: ` · 目标无法计算：${detail.merged_target_error}` }) : '');
   return [note, el('div', { class: 'table-wrap' }, el('table', { class: 'table compare' },
