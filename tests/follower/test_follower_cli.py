@@ -186,7 +186,7 @@ def test_follow_miniqmt_failed_query_places_nothing_and_exits_1(plan_server, fx,
 
 
 def test_follow_miniqmt_says_what_to_do_when_miniqmt_refuses(plan_server, fx, monkeypatch):
-    xtsim, sim = _miniqmt_sim(fx, monkeypatch, connect_result=-1)
+    xtsim, _ = _miniqmt_sim(fx, monkeypatch, connect_result=-1)
     try:
         result = _follow_miniqmt(plan_server, fx, "--once")
     finally:

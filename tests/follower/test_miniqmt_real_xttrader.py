@@ -13,13 +13,13 @@ import time
 
 import pytest
 
-from jq2qmt.brokers import base
-from jq2qmt.brokers import miniqmt
+from jq2qmt.brokers import base, miniqmt
 from jq2qmt.brokers.miniqmt import MiniQmtBroker, MiniQmtTimeout
 
 xtsim = pytest.importorskip("jq2qmt.sim.xtquant")
 
 SHORT = 0.3  # s: call deadline in the tests where miniQMT never answers
+NORMAL = 5.0  # s: elsewhere (a loaded test machine must not turn answers into timeouts)
 
 
 class Ticker(object):
@@ -59,9 +59,9 @@ def connect(sim, fx, ticker):
     made = []
 
     def make(**options):
-        options.setdefault("call_timeout", SHORT)
-        options.setdefault("connect_timeout", SHORT)
-        options.setdefault("data_timeout", SHORT)
+        options.setdefault("call_timeout", NORMAL)
+        options.setdefault("connect_timeout", NORMAL)
+        options.setdefault("data_timeout", NORMAL)
         messages = []
         adapter = MiniQmtBroker("C:/QMT/userdata_mini", fx.ACCOUNT, session_id=123,
                                 log=messages.append, monotonic=ticker, **options)
@@ -132,8 +132,10 @@ def test_an_unanswered_query_times_out_and_reconnects_with_a_new_session(connect
     broker = connect(retry_interval=5.0)
     first = broker.trader.async_client
     sim.hang.add("positions")
+    broker.call_timeout = SHORT
     with pytest.raises(MiniQmtTimeout) as failed:
         broker.positions()
+    broker.call_timeout = NORMAL
     assert "没有应答" in str(failed.value)
     assert broker.trader is None
     wait_for(lambda: first.stopped)  # the stuck trader is stopped
@@ -152,7 +154,9 @@ def test_an_unanswered_order_is_tracked_by_remark_and_not_sent_twice(
     plan_server.set_plan(fx.make_plan({"600000.SH": 1000, "600036.SH": 1000}))
     follower = fx.make_follower(sim.exchange, plan_server, clock, broker=broker)
     sim.lose_answer.add("order")  # miniQMT places it, the answer never comes
+    broker.call_timeout = SHORT  # the queries answer at once, order_stock never
     report = follower.run_round()
+    broker.call_timeout = NORMAL
     assert [(p["code"], p["order_id"]) for p in report["placed"]] == [("600000.SH", None)]
     assert logged(broker, "委托可能已发出")
     assert len(sim.exchange.orders()) == 1
@@ -168,7 +172,7 @@ def test_an_unanswered_order_is_tracked_by_remark_and_not_sent_twice(
 def test_an_unanswered_connect_is_given_up(sim, connect):
     sim.hang.add("connect")
     with pytest.raises(MiniQmtTimeout):
-        connect()
+        connect(connect_timeout=SHORT)
     sim.release.set()
     wait_for(lambda: sim.clients[0].stopped)
 
@@ -190,7 +194,7 @@ def test_ctrl_c_lands_while_miniqmt_does_not_answer(connect, sim):
 
 
 def test_a_stuck_xtdata_call_fails_the_round_and_is_not_stacked(connect, sim):
-    broker = connect()
+    broker = connect(data_timeout=SHORT)
     sim.hang.add("full_tick")
     with pytest.raises(MiniQmtTimeout):
         broker.quotes(["600000.SH"])

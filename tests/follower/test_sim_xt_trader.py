@@ -35,6 +35,7 @@ def wait_for(predicate, seconds=5.0):
 
 def test_the_fake_native_module_has_every_name_xttrader_uses(installed):
     import xtquant.xttrader
+
     from jq2qmt.sim import xtpythonclient
 
     with open(xtquant.xttrader.__file__, encoding="utf-8") as handle:

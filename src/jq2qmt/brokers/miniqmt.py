@@ -31,7 +31,6 @@ What the real xttrader does, and what this adapter does about it:
   falling back to `order_type` (23/24) when offset_flag is absent or 0.
 """
 
-import collections
 import datetime
 import importlib
 import importlib.util
@@ -218,9 +217,11 @@ class MiniQmtBroker(object):
         self.connected_once = False
         self.retry_at = None        # monotonic time before which no reconnect is tried
         self._data_busy = None      # the thread of an xtdata call that never returned
-        self._placed = collections.OrderedDict()   # order id -> (day, what we sent)
-        self._errors = collections.OrderedDict()   # order id -> (day, on_order_error message)
-        self._cancel_refused = {}                  # order id -> (monotonic time, message)
+        # written by xttrader's executor thread, read here: plain dicts, whose single
+        # operations are atomic, so the calling thread never waits on a lock
+        self._placed = {}          # order id -> (day, what we sent)
+        self._errors = {}          # order id -> (day, on_order_error message)
+        self._cancel_refused = {}  # order id -> (monotonic time, message)
 
     # ---- connection ---------------------------------------------------------------------
     def load(self):
@@ -413,7 +414,7 @@ class MiniQmtBroker(object):
     def _remember(table, key, value):
         table[key] = value
         while len(table) > MAX_REMEMBERED:
-            table.popitem(last=False)
+            table.pop(next(iter(table)), None)  # the oldest
 
     def _order_error(self, error):
         order_id = _int(getattr(error, "order_id", None))
@@ -431,7 +432,11 @@ class MiniQmtBroker(object):
             order_id, getattr(error, "order_sysid", None), getattr(error, "error_id", None),
             message))
         if order_id is not None:
-            self._cancel_refused[order_id] = (self.monotonic(), message)
+            now = self.monotonic()
+            for key, (when, _) in list(self._cancel_refused.items()):
+                if now - when >= CANCEL_RETRY_AFTER:
+                    self._cancel_refused.pop(key, None)
+            self._cancel_refused[order_id] = (now, message)
 
     # ---- the broker protocol -------------------------------------------------------------------
     def positions(self):
