@@ -75,7 +75,7 @@ def _split(code):
         raise CodeError("证券代码必须是字符串 / code must be a string: %r" % (code,))
     match = _FORM.match(code)
     if not match:
-        raise CodeError("无法识别的证券代码格式（6 位半角数字加后缀）/ unknown code form: %r "
+        raise CodeError("无法识别的证券代码格式，应为 6 位半角数字加后缀 / unknown code form: %r "
                         "(expected six ASCII digits and a suffix, e.g. 600000.XSHG or 600000.SH)" % code)
     number, suffix = match.group(1), match.group(2).upper()
     exchange = _JQ_TO_QMT.get(suffix)
