@@ -9,6 +9,11 @@ One process runs three parts:
 - a paper follower (`jq2qmt.follower` with the paper broker) that fetches the
   account's plan from the server, trades the paper account to it and reports.
 
+The demo account starts unconfirmed, like every new account: the follower's first
+round is a read-only preflight (it reports what the paper broker shows and places
+nothing). The demo prints what the preflight saw, then confirms the account as a user
+would (`jq2qmt account confirm`), and the follower trades from its next round.
+
 Both sides see the same prices, which take a small random step each cycle. The
 follower runs on a replayed exchange clock (the last trading day of the server's
 calendar, 10:00 Beijing time) so the demo trades at any hour. Ctrl-C (KeyboardInterrupt, Windows too) stops everything and
@@ -195,6 +200,31 @@ class Demo(object):
         client = PlanClient(self.url, self.follower_token, ACCOUNT_ID, timeout=10)
         self.follower = Follower(PaperBroker(self.exchange), client, clock)
 
+    def preflight(self):
+        """The follower's preflight round on the unconfirmed account, a summary of what
+        it reported, then the confirmation. Returns the preflight object the server
+        received (None if it received none)."""
+        from jq2qmt.store import accounts
+
+        report = self.follower.run_round(wait=0)
+        with self.db.read() as session:
+            account = accounts.get_account(session, ACCOUNT_ID)
+            received = accounts.latest_preflight(session, account)
+        seen = (received or {}).get("preflight")
+        if seen is None:
+            self.echo("预检：服务器没有收到预检报告（本轮状态 %s） / no preflight report received" % report["status"])
+        else:
+            asset = seen.get("asset") or {}
+            self.echo("预检：看到 %d 个持仓，现金 %s，总资产 %s，未完成委托 %d 笔，行情 %d 个，错误 %d 条，一轮 %s 毫秒"
+                      " / preflight (status %s): nothing placed" % (
+                          len(seen.get("positions") or []), _money(asset.get("cash")), _money(asset.get("total_asset")),
+                          len(seen.get("open_orders") or []), len(seen.get("quotes") or []),
+                          len(seen.get("errors") or []), seen.get("round_ms"), report["status"]))
+        accounts.confirm_account(self.db, ACCOUNT_ID)
+        self.echo("已确认账户 %s（同 jq2qmt account confirm %s，或跟单页的「确认账户，开始跟单」），"
+                  "跟单端下一轮起下单 / account confirmed" % (ACCOUNT_ID, ACCOUNT_ID))
+        return seen
+
     def _set_quotes(self, previous):
         for code, price in self.prices.items():
             self.exchange.set_quote(qmt_code(code), last=price,
@@ -258,6 +288,10 @@ class Demo(object):
             self.db = None
 
 
+def _money(value):
+    return "—" if value is None else "{:,.2f}".format(value)
+
+
 def interruptible_sleep(seconds):
     """time.sleep in short steps, so Ctrl-C is seen promptly on Windows too."""
     deadline = time.monotonic() + seconds
@@ -283,6 +317,7 @@ def run_demo(cycles=0, interval=5.0, port=None, keep=False, folder=None, seed=No
         echo("  策略 / strategy: %s    纸面账户 / paper account: %s" % (STRATEGY_NAME, ACCOUNT_ID))
         echo("  实例目录 / instance: %s" % (folder / "instance"))
         echo("按 Ctrl-C 停止 / press Ctrl-C to stop")
+        summary["preflight"] = demo.preflight()
         if ready is not None:
             ready(demo)
         while not cycles or demo.cycles < cycles:

@@ -14,9 +14,29 @@ from jq2qmt.demo import run_demo
 
 
 def test_demo_cycles_converge_and_server_keeps_history(tmp_path):
-    lines = []
-    summary = run_demo(cycles=4, interval=0, seed=7, echo=lines.append)
+    lines, before_trading = [], {}
+
+    def ready(demo):
+        """After the preflight and the confirmation, before the first cycle."""
+        from jq2qmt.store import accounts
+
+        before_trading["orders"] = demo.exchange.orders()
+        with demo.db.read() as session:
+            before_trading["confirmed"] = accounts.get_account(session, "demo-paper").confirmed
+            before_trading["rounds"] = accounts.list_reports(session, "demo-paper", kind="round")
+
+    summary = run_demo(cycles=4, interval=0, seed=7, echo=lines.append, ready=ready)
     assert summary["cycles"] == 4 and summary["converged"] == 4
+    # the new account's first contact was a look: a preflight report, no order, then confirmed
+    seen = summary["preflight"]
+    assert seen["broker"] == "paper" and seen["positions"] == [] and seen["errors"] == []
+    assert seen["asset"]["cash"] == 1200000.0 and seen["checks"]["http"] in ("thread", "inline", "sync")
+    assert before_trading["orders"] == [] and before_trading["confirmed"] is True
+    assert [(r["status"], r["placed"]) for r in before_trading["rounds"]] == [("preflight", [])]
+    first_cycle = next(i for i, line in enumerate(lines) if line.startswith("第 1 轮"))
+    said = [i for i, line in enumerate(lines) if line.startswith("预检：看到 0 个持仓，现金 1,200,000.00，总资产 1,200,000.00")]
+    confirmed = [i for i, line in enumerate(lines) if line.startswith("已确认账户 demo-paper")]
+    assert said and confirmed and said[0] < confirmed[0] < first_cycle, lines
     assert summary["history"] == [4, 3, 2, 1]  # one version per rebalance, newest first
     assert not summary["interrupted"]
     assert any(line.startswith("  网页 / web UI:   http://127.0.0.1:") for line in lines)
