@@ -217,12 +217,12 @@ def test_manual_open_orders_are_never_cancelled(fx, plan_server, clock):
 
 
 def test_client_works_without_requests(fx, plan_server, exchange, clock):
-    from jq2qmt.follower.client import UrllibSession
+    from jq2qmt.follower.http_session import HttpSession
 
     plan = fx.make_plan({"600000.SH": 100})
     plan_server.set_plan(plan)
     client = PlanClient(plan_server.url, fx.TOKEN, fx.ACCOUNT, timeout=0.5,
-                        session=UrllibSession())
+                        session=HttpSession())
     first = client.fetch_plan()
     assert first.status == 200 and first.plan == plan
     assert client.fetch_plan(first.etag).status == 304

@@ -1,15 +1,19 @@
 """HTTP client of the follower: the account plan (conditional GET, long-poll) and reports.
 
 Contract: /work/notes/plan-api.md (`GET /api/v1/accounts/{id}/plan`, `POST
-/api/v1/accounts/{id}/reports`). Every call has a short timeout so the built-in QMT
-thread never freezes; any failure raises FetchError and the caller sends nothing.
+/api/v1/accounts/{id}/reports`). Every call has a short timeout and an overall
+deadline (see http_session.py); any failure raises FetchError and the caller sends
+nothing. PlanClient itself blocks for up to those limits: the QMT built-in strategy
+wraps it in background.BackgroundClient so its single Python thread never waits.
 
-Bundled into the exported QMT file: Python 3.6, `requests` imported lazily.
+Bundled into the exported QMT file: Python 3.6, stdlib only.
 """
 
 import json
-
+import ssl
 from urllib.parse import quote as _quote
+
+from .http_session import HttpSession
 
 DEFAULT_TIMEOUT = 0.8
 MAX_WAIT = 30
@@ -21,6 +25,13 @@ class FetchError(Exception):
     def __init__(self, message, status=None):
         Exception.__init__(self, message)
         self.status = status
+
+
+class FetchPending(FetchError):
+    """No answer yet and no plan to go on: a quiet round, not a failure."""
+
+    def __init__(self, message="等待服务器应答 / waiting for the server"):
+        FetchError.__init__(self, message)
 
 
 class PlanResponse(object):
@@ -38,17 +49,8 @@ class PlanClient(object):
         self.token = token
         self.account_id = str(account_id)
         self.timeout = float(timeout)
-        self._session = session
-
-    @property
-    def session(self):
-        if self._session is None:
-            try:
-                import requests  # lazily: QMT usually ships it
-                self._session = requests.Session()
-            except ImportError:  # an embedded Python without requests still follows
-                self._session = UrllibSession()
-        return self._session
+        # any object with the same get/post (a requests.Session works too)
+        self.session = session if session is not None else HttpSession()
 
     def _url(self, tail):
         return "%s/api/v1/accounts/%s/%s" % (self.server, _quote(self.account_id, safe=""), tail)
@@ -74,7 +76,7 @@ class PlanClient(object):
             resp = self.session.get(self._url("plan"), headers=headers, params=params,
                                     timeout=timeout)
         except Exception as exc:
-            raise FetchError("服务器不可达 / server unreachable: %s" % (type(exc).__name__,))
+            raise FetchError("服务器不可达 / server unreachable: %s" % (_describe(exc),))
         if resp.status_code == 304:
             return PlanResponse(304, None, etag)
         if resp.status_code != 200:
@@ -95,47 +97,19 @@ class PlanClient(object):
             resp = self.session.post(self._url("reports"), data=body, headers=headers,
                                      timeout=(self.timeout, self.timeout))
         except Exception as exc:
-            raise FetchError("报告发送失败 / report not sent: %s" % (type(exc).__name__,))
+            raise FetchError("报告发送失败 / report not sent: %s" % (_describe(exc),))
         if resp.status_code // 100 != 2:
             raise FetchError("报告被拒绝 %s / report refused: %s"
                              % (resp.status_code, _reason(resp)), resp.status_code)
         return True
 
 
-class _UrllibResponse(object):
-    def __init__(self, status_code, content, headers):
-        self.status_code = status_code
-        self.content = content
-        self.headers = headers
-
-    @property
-    def text(self):
-        return self.content.decode("utf-8", "replace")
-
-
-class UrllibSession(object):
-    """The two calls the client needs, on the standard library (same timeouts)."""
-
-    def _open(self, method, url, headers, data, timeout):
-        import urllib.error
-        import urllib.request
-
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=max(timeout)) as resp:
-                return _UrllibResponse(resp.status, resp.read(), resp.headers)
-        except urllib.error.HTTPError as exc:
-            return _UrllibResponse(exc.code, exc.read() or b"", exc.headers)
-
-    def get(self, url, headers=None, params=None, timeout=(1, 1)):
-        from urllib.parse import urlencode
-
-        if params:
-            url = url + "?" + urlencode(params)
-        return self._open("GET", url, headers or {}, None, timeout)
-
-    def post(self, url, data=None, headers=None, timeout=(1, 1)):
-        return self._open("POST", url, headers or {}, data, timeout)
+def _describe(exc):
+    """The exception's type, plus its text for certificate problems (a user can act on it)."""
+    name = type(exc).__name__
+    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
+        return "%s: %s" % (name, str(exc)[:160])
+    return name
 
 
 def _reason(resp):
