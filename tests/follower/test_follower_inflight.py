@@ -234,3 +234,23 @@ def test_unnumbered_manual_orders_do_not_break_the_round(fx, plan_server, exchan
     broker.orders = lambda: [dict(o) for o in manual]
     report = _follower(fx, plan_server, broker, clock).run_round()
     assert report["errors"] == [] and [p["code"] for p in report["placed"]] == ["600000.SH"]
+
+
+def test_broker_unavailable_while_placing_is_not_a_rejection(fx, plan_server, exchange, clock):
+    from jq2qmt.brokers import base
+
+    plan_server.set_plan(fx.make_plan({"600000.SH": 1000}))
+    broker = PaperBroker(exchange)
+    place = broker.place
+
+    def unavailable(*args):
+        raise base.BrokerUnavailable("reconnecting")
+
+    broker.place = unavailable
+    follower = _follower(fx, plan_server, broker, clock)
+    for _ in range(4):  # more than the daily reject limit
+        report = follower.run_round()
+        assert report["rejected"] == [] and "broker unavailable" in report["errors"][0]
+        clock.advance(1)
+    broker.place = place
+    assert [p["code"] for p in follower.run_round()["placed"]] == ["600000.SH"]

@@ -89,6 +89,11 @@ class BrokerError(Exception):
     """The broker refused or could not take a request (not connected, bad account...)."""
 
 
+class BrokerUnavailable(BrokerError):
+    """The broker cannot be reached right now (not connected, reconnecting): the request
+    was certainly not sent, and it says nothing about the order itself."""
+
+
 def split_code(code):
     """'600000.SH' -> ('600000', 'SH')."""
     number, _, market = code.partition(".")

@@ -353,9 +353,9 @@ class MiniQmtBroker(object):
         if self.trader is not None and self.callback.connected:
             return self.trader
         if not self.connected_once:
-            raise base.BrokerError("miniQMT 未连接 / not connected")
+            raise base.BrokerUnavailable("miniQMT 未连接 / not connected")
         if self.retry_at is not None and self.monotonic() < self.retry_at:
-            raise base.BrokerError(
+            raise base.BrokerUnavailable(
                 "miniQMT 刚才没有应答，%.0f 秒后重连 / miniQMT stalled, reconnecting in %.0f s"
                 % (self.retry_at - self.monotonic(), self.retry_at - self.monotonic()))
         trader, self.trader = self.trader, None

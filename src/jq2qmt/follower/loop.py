@@ -382,10 +382,10 @@ class Follower(object):
             return
         cancel_ids = self._cancel(stale, result.get("cancels") or [], ours, report)
         orders = [o for o in orders if o["code"] not in cancel_ids]
-        self._place(orders, report)
+        sent_all = self._place(orders, report)
         report["status"] = "ok" if (report["placed"] or report["cancelled"]) else "idle"
-        self.settled = not (report["placed"] or report["cancelled"] or self.pending or
-                            any(base.is_open(o["status"]) for o in ours))
+        self.settled = sent_all and not (report["placed"] or report["cancelled"] or self.pending
+                                         or any(base.is_open(o["status"]) for o in ours))
 
     # ---- account and engine ------------------------------------------------------------
     def _read_account(self, report):
@@ -702,6 +702,11 @@ class Follower(object):
             try:
                 order_id = self.broker.place(order["code"], order["side"], int(order["volume"]),
                                              float(order["price"]), remark)
+            except base.BrokerUnavailable as exc:
+                # nothing was sent and the order was not judged: not a rejection
+                report["errors"].append("券商暂不可用，本轮其余委托未发出 / broker unavailable: %s"
+                                        % (exc,))
+                return False
             except base.BrokerError as exc:
                 self.place_failures[(order["code"], order["side"])] += 1
                 report["rejected"].append({"code": order["code"], "side": order["side"],
@@ -715,6 +720,7 @@ class Follower(object):
             report["placed"].append(self._placed(order, order_id, remark))
             self.log("placed %s %s %s @ %s (%s)" % (order["side"], order["code"],
                                                     order["volume"], order["price"], remark))
+        return True
 
     @staticmethod
     def _placed(order, order_id, remark):
