@@ -827,6 +827,49 @@ def test_both_modes_run_on_python36(fx, plan_server):
     assert [r["mode"] for r in plan_server.reports] == ["thread", "inline"]
 
 
+def test_tls_keep_alive_and_the_deadline_hold_on_python36(tmp_path):
+    """http.client and ssl of 3.6 (QMT's Python) behave as the session relies on."""
+    python = py36_python()
+    ca, cert, key = make_tls(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    tls, trickle = CountingServer(tls_context=context), TrickleServer()
+    script = textwrap.dedent("""
+        import json, socket, sys
+        from jq2qmt.follower.http_session import HttpSession
+        ca, host, tls_port, trickle_url = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+        resolve = lambda h, p: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", p))]
+        session = HttpSession(cafile=ca, resolver=resolve)
+        url = "https://%s:%d/plan" % (host, tls_port)
+        statuses = [session.get(url, timeout=(2, 2)).status_code,
+                    session.post(url, data=b"{}", timeout=(2, 2)).status_code]
+        try:
+            HttpSession(resolver=resolve).get(url, timeout=(2, 2))
+            untrusted = "accepted"
+        except Exception as exc:
+            untrusted = type(exc).__name__
+        try:
+            HttpSession().get(trickle_url, timeout=(0.5, 0.5))
+            trickled = "finished"
+        except socket.timeout:
+            trickled = "timeout"
+        print(json.dumps({"statuses": statuses, "connects": session.connects,
+                          "untrusted": untrusted, "trickled": trickled}))
+    """)
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
+    try:
+        res = subprocess.run([python, "-c", script, str(ca), TEST_HOST, str(tls.port),
+                              trickle.url + "/plan"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        tls.close()
+        trickle.close()
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == {"statuses": [200, 200], "connects": 1,
+                                      "untrusted": "SSLError", "trickled": "timeout"}
+    assert tls.accepted == 2 and tls.requests[0]["host"] == "%s:%d" % (TEST_HOST, tls.port)
+
+
 def test_the_network_modules_are_python36_compatible():
     from jq2qmt.clients import bundle
 
