@@ -298,3 +298,122 @@ def test_cli_confirm_without_a_preflight_says_so(instance, acc):
     _cli(instance, "add", acc.ACCOUNT)
     output = _cli(instance, "confirm", acc.ACCOUNT)
     assert "还没有收到这个账户的预检报告" in output and "已确认账户" in output
+
+
+# ---- the exported QMT file against a live server --------------------------------------
+
+def _until(step, done, limit=30.0):
+    """Run `step()` until `done()` (the script's HTTP runs on a real thread, the QMT
+    clock is simulated); False when `limit` seconds pass first."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        step()
+        if done():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_exported_qmt_file_only_looks_until_the_account_is_confirmed(live_server, tmp_path, acc):
+    """The built-in QMT script (its real preflight report, QMT fields included) passes
+    the server's checks; nothing reaches the counter before the confirmation."""
+    import requests
+
+    from jq2qmt.clients import export_qmt
+    from jq2qmt.sim.exchange import PaperExchange
+    from jq2qmt.sim.qmt_builtin import QmtBuiltinSim, SimClock
+    from testkit import MORNING, QUOTES
+
+    instance, url = live_server.instance, live_server.url
+
+    def admin(method, path, body=None):
+        response = requests.request(method, url + path, json=body, headers=instance.admin_headers(), timeout=10)
+        assert response.status_code // 100 == 2, response.text
+        return response.json()
+
+    acc.upload_http(url, instance, positions={"600000.XSHG": 2000, "000001.XSHE": 1000}, total_value=1e6)
+    admin("POST", "/api/v1/accounts", {"account_id": acc.ACCOUNT, "name": "主账户", "mode": "ratio"})
+    admin("PUT", "/api/v1/accounts/%s/follow/%s" % (acc.ACCOUNT, acc.STRATEGY), {"ratio": 0.5})
+    token = instance.token("follow", acc.ACCOUNT)
+    exchange = PaperExchange(cash=300000.0)
+    for code, quote in QUOTES.items():
+        exchange.set_quote(code, **quote)
+    exchange.set_position("600000.SH", 300, avg_cost=9.5)
+    path = export_qmt.export_qmt(tmp_path, url, token, acc.ACCOUNT, timeout=2.0, journal_dir=str(tmp_path / "j"))
+    sim = QmtBuiltinSim(exchange, acc.ACCOUNT, SimClock(MORNING))
+    sim.load(path)
+
+    def detail():
+        return admin("GET", "/api/v1/accounts/%s" % acc.ACCOUNT)
+
+    assert _until(lambda: sim.run_for(1), lambda: detail()["preflight"] is not None)
+    sim.run_for(5)  # more preflight rounds: still nothing sent
+    assert sim.passorder_calls == [] and exchange.orders() == []
+    shown = detail()
+    seen = shown["preflight"]["preflight"]
+    assert shown["confirmed"] is False and shown["last_round"]["status"] == "preflight"
+    assert seen["broker"] == "builtin" and seen["python"] and seen["checks"]["http"] in ("thread", "inline", "sync")
+    assert [(p["code"], p["volume"]) for p in seen["positions"]] == [("600000.SH", 300)]
+    assert seen["asset"]["cash"] == 300000.0
+    assert set(q["code"] for q in seen["quotes"]) == {"600000.SH", "000001.SZ"}
+    assert seen["fields"].get("POSITION") and seen["errors"] == []
+    kept = admin("GET", "/api/v1/accounts/%s/reports?kind=preflight" % acc.ACCOUNT)["reports"]
+    assert len(kept) == 1  # one per plan version (and 5 minutes), newest kept
+
+    admin("POST", "/api/v1/accounts/%s/confirm" % acc.ACCOUNT)
+    traded = lambda: dict((p["code"], p["volume"]) for p in exchange.positions() if p["volume"])  # noqa: E731
+    assert _until(lambda: sim.run_for(1), lambda: traded() == {"600000.SH": 1000, "000001.SZ": 500}), traded()
+    assert len(sim.passorder_calls) == 2
+
+
+def test_miniqmt_follower_preflight_passes_the_servers_checks(live_server, acc):
+    """`jq2qmt follow`'s loop over miniQMT (xtquant simulator): its real preflight
+    report is accepted and nothing is ordered before the confirmation."""
+    import requests
+
+    xtsim = pytest.importorskip("jq2qmt.sim.xtquant")
+    try:
+        xtsim.load_xtquant_types()
+    except xtsim.XtquantMissing:
+        pytest.skip("xtquant is not installed (pip install -e '.[test]')")
+    from jq2qmt.brokers.miniqmt import MiniQmtBroker
+    from jq2qmt.follower.client import PlanClient
+    from jq2qmt.follower.loop import Follower
+    from jq2qmt.sim.exchange import PaperExchange
+    from testkit import MORNING, QUOTES, Clock
+
+    instance, url = live_server.instance, live_server.url
+    acc.upload_http(url, instance, positions={"600000.XSHG": 2000}, total_value=1e6)
+    acc.store_account(instance, follow={acc.STRATEGY: 0.5}, confirmed=False)
+    token = acc.follower_token(instance)
+    exchange = PaperExchange(cash=100000.0)
+    for code, quote in QUOTES.items():
+        exchange.set_quote(code, **quote)
+    exchange.set_position("600036.SH", 1000, can_use_volume=600, avg_cost=35.0)
+    xtsim.install(xtsim.XtQuantSim(exchange, acc.ACCOUNT))
+    broker = MiniQmtBroker("C:/QMT/userdata_mini", acc.ACCOUNT, session_id=123).connect()
+    try:
+        clock = Clock(MORNING)
+        follower = Follower(broker, PlanClient(url, token, acc.ACCOUNT, timeout=5.0), clock)
+        statuses = []
+        for _ in range(3):
+            clock.advance(1)
+            statuses.append(follower.run_round()["status"])
+        assert statuses == ["preflight"] * 3 and exchange.orders() == []
+        detail = requests.get(url + "/api/v1/accounts/%s" % acc.ACCOUNT, headers=instance.admin_headers(),
+                              timeout=10).json()
+        seen = detail["preflight"]["preflight"]
+        assert seen["broker"] == "miniqmt" and seen["errors"] == []
+        assert [(p["code"], p["volume"], p["can_use_volume"]) for p in seen["positions"]] == [("600036.SH", 1000, 600)]
+        assert seen["asset"]["cash"] == 100000.0 and {q["code"] for q in seen["quotes"]} == {"600036.SH", "600000.SH"}
+
+        accounts.confirm_account(instance.db(), acc.ACCOUNT)
+        clock.advance(1)
+        assert follower.run_round()["status"] == "ok"
+        assert sorted((o["side"], o["code"], o["volume"]) for o in exchange.orders()) == [
+            ("buy", "600000.SH", 1000), ("sell", "600036.SH", 600)]
+    finally:
+        broker.close()
+        xtsim.uninstall()
