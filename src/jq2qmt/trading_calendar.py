@@ -27,7 +27,12 @@ process. Followers treat a date without an entry as a trading day when it is a
 weekday, so an unknown year falls back to weekdays. They never need the package.
 
 The content changes only with the year, the `known` flag or the package version, so
-`fingerprint()` (folded into the plan version) changes at most a few times a year.
+`fingerprint()` (folded into `store.accounts.plan_version`) changes at most a few times a
+year, and every follower then fetches the new plan once. A server process that already
+answered a plan version may keep answering it until the next database change (the fast
+path memoizes versions per change set): harmless, because a calendar sent in one year
+also covers the next year as far as the package knows it, and a package upgrade needs a
+restart, which starts with empty memos.
 """
 
 import datetime
