@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from jq2qmt.cli import main
 from jq2qmt.store import accounts, backup, credentials, migrate, repo
@@ -46,6 +46,12 @@ def contents(db):
             rows = conn.execute(select(table).order_by(*table.primary_key.columns)).all()
             result[table.name] = [[backup.encode_value(v) for v in row] for row in rows]
     return result
+
+
+def _rows(db, table):
+    """Rows of `table` as {column: value}, read with the database's own columns."""
+    with db.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text("SELECT * FROM %s ORDER BY id" % table)).mappings()]
 
 
 def body_lines(path):
@@ -173,7 +179,11 @@ def test_dump_of_an_older_schema_restores_and_upgrades(tmp_path):
     try:
         migrate.upgrade(old.engine, "0002")
         _upload(old, {"strategy_name": "alpha", "positions": [{"code": "600000.SH", "volume": 100, "cost": 10.37}]})
-        accounts.add_account(old, "acct-1")
+        with old.engine.begin() as conn:  # an account as the 0002 schema stores it (no ORM: the models are newer)
+            conn.execute(text(
+                "INSERT INTO accounts (account_id, name, mode, paused, dry_run, settings_json, revision, "
+                "created_at, updated_at) VALUES ('acct-1', 'acct-1', 'ratio', :f, :f, '{}', 1, :t, :t)"),
+                {"f": False, "t": "2026-11-01 01:00:00.000000"})  # SQLAlchemy's SQLite DATETIME text
         path = tmp_path / "old.jsonl"
         backup.dump(old, path)
         assert backup.read_header(path)["schema"] == "0002"
@@ -181,7 +191,12 @@ def test_dump_of_an_older_schema_restores_and_upgrades(tmp_path):
         assert migrate.is_up_to_date(new.engine)
         with new.read() as session:
             assert repo.get_strategy(session, "alpha")["positions"][0]["cost"] == 10.37
-        assert {k: v for k, v in contents(new).items() if not k.startswith("notify_")} == contents(old)
+        restored, before = contents(new), contents(old)
+        # 0005 adds accounts.confirmed (true: the account already traded) and confirmed_at
+        restored.pop("accounts"), before.pop("accounts")
+        old_rows, new_rows = _rows(old, "accounts"), _rows(new, "accounts")
+        assert [dict(r, confirmed=1, confirmed_at=None) for r in old_rows] == new_rows
+        assert {k: v for k, v in restored.items() if not k.startswith("notify_")} == before
     finally:
         old.dispose()
         new.dispose()
