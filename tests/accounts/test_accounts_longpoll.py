@@ -95,3 +95,29 @@ def test_wait_above_30_is_refused(live_server, acc):
                             headers={"Authorization": "Bearer " + token, "If-None-Match": etag})
     assert acc.error_of(response, 422, "wait")
 
+
+
+def test_long_poll_wakes_on_confirming_the_account(live_server, acc):
+    """A follower waiting in preflight sees the confirmation at once, through the fast
+    path's memo of the plan version as well."""
+    instance = live_server.instance
+    acc.store_account(instance, follow={acc.STRATEGY: 1}, confirmed=False)
+    token = acc.follower_token(instance)
+    first = first_plan(live_server, token, acc.ACCOUNT)
+    assert first.json()["preflight"] is True
+    etag = first.headers["ETag"]
+    again = requests.get(live_server.url + PLAN % acc.ACCOUNT, timeout=10,
+                         headers={"Authorization": "Bearer " + token, "If-None-Match": etag})
+    assert again.status_code == 304
+    waiter = Waiter(live_server.url + PLAN % acc.ACCOUNT, token, etag, 30)
+    waiter.start()
+    parked(live_server, waiter)
+    confirmed = requests.post(live_server.url + "/api/v1/accounts/%s/confirm" % acc.ACCOUNT, timeout=10,
+                              headers=instance.admin_headers())
+    assert confirmed.status_code == 200 and confirmed.json()["confirmed"] is True
+    waiter.join(30)
+    assert waiter.response.status_code == 200 and waiter.response.headers["ETag"] != etag
+    assert waiter.response.json()["preflight"] is False
+    stale = requests.get(live_server.url + PLAN % acc.ACCOUNT, timeout=10,
+                         headers={"Authorization": "Bearer " + token, "If-None-Match": etag})
+    assert stale.status_code == 200 and stale.json()["preflight"] is False
