@@ -92,6 +92,13 @@ def _server_database(backend):
     return _server_dbs[backend]
 
 
+@pytest.fixture(autouse=True)
+def _own_journal_folder(monkeypatch, tmp_path_factory):
+    """Exported QMT files keep their in-flight journal in JQ2QMT_JOURNAL_DIR when their
+    JOURNAL_DIR is empty: each test gets its own folder, never the user's ~/jq2qmt."""
+    monkeypatch.setenv("JQ2QMT_JOURNAL_DIR", str(tmp_path_factory.mktemp("journal")))
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"

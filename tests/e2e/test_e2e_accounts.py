@@ -98,7 +98,7 @@ def test_e2e_exported_qmt_script_restarted_mid_round_sends_nothing_twice(server,
     clock = SimClock(MORNING)
     first = QmtBuiltinSim(exchange, ACCOUNT, clock)
     first.load(path)
-    first.run_for(1, match=False)
+    first.run_for(2, match=False)  # the first tick's plan request is still on its way
     assert len(first.passorder_calls) == 2
     second = QmtBuiltinSim(exchange, ACCOUNT, clock)  # QMT restarted, the same account
     second.load(path)

@@ -119,6 +119,10 @@ def test_long_poll_only_when_settled_and_never_past_a_session_edge(fx, plan_serv
     assert daemon.poll_wait(follower, clock()) == 10
     clock.set(datetime.datetime(2026, 11, 25, 10, 0))
     assert daemon.poll_wait(follower, clock()) == daemon.LONG_POLL
+    # on a holiday of the plan's calendar no session edge cuts the long-poll short
+    follower.settings["holidays"] = frozenset([datetime.date(2026, 11, 25)])
+    clock.set(datetime.datetime(2026, 11, 25, 11, 29, 50))
+    assert daemon.poll_wait(follower, clock()) == daemon.LONG_POLL
 
 
 # ---- --broker miniqmt: the real xttrader.py over the simulated miniQMT ---------------------

@@ -66,7 +66,8 @@ def _statuses(reports):
 def test_qmt_script_follows_uploads_pause_and_dry_run(server, fx, tmp_path):
     server.upload({"600000.XSHG": 2000, "000001.XSHE": 1000})
     exchange = fx.make_exchange(cash=300000.0)
-    path = export_qmt.export_qmt(tmp_path, server.url, server.token, ACCOUNT, timeout=2.0)
+    path = export_qmt.export_qmt(tmp_path, server.url, server.token, ACCOUNT, timeout=2.0,
+                                 journal_dir=str(tmp_path / "journal"))
     sim = QmtBuiltinSim(exchange, ACCOUNT, SimClock(fx.MORNING))
     sim.load(path)
     sim.run_for(3)
@@ -99,7 +100,8 @@ def test_server_killed_mid_run_then_recovers(server, fx, tmp_path):
     exchange = fx.make_exchange(cash=300000.0)
     exchange.set_position("600036.SH", 1000)
     server.upload({"600036.XSHG": 2000})  # ratio 0.5: keep 1000
-    path = export_qmt.export_qmt(tmp_path, server.url, server.token, ACCOUNT, timeout=0.5)
+    path = export_qmt.export_qmt(tmp_path, server.url, server.token, ACCOUNT, timeout=0.5,
+                                 journal_dir=str(tmp_path / "journal"))
     sim = QmtBuiltinSim(exchange, ACCOUNT, SimClock(fx.MORNING))
     sim.load(path)
     sim.run_for(2)
@@ -119,7 +121,8 @@ def test_turnover_hold_and_approval_through_the_api(server, fx, tmp_path):
     server.admin("PATCH", "/api/v1/accounts/%s" % ACCOUNT, {"max_turnover": 0.1})
     server.upload({"600000.XSHG": 20000})
     exchange = fx.make_exchange(cash=300000.0)
-    path = export_qmt.export_qmt(tmp_path, server.url, server.token, ACCOUNT, timeout=2.0)
+    path = export_qmt.export_qmt(tmp_path, server.url, server.token, ACCOUNT, timeout=2.0,
+                                 journal_dir=str(tmp_path / "journal"))
     sim = QmtBuiltinSim(exchange, ACCOUNT, SimClock(fx.MORNING))
     sim.load(path)
     sim.run_for(2)

@@ -82,7 +82,7 @@ ACCOUNT_ID = %(account)r        # 资金账号；留空则使用 QMT 运行设�
 TIMER_PERIOD = %(period_text)r        # 定时器周期
 HTTP_TIMEOUT = %(timeout)r        # 每次网络请求的超时（秒）
 HTTP_MODE = %(http_mode)r        # auto：后台线程（不可用时退回短超时的同步请求）；thread；inline
-JOURNAL_DIR = %(journal_dir)r        # 在途委托日志所在文件夹；留空则为用户目录下的 jq2qmt
+JOURNAL_DIR = %(journal_dir)r        # 在途委托日志所在文件夹；留空则用环境变量 JQ2QMT_JOURNAL_DIR 或用户目录下的 jq2qmt
 
 '''
 
@@ -134,7 +134,8 @@ def _jq2qmt_log(message):
 
 
 def _jq2qmt_journal_path(account_id):
-    folder = JOURNAL_DIR or _jq2qmt_os.path.join(_jq2qmt_os.path.expanduser("~"), "jq2qmt")
+    folder = JOURNAL_DIR or _jq2qmt_os.environ.get("JQ2QMT_JOURNAL_DIR") or \\
+        _jq2qmt_os.path.join(_jq2qmt_os.path.expanduser("~"), "jq2qmt")
     return _Jq2qmtJournal.default_path(folder, account_id)
 
 
@@ -156,6 +157,10 @@ def init(ContextInfo):
     runtime.clients[account_id] = client
     runtime.followers[account_id] = follower
     _jq2qmt_state["follower"] = follower
+    try:  # start the first plan request now: the first tick finds its answer
+        client.fetch_plan(None)
+    except Exception:
+        pass
     if not _jq2qmt_state["timer"]:  # init called again without a re-run: one timer only
         ContextInfo.run_time("jq2qmt_tick", TIMER_PERIOD, "2020-01-01 00:00:00")
         _jq2qmt_state["timer"] = True

@@ -56,7 +56,8 @@ def poll_wait(follower, now):
     """How long the next plan fetch may long-poll: never past a session edge."""
     if not follower.settled or follower.settings is None:
         return 0
-    edge = scheduler.seconds_to_next_change(now, follower.settings["sessions"])
+    edge = scheduler.seconds_to_next_change(now, follower.settings["sessions"],
+                                            holidays=follower.settings.get("holidays"))
     wait = LONG_POLL if edge is None else min(LONG_POLL, int(edge))
     return max(wait, 0)
 

@@ -93,7 +93,8 @@ class Follower(object):
         self.reported_at = {}    # remark -> when we first saw our order accepted (cash frozen)
         self.traded = {}         # remark -> traded volume last seen
         self.ours_by_id = {}     # broker order id -> our remark
-        self.settling = {}       # code -> when one of our orders last traded on it
+        self.settling = {}       # code -> {"at", "expect"}: our fill the holdings lack yet
+        self.held_seen = {}      # code -> volume held at the previous full round
         self.known_final = set()  # remarks already reported as rejected / finished
         self.unlisted_warned = set()  # pending remarks already reported as not listed
         self.place_failures = collections.Counter()  # (code, side) -> BrokerError count
@@ -165,8 +166,9 @@ class Follower(object):
             table = getattr(self, name)
             for remark, when in (state.get(name) or {}).items():
                 table.setdefault(remark, _parse_iso(when))
-        for code, when in (state.get("settling") or {}).items():
-            self.settling.setdefault(code, _parse_iso(when))
+        for code, entry in (state.get("settling") or {}).items():
+            self.settling.setdefault(code, {"at": _parse_iso(entry["at"]),
+                                            "expect": int(entry["expect"])})
         self.traded.update(state.get("traded") or {})
         self.ours_by_id.update(state.get("ours_by_id") or {})
         self.known_final.update(state.get("known_final") or [])
@@ -185,7 +187,8 @@ class Follower(object):
             "pending": pending,
             "first_seen": dict((r, _iso(w)) for r, w in self.first_seen.items()),
             "reported_at": dict((r, _iso(w)) for r, w in self.reported_at.items()),
-            "settling": dict((c, _iso(w)) for c, w in self.settling.items()),
+            "settling": dict((c, {"at": _iso(e["at"]), "expect": e["expect"]})
+                             for c, e in self.settling.items()),
             "traded": dict(self.traded),
             "ours_by_id": dict(self.ours_by_id),
             "known_final": sorted(self.known_final),
@@ -355,6 +358,7 @@ class Follower(object):
         account = self._read_account(report)
         ours = self._ours(account["orders"])
         self._track(ours, now, report)
+        self._settle(ours, now, account["positions"])
         stale, skipped = self._stale_orders(ours, now, settings)
         report["skipped"].extend(skipped)
         if phase == "open" and self._fire_preopen(now, ours, report):
@@ -435,10 +439,6 @@ class Follower(object):
                 self.ours_by_id[order["order_id"]] = remark
             if status not in UNREPORTED_STATUSES and status != base.ORDER_JUNK:
                 self.reported_at.setdefault(remark, now)
-            traded = int(order["traded_volume"] or 0)
-            if traded > self.traded.get(remark, 0):
-                self.traded[remark] = traded
-                self.settling[order["code"]] = now
             if base.is_open(status):
                 self.first_seen.setdefault(remark, now)
             elif remark not in self.known_final:
@@ -473,13 +473,36 @@ class Follower(object):
                 reserved += _buy_cost(order["volume"], order["price"])
         return reserved
 
+    def _settle(self, ours, now, positions):
+        """Note fills of our orders that the holdings do not show yet.
+
+        A fill moves the holding by its volume; while the broker's positions (a cache
+        lagging the orders on built-in QMT) still show the volume from before, the
+        code is "settling": nothing new is sent for it until the holding moved or
+        `account_lag` seconds passed.
+        """
+        held = dict((p["code"], int(p["volume"])) for p in positions)
+        moved = {}
+        for order in ours:
+            traded = int(order["traded_volume"] or 0)
+            delta = traded - self.traded.get(order["remark"], 0)
+            if delta > 0:
+                self.traded[order["remark"]] = traded
+                moved[order["code"]] = moved.get(order["code"], 0) + (
+                    delta if order["side"] == base.BUY else -delta)
+        for code, delta in moved.items():
+            entry = self.settling.get(code)
+            expect = (entry["expect"] if entry else self.held_seen.get(code, 0)) + delta
+            self.settling[code] = {"at": now, "expect": expect}
+        for code, entry in list(self.settling.items()):
+            if held.get(code, 0) == entry["expect"] or \
+                    (now - entry["at"]).total_seconds() >= self.account_lag:
+                del self.settling[code]
+        self.held_seen = held
+
     def _settling_codes(self, now):
-        """Codes where one of our orders traded less than `account_lag` seconds ago:
-        the holdings may not show the fill yet, so nothing new is sent for them."""
-        if self.account_lag <= 0:
-            return set()
-        return set(code for code, when in self.settling.items()
-                   if (now - when).total_seconds() < self.account_lag)
+        """Codes whose holdings do not show our latest fill yet (see `_settle`)."""
+        return set(self.settling)
 
     def _stale_orders(self, ours, now, settings):
         """Our open orders past `order_timeout` that may still be re-priced."""
