@@ -162,6 +162,7 @@ BAD = [
     (("fields",), ["POSITION"], "preflight.fields"),
     (("fields", "ORDER"), "m_strOrderSysID", "preflight.fields.ORDER"),
     (("fields", "ORDER"), [1, 2], "preflight.fields.ORDER"),
+    (("fields", "ACCOUNT"), ["m_%d" % i for i in range(501)], "preflight.fields.ACCOUNT"),
     (("checks",), "thread", "preflight.checks"),
     (("checks", "http"), "async", "preflight.checks.http"),
     (("checks", "threads"), "yes", "preflight.checks.threads"),
@@ -169,6 +170,7 @@ BAD = [
     (("round_ms",), "12ms", "preflight.round_ms"),
     (("errors",), "boom", "preflight.errors"),
     (("errors",), ["ok", 5], "preflight.errors[1]"),
+    (("errors",), ["ok", "x" * 10001], "preflight.errors[1]"),
 ]
 
 
@@ -290,6 +292,9 @@ def test_cli_shows_the_preflight_and_confirms(instance, app_client, acc):
     after = _cli(instance, "show", acc.ACCOUNT)
     assert "已确认，正常跟单" in after and "预检中" not in after
     assert "早已确认" in _cli(instance, "confirm", acc.ACCOUNT)
+    broken = dict(PREFLIGHT, checks=dict(PREFLIGHT["checks"], journal_error="PermissionError: denied"))
+    assert app_client.post(REPORTS % acc.ACCOUNT, json=report(broken), headers=acc.bearer(token)).status_code == 200
+    assert "日志 C:/qmt/jq2qmt-journal.json（写入失败：PermissionError: denied）" in _cli(instance, "show", acc.ACCOUNT)
     for command in ("confirm", "show"):
         assert "--instance" in CliRunner().invoke(main, ["account", command, "--help"]).output
 

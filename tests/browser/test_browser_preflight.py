@@ -30,7 +30,8 @@ PREFLIGHT = {
                {"code": "000001.SZ", "last": 12.3, "bid1": None, "ask1": None, "age_seconds": None}],
     "fields": {"POSITION": ["m_strInstrumentID", "m_nVolume"], "ORDER": ["m_strOrderSysID"],
                "ACCOUNT": ["m_dAvailable", "m_dBalance", "m_dStockValue"]},
-    "checks": {"http": "thread", "threads": True, "requests": False, "journal": "C:/qmt/jq2qmt-journal.json"},
+    "checks": {"http": "thread", "threads": True, "requests": False, "journal": "C:/qmt/jq2qmt-journal.json",
+               "journal_error": "PermissionError: <denied>"},
     "round_ms": 12.3,
     "errors": ["委托查询超时 <b>2 s</b>"],
 }
@@ -69,6 +70,7 @@ def test_preflight_is_shown_and_the_button_confirms_the_account(site):
     expect(box).to_contain_text("现金 50,000.00 · 冻结 1,230.00 · 市值 10,500.00 · 总资产 61,730.00")
     expect(box).to_contain_text("HTTP 后台线程 · 线程 可用 · requests 不可用 · 一轮 12.30 毫秒")
     expect(box).to_contain_text("POSITION 2 个 · ORDER 1 个 · ACCOUNT 3 个")
+    expect(box).to_contain_text("C:/qmt/jq2qmt-journal.json（写入失败：PermissionError: <denied>）")
     expect(box.locator(".pf-positions h4")).to_have_text("持仓 2 个")
     expect(box.locator(".pf-positions tbody tr")).to_have_count(2)
     expect(box.locator(".pf-positions tbody tr").nth(0)).to_contain_text("浦发银行")

@@ -370,9 +370,10 @@ def preflight_lines(report):
     checks = p.get("checks") or {}
     http = {"thread": "后台线程", "inline": "同一线程", "sync": "同步"}
     yes_no = lambda v: "—" if v is None else ("可用" if v else "不可用")  # noqa: E731
-    lines.append("  运行环境：HTTP %s · 线程 %s · requests %s · 日志 %s" % (
+    lines.append("  运行环境：HTTP %s · 线程 %s · requests %s · 日志 %s%s" % (
         http.get(checks.get("http"), checks.get("http") or "—"), yes_no(checks.get("threads")),
-        yes_no(checks.get("requests")), checks.get("journal") or "无"))
+        yes_no(checks.get("requests")), checks.get("journal") or "无",
+        "（写入失败：%s）" % checks["journal_error"] if checks.get("journal_error") else ""))
     lines.append("  一轮耗时 %s 毫秒" % _num(p.get("round_ms"), 1))
     errors = p.get("errors") or []
     if errors:

@@ -504,6 +504,8 @@ def decide(db, account_id, plan_version_, decision, actor="admin"):
 
 PREFLIGHT_MAX_BYTES = 256 * 1024
 PREFLIGHT_MAX_ROWS = 200  # positions, open orders, errors
+PREFLIGHT_MAX_FIELDS = 500  # field names per QMT table (a build lists ~100)
+PREFLIGHT_MAX_ERROR = 10000  # characters of one error text
 PREFLIGHT_MAX_QUOTES = 5
 PREFLIGHT_BROKERS = ("builtin", "miniqmt", "paper")
 PREFLIGHT_HTTP_MODES = ("thread", "inline", "sync")
@@ -585,10 +587,10 @@ def check_preflight(value):
             where = "preflight.fields.%s" % group
             if names is None:
                 continue
-            if not isinstance(names, list) or len(names) > PREFLIGHT_MAX_ROWS or \
+            if not isinstance(names, list) or len(names) > PREFLIGHT_MAX_FIELDS or \
                     not all(isinstance(n, str) and len(n) <= 64 for n in names):
                 raise _bad(where, "必须是字段名数组（至多 %d 个） / must be an array of field names (at most %d)"
-                           % (PREFLIGHT_MAX_ROWS, PREFLIGHT_MAX_ROWS))
+                           % (PREFLIGHT_MAX_FIELDS, PREFLIGHT_MAX_FIELDS))
     checks_ = value.get("checks")
     if checks_ is not None:
         if not isinstance(checks_, dict):
@@ -609,9 +611,10 @@ def check_preflight(value):
         if len(errors) > PREFLIGHT_MAX_ROWS:
             raise _bad("preflight.errors", "最多 %d 项 / at most %d items" % (PREFLIGHT_MAX_ROWS, PREFLIGHT_MAX_ROWS))
         for index, text in enumerate(errors):
-            if not isinstance(text, str) or len(text) > 2000:
-                raise _bad("preflight.errors[%d]" % index, "必须是不超过 2000 个字符的字符串 / must be a string of at "
-                                                            "most 2000 characters")
+            if not isinstance(text, str) or len(text) > PREFLIGHT_MAX_ERROR:
+                raise _bad("preflight.errors[%d]" % index, "必须是不超过 %d 个字符的字符串 / must be a string of at "
+                                                            "most %d characters"
+                           % (PREFLIGHT_MAX_ERROR, PREFLIGHT_MAX_ERROR))
     return value
 
 

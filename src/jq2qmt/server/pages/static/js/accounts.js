@@ -179,7 +179,9 @@ function preflightBlock(a) {
     ['资金', asset ? `现金 ${fmtMoney(asset.cash)} · 冻结 ${fmtMoney(asset.frozen_cash)} · 市值 ${fmtMoney(asset.market_value)} · 总资产 ${fmtMoney(asset.total_asset)}`
       : el('span', { class: 'up', text: '未读到资金' })],
     ['运行', `HTTP ${HTTP_MODES[checks.http] || checks.http || '—'} · 线程 ${yesNo(checks.threads)} · requests ${yesNo(checks.requests)} · 一轮 ${p.round_ms === undefined || p.round_ms === null ? '—' : fmtPrice(p.round_ms)} 毫秒`],
-    ['日志', checks.journal || '无'],
+    ['日志', checks.journal_error
+      ? el('span', {}, checks.journal || '无', el('span', { class: 'up', text: `（写入失败：${checks.journal_error}）` }))
+      : (checks.journal || '无')],
     ['字段', fields.length ? fields.map(([group, names]) => `${group} ${(names || []).length} 个`).join(' · ') : '—'],
     ['错误', errors.length ? el('div', { class: 'up preflight-errors' }, ...errors.slice(0, 10).map((t) => el('div', { text: String(t) })),
       errors.length > 10 ? el('div', { text: `…共 ${errors.length} 条` }) : null) : '无'],
