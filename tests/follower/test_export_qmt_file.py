@@ -18,6 +18,20 @@ def exported(tmp_path, plan_server, fx):
                                  timeout=0.5, journal_dir=str(tmp_path / "journal"))
 
 
+# The friendly client, and one as hostile as the real QMT: lagging query caches, orders
+# unnumbered for a while, status 86, delayed cancels and QMT's per-callback budget.
+PROFILES = {"friendly": {},
+            "hostile": {"cache_lag": 1.0, "report_delay": 0.5, "status_86": True,
+                        "cancel_delay": 1.0, "reject_delay": 0.5, "budget": 0.1}}
+
+
+@pytest.fixture(params=sorted(PROFILES))
+def qmt_sim(request):
+    def make(exchange, account, clock, **knobs):
+        return QmtBuiltinSim(exchange, account, clock, **dict(PROFILES[request.param], **knobs))
+    return make
+
+
 def test_file_is_gbk_python36_and_filled_in(exported, plan_server, fx):
     data = exported.read_bytes()
     text = data.decode("gbk")
@@ -59,12 +73,12 @@ def test_file_imports_standalone_without_the_package(exported):
     assert out.stdout.strip() == "['handlebar', 'init', 'jq2qmt_tick']"
 
 
-def test_pasted_file_trades_the_paper_account_to_target(exported, plan_server, fx):
+def test_pasted_file_trades_the_paper_account_to_target(exported, plan_server, fx, qmt_sim):
     exchange = fx.make_exchange(cash=200000.0)
     exchange.set_position("600036.SH", 1000)
     plan_server.set_plan(fx.make_plan({"600000.SH": 2000, "000001.SZ": 1000,
                                        "600036.SH": 600}, ratio=0.5))
-    sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(datetime.datetime(2026, 11, 25, 9, 29, 50)))
+    sim = qmt_sim(exchange, fx.ACCOUNT, SimClock(datetime.datetime(2026, 11, 25, 9, 29, 50)))
     namespace = sim.load(exported)
     assert sim.context.timers[0][:2] == ["jq2qmt_tick", 1]
     sim.run_for(5)
@@ -90,17 +104,17 @@ def test_slow_visibility_of_new_orders_does_not_double_them(exported, plan_serve
     assert len(exchange.orders()) == 1
 
 
-def test_pasted_file_sends_nothing_while_the_server_is_down(exported, plan_server, fx):
+def test_pasted_file_sends_nothing_while_the_server_is_down(exported, plan_server, fx, qmt_sim):
     exchange = fx.make_exchange()
     exchange.set_position("600036.SH", 1000)
     plan_server.set_plan(fx.make_plan({}))
     plan_server.stop()
-    sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING))
+    sim = qmt_sim(exchange, fx.ACCOUNT, SimClock(fx.MORNING))
     sim.load(exported)
     sim.run_for(3)
     assert exchange.orders() == []
     plan_server.start()
-    sim.run_for(2)
+    sim.run_for(6)  # backoff, the plan, the order and a counter that answers late
     assert fx.holdings(exchange) == {}  # the strategy really uploaded an empty snapshot
     assert [r["status"] for r in plan_server.round_reports()][:2] == ["error", "ok"]
 
@@ -159,19 +173,19 @@ def test_export_cli_makes_the_token_from_the_instance(instance, fx, tmp_path):
     assert rotated.exit_code == 0, rotated.output
 
 
-def test_a_second_paste_runs_its_own_code(exported, plan_server, fx, tmp_path):
+def test_a_second_paste_runs_its_own_code(exported, plan_server, fx, tmp_path, qmt_sim):
     import sys
 
     exchange = fx.make_exchange()
     plan_server.set_plan(fx.make_plan({"600000.SH": 100}))
-    QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING)).load(exported)
+    qmt_sim(exchange, fx.ACCOUNT, SimClock(fx.MORNING)).load(exported)
     first = sys.modules["_jq2qmt.follower.loop"]
     newer = export_qmt.export_qmt(tmp_path / "newer", plan_server.url, fx.TOKEN, fx.ACCOUNT,
                                   journal_dir=str(tmp_path / "journal2"))
-    sim = QmtBuiltinSim(exchange, fx.ACCOUNT, SimClock(fx.MORNING))
+    sim = qmt_sim(exchange, fx.ACCOUNT, SimClock(fx.MORNING))
     sim.load(newer)
     assert sys.modules["_jq2qmt.follower.loop"] is not first
-    sim.run_for(2)
+    sim.run_for(4)
     assert fx.holdings(exchange) == {"600000.SH": 100}
 
 
