@@ -3,6 +3,8 @@ root conftest, pytest's default import mode)."""
 
 import datetime
 import os
+import socket
+import threading
 
 import pytest
 
@@ -75,3 +77,47 @@ class Clock(object):
     def advance(self, seconds=1):
         self.current += datetime.timedelta(seconds=seconds)
         return self.current
+
+
+class RawServer(object):
+    """A listening socket on 127.0.0.1 whose connections `serve(conn)` handles."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.conns = []
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        pass
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+class HungServer(RawServer):
+    """Accepts connections and never answers (the request is not even read)."""

@@ -17,7 +17,7 @@ from jq2qmt.brokers.paper import PaperBroker
 from jq2qmt.follower.client import PlanClient
 from jq2qmt.follower.loop import Follower
 from jq2qmt.sim.exchange import PaperExchange
-from testkit import MORNING, QUOTES, Clock  # noqa: F401 (handed to tests through fx)
+from testkit import MORNING, QUOTES, Clock, HungServer  # noqa: F401 (handed to tests through fx)
 
 ACCOUNT = "8886660057"
 TOKEN = "follower-token-8886"
@@ -176,6 +176,14 @@ class PlanServer(object):
 @pytest.fixture
 def plan_server():
     server = PlanServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hung_server():
+    """A server on 127.0.0.1 that accepts connections and never answers."""
+    server = HungServer()
     yield server
     server.close()
 

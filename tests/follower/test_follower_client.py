@@ -23,7 +23,7 @@ from jq2qmt.follower import background, http_session
 from jq2qmt.follower.background import BackgroundClient
 from jq2qmt.follower.client import FetchError, FetchPending, PlanClient, PlanResponse
 from jq2qmt.follower.http_session import HttpSession
-from testkit import py36_python
+from testkit import RawServer, py36_python
 
 CALL_BUDGET = 0.05  # seconds a BackgroundClient call may take (QMT's single thread)
 TEST_HOST = "plan.jq2qmt.test"
@@ -65,58 +65,14 @@ def local_resolver(calls=None, port=None, delay=0.0):
     return resolve
 
 
-class _RawServer(object):
-    """A listening socket on 127.0.0.1 whose connections `serve(conn)` handles."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.conns = []
-        self.closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    def _accept(self):
-        while not self.closed.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        pass
-
-    def close(self):
-        self.closed.set()
-        self.sock.close()
-        for conn in self.conns:
-            conn.close()
-
-
-class HungServer(_RawServer):
-    """Accepts connections and never answers (the request is not even read)."""
-
-
-class TrickleServer(_RawServer):
+class TrickleServer(RawServer):
     """Answers 200 with a 400-byte body sent one byte every 50 ms (20 s in all)."""
 
     TOTAL = 400
 
     def __init__(self):
         self.sent = 0
-        _RawServer.__init__(self)
+        RawServer.__init__(self)
 
     def serve(self, conn):
         data = b""
@@ -233,13 +189,6 @@ class ScriptedClient(object):
             raise outcome
         self.sent.append(payload)
         return True
-
-
-@pytest.fixture
-def hung():
-    server = HungServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -365,13 +314,13 @@ def test_a_kept_alive_connection_closed_by_the_server_is_reopened_once(how):
         server.close()
 
 
-def test_a_failure_on_a_fresh_connection_is_not_retried(hung):
+def test_a_failure_on_a_fresh_connection_is_not_retried(hung_server):
     session = HttpSession()
     with pytest.raises(socket.timeout):
-        session.get(hung.url + "/x", timeout=(0.3, 0.2))
-    assert wait_for(lambda: hung.accepted == 1)
+        session.get(hung_server.url + "/x", timeout=(0.3, 0.2))
+    assert wait_for(lambda: hung_server.accepted == 1)
     time.sleep(0.1)
-    assert hung.accepted == 1
+    assert hung_server.accepted == 1
 
 
 def test_overall_deadline_holds_against_a_trickling_server():
@@ -464,10 +413,10 @@ def test_bad_urls_are_refused_by_name():
 
 
 # ---- BackgroundClient: QMT's thread never waits -----------------------------------------
-def test_a_hung_server_never_blocks_the_caller(fx, hung, made):
+def test_a_hung_server_never_blocks_the_caller(fx, hung_server, made):
     logs = []
-    bg = made(plan_client(fx, hung, timeout=0.2), mode="thread", log=logs.append)
-    holder = made(plan_client(fx, hung, timeout=0.2), mode="thread")
+    bg = made(plan_client(fx, hung_server, timeout=0.2), mode="thread", log=logs.append)
+    holder = made(plan_client(fx, hung_server, timeout=0.2), mode="thread")
     durations = []
     errors = {}
     end = time.monotonic() + 10
@@ -488,7 +437,7 @@ def test_a_hung_server_never_blocks_the_caller(fx, hung, made):
         time.sleep(0.02)
     assert "unreachable" in str(errors["no_plan"]) and "unreachable" in str(errors["holding"])
     assert max(durations) < CALL_BUDGET, max(durations)
-    assert wait_for(lambda: hung.accepted >= 2)
+    assert wait_for(lambda: hung_server.accepted >= 2)
     assert logs and "unreachable" in logs[0]
 
 
@@ -740,9 +689,9 @@ def test_auto_falls_back_to_inline_when_the_worker_never_starts(made, monkeypatc
         gate.set()
 
 
-def test_inline_is_bounded_by_the_timeout_and_honours_the_backoff(fx, hung, made):
+def test_inline_is_bounded_by_the_timeout_and_honours_the_backoff(fx, hung_server, made):
     clock = Seconds()
-    client = plan_client(fx, hung, timeout=0.2)
+    client = plan_client(fx, hung_server, timeout=0.2)
     bg = made(client, mode="inline", clock=clock)
     took, outcome = timed(lambda: bg.fetch_plan('"v"'))
     assert isinstance(outcome, FetchError) and "unreachable" in str(outcome)
@@ -757,7 +706,7 @@ def test_inline_is_bounded_by_the_timeout_and_honours_the_backoff(fx, hung, made
     with pytest.raises(FetchError):
         bg.fetch_plan('"v"')
     assert client.session.connects == 2
-    assert wait_for(lambda: hung.accepted == 2)
+    assert wait_for(lambda: hung_server.accepted == 2)
 
 
 def test_inline_sends_at_most_one_report_per_call(made):

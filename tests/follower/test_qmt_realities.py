@@ -6,9 +6,7 @@ Every scenario lives in qmt_scenarios.py; the checks below are shared by both ru
 """
 
 import json
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,46 +17,6 @@ from testkit import py36_python
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 HARNESS = Path(__file__).resolve().parent / "qmt36_harness.py"
-
-
-class HungServer(object):
-    """Accepts TCP connections on 127.0.0.1 and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.held = []
-        self.running = True
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.sock.getsockname()[1]
-
-    def _accept(self):
-        while self.running:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.held.append(conn)
-
-    def close(self):
-        self.running = False
-        self.thread.join(2)
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
-
-
-@pytest.fixture
-def hung_server():
-    server = HungServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture
