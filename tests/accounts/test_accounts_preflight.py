@@ -109,7 +109,8 @@ def test_preflight_report_is_kept_newest_only_and_shown(db_fresh, app_client, in
     first = app_client.post(REPORTS % acc.ACCOUNT, json=report(plan_version=version), headers=token)
     assert first.status_code == 200, first.text
     newer = dict(PREFLIGHT, round_ms=8.5, errors=["行情超时 600000.SH"])
-    assert app_client.post(REPORTS % acc.ACCOUNT, json=report(newer, plan_version=version), headers=token).status_code == 200
+    second = app_client.post(REPORTS % acc.ACCOUNT, json=report(newer, plan_version=version), headers=token)
+    assert second.status_code == 200
     # the follower's rounds meanwhile: status "preflight", nothing placed
     round_report = {"kind": "round", "round_id": "r1", "plan_version": version, "status": "preflight",
                     "placed": [], "cancelled": [], "rejected": [], "skipped": [], "errors": [], "follower": FOLLOWER}

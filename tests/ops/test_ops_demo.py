@@ -34,7 +34,8 @@ def test_demo_cycles_converge_and_server_keeps_history(tmp_path):
     assert before_trading["orders"] == [] and before_trading["confirmed"] is True
     assert [(r["status"], r["placed"]) for r in before_trading["rounds"]] == [("preflight", [])]
     first_cycle = next(i for i, line in enumerate(lines) if line.startswith("第 1 轮"))
-    said = [i for i, line in enumerate(lines) if line.startswith("预检：看到 0 个持仓，现金 1,200,000.00，总资产 1,200,000.00")]
+    summary_line = "预检：看到 0 个持仓，现金 1,200,000.00，总资产 1,200,000.00"
+    said = [i for i, line in enumerate(lines) if line.startswith(summary_line)]
     confirmed = [i for i, line in enumerate(lines) if line.startswith("已确认账户 demo-paper")]
     assert said and confirmed and said[0] < confirmed[0] < first_cycle, lines
     assert summary["history"] == [4, 3, 2, 1]  # one version per rebalance, newest first

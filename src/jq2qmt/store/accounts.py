@@ -3,9 +3,9 @@
 Tables
 - ``accounts``: one QMT account that follows strategies; its mode (ratio|weight),
   switches (paused, dry_run), whether the admin confirmed it (``confirmed``: until
-  then its plan says ``preflight`` and the follower only looks and reports), trading settings (JSON, see `account_settings`), the
-  approved plan version, a `revision` bumped by every change, and when its follower
-  was last heard from.
+  then its plan says ``preflight`` and the follower only looks and reports), trading
+  settings (JSON, see `account_settings`), the approved plan version, a `revision`
+  bumped by every change, and when its follower was last heard from.
 - ``account_strategies``: followed strategies with a ratio (ratio mode) or a capital
   (weight mode).
 - ``account_reports``: what followers reported (kind round|heartbeat|preflight,
