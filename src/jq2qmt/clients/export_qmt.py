@@ -147,7 +147,7 @@ def init(ContextInfo):
     runtime = _jq2qmt_runtime()
     earlier = runtime.clients.pop(account_id, None)
     if earlier is not None:  # a re-run: the earlier run's worker stops, its state carries on
-        earlier.close()
+        earlier.close(timeout=0)  # never wait for its request on QMT's thread
     broker = _Jq2qmtBroker(ContextInfo, account_id, passorder, get_trade_detail_data, cancel)
     client = _Jq2qmtBackground(_Jq2qmtClient(SERVER_URL, TOKEN, account_id, timeout=HTTP_TIMEOUT),
                                mode=HTTP_MODE, log=_jq2qmt_log, clock=_jq2qmt_seconds)

@@ -191,14 +191,21 @@ class HttpSession(object):
     """
 
     def __init__(self, cafile=None, context=None, resolver=None):
-        if context is None:
-            context = ssl.create_default_context(cafile=cafile)
-        self.context = context
+        self.cafile = cafile
+        self._context = context  # made on first use: loading the trust store takes ~20 ms
         self.resolver = resolver or _getaddrinfo
         self._connections = {}   # (scheme, host, port) -> _Connection
         self._addresses = {}     # (host, port) -> resolved addresses, working one first
         self._connect_failures = {}  # (host, port) -> connect failures in a row
         self.connects = 0        # TCP connections opened (diagnostics)
+
+    @property
+    def context(self):
+        """The TLS context, created at the first HTTPS connection (on the thread that
+        makes it: never on QMT's thread when a background worker does the HTTP)."""
+        if self._context is None:
+            self._context = ssl.create_default_context(cafile=self.cafile)
+        return self._context
 
     # ---- the two calls ------------------------------------------------------------------
     def get(self, url, headers=None, params=None, timeout=(1, 1)):
