@@ -108,10 +108,11 @@ def _entry(today):
             found = _cache[key] = (body, hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], dates)
             if not body["known"] and key not in _warned:
                 _warned.add(key)
+                missing = today.year + 1 if body["to"] >= "%d-12-31" % today.year else today.year
                 log.warning("event=calendar_unknown year=%d source=%r: the trading calendar does not know "
-                            "this or next year's holidays; followers fall back to weekdays after %s. "
-                            "Upgrade the package: pip install -U chinesecalendar",
-                            today.year, body["source"], body["to"])
+                            "%d's holidays yet; followers fall back to weekdays after %s. "
+                            "Upgrade the package when it does: pip install -U chinesecalendar",
+                            missing, body["source"], missing, body["to"])
     return found
 
 
