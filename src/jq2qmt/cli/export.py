@@ -1,39 +1,13 @@
 """`jq2qmt export jq|qmt`: write the client files a user copies to JoinQuant or QMT."""
 
-import importlib
 from pathlib import Path
 
 import click
 
-# subcommands written in other modules: imported only when used, and a module that
-# is not there (yet) simply leaves its subcommand out.
-LAZY_SUBCOMMANDS = {
-    "qmt": "jq2qmt.cli.export_qmt:qmt",
-}
+from jq2qmt.cli.export_qmt import qmt
 
 
-class _LazyExportGroup(click.Group):
-    def list_commands(self, ctx):
-        names = set(super().list_commands(ctx))
-        names.update(n for n in LAZY_SUBCOMMANDS if self.get_command(ctx, n) is not None)
-        return sorted(names)
-
-    def get_command(self, ctx, cmd_name):
-        command = super().get_command(ctx, cmd_name)
-        target = LAZY_SUBCOMMANDS.get(cmd_name)
-        if command is not None or target is None:
-            return command
-        module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return None
-            raise
-        return getattr(module, attr, None)
-
-
-@click.group(cls=_LazyExportGroup)
+@click.group()
 def export():
     """导出客户端文件（聚宽上传端、QMT 跟单脚本）。
 
@@ -79,3 +53,4 @@ def jq(instance_dir, out_dir, api_url, upload_token):
 
 
 export.add_command(jq)
+export.add_command(qmt)
