@@ -24,6 +24,18 @@ class StaleSnapshotError(Exception):
         self.as_of = as_of
 
 
+class VersionConflictError(Exception):
+    """A correction started from `base_version`, but the strategy is at `current`
+    (0: it does not exist or was removed)."""
+
+    def __init__(self, base_version, current, source=None, update_time=None):
+        Exception.__init__(self, "version conflict")
+        self.base_version = base_version
+        self.current = current
+        self.source = source
+        self.update_time = update_time
+
+
 class NotFoundError(Exception):
     """A strategy or version that does not exist (or was removed)."""
 
@@ -46,7 +58,8 @@ def _dumps(value):
 # walk over literal values (most of an upload's CPU time before).
 _STRATEGIES, _POSITIONS = Strategy.__table__, Position.__table__
 _LOCK_STRATEGY = (select(_STRATEGIES.c.id, _STRATEGIES.c.name, _STRATEGIES.c.version, _STRATEGIES.c.as_of,
-                         _STRATEGIES.c.update_time, _STRATEGIES.c.snapshot_hash, _STRATEGIES.c.removed_at)
+                         _STRATEGIES.c.update_time, _STRATEGIES.c.snapshot_hash, _STRATEGIES.c.removed_at,
+                         _STRATEGIES.c.portfolio_json)
                   .where(_STRATEGIES.c.name == bindparam("name")).with_for_update())
 _INSERT_STRATEGY = insert(_STRATEGIES)
 _UPDATE_STRATEGY = update(_STRATEGIES).where(_STRATEGIES.c.id == bindparam("strategy"))
@@ -62,8 +75,15 @@ def _locked_strategy(conn, name):
     return conn.execute(_LOCK_STRATEGY, {"name": name}).first()
 
 
-def save_snapshot(db, snapshot, source, remote_addr=None, before=None):
+def save_snapshot(db, snapshot, source, remote_addr=None, before=None, base_version=None, carry=()):
     """Store `snapshot` as the strategy's new version, in one write transaction.
+
+    `base_version` (a correction): the version the editor started from, 0 for a new
+    strategy; when the strategy's current version differs (a newer upload, another
+    editor, a removal), nothing is written and `VersionConflictError` is raised.
+    `carry`: of "portfolio" and "as_of", the fields the body did not give; they keep
+    the stored snapshot's values (a correction of the positions must not drop the
+    portfolio weight-mode followers scale by).
 
     Raises `StaleSnapshotError` when `as_of` is older than the stored one. An
     identical snapshot creates no version and returns ``created=False``.
@@ -84,6 +104,12 @@ def save_snapshot(db, snapshot, source, remote_addr=None, before=None):
             # whole transaction, which then finds the row.
             conn.execute(_INSERT_STRATEGY, {"name": snapshot.strategy_name, "version": 0, "created_at": utcnow()})
             strategy = _locked_strategy(conn, snapshot.strategy_name)
+        active = strategy.version > 0 and strategy.removed_at is None
+        if base_version is not None and base_version != (strategy.version if active else 0):
+            return VersionConflictError(base_version, strategy.version if active else 0,
+                                        _last_source(conn, strategy) if active else None,
+                                        format_time(strategy.update_time) if active else None)
+        _carry_over(snapshot, strategy, carry if active else ())
         if snapshot.as_of is not None and strategy.as_of is not None and snapshot.as_of < strategy.as_of:
             return StaleSnapshotError(strategy.as_of, snapshot.as_of)
         if strategy.version > 0 and strategy.removed_at is None and strategy.snapshot_hash == snapshot.hash:
@@ -94,9 +120,27 @@ def save_snapshot(db, snapshot, source, remote_addr=None, before=None):
                               snapshot.as_of, source, remote_addr, snapshot.hash)
 
     result = db.write(write)
-    if isinstance(result, StaleSnapshotError):
+    if isinstance(result, (StaleSnapshotError, VersionConflictError)):
         raise result
     return result
+
+
+def _carry_over(snapshot, strategy, carry):
+    """Fill the fields named in `carry` from the stored strategy row (and re-hash)."""
+    if not carry:
+        return
+    if "portfolio" in carry and snapshot.portfolio is None and strategy.portfolio_json:
+        snapshot.portfolio = json.loads(strategy.portfolio_json)
+    if "as_of" in carry and snapshot.as_of is None:
+        snapshot.as_of = strategy.as_of
+    snapshot.hash = snapshot_hash(snapshot.positions, snapshot.portfolio)
+
+
+def _last_source(conn, strategy):
+    """Who wrote the strategy's current version (for a conflict message)."""
+    table = StrategyVersion.__table__
+    return conn.execute(select(table.c.source).where(table.c.strategy_id == strategy.id,
+                                                     table.c.version == strategy.version)).scalar()
 
 
 def _write_version(conn, strategy, kind, positions, portfolio, as_of, source, remote_addr, digest=None):
@@ -211,6 +255,17 @@ def _selection(names, include_adjustments):
     else:
         chosen = true() if include_adjustments else ~_adjustment_clause()
     return active & chosen
+
+
+def negative_totals(session, codes):
+    """{code: summed volume} of the `codes` whose total over every active strategy
+    (adjustments included, as in `/positions/total`) is below 0."""
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Position.code, func.sum(Position.volume)).join(Strategy, Strategy.id == Position.strategy_id)
+        .where(_selection(None, True), Position.code.in_(sorted(set(codes)))).group_by(Position.code))
+    return dict((code, int(volume)) for code, volume in rows if volume is not None and volume < 0)
 
 
 def select_strategies(session, names=None, include_adjustments=True):

@@ -4,6 +4,7 @@ import hashlib
 import json
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt.server import caches as app_caches
@@ -16,6 +17,7 @@ from jq2qmt.server.auth import (
     require_reader,
 )
 from jq2qmt.server.errors import ApiError, AuthError, not_found
+from jq2qmt.server.limits import loads_json_object
 from jq2qmt.store import repo
 from jq2qmt.store.snapshot import SnapshotError, check_strategy_name, format_time, parse_snapshot
 
@@ -50,30 +52,75 @@ def _body_doc(extra_properties=None):
 
 
 def decode_json(body):
-    """The decoded JSON object of a request body, or a 400 ApiError."""
-    try:
-        payload = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_json", "请求体不是有效的 UTF-8 JSON / body is not valid UTF-8 JSON", "")
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
-    return payload
+    """The decoded JSON object of a request body, or a 400/422 ApiError (see
+    `limits.loads_json_object`)."""
+    return loads_json_object(body)
 
 
-def _save(request, snapshot, source, before=None):
+class VersionConflict(ApiError):
+    """409 for a correction whose base version is no longer the strategy's version;
+    the body also says which version the strategy is at and who wrote it."""
+
+    def __init__(self, exc):
+        if exc.current:
+            message = ("快照已更新到 v%d（%s 于 %s 写入），你编辑的是 v%d，未保存；请重新加载后再修改 / the snapshot is "
+                       "now v%d, your edit started from v%d; not saved, reload and edit again"
+                       % (exc.current, exc.source or "—", exc.update_time or "—", exc.base_version, exc.current,
+                          exc.base_version))
+        else:
+            message = ("策略已不存在（被删除），你编辑的是 v%d，未保存；请重新加载 / the strategy no longer exists, "
+                       "your edit started from v%d; not saved, reload" % (exc.base_version, exc.base_version))
+        ApiError.__init__(self, 409, "version_conflict", message, "base_version")
+        self.conflict = exc
+
+    def response(self):
+        response = ApiError.response(self)
+        body = json.loads(response.body)
+        body["error"].update({"base_version": self.conflict.base_version, "current_version": self.conflict.current,
+                              "current_source": self.conflict.source, "current_update_time": self.conflict.update_time})
+        return JSONResponse(body, status_code=self.status)
+
+
+def _base_version(payload):
+    """The optional `base_version` of a correction: an integer >= 0, or None."""
+    value = payload.pop("base_version", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiError(422, "invalid_field", "base_version 必须是不小于 0 的整数（编辑开始时的版本号，新策略为 0） / "
+                       "base_version must be an integer >= 0 (the version the edit started from, 0 for a new "
+                       "strategy)", "base_version")
+    return value
+
+
+def _negative_warnings(db, snapshot):
+    """Warnings for the codes of `snapshot` whose merged total went below 0."""
+    with db.read() as session:
+        negative = repo.negative_totals(session, [p["code"] for p in snapshot.positions])
+    return [{"code": "negative_target", "stock": code, "volume": volume,
+             "message": "%s 的合并目标为 %d 股（负数）：跟单端按 0 处理，会卖出账户里这只股票的全部持仓，不会卖空 / "
+                        "merged target of %s is %d (negative): followers treat it as 0 and sell all they hold of it, "
+                        "never short" % (code, volume, code, volume)} for code, volume in sorted(negative.items())]
+
+
+def _save(request, snapshot, source, before=None, base_version=None, carry=(), warn=False):
     try:
-        result = repo.save_snapshot(request.app.state.db, snapshot, source, client_ip(request), before=before)
+        result = repo.save_snapshot(request.app.state.db, snapshot, source, client_ip(request), before=before,
+                                    base_version=base_version, carry=carry)
     except repo.StaleSnapshotError as exc:
         raise ApiError(409, "stale_snapshot", "as_of (%s) 早于已保存的快照 (%s)，未应用 / as_of is older than the stored "
                        "snapshot, not applied" % (format_time(exc.as_of), format_time(exc.stored_as_of)), "as_of")
-    return {
+    except repo.VersionConflictError as exc:
+        raise VersionConflict(exc)
+    extra = {"warnings": _negative_warnings(request.app.state.db, snapshot)} if warn else {}
+    return dict(extra, **{
         "success": True,
         "message": "持仓已更新 / positions updated" if result.created else "持仓未变化 / positions unchanged",
         "strategy_name": result.strategy_name,
         "version": result.version,
         "created": result.created,
         "update_time": result.update_time,
-    }
+    })
 
 
 def _parse(request, body_or_payload):
@@ -104,7 +151,11 @@ def _signed_save(request, body):
 
 
 @router.post("/api/v1/positions/update/internal", summary="管理员更新持仓 / admin snapshot update",
-             openapi_extra=_body_doc({"password": {"type": "string", "description": "或 X-Internal-Password 请求头"}}))
+             openapi_extra=_body_doc({
+                 "password": {"type": "string", "description": "或 X-Internal-Password 请求头"},
+                 "base_version": {"type": "integer", "minimum": 0, "description":
+                                  "编辑开始时的版本（新策略为 0）；与当前版本不同则 409 version_conflict，不写入。"
+                                  "不给则后写者覆盖 / the version the edit started from; 409 when stale"}}))
 async def update_positions_internal(request: Request):
     body = await request.body()
     principal = await run_in_threadpool(optional_admin, request)
@@ -113,13 +164,17 @@ async def update_positions_internal(request: Request):
     payload = decode_json(body)
     payload.pop("password", None)
     payload.pop("internal_password", None)
-    return await run_in_threadpool(lambda: _save(request, _parse(request, payload), principal.kind))
+    base_version = _base_version(payload)
+    # a correction that leaves out portfolio / as_of keeps the stored ones
+    carry = tuple(key for key in ("portfolio", "as_of") if key not in payload)
+    return await run_in_threadpool(lambda: _save(request, _parse(request, payload), principal.kind,
+                                                 base_version=base_version, carry=carry, warn=True))
 
 
 def _body_password(body):
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        payload = loads_json_object(body)
+    except ApiError:
         payload = None
     password = None
     if isinstance(payload, dict):
