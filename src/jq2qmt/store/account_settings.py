@@ -12,6 +12,7 @@ Settings (what the follower reads from the plan, see /work/notes/plan-api.md):
 - use_sell_proceeds: bool; slippage: 0..0.1;
 - order_timeout: seconds 1..3600 or null (never re-price); max_reprices: 0..100;
 - sessions: 1..6 non-overlapping ["HH:MM", "HH:MM"] windows inside 09:15-15:00.
+A PATCH may also carry follow changes (`check_follow_changes`), checked with the rest.
 """
 
 import math
@@ -19,6 +20,7 @@ import re
 
 from jq2qmt.engine.errors import ScenarioError
 from jq2qmt.engine.scenario import parse_settings
+from jq2qmt.store.snapshot import SnapshotError, check_strategy_name
 
 MODES = ("ratio", "weight")
 DEFAULT_SETTINGS = {
@@ -213,6 +215,32 @@ def check_changes(changes):
         else:
             raise SettingError(key, "未知字段 / unknown field")
     return fields, settings
+
+
+def check_follow_changes(value, field="follow"):
+    """The follow changes of a PATCH: {strategy: {"ratio": x} | {"capital": x} | None}
+    (None: unfollow), each name and number checked; returns them normalized."""
+    if not isinstance(value, dict):
+        raise SettingError(field, "必须是 {策略: {\"ratio\"|\"capital\": 数} 或 null} 对象 / must be an object "
+                                  "{strategy: {\"ratio\"|\"capital\": number} or null}")
+    result = {}
+    for name in sorted(value):
+        where = "%s.%s" % (field, name)
+        try:
+            check_strategy_name(name, where)
+        except SnapshotError as exc:
+            raise SettingError(where, exc.message)
+        entry = value[name]
+        if entry is None:
+            result[name] = None
+            continue
+        if not isinstance(entry, dict) or len(entry) != 1 or set(entry) - {"ratio", "capital"}:
+            raise SettingError(where, "需要 ratio 或 capital 之一 / give exactly one of ratio or capital")
+        if "ratio" in entry:
+            result[name] = {"ratio": check_ratio(entry["ratio"], where + ".ratio")}
+        else:
+            result[name] = {"capital": check_capital(entry["capital"], where + ".capital")}
+    return result
 
 
 def full_settings(stored):

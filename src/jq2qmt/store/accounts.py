@@ -359,15 +359,42 @@ def add_account(db, account_id, name=None, mode="ratio", settings=None, confirme
 
 
 def update_account(db, account_id, changes):
-    """Apply validated PATCH-style `changes` (see `account_settings.check_changes`)."""
-    fields, settings = _checked(checks.check_changes, changes)
+    """Apply validated PATCH-style `changes` (see `account_settings.check_changes`),
+    with an optional ``"follow": {strategy: {"ratio"|"capital": x} or null}`` (null:
+    unfollow). Everything is checked first and written in one transaction: when any
+    part is refused (e.g. a ratio over the limit, a capital for a ratio-mode account),
+    nothing of the request is stored."""
+    if isinstance(changes, dict) and "follow" in changes:
+        changes = dict(changes)
+        follow = _checked(checks.check_follow_changes, changes.pop("follow"))
+        fields, settings = _checked(checks.check_changes, changes) if changes else ({}, {})
+    else:
+        follow = {}
+        fields, settings = _checked(checks.check_changes, changes)
 
     def write(session):
         account = get_account(session, account_id, lock=True)
-        if "mode" in fields and fields["mode"] != account.mode:
-            if follows_of(session, account):
-                raise AccountError("mode", "账户还在跟随策略，先取消跟随再改方式 / unfollow every strategy before "
-                                           "changing the mode", "mode_in_use", 409)
+        rows = dict((f.strategy_name, f) for f in follows_of(session, account))
+        for name, value in follow.items():
+            if value is None and name in rows:
+                session.delete(rows.pop(name))
+        session.flush()
+        mode = fields.get("mode", account.mode)
+        if mode != account.mode and rows:
+            raise AccountError("mode", "账户还在跟随策略，先取消跟随再改方式 / unfollow every strategy before "
+                                       "changing the mode", "mode_in_use", 409)
+        for name, value in follow.items():
+            if value is None:
+                continue
+            key = "ratio" if mode == "ratio" else "capital"
+            if key not in value:
+                raise AccountError("follow.%s.%s" % (name, key), "该账户按%s跟单（%s 模式），请给出 %s / this account is in "
+                                   "%s mode, give a %s" % ("比例" if key == "ratio" else "资金", mode, key, mode, key))
+            row = rows.get(name)
+            if row is None:
+                row = AccountStrategy(account_pk=account.id, strategy_name=name, created_at=utcnow())
+                session.add(row)
+            row.ratio, row.capital = value.get("ratio"), value.get("capital")
         for key, value in fields.items():
             setattr(account, key, value)
         if settings:
