@@ -39,6 +39,7 @@ PAPER_CASH = 1200000.0
 START_PRICES = {"600519.XSHG": 1500.0, "600036.XSHG": 35.0, "000858.XSHE": 130.0, "000333.XSHE": 70.0,
                 "601318.XSHG": 45.0, "000001.XSHE": 11.0, "300750.XSHE": 190.0}
 MAX_FOLLOWER_ROUNDS = 10
+SPREAD = (0.0005, 0.002)  # half-spread around the last price, as a fraction of it
 
 STRATEGY_SOURCE = '''# -*- coding: utf-8 -*-
 # jq2qmt 演示策略：在三个组合之间轮动，每次调仓后上传持仓。
@@ -139,6 +140,7 @@ class Demo(object):
         self.url = "http://127.0.0.1:%d" % self.port
         self.echo = echo
         self.random = random.Random(seed)
+        self.spreads = random.Random(None if seed is None else "spread-%s" % seed)  # keeps the price path
         self.prices = dict(START_PRICES)
         # The strategy's as_of must not be in the future: trade on the last trading day.
         beijing_today = (dt.datetime.utcnow() + dt.timedelta(hours=8)).date()
@@ -226,9 +228,14 @@ class Demo(object):
         return seen
 
     def _set_quotes(self, previous):
+        # a spread around the last price: the paper exchange fills buys at the ask and
+        # sells at the bid, so fills differ from the last price the plan used and the
+        # quality page has slippage to show
         for code, price in self.prices.items():
+            spread = self.spreads.uniform(SPREAD[0], SPREAD[1])
             self.exchange.set_quote(qmt_code(code), last=price,
                                     prev_close=previous[code] if previous else price,
+                                    bid1=round(price * (1 - spread), 2), ask1=round(price * (1 + spread), 2),
                                     name=self.sim.names.get(code) if hasattr(self, "sim") else None)
 
     # ---- one cycle ------------------------------------------------------------------

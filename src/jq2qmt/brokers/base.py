@@ -22,6 +22,12 @@ plain data in these shapes, so the loop is written once::
                                assigns ids asynchronously (built-in QMT); raises
                                BrokerError when the order could not be sent at all
     cancel(order_id)       -> bool (request accepted)
+    trades()               -> today's fills, optional (the loop reports fills only when
+                               the adapter has it): [{"trade_id": str, "order_id": str
+                               (the same id `orders()` gives), "code", "side", "volume":
+                               int, "price": float, "time": "YYYY-MM-DDTHH:MM:SS" or None
+                               when the platform gives no time, "remark": str}];
+                               a failed query raises BrokerError, like every read
 
 Order status numbers are QMT's (built-in `m_nOrderStatus` and xtquant
 `order_status` use the same table, platform_reference.md section 2).
@@ -147,6 +153,21 @@ def quote_from_tick(tick, detail):
     if timetag:
         quote["timetag"] = str(timetag)
     return quote
+
+
+def trade_time(day, clock):
+    """'YYYY-MM-DDTHH:MM:SS' from a date ('20231106') and a time ('93005', '09:30:05',
+    '093005'), or None when either is unreadable."""
+    day = str(day or "").replace("-", "")
+    digits = str(clock or "").replace(":", "").split(".")[0]
+    if len(day) != 8 or not day.isdigit() or not digits.isdigit() or len(digits) > 6:
+        return None
+    digits = digits.zfill(6)
+    try:
+        when = datetime.datetime.strptime(day + digits, "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def quote_age(quote, now):

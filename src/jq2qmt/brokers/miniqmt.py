@@ -490,6 +490,25 @@ class MiniQmtBroker(object):
                                    status=base.ORDER_JUNK, status_msg=message))
         return result
 
+    def trades(self):
+        rows = self._trade("查询成交 / query_stock_trades", "query_stock_trades", self.account)
+        if rows is None:
+            raise base.BrokerError("查询成交失败（xtquant 返回 None） / "
+                                   "query_stock_trades returned None (failed query)")
+        result = []
+        for t in rows:
+            stamp = _int(getattr(t, "traded_time", None))
+            when = None
+            if stamp:
+                when = (datetime.datetime.utcfromtimestamp(stamp) +
+                        datetime.timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%S")
+            result.append({
+                "trade_id": str(t.traded_id), "order_id": str(t.order_id),
+                "code": t.stock_code, "side": self._side(t),
+                "volume": int(t.traded_volume or 0), "price": float(t.traded_price or 0),
+                "time": when, "remark": getattr(t, "order_remark", "") or ""})
+        return result
+
     def _side(self, order):
         flag = _int(getattr(order, "offset_flag", None))
         if flag == OFFSET_FLAG_OPEN:

@@ -46,6 +46,15 @@ class PaperBroker(object):
         quotes = self.exchange.quotes(list(codes))
         return dict((code, quote) for code, quote in quotes.items() if quote)
 
+    def trades(self):
+        """The paper exchange's fills (it keeps no time: "time" is None)."""
+        orders = dict((str(o["order_id"]), o) for o in self.exchange.orders())
+        return [{"trade_id": str(t["trade_id"]), "order_id": str(t["order_id"]), "code": t["code"],
+                 "side": t["side"], "volume": int(t["volume"]), "price": float(t["price"]),
+                 "time": t.get("time"),
+                 "remark": (orders.get(str(t["order_id"])) or {}).get("remark") or ""}
+                for t in self.exchange.trades()]
+
     def place(self, code, side, volume, price, remark):
         order = self.exchange.place_order(code, side, int(volume), float(price), remark=remark)
         return str(order["order_id"])

@@ -98,6 +98,24 @@ class BuiltinBroker(object):
             })
         return result
 
+    def trades(self):
+        """Today's fills from the DEAL table (a lagging cache, like the others)."""
+        result = []
+        for obj in self._rows("DEAL"):
+            flag = int(getattr(obj, "m_nOffsetFlag", 0) or 0)
+            result.append({
+                "trade_id": str(getattr(obj, "m_strTradeID", "") or ""),
+                "order_id": str(getattr(obj, "m_strOrderSysID", "") or "") or None,
+                "code": base.join_code(obj.m_strInstrumentID, obj.m_strExchangeID),
+                "side": base.SELL if flag == OFFSET_SELL else base.BUY,
+                "volume": int(getattr(obj, "m_nVolume", 0) or 0),
+                "price": float(getattr(obj, "m_dPrice", 0) or 0),
+                "time": base.trade_time(getattr(obj, "m_strTradeDate", None),
+                                        getattr(obj, "m_strTradeTime", None)),
+                "remark": str(getattr(obj, "m_strRemark", "") or ""),
+            })
+        return [t for t in result if t["trade_id"]]
+
     def quotes(self, codes):
         codes = list(codes)
         if not codes:

@@ -96,6 +96,8 @@ class Follower(object):
         self.settling = {}       # code -> {"at", "expect"}: our fill the holdings lack yet
         self.held_seen = {}      # code -> volume held at the previous full round
         self.known_final = set()  # remarks already reported as rejected / finished
+        self.fills_reported = set()  # trade ids of our fills already in a report today
+        self.order_states = {}   # remark -> (status, traded volume) last reported
         self.unlisted_warned = set()  # pending remarks already reported as not listed
         self.place_failures = collections.Counter()  # (code, side) -> BrokerError count
         self.async_rejects = []  # orders the platform refused after placing (orderError)
@@ -120,6 +122,7 @@ class Follower(object):
         self.counter += 1
         self._start_day(now)
         report = self._new_report(scheduler.make_round_id(now, self.counter, self.tag))
+        report["at"] = _iso(now)
         report["rejected"].extend(self.async_rejects)
         self.async_rejects = []
         try:
@@ -154,6 +157,8 @@ class Follower(object):
                       self.ours_by_id, self.settling):
             table.clear()
         self.known_final.clear()
+        self.fills_reported.clear()
+        self.order_states.clear()
         self.unlisted_warned.clear()
         self.place_failures.clear()
 
@@ -358,6 +363,7 @@ class Follower(object):
         account = self._read_account(report)
         ours = self._ours(account["orders"])
         self._track(ours, now, report)
+        self._report_fills(ours, now, report)
         self._settle(ours, now, account["positions"])
         stale, skipped = self._stale_orders(ours, now, settings)
         report["skipped"].extend(skipped)
@@ -370,6 +376,9 @@ class Follower(object):
         if reason and not approved:
             report["status"] = "held"
             report["held_reason"] = reason
+            report["would_place"] = [self._placed(o, None, None) for o in orders]
+            report["strategy_versions"] = dict((t["strategy"], t.get("version"))
+                                               for t in plan["targets"])
             self.held[plan["plan_version"]] = safety.content_key(plan)
             self.settled = True
             return
@@ -398,8 +407,10 @@ class Follower(object):
         orders = self.broker.orders()
         report["account"] = {
             "cash": asset["cash"], "total_asset": asset["total_asset"],
+            "market_value": asset.get("market_value"),
             "positions": [{"code": p["code"], "volume": p["volume"],
-                           "can_use_volume": p["can_use_volume"]} for p in positions],
+                           "can_use_volume": p["can_use_volume"],
+                           "avg_cost": p.get("avg_cost")} for p in positions],
         }
         return {"positions": positions, "asset": asset, "orders": orders}
 
@@ -608,6 +619,13 @@ class Follower(object):
         reserved = self._reserved_cash(ours, now)
         compute = self._compute or _engine_compute_plan
         result = compute(self._scenario(account, quotes, ignore_codes, lift_cap, reserved))
+        # what the server needs to judge the tracking: the prices the plan used (with
+        # the quote's time), the engine's target volumes, each order's reference price
+        report["prices"] = dict((code, {"price": q.get("last"), "time": q.get("timetag")})
+                                for code, q in sorted(quotes.items()))
+        report["target"] = dict(result.get("targets") or {})
+        for order in result.get("orders") or []:
+            order.setdefault("ref_price", (quotes.get(order["code"]) or {}).get("last"))
         report["skipped"].extend(s for s in result.get("skipped") or []
                                  if not (s.get("code") in stale and s.get("reason") == "no_quote"))
         report["skipped"].extend(stale[code] for code in sorted(stale))
@@ -748,7 +766,40 @@ class Follower(object):
     @staticmethod
     def _placed(order, order_id, remark):
         return {"code": order["code"], "side": order["side"], "volume": int(order["volume"]),
-                "price": order["price"], "order_id": order_id, "remark": remark}
+                "price": order["price"], "order_id": order_id, "remark": remark,
+                "ref_price": order.get("ref_price")}
+
+    def _report_fills(self, ours, now, report):
+        """Put into the report our orders whose status or traded volume changed
+        (``orders``) and our fills not reported yet today (``fills``), when the broker
+        lists fills (`trades()`); a fill without a broker time gets the round's."""
+        updates = []
+        for order in ours:
+            state = (order["status"], int(order["traded_volume"] or 0))
+            if self.order_states.get(order["remark"]) != state:
+                self.order_states[order["remark"]] = state
+                updates.append({"order_id": order["order_id"], "remark": order["remark"],
+                                "code": order["code"], "side": order["side"],
+                                "volume": order["volume"], "price": order["price"],
+                                "traded_volume": state[1], "status": state[0],
+                                "status_msg": order.get("status_msg") or ""})
+        if updates:
+            report["orders"] = updates
+        if not hasattr(self.broker, "trades"):
+            return
+        remarks = dict((o["order_id"], o["remark"]) for o in ours if o["order_id"])
+        fills = []
+        for trade in self.broker.trades():
+            remark = remarks.get(trade.get("order_id")) or trade.get("remark") or ""
+            if not scheduler.is_our_remark(remark) or trade["trade_id"] in self.fills_reported:
+                continue
+            self.fills_reported.add(trade["trade_id"])
+            fills.append({"trade_id": trade["trade_id"], "order_id": trade.get("order_id"),
+                          "remark": remark, "code": trade["code"], "side": trade["side"],
+                          "volume": int(trade["volume"]), "price": float(trade["price"]),
+                          "time": trade.get("time") or _iso(now)})
+        if fills:
+            report["fills"] = fills
 
     # ---- reports --------------------------------------------------------------------------
     def _new_report(self, round_id):
@@ -760,7 +811,8 @@ class Follower(object):
     def _deliver(self, report, now):
         quiet = report.pop("quiet", False)
         acted = report["status"] != "dry_run" and (
-            report["placed"] or report["cancelled"] or report["rejected"])
+            report["placed"] or report["cancelled"] or report["rejected"]) or \
+            bool(report.get("fills") or report.get("orders"))
         key = (report["status"], report["plan_version"], tuple(report["errors"]),
                report["held_reason"])
         due = self.last_report_at is None or \

@@ -241,7 +241,52 @@ def held_of(session, account, last_round=None):
         return None
     body = json.loads(last_round.body_json)
     return {"plan_version": last_round.plan_version, "held_reason": body.get("held_reason"),
-            "round_id": last_round.round_id, "created_at": format_time(last_round.created_at)}
+            "round_id": last_round.round_id, "created_at": format_time(last_round.created_at),
+            "orders": _preview(body.get("would_place"))}
+
+
+def _preview(orders):
+    """The orders a held round would have sent: code, side, volume, price, value."""
+    result = []
+    for order in orders if isinstance(orders, list) else []:
+        if not isinstance(order, dict) or not isinstance(order.get("code"), str):
+            continue
+        volume, price = order.get("volume"), order.get("price")
+        value = round(volume * price, 2) if _is_number(volume) and _is_number(price) else None
+        result.append({"code": order["code"], "side": order.get("side"), "volume": volume, "price": price,
+                       "value": value, "ref_price": order.get("ref_price")})
+    return result
+
+
+def approval_state(session, account):
+    """The standing approval: {"plan_version", "approved_at", "stale", "changed"} or None.
+
+    Stale when a followed strategy's version differs from the one the held round saw
+    (its report's ``strategy_versions``): the plan changed after the hold, so the
+    follower does not trade the approved plan and holds again if it still must.
+    """
+    version = account.approved_version
+    if not version:
+        return None
+    approval = session.scalars(select(AccountApproval).where(
+        AccountApproval.account_pk == account.id, AccountApproval.plan_version == version,
+        AccountApproval.decision == "approved").order_by(AccountApproval.id.desc()).limit(1)).first()
+    held = session.scalars(select(AccountReport).where(
+        AccountReport.account_pk == account.id, AccountReport.kind == "round",
+        AccountReport.plan_version == version, AccountReport.status == "held")
+        .order_by(AccountReport.id.desc()).limit(1)).first()
+    seen = json.loads(held.body_json).get("strategy_versions") if held is not None else None
+    changed = []
+    if isinstance(seen, dict):
+        names = [f.strategy_name for f in follows_of(session, account)]
+        current = dict((n, 0) for n in names)
+        if names:
+            for name, v in session.execute(select(Strategy.name, Strategy.version)
+                                           .where(Strategy.name.in_(names))).all():
+                current[name] = v
+        changed = sorted(n for n in set(current) | set(seen) if current.get(n) != seen.get(n))
+    return {"plan_version": version, "approved_at": format_time(approval.created_at) if approval else None,
+            "stale": bool(changed), "changed": changed}
 
 
 def latest_preflight(session, account):
@@ -276,6 +321,7 @@ def summary(session, account):
             "status": last_round.status, "round_id": last_round.round_id,
             "plan_version": last_round.plan_version, "created_at": format_time(last_round.created_at)},
         "held": held_of(session, account, last_round),
+        "approval": approval_state(session, account),
         "created_at": format_time(account.created_at),
         "updated_at": format_time(account.updated_at),
     }
@@ -722,6 +768,9 @@ def save_report(db, account_id, payload, remote_addr=None):
                             remote_addr=(remote_addr or None) and remote_addr[:64])
         session.add(row)
         session.flush()
+        if kind == "round":
+            from jq2qmt.store import quality
+            quality.record(session, account, body, round_id, status, now)
         if kind == "round" and row.id % 100 == 0:
             _prune_reports(session, account)
         return row.id

@@ -106,7 +106,7 @@ def _model_metadata():
 
     from jq2qmt.store.models import Base
 
-    for name in ("jq2qmt.store.accounts", "jq2qmt.notify.store"):
+    for name in ("jq2qmt.store.accounts", "jq2qmt.notify.store", "jq2qmt.store.quality"):
         try:
             importlib.import_module(name)
         except ImportError:

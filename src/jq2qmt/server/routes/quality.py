@@ -1,0 +1,86 @@
+"""Tracking and execution quality, and the order log (jq2qmt.store.quality).
+
+- GET /api/v1/accounts/{id}/quality?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
+- GET /api/v1/orders?account=&code=&status=&day=&limit=[&format=csv]
+
+Admin (password header or web session) or a reader token. CSV with ``format=csv`` or
+``Accept: text/csv`` (UTF-8 with BOM, so Excel shows the Chinese text). A bad
+parameter is a 422 naming it.
+"""
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from jq2qmt.server.auth import Principal, require_reader
+from jq2qmt.server.errors import ApiError
+from jq2qmt.store import accounts as account_store
+from jq2qmt.store import quality as store
+
+router = APIRouter(tags=["quality"])
+
+MAX_LIMIT = store.MAX_ORDERS
+
+
+def _wants_csv(request):
+    fmt = request.query_params.get("format")
+    if fmt not in (None, "", "json", "csv"):
+        raise ApiError(422, "invalid_field", "format 只能是 json 或 csv / format must be json or csv", "format")
+    if fmt:
+        return fmt == "csv"
+    accept = request.headers.get("accept") or ""
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def _known(request, allowed):
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise ApiError(422, "invalid_field", "未知参数 / unknown query parameter", unknown[0])
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except store.QualityError as exc:
+        raise ApiError(422, "invalid_field", exc.message, exc.field)
+    except account_store.AccountError as exc:
+        raise ApiError(exc.status, exc.code, exc.message, exc.field)
+
+
+def _csv(text, name):
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="%s"' % name})
+
+
+@router.get("/api/v1/accounts/{account_id}/quality", summary="跟踪与成交质量 / tracking and execution quality")
+def get_quality(account_id: str, request: Request, _: Principal = Depends(require_reader)):
+    _known(request, ("from", "to", "format"))
+    csv_wanted = _wants_csv(request)
+    start = _run(store.parse_day, "from", request.query_params.get("from"))
+    end = _run(store.parse_day, "to", request.query_params.get("to"))
+    with request.app.state.db.read() as session:
+        result = _run(store.quality, session, account_id, start, end)
+    if csv_wanted:
+        return _csv(store.to_csv(result["days"], store.DAY_COLUMNS),
+                    "quality-%s-%s-%s.csv" % (account_id, result["from"], result["to"]))
+    return JSONResponse(result)
+
+
+@router.get("/api/v1/orders", summary="委托与成交记录 / the order log")
+def get_orders(request: Request, _: Principal = Depends(require_reader)):
+    _known(request, ("account", "code", "status", "day", "limit", "format"))
+    csv_wanted = _wants_csv(request)
+    params = request.query_params
+    day = _run(store.parse_day, "day", params.get("day"))
+    limit = params.get("limit") or "200"
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        raise ApiError(422, "invalid_field", "limit 应为 1-%d 的整数 / limit must be an integer 1-%d"
+                       % (MAX_LIMIT, MAX_LIMIT), "limit")
+    code = params.get("code") or None
+    if code is not None and (len(code) > 32 or not code.isascii()):
+        raise ApiError(422, "invalid_field", "代码格式不对 / code must be ASCII, at most 32 characters", "code")
+    with request.app.state.db.read() as session:
+        rows = _run(store.list_orders, session, params.get("account") or None, code,
+                    params.get("status") or None, day, int(limit))
+    if csv_wanted:
+        return _csv(store.to_csv(rows, store.ORDER_COLUMNS), "orders.csv")
+    return {"orders": rows, "count": len(rows)}
