@@ -25,6 +25,7 @@ COMMANDS = {
     "import-original": "jq2qmt.cli.import_original:import_original",
     "demo": "jq2qmt.cli.demo:demo",
     "account": "jq2qmt.cli.account:account",
+    "sessions": "jq2qmt.cli.sessions:sessions",
 }
 
 

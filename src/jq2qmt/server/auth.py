@@ -5,7 +5,8 @@ Dependencies for routes (FastAPI `Depends`):
 - `require_admin`: an admin session (see `add_session_hook`) or the admin password in
   the ``X-Internal-Password`` header. Failed passwords are counted per remote address
   in the database and refused with 429 once `admin_max_failures` is reached within
-  `admin_failure_window` seconds (holds across server processes).
+  `admin_failure_window` seconds (holds across server processes). The address is
+  the socket peer unless the peer is a configured trusted proxy (`client_ip`).
 - `require_reader`: ``Authorization: Bearer <token>`` with scope "read", or admin.
 - `require_scope("follow")`: a token with one of the given scopes (the accounts API
   checks `principal.account_id` against the path).
@@ -18,7 +19,9 @@ Tokens are never accepted in a query string.
 
 import base64
 import binascii
+import functools
 import hashlib
+import ipaddress
 import logging
 import threading
 import time
@@ -58,7 +61,59 @@ def get_settings(request: Request):
 
 
 def client_ip(request):
-    return request.client.host if request.client else "unknown"
+    """The caller's address: the socket peer, or, when the peer is one of the
+    ``[server] trusted_proxies``, the right-most ``X-Forwarded-For`` entry that is not
+    a trusted proxy itself (entries left of it were written by the client and are
+    not believed). Always a normalised IP address when one is known."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = _trusted_networks(getattr(get_settings(request), "trusted_proxies", ""))
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",")]
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            return peer  # a proxy we trust wrote something that is not an address
+        if not _in_networks(address, trusted):
+            return address
+    return peer
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(text):
+    if not text:
+        return ()
+    from jq2qmt.config import parse_trusted_proxies
+
+    return parse_trusted_proxies(text)
+
+
+def _ip(text):
+    """Normalised IP address text, or None."""
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return None
+
+
+def _in_networks(address, networks):
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+_LIMITER_KEY_MAX = 80  # the auth_failures.key column
+
+
+def limiter_key(address):
+    """The rate-limiter key of a caller address: the same text for counting and for
+    looking up, never longer than the column (a long label is hashed)."""
+    key = "admin:%s" % address
+    if len(key) > _LIMITER_KEY_MAX:
+        key = "admin:#" + hashlib.sha256(address.encode("utf-8", "replace")).hexdigest()[:40]
+    return key
 
 
 # ---- admin ---------------------------------------------------------------------
@@ -80,18 +135,28 @@ def _session_principal(request):
 def check_admin_password(request, password):
     """ADMIN if `password` is right; otherwise 401 (or 429 when rate-limited)."""
     db, settings = get_db(request), get_settings(request)
-    key = "admin:%s" % client_ip(request)
+    address = client_ip(request)
+    key = limiter_key(address)
     with db.read() as session:
         failures = credentials.recent_failures(session, key, settings.admin_failure_window)
         if failures >= settings.admin_max_failures:
-            raise ApiError(429, "too_many_attempts", "密码错误次数过多，请稍后再试 / too many failed attempts, try again later",
-                           headers={"Retry-After": str(settings.admin_failure_window)})
+            wait = settings.admin_failure_window
+            raise ApiError(429, "too_many_attempts", "密码错误次数过多，请 %s后再试 / too many failed attempts, try again "
+                           "in %d seconds" % (wait_text(wait), wait), headers={"Retry-After": str(wait)})
         ok = credentials.check_admin_password(session, password)
     if not ok:
         credentials.record_failure(db, key, settings.admin_failure_window)
-        log.warning("admin password rejected from %s", client_ip(request))
+        log.warning("admin password rejected from %s", address)
         raise AuthError("bad_password", "管理员密码错误 / wrong admin password")
     return ADMIN
+
+
+def wait_text(seconds):
+    """'5 分钟' / '30 秒': how long a locked-out caller waits, in words."""
+    seconds = int(seconds)
+    if seconds >= 60 and seconds % 60 == 0:
+        return "%d 分钟" % (seconds // 60)
+    return "%d 秒" % seconds
 
 
 def _refuse_query_secrets(request):

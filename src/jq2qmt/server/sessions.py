@@ -1,16 +1,20 @@
-"""Login sessions for the web pages: a stateless, HMAC-signed cookie.
+"""Login sessions for the web pages: an HMAC-signed cookie naming a session row.
 
-Why stateless: several server processes may serve one instance behind a proxy, and a
-session must be valid on all of them without a table. Everything a process needs to
-check a cookie is in the cookie and in the instance folder:
+Several server processes may serve one instance behind a proxy, and a session must be
+valid on all of them and end on all of them at once. So:
 
 - the cookie value is ``v1.<payload>.<signature>`` where the payload (base64url JSON)
-  holds the issue time, the expiry, the CSRF token of this session and a fingerprint
-  of the admin password hash, and the signature is HMAC-SHA256 over ``v1.<payload>``
-  with a random key kept in ``<instance>/secret_key`` (0600, written by ``init`` or
-  created on first use);
+  holds the session id, the issue time, the expiry, the CSRF token of this session and
+  a fingerprint of the admin password hash, and the signature is HMAC-SHA256 over
+  ``v1.<payload>`` with a random key kept in ``<instance>/secret_key`` (0600, written by
+  ``init`` or created on first use);
+- the session id names a row of ``admin_sessions`` in the database: a cookie is
+  accepted only while that row exists, is unexpired and not revoked. Logout revokes
+  the row (a copy of the cookie is then refused too), and the admin can list and
+  revoke sessions (``jq2qmt sessions``, ``/api/v1/internal/sessions``);
 - the fingerprint binds the session to the password: changing the admin password
-  changes the hash, so every existing session stops verifying (everyone is logged out);
+  changes the hash, so every existing session stops verifying (everyone is logged
+  out), and the change also revokes every row;
 - writes must also carry the session's CSRF token in the ``X-CSRF-Token`` header (or a
   ``csrf_token`` form field), which a cross-site page cannot read.
 """
@@ -21,8 +25,10 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -39,12 +45,13 @@ _KEY_BYTES = 32
 class Session(object):
     """A verified login session."""
 
-    __slots__ = ("csrf_token", "issued_at", "expires_at")
+    __slots__ = ("csrf_token", "issued_at", "expires_at", "sid")
 
-    def __init__(self, csrf_token: str, issued_at: int, expires_at: int):
+    def __init__(self, csrf_token: str, issued_at: int, expires_at: int, sid: str = ""):
         self.csrf_token = csrf_token
         self.issued_at = issued_at
         self.expires_at = expires_at
+        self.sid = sid
 
     def csrf_matches(self, presented: Optional[str]) -> bool:
         """True when ``presented`` is this session's CSRF token (constant time)."""
@@ -116,8 +123,9 @@ class SessionSigner(object):
     def issue(self, password_hash: str, now: Optional[float] = None) -> Tuple[str, Session]:
         """A new session for the current admin password: (cookie value, session)."""
         issued = int(time.time() if now is None else now)
-        session = Session(secrets.token_urlsafe(32), issued, issued + self.max_age)
+        session = Session(secrets.token_urlsafe(32), issued, issued + self.max_age, secrets.token_hex(16))
         payload = {
+            "sid": session.sid,
             "iat": session.issued_at,
             "exp": session.expires_at,
             "csrf": session.csrf_token,
@@ -143,7 +151,7 @@ class SessionSigner(object):
                 return None
             payload = json.loads(_b64decode(parts[1]).decode("utf-8"))
             issued, expires = int(payload["iat"]), int(payload["exp"])
-            csrf, fingerprint = str(payload["csrf"]), str(payload["pwf"])
+            csrf, fingerprint, sid = str(payload["csrf"]), str(payload["pwf"]), str(payload["sid"])
         except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
             return None
         current = time.time() if now is None else now
@@ -151,4 +159,85 @@ class SessionSigner(object):
             return None
         if not hmac.compare_digest(fingerprint, self.password_fingerprint(password_hash)):
             return None
-        return Session(csrf, issued, expires)
+        if not _SID.match(sid):
+            return None
+        return Session(csrf, issued, expires, sid)
+
+
+# ---- the session rows ----------------------------------------------------------------
+
+SID_PATTERN = _SID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _utc(timestamp):
+    return datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
+
+
+def record(db, session: Session, remote_addr: Optional[str] = None, user_agent: Optional[str] = None):
+    """Store a freshly issued session (and forget sessions that ended a day ago)."""
+    from sqlalchemy import delete, or_
+
+    from jq2qmt.store.models import AdminSession, utcnow
+
+    def write(tx):
+        cutoff = utcnow() - timedelta(days=1)
+        tx.execute(delete(AdminSession).where(or_(AdminSession.expires_at < cutoff, AdminSession.revoked_at < cutoff)))
+        tx.add(AdminSession(id=session.sid, created_at=_utc(session.issued_at), expires_at=_utc(session.expires_at),
+                            remote_addr=(remote_addr or None) and remote_addr[:64],
+                            user_agent=(user_agent or None) and _printable(user_agent)[:200]))
+
+    db.write(write)
+
+
+def _printable(text):
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def is_active(tx, sid: str) -> bool:
+    """True while the session row `sid` exists, is unexpired and not revoked."""
+    from jq2qmt.store.models import AdminSession, utcnow
+
+    row = tx.get(AdminSession, sid)
+    return row is not None and row.revoked_at is None and row.expires_at > utcnow()
+
+
+def list_active(tx):
+    """The unexpired, unrevoked sessions, newest first, as dicts (no secrets)."""
+    from sqlalchemy import select
+
+    from jq2qmt.store.models import AdminSession, utcnow
+
+    rows = tx.scalars(select(AdminSession).where(AdminSession.revoked_at.is_(None),
+                                                 AdminSession.expires_at > utcnow())
+                      .order_by(AdminSession.created_at.desc())).all()
+    return [{"id": r.id, "created_at": r.created_at, "expires_at": r.expires_at, "remote_addr": r.remote_addr,
+             "user_agent": r.user_agent} for r in rows]
+
+
+class AmbiguousSession(ValueError):
+    """A session id prefix that matches more than one active session."""
+
+
+def revoke(db, sid: Optional[str] = None) -> int:
+    """Revoke session `sid` (its id, or a prefix of at least 8 characters matching
+    one active session), or every session when `sid` is None; returns how many were
+    revoked (0: no such active session). `AmbiguousSession` for a shared prefix."""
+    from sqlalchemy import select, update
+
+    from jq2qmt.store.models import AdminSession, utcnow
+
+    def write(tx):
+        query = update(AdminSession).where(AdminSession.revoked_at.is_(None))
+        if sid is not None:
+            if len(sid) < 8:
+                return 0
+            ids = tx.scalars(select(AdminSession.id).where(AdminSession.id.startswith(sid, autoescape=True),
+                                                           AdminSession.revoked_at.is_(None))).all()
+            if not ids:
+                return 0
+            if len(ids) > 1:
+                raise AmbiguousSession(sid)
+            query = query.where(AdminSession.id == ids[0])
+        return tx.execute(query.values(revoked_at=utcnow())).rowcount or 0
+
+    return db.write(write, attempts=1)

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from jq2qmt.store.models import AdminCredential, ApiToken, AuthFailure, Change, Client, Nonce, utcnow
+from jq2qmt.store.models import AdminCredential, AdminSession, ApiToken, AuthFailure, Change, Client, Nonce, utcnow
 
 TOKEN_PREFIX = "jq2qmt_"
 SCOPES = ("read", "follow")
@@ -65,6 +65,8 @@ def set_admin_password(db, password):
         else:
             row.password_hash = digest
             row.updated_at = now
+        # every web login session ends with the old password (see server/sessions.py)
+        session.execute(update(AdminSession).where(AdminSession.revoked_at.is_(None)).values(revoked_at=now))
 
     db.write(write)
 

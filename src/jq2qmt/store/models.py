@@ -182,3 +182,19 @@ class AuthFailure(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class AdminSession(Base):
+    """A web login session. The cookie carries the id, signed; a session is valid only
+    while its row exists and is not revoked (logout, `jq2qmt sessions revoke`), so
+    every server process sees a revocation at once."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index("ix_admin_sessions_expires_at", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(Timestamp, nullable=True)
+    remote_addr: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)

@@ -1,9 +1,11 @@
-"""Admin password status and change (the seed's /api/v1/internal/password/*)."""
+"""Admin password status and change (the seed's /api/v1/internal/password/*), and the
+web login sessions (list, revoke)."""
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt.server.auth import Principal, check_admin_password, require_admin
+from jq2qmt.server import sessions as web_sessions
 from jq2qmt.server.errors import ApiError
 from jq2qmt.server.routes.positions import decode_json
 from jq2qmt.store import credentials
@@ -45,3 +47,29 @@ async def set_password(request: Request):
     check_new_password(new, current)
     await run_in_threadpool(credentials.set_admin_password, request.app.state.db, new)
     return {"success": True, "message": "密码已修改 / password changed"}
+
+
+# ---- web login sessions ------------------------------------------------------------------
+
+def _session_dict(row):
+    return dict(row, created_at=format_time(row["created_at"]), expires_at=format_time(row["expires_at"]))
+
+
+@router.get("/api/v1/internal/sessions", summary="登录会话 / active web login sessions")
+def list_sessions(request: Request, _: Principal = Depends(require_admin)):
+    with request.app.state.db.read() as tx:
+        return {"sessions": [_session_dict(r) for r in web_sessions.list_active(tx)]}
+
+
+@router.delete("/api/v1/internal/sessions/{session_id}", summary="吊销一个登录会话 / revoke a web login session")
+def revoke_session(session_id: str, request: Request, _: Principal = Depends(require_admin)):
+    if not web_sessions.SID_PATTERN.match(session_id):
+        raise ApiError(404, "not_found", "会话不存在 / session not found", "session_id")
+    if web_sessions.revoke(request.app.state.db, session_id) == 0:
+        raise ApiError(404, "not_found", "会话不存在或已结束 / session not found or already ended", "session_id")
+    return {"success": True, "revoked": 1}
+
+
+@router.delete("/api/v1/internal/sessions", summary="吊销全部登录会话 / revoke every web login session")
+def revoke_all_sessions(request: Request, _: Principal = Depends(require_admin)):
+    return {"success": True, "revoked": web_sessions.revoke(request.app.state.db)}

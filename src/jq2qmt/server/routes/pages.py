@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
 
 from jq2qmt import __version__
-from jq2qmt.server.auth import Principal, add_session_hook, check_admin_password
+from jq2qmt.server.auth import Principal, add_session_hook, check_admin_password, client_ip
 from jq2qmt.server.errors import ApiError
 from jq2qmt.server.sessions import (
     COOKIE_NAME,
@@ -31,6 +31,8 @@ from jq2qmt.server.sessions import (
     SessionSigner,
     load_or_create_key,
 )
+from jq2qmt.server import sessions as session_rows
+from jq2qmt.store import credentials
 from jq2qmt.store.models import AdminCredential
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
@@ -110,7 +112,12 @@ def current_session(request):
     cookie = request.cookies.get(COOKIE_NAME)
     if not cookie:
         return None
-    return _signer(request).verify(cookie, _password_hash(request))
+    with request.app.state.db.read() as tx:
+        row = tx.get(AdminCredential, 1)
+        session = _signer(request).verify(cookie, row.password_hash if row is not None else None)
+        if session is None or not session_rows.is_active(tx, session.sid):
+            return None  # forged, expired, issued under another password, or revoked
+    return session
 
 
 def session_hook(request) -> Optional[Principal]:
@@ -191,8 +198,11 @@ def login(request: Request, password: str = Form(""), csrf_token: str = Form("")
         check_admin_password(request, password)  # counts failures, 429 when rate-limited
     except ApiError as exc:
         message = "密码错误。" if exc.status == 401 else exc.message.split(" / ")[0]
-        return _login_page(request, next_url, error=message, status_code=exc.status)
+        page = _login_page(request, next_url, error=message, status_code=exc.status)
+        page.headers.update(exc.headers or {})  # Retry-After on 429
+        return page
     cookie, session = _signer(request).issue(_password_hash(request))
+    session_rows.record(request.app.state.db, session, client_ip(request), request.headers.get("User-Agent"))
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(COOKIE_NAME, cookie, max_age=session.expires_at - session.issued_at, path="/",
                         httponly=True, samesite="strict", secure=_is_https(request))
@@ -205,6 +215,8 @@ def logout(request: Request, csrf_token: str = Form("")):
     session = current_session(request)
     if session is not None and not session.csrf_matches(csrf_token):
         return Response("CSRF 令牌错误 / wrong CSRF token", status_code=403, media_type="text/plain; charset=utf-8")
+    if session is not None:
+        session_rows.revoke(request.app.state.db, session.sid)  # a copy of the cookie ends here too
     response = RedirectResponse("/login?notice=logged_out", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=_is_https(request))
     return response
@@ -239,7 +251,7 @@ def accounts_page(request: Request):
 
 @router.get("/password", response_class=HTMLResponse)
 def password_page(request: Request):
-    return _page(request, "password.html", "password", "密码管理")
+    return _page(request, "password.html", "password", "密码管理", min_password_length=credentials.MIN_PASSWORD_LENGTH)
 
 
 def install(app):
