@@ -29,6 +29,7 @@ from jq2qmt.server import caches as app_caches
 from jq2qmt.server import plans
 from jq2qmt.server.auth import Principal, client_ip, require_admin, require_scope
 from jq2qmt.server.errors import ApiError
+from jq2qmt.server.limits import loads_json_object
 from jq2qmt.store import accounts as store
 
 router = APIRouter(tags=["accounts"])
@@ -85,17 +86,7 @@ def _etag(version):
 
 
 def _json_body(body, required=True):
-    if not body.strip():
-        if required:
-            raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
-        return {}
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_json", "请求体不是有效的 UTF-8 JSON / body is not valid UTF-8 JSON", "")
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
-    return payload
+    return loads_json_object(body, required=required)
 
 
 # ---- followers ------------------------------------------------------------------------
