@@ -81,6 +81,14 @@ export function fieldErrors(body) {
   });
 }
 
+// Text for the few places that take HTML (ECharts' tooltips): every name, code or
+// message that came from an upload or a user goes through this first. Everywhere
+// else data is set with textContent (`el`), never as markup.
+const HTML_ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export function escapeHtml(value) {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+}
+
 // el('td', {class: 'num', text: '1'}, child, ...)
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

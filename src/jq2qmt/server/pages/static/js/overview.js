@@ -2,7 +2,7 @@
 // Refreshes itself with If-None-Match on the total's ETag: while nothing changes each
 // poll is a 304 without a body, and the page re-renders only on a real change.
 import {
-  api, el, fillBody, fmtInt, fmtPrice, fmtMoney, fmtPct, fmtWan, fmtTime, fmtAge, isStale,
+  api, el, escapeHtml, fillBody, fmtInt, fmtPrice, fmtMoney, fmtPct, fmtWan, fmtTime, fmtAge, isStale,
   isAdjustment, strategyList, normalizePosition, strategyUrl, flash, parseTime, tradingDaysBetween,
 } from './app.js';
 
@@ -76,10 +76,12 @@ function renderTotal(positions, gross) {
     .map((p) => el('tr', { dataset: { code: p.code } },
       el('td', { text: p.code }),
       el('td', { text: p.name || '' }),
-      el('td', { class: 'num' + (p.volume < 0 ? ' down' : ''), text: fmtInt(p.volume) }),
+      el('td', { class: 'num' + (p.volume < 0 ? ' down' : '') }, fmtInt(p.volume),
+        p.volume < 0 ? el('span', { class: 'badge badge-warn negative-target', text: '按 0 处理（清仓）' }) : null),
       el('td', { class: 'num', text: fmtPrice(p.cost) }),
       el('td', { class: 'num', text: fmtMoney(p.value) }),
-      el('td', { class: 'num', text: gross > 0 ? fmtPct(p.value / gross) : '—' })));
+      el('td', { class: 'num', text: gross > 0 && p.value >= 0 ? fmtPct(p.value / gross) : '—',
+        title: p.volume < 0 ? '合并目标为负：跟单端按 0 处理（卖出全部持仓，不卖空）' : null })));
   fillBody(document.querySelector('#total-table tbody'), rows, '还没有任何策略上传持仓。', 6);
   document.getElementById('total-note').textContent = includeBox.checked ? '已计入调整策略' : '未计入调整策略';
 }
@@ -152,12 +154,12 @@ function renderCharts(positions, strategies, gross) {
     const narrow = codes.getWidth() < 520;
     codes.setOption({
       animation: false,
-      tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br>${fmtMoney(p.value)}（${p.percent}%）` },
+      tooltip: { trigger: 'item', formatter: (p) => `${escapeHtml(p.name)}<br>${fmtMoney(p.value)}（${p.percent}%）` },
       legend: narrow ? { bottom: 0, left: 'center', width: '92%', itemGap: 8, itemWidth: 12, itemHeight: 10,
         textStyle: { fontSize: 11 }, formatter: (n) => n.split(' ')[0] } : { show: false },
       series: [{ type: 'pie', radius: narrow ? ['32%', '58%'] : ['38%', '68%'], center: ['50%', narrow ? '40%' : '52%'], data: top,
         label: narrow ? { position: 'inside', formatter: (p) => (p.percent >= 6 ? p.percent.toFixed(0) + '%' : ''), color: '#fff', fontSize: 11 }
-          : { formatter: '{b|{b}}\n{d}%', rich: { b: { fontSize: 11 } } },
+          : { formatter: (p) => `${p.name}\n${p.percent}%`, fontSize: 11 },
         minShowLabelAngle: 6, avoidLabelOverlap: true }],
       graphic: top.length ? [] : [{ type: 'text', left: 'center', top: 'middle', style: { text: '暂无持仓', fill: '#6b7785' } }],
     }, true);
@@ -168,7 +170,8 @@ function renderCharts(positions, strategies, gross) {
   if (strat) {
     strat.setOption({
       animation: false,
-      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => fmtMoney(v) },
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' },
+        formatter: (items) => items.map((p) => `${escapeHtml(p.name)}<br>${p.marker}${fmtMoney(p.value)}`).join('<br>') },
       grid: { left: 8, right: 24, top: 10, bottom: 10, containLabel: true },
       xAxis: { type: 'value', axisLabel: { formatter: (v) => fmtWan(v).replace('.00', '') } },
       yAxis: { type: 'category', data: byStrategy.map((d) => d.name),
