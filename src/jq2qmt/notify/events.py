@@ -15,6 +15,10 @@ EVENTS = {e.name: e for e in (
     EventType("follower_silent", "交易时段跟单端失联 / follower silent during trading hours", True, 1800, 10),
     EventType("upload_auth_refused", "上传认证失败 / upload refused for auth reasons", True, 1800, None),
     EventType("database_unreachable", "数据库无法连接 / database unreachable", True, 900, None),
+    # quality_alerts.py: deviation above the threshold for N rounds; one summary per account and day
+    EventType("tracking_deviation", "跟踪偏离连续多轮超过阈值 / tracking deviation above the threshold", True, 1800,
+              None),
+    EventType("daily_summary", "收盘后每日跟单小结 / daily summary after the close", True, 86400, None),
 )}
 
 TEST_EVENT = "test"  # `jq2qmt notify test`: always sent, never rate limited

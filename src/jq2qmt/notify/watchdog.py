@@ -10,6 +10,7 @@ so N processes still send one message per interval.
   of session time: the minutes of the sessions of trading days since its last
   report, so a weekend, a holiday or a lunch break never adds to the silence.
   Paused accounts and accounts whose follower never reported are not watched.
+- tracking_deviation and daily_summary: see quality_alerts.py.
 """
 
 import asyncio
@@ -20,8 +21,8 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt import trading_calendar
-from jq2qmt.follower import scheduler
 from jq2qmt.notify import settings as notify_settings
+from jq2qmt.rules import sessions as trading_hours
 
 log = logging.getLogger("jq2qmt.notify")
 CHECK_SECONDS = 60
@@ -50,7 +51,7 @@ def session_minutes(since, until, sessions, holidays):
     total = 0.0
     day = since.date()
     while day <= until.date():
-        if scheduler.is_trading_day(day, holidays):
+        if trading_hours.is_trading_day(day, holidays):
             for start, end in sessions:
                 lo = max(since, datetime.combine(day, start))
                 hi = min(until, datetime.combine(day, end))
@@ -72,10 +73,10 @@ def silent_accounts(session, beijing_now, threshold_minutes, holidays=None):
         if account.last_seen is None:
             continue
         try:
-            sessions = scheduler.parse_sessions(settings_of(account).get("sessions"))
+            sessions = trading_hours.parse_sessions(settings_of(account).get("sessions"))
         except (ValueError, TypeError):
-            sessions = scheduler.parse_sessions(None)
-        if not scheduler.in_session(beijing_now, sessions, holidays=holidays):
+            sessions = trading_hours.parse_sessions(None)
+        if not trading_hours.in_session(beijing_now, sessions, holidays=holidays):
             continue
         silent = session_minutes(account.last_seen + timedelta(hours=8), beijing_now, sessions, holidays)
         if silent >= threshold_minutes:
@@ -85,7 +86,7 @@ def silent_accounts(session, beijing_now, threshold_minutes, holidays=None):
 
 def check_followers(notifier, beijing_now=None):
     """Notify for each silent follower; returns the account ids found silent."""
-    beijing_now = beijing_now or scheduler.beijing_now()
+    beijing_now = beijing_now or trading_calendar.beijing_now()
     with notifier.db.read() as session:
         threshold = notify_settings.event_settings(session)["follower_silent"]["threshold_minutes"]
         silent = silent_accounts(session, beijing_now, threshold)
@@ -99,6 +100,10 @@ def check_followers(notifier, beijing_now=None):
 def run_checks(notifier, beijing_now=None):
     if check_database(notifier):
         check_followers(notifier, beijing_now)
+        from jq2qmt.notify import quality_alerts
+
+        quality_alerts.check_deviation(notifier, beijing_now)
+        quality_alerts.check_daily_summary(notifier, beijing_now)
 
 
 async def watch(notifier, interval=CHECK_SECONDS):

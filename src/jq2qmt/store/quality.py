@@ -28,7 +28,7 @@ import io
 import json
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jq2qmt import trading_calendar
@@ -300,6 +300,14 @@ def _record_fill(session, account, row, day, round_id, now):
     if order is not None:
         order.first_fill_at = order.first_fill_at or now
         order.last_fill_at = now
+        if order.remark:  # the fills may arrive before (or without) the order's status change
+            session.flush()
+            total = session.scalar(select(func.sum(QualityFill.volume)).where(
+                QualityFill.account_pk == account.id, QualityFill.remark == order.remark)) or 0
+            if total > (order.traded_volume or 0):
+                order.traded_volume = int(total)
+                if order.state == "open" and order.volume and order.traded_volume >= order.volume:
+                    order.state = "filled"
 
 
 def _record_round(session, account, body, acct, day, round_id, status, at, now, strategy_value):
