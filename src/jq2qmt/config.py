@@ -45,6 +45,14 @@ _FILE_FIELDS = {
     "signature_window": ("security", "signature_window", int),
     "max_body_bytes": ("limits", "max_body_bytes", int),
     "max_positions": ("limits", "max_positions", int),
+    # connection limits enforced by the server itself (server/transport.py)
+    "max_header_bytes": ("limits", "max_header_bytes", int),
+    "max_header_fields": ("limits", "max_header_fields", int),
+    "max_request_line": ("limits", "max_request_line", int),
+    "header_timeout": ("limits", "header_timeout", int),
+    "body_timeout": ("limits", "body_timeout", int),
+    "keep_alive_timeout": ("limits", "keep_alive_timeout", int),
+    "max_connections": ("limits", "max_connections", int),
     "admin_max_failures": ("security", "admin_max_failures", int),
     "admin_failure_window": ("security", "admin_failure_window", int),
 }
@@ -68,6 +76,13 @@ class Settings:
     signature_window: int = 300
     max_body_bytes: int = 1024 * 1024
     max_positions: int = 5000
+    max_header_bytes: int = 16 * 1024
+    max_header_fields: int = 100
+    max_request_line: int = 8 * 1024
+    header_timeout: int = 10
+    body_timeout: int = 30
+    keep_alive_timeout: int = 5
+    max_connections: int = 500
     admin_max_failures: int = 10
     admin_failure_window: int = 300
 

@@ -34,7 +34,11 @@ def create_app(settings, database=None):
         if owns_db:
             db.dispose()
 
-    app = FastAPI(title="jq2qmt", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # No /docs or /redoc pages: they load Swagger UI / ReDoc scripts from a CDN (a
+    # third-party script in an admin context, and unreachable from some networks).
+    # The schema itself is at /openapi.json.
+    app = FastAPI(title="jq2qmt", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.db = db
     app.state.caches = AppCaches()
@@ -56,6 +60,7 @@ OPTIONAL_ROUTE_MODULES = (
     "jq2qmt.server.routes.ops",
     "jq2qmt.server.unavailable",
     "jq2qmt.server.openapi_doc",
+    "jq2qmt.server.secure_headers",  # last: outermost, sees every route's response
 )
 
 
