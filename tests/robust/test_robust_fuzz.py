@@ -18,6 +18,7 @@ existing account/strategy or generated.
 
 import collections
 import re
+import sys
 
 import pytest
 import schemathesis
@@ -38,6 +39,11 @@ from jq2qmt.instance import init_instance
 from jq2qmt.server.app import create_app
 from jq2qmt.store import credentials
 from jq2qmt.store.db import Database
+
+if sys.version_info >= (3, 11):
+    from builtins import BaseExceptionGroup
+else:  # the backport hypothesis and schemathesis raise before 3.11 (a hypothesis dependency there)
+    from exceptiongroup import BaseExceptionGroup
 
 pytestmark = pytest.mark.slow
 
