@@ -13,12 +13,10 @@
 
 import logging
 import os
-from datetime import time as dtime, timedelta
+from datetime import datetime, time as dtime, timedelta
 
 from sqlalchemy import select
 
-from jq2qmt import trading_calendar
-from jq2qmt.follower import scheduler
 from jq2qmt.notify.store import NotifyThrottle
 
 log = logging.getLogger("jq2qmt.notify")
@@ -64,9 +62,13 @@ def deviating_accounts(session, day, pct, rounds):
     return found
 
 
+def _beijing_now():
+    return datetime.utcnow() + timedelta(hours=8)
+
+
 def check_deviation(notifier, beijing_now=None):
     """Notify for each account deviating too long today; returns their ids."""
-    beijing_now = beijing_now or scheduler.beijing_now()
+    beijing_now = beijing_now or _beijing_now()
     pct, rounds = thresholds()
     with notifier.db.read() as session:
         found = deviating_accounts(session, beijing_now.date(), pct, rounds)
@@ -108,21 +110,22 @@ def check_daily_summary(notifier, beijing_now=None):
     from jq2qmt.store import quality
     from jq2qmt.store.accounts import Account
 
-    beijing_now = beijing_now or scheduler.beijing_now()
+    beijing_now = beijing_now or _beijing_now()
     today = beijing_now.date()
-    if beijing_now.time() < SUMMARY_AFTER or not scheduler.is_trading_day(today, trading_calendar.holidays(today)):
+    if beijing_now.time() < SUMMARY_AFTER or not quality.is_trading_day(today):
         return []
     sent = []
     with notifier.db.read() as session:
-        accounts = session.scalars(select(Account.account_id).order_by(Account.account_id)).all()
+        accounts = session.scalars(select(Account).order_by(Account.account_id)).all()
         todo = []
-        for account_id in accounts:
+        for account in accounts:
+            account_id = account.account_id
             subject = ("%s %s" % (account_id, today.isoformat()))[:64]
             if session.scalar(select(NotifyThrottle.id).where(NotifyThrottle.event == SUMMARY_EVENT,
                                                               NotifyThrottle.subject == subject)) is not None:
                 continue
             # the session is over: today's open orders count as still open at the close
-            result = quality.quality(session, account_id, today, today,
+            result = quality.quality(session, account, today, today,
                                      today=today + timedelta(days=1))
             if result["days"]:
                 todo.append((account_id, subject, result))

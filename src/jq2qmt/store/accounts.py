@@ -770,7 +770,8 @@ def save_report(db, account_id, payload, remote_addr=None):
         session.flush()
         if kind == "round":
             from jq2qmt.store import quality
-            quality.record(session, account, body, round_id, status, now)
+            quality.record(session, account, body, round_id, status, now,
+                           [f.strategy_name for f in follows_of(session, account)])
         if kind == "round" and row.id % 100 == 0:
             _prune_reports(session, account)
         return row.id

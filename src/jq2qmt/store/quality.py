@@ -32,10 +32,8 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jq2qmt import trading_calendar
-from jq2qmt.brokers import base as broker_base
-from jq2qmt.follower import scheduler
 from jq2qmt.store import quality_calc as calc
-from jq2qmt.store.models import Base, BigId, Double, Strategy, Timestamp
+from jq2qmt.store.models import Base, BigId, Double, Position, Strategy, Timestamp
 from jq2qmt.store.snapshot import format_time
 
 BEIJING = datetime.timedelta(hours=8)
@@ -43,6 +41,10 @@ ORDER_STATES = ("open", "filled", "partial", "cancelled", "rejected", "skipped")
 MAX_DAYS = 366
 MAX_ROUND_POINTS = 2000
 MAX_ORDERS = 5000
+
+# QMT's order status numbers (built-in m_nOrderStatus and xtquant order_status share
+# them; the follower reports them as the broker gives them)
+PART_CANCEL, CANCELED, SUCCEEDED, JUNK, UNKNOWN = 53, 54, 56, 57, 255
 
 
 class QualityRound(Base):
@@ -146,11 +148,15 @@ def _parse_at(text):
         return None
 
 
+def is_trading_day(date):
+    """A weekday the trading calendar does not close."""
+    return date.weekday() < 5 and date not in trading_calendar.holidays(date)
+
+
 def trading_day(date):
     """`date`, or the last trading day before it when the calendar closes it."""
-    closed = trading_calendar.holidays(date)
     for _ in range(40):
-        if scheduler.is_trading_day(date, closed):
+        if is_trading_day(date):
             return date
         date -= datetime.timedelta(days=1)
     return date
@@ -158,11 +164,11 @@ def trading_day(date):
 
 def order_state(status, traded, volume):
     """open|filled|partial|cancelled|rejected from a QMT order status."""
-    if status == broker_base.ORDER_JUNK:
+    if status == JUNK:
         return "rejected"
-    if status == broker_base.ORDER_SUCCEEDED or (volume and traded >= volume):
+    if status == SUCCEEDED or (volume and traded >= volume):
         return "filled"
-    if status in broker_base.CANCELLED_STATUSES:
+    if status in (PART_CANCEL, CANCELED):
         return "partial" if traded else "cancelled"
     return "open"
 
@@ -175,18 +181,17 @@ def _valid_rows(value, keys=("code",)):
 
 # ---- recording (inside save_report's transaction) --------------------------------------------
 
-def _strategy_info(session, account):
+def _strategy_info(session, names):
     """(sum of the followed strategies' total_value or None, {code: [names]},
-    {name: update_time}) from the current uploads."""
-    from jq2qmt.store import accounts as acc_store
-
-    names = [f.strategy_name for f in acc_store.follows_of(session, account)]
-    rows = acc_store.strategy_rows(session, names)
+    {name: update_time}) from the current uploads of the strategies `names`."""
+    rows = {}
+    if names:
+        for row in session.scalars(select(Strategy).where(Strategy.name.in_(list(names)))):
+            if row.removed_at is None and row.version > 0:
+                rows[row.name] = row
     total, codes, updated = None, collections.defaultdict(list), {}
     if not rows:
         return total, codes, updated
-    from jq2qmt.store.models import Position
-
     by_id = dict((r.id, r.name) for r in rows.values())
     for strategy_id, code in session.execute(
             select(Position.strategy_id, Position.code).where(Position.strategy_id.in_(list(by_id)))).all():
@@ -204,8 +209,9 @@ def _qmt(code):
     return str(code).replace(".XSHG", ".SH").replace(".XSHE", ".SZ")
 
 
-def record(session, account, body, round_id, status, now):
-    """Store what a new round report carries (module docstring)."""
+def record(session, account, body, round_id, status, now, followed=()):
+    """Store what a new round report carries (module docstring); `followed` names the
+    account's followed strategies."""
     at = _parse_at(body.get("at"))
     day = trading_day((at or now + BEIJING).date()).isoformat()
     acct = body.get("account") if isinstance(body.get("account"), dict) else None
@@ -217,7 +223,7 @@ def record(session, account, body, round_id, status, now):
     cancelled = [r for r in body.get("cancelled") or [] if isinstance(r, dict)]
     if not (acct or placed or rejected or updates or fills or cancelled):
         return
-    strategy_value, strategies_of, updated = _strategy_info(session, account)
+    strategy_value, strategies_of, updated = _strategy_info(session, followed)
     if acct is not None:
         _record_round(session, account, body, acct, day, round_id, status, at, now, strategy_value)
     if status == "dry_run":
@@ -237,7 +243,7 @@ def record(session, account, body, round_id, status, now):
             account_pk=account.id, day=day, round_id=round_id, remark=_text(row.get("remark")),
             order_id=_text(row.get("order_id")), code=_text(row["code"], 32), side=_text(row.get("side"), 8),
             volume=int(_num(row.get("volume")) or 0), price=_num(row.get("price")),
-            state="rejected", broker_status=broker_base.ORDER_JUNK, traded_volume=0,
+            state="rejected", broker_status=JUNK, traded_volume=0,
             reason=_text(row.get("reason"), 2000), strategies=",".join(strategies_of.get(row["code"]) or [])[:512]
             or None, placed_at=now, updated_at=now))
     for row in skipped:
@@ -252,9 +258,9 @@ def record(session, account, body, round_id, status, now):
         if order is None:
             continue
         traded = int(_num(row.get("traded_volume")) or 0)
-        status_no = int(_num(row.get("status")) or broker_base.ORDER_UNKNOWN)
+        status_no = int(_num(row.get("status")) or UNKNOWN)
         order.broker_status = status_no
-        order.status_text = _text(row.get("status_msg") or broker_base.status_name(status_no), 128)
+        order.status_text = _text(row.get("status_msg") or str(status_no), 128)
         order.order_id = order.order_id or _text(row.get("order_id"))
         order.traded_volume = max(order.traded_volume or 0, traded)
         order.state = order_state(status_no, order.traded_volume, order.volume)
@@ -403,11 +409,9 @@ def _rows(session, model, account, start, end):
         .order_by(model.id)).all()
 
 
-def quality(session, account_id, start=None, end=None, today=None):
-    """The quality object of one account between two days (API shape in README)."""
-    from jq2qmt.store import accounts as acc_store
-
-    account = acc_store.get_account(session, account_id)
+def quality(session, account, start=None, end=None, today=None):
+    """The quality object of one account (its `Account` row) between two days (API
+    shape in README)."""
     today = today or trading_calendar.beijing_today()
     start, end = day_range(start, end, today)
     rounds = _rows(session, QualityRound, account, start, end)
@@ -502,15 +506,13 @@ def fill_dict(f):
             "time": f.traded_at, "received_at": format_time(f.received_at)}
 
 
-def list_orders(session, account_id=None, code=None, status=None, day=None, limit=200):
-    """The order log, newest first (filters as the API's query parameters)."""
-    from jq2qmt.store import accounts as acc_store
-
-    query = select(QualityOrder, acc_store.Account.account_id).join(
-        acc_store.Account, acc_store.Account.id == QualityOrder.account_pk)
-    if account_id:
-        acc_store.get_account(session, account_id)
-        query = query.where(acc_store.Account.account_id == account_id)
+def list_orders(session, account_ids, account=None, code=None, status=None, day=None, limit=200):
+    """The order log, newest first (filters as the API's query parameters);
+    `account_ids` maps account rows' primary keys to their account ids, `account` (a
+    row) keeps that account's orders only."""
+    query = select(QualityOrder)
+    if account is not None:
+        query = query.where(QualityOrder.account_pk == account.id)
     if code:
         query = query.where(QualityOrder.code == code)
     if status:
@@ -520,13 +522,12 @@ def list_orders(session, account_id=None, code=None, status=None, day=None, limi
         query = query.where(QualityOrder.state == status)
     if day:
         query = query.where(QualityOrder.day == day.isoformat())
-    rows = session.execute(query.order_by(QualityOrder.id.desc()).limit(limit)).all()
+    rows = session.scalars(query.order_by(QualityOrder.id.desc()).limit(limit)).all()
     fills = collections.defaultdict(list)
-    ids = [o.id for o, _ in rows]
-    if ids:
-        keys = dict(((o.account_pk, o.remark), o.id) for o, _ in rows if o.remark)
-        pks = sorted(set(o.account_pk for o, _ in rows))
-        days = sorted(set(o.day for o, _ in rows))
+    if rows:
+        keys = dict(((o.account_pk, o.remark), o.id) for o in rows if o.remark)
+        pks = sorted(set(o.account_pk for o in rows))
+        days = sorted(set(o.day for o in rows))
         for f in session.scalars(select(QualityFill).where(QualityFill.account_pk.in_(pks),
                                                            QualityFill.day.in_(days))
                                  .order_by(QualityFill.id)):
@@ -534,9 +535,9 @@ def list_orders(session, account_id=None, code=None, status=None, day=None, limi
             if key is not None:
                 fills[key].append(fill_dict(f))
     result = []
-    for order, account in rows:
+    for order in rows:
         entry = order_dict(order)
-        entry["account_id"] = account
+        entry["account_id"] = account_ids.get(order.account_pk)
         entry["fills"] = fills.get(order.id, [])
         result.append(entry)
     return result

@@ -10,6 +10,7 @@ parameter is a 422 naming it.
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
 
 from jq2qmt.server.auth import Principal, require_reader
 from jq2qmt.server.errors import ApiError
@@ -58,7 +59,8 @@ def get_quality(account_id: str, request: Request, _: Principal = Depends(requir
     start = _run(store.parse_day, "from", request.query_params.get("from"))
     end = _run(store.parse_day, "to", request.query_params.get("to"))
     with request.app.state.db.read() as session:
-        result = _run(store.quality, session, account_id, start, end)
+        account = _run(account_store.get_account, session, account_id)
+        result = _run(store.quality, session, account, start, end)
     if csv_wanted:
         return _csv(store.to_csv(result["days"], store.DAY_COLUMNS),
                     "quality-%s-%s-%s.csv" % (account_id, result["from"], result["to"]))
@@ -79,8 +81,12 @@ def get_orders(request: Request, _: Principal = Depends(require_reader)):
     if code is not None and (len(code) > 32 or not code.isascii()):
         raise ApiError(422, "invalid_field", "代码格式不对 / code must be ASCII, at most 32 characters", "code")
     with request.app.state.db.read() as session:
-        rows = _run(store.list_orders, session, params.get("account") or None, code,
-                    params.get("status") or None, day, int(limit))
+        account = None
+        if params.get("account"):
+            account = _run(account_store.get_account, session, params["account"])
+        names = dict(session.execute(select(account_store.Account.id, account_store.Account.account_id)).all())
+        rows = _run(store.list_orders, session, names, account, code, params.get("status") or None, day,
+                    int(limit))
     if csv_wanted:
         return _csv(store.to_csv(rows, store.ORDER_COLUMNS), "orders.csv")
     return {"orders": rows, "count": len(rows)}
