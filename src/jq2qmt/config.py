@@ -16,6 +16,7 @@ the folder can be moved.
 
 import configparser
 import io
+import ipaddress
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -39,6 +40,7 @@ _FILE_FIELDS = {
     "public_url": ("server", "public_url", str),
     "certfile": ("server", "certfile", str),
     "keyfile": ("server", "keyfile", str),
+    "trusted_proxies": ("server", "trusted_proxies", str),
     "database_url": ("database", "url", str),
     "jq_client_id": ("security", "jq_client_id", str),
     "jq_private_key_path": ("security", "jq_private_key", str),
@@ -71,6 +73,9 @@ class Settings:
     public_url: str = ""
     certfile: Optional[str] = None
     keyfile: Optional[str] = None
+    # Peers (IP addresses or networks, comma-separated) whose X-Forwarded-For is
+    # believed. Empty: the socket peer is the client (a direct deployment).
+    trusted_proxies: str = ""
     jq_client_id: str = DEFAULT_CLIENT_ID
     jq_private_key_path: Optional[Path] = None
     signature_window: int = 300
@@ -179,6 +184,47 @@ def write_secret_bytes(path, data):
     os.replace(str(tmp), str(path))
 
 
+def parse_trusted_proxies(text):
+    """The networks of a ``trusted_proxies`` value ("10.0.0.5, 192.168.1.0/24");
+    ValueError naming the entry that is not an IP address or network."""
+    networks = []
+    for entry in (text or "").replace(";", ",").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError("%r 不是 IP 地址或网段 / %r is not an IP address or network" % (entry, entry))
+    return tuple(networks)
+
+
+def restrict_dir(path):
+    """Make a folder owner-only (0700), creating it if needed. POSIX only: on
+    Windows (or where chmod is refused) the folder is left as it is."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if os.name != "posix":
+        return
+    try:
+        os.chmod(str(path), 0o700)
+    except OSError:
+        pass
+
+
+def open_private(path, mode="w", **kwargs):
+    """Open a file for writing that only its owner can read (0600), whatever the
+    umask, including a file that already existed with a wider mode."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    fd = os.open(str(path), flags, 0o600)
+    if os.name == "posix":
+        try:
+            os.fchmod(fd, 0o600)
+        except OSError:
+            pass
+    return os.fdopen(fd, mode, **kwargs)
+
+
 def load_settings(instance_dir=None, **overrides):
     """Settings of the instance at `instance_dir` (must have been initialised)."""
     instance_dir = Path(instance_dir) if instance_dir else default_instance_dir()
@@ -208,6 +254,10 @@ def build_settings(instance_dir, values):
     key_path = Path(key_path)
     if not key_path.is_absolute():
         key_path = instance_dir / key_path
+    try:
+        parse_trusted_proxies(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError("配置项无效 / invalid value for [server] trusted_proxies: %s" % exc)
     public_url = settings.public_url or "http://127.0.0.1:%d" % settings.port
     return replace(settings, database_url=url, jq_private_key_path=key_path,
                    public_url=public_url.rstrip("/"),

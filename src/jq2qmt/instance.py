@@ -16,6 +16,7 @@ from jq2qmt.config import (
     DEFAULT_PORT,
     ConfigError,
     build_settings,
+    restrict_dir,
     write_config_file,
     write_secret_bytes,
 )
@@ -233,6 +234,8 @@ def _write_client_keys(db, settings, kind, private_pem):
     if public_path == private_path:
         public_path = private_path.with_suffix(".pub.pem")
     write_secret_bytes(private_path, private_pem)
+    if private_path.parent != settings.instance_dir:
+        restrict_dir(private_path.parent)  # keys/: 0700
     public_path.write_bytes(public_pem)
     return [private_path, public_path]
 

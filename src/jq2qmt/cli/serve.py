@@ -91,7 +91,9 @@ def serve(instance_dir, database_url, host, port, certfile, keyfile, log_level, 
 
     setup_logging(settings.instance_dir, log_level)
     options = dict(host=settings.host, port=settings.port, log_level=log_level, ssl_certfile=settings.certfile,
-                   ssl_keyfile=settings.keyfile, proxy_headers=True,
+                   ssl_keyfile=settings.keyfile,
+                   # X-Forwarded-For is read by the app, from [server] trusted_proxies only
+                   proxy_headers=False,
                    # the console access log shows query strings with their values masked
                    log_config=access_log_config(),
                    # waiting long-polls (up to 30 s) must not hold up a shutdown

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from jq2qmt import __version__
 from jq2qmt.server.caches import AppCaches
 from jq2qmt.server.errors import install_error_handlers
-from jq2qmt.server.limits import BodySizeLimit
+from jq2qmt.server.limits import BodySizeLimit, InputGuard
 from jq2qmt.store.db import Database
 
 log = logging.getLogger("jq2qmt.server")
@@ -46,6 +46,7 @@ def create_app(settings, database=None):
     install_error_handlers(app)
     _include_routes(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuard)  # control characters in the path or query: 404 / 422
     return app
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from sqlalchemy import MetaData, delete, func, select, text
 from sqlalchemy import types as satypes
 
+from jq2qmt.config import open_private
 from jq2qmt.store import migrate
 
 FORMAT = "jq2qmt-dump"
@@ -146,8 +147,8 @@ def dump(db, path):
     """Write every table of `db` to `path` (JSON lines); returns {table: row count}.
 
     The file is written to a temporary name and renamed at the end, so a failed
-    dump leaves nothing behind. The rows are read in one transaction (a consistent
-    snapshot on MySQL/PostgreSQL).
+    dump leaves nothing behind; it is readable by its owner only (0600). The rows
+    are read in one transaction (a consistent snapshot on MySQL/PostgreSQL).
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
@@ -157,7 +158,8 @@ def dump(db, path):
         if revision is None:
             raise BackupError("数据库是空的（没有表结构） / the database has no jq2qmt schema")
         tables = database_tables(db.engine)
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out, _snapshot_connection(db) as conn:
+        # owner-only (0600): a dump holds webhook secrets, password and token hashes
+        with open_private(tmp, "w", encoding="utf-8", newline="\n") as out, _snapshot_connection(db) as conn:
             _write(out, {"format": FORMAT, "format_version": FORMAT_VERSION, "schema": revision,
                          "backend": db.backend, "tables": [t.name for t in tables],
                          "created_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat()})

@@ -148,6 +148,9 @@ def _check_unique(positions):
         seen[position["code"]] = index
 
 
+TIME_MIN_YEAR, TIME_MAX_YEAR = 1990, 2200  # accepted years of a time field (parse_time)
+
+
 def parse_time(value, where="as_of"):
     """Naive UTC datetime from an ISO 8601 string; no zone means Beijing time."""
     if not isinstance(value, str):
@@ -161,6 +164,11 @@ def parse_time(value, where="as_of"):
         raise SnapshotError(where, "时间格式无效 / invalid ISO 8601 time")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=BEIJING)
+    # Years outside this range are typing errors; they also overflow the UTC
+    # conversion (year 1, year 9999 with a negative offset) and some databases.
+    if not TIME_MIN_YEAR <= parsed.year <= TIME_MAX_YEAR:
+        raise SnapshotError(where, "%s 年份必须在 %d-%d 之间 / %s year must be between %d and %d"
+                            % (where, TIME_MIN_YEAR, TIME_MAX_YEAR, where, TIME_MIN_YEAR, TIME_MAX_YEAR))
     return parsed.astimezone(timezone.utc).replace(tzinfo=None)
 
 
