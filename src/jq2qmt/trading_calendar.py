@@ -64,8 +64,13 @@ def _library():
     return frozenset(constants.holidays), years[0], years[-1], version
 
 
+def beijing_now():
+    """The exchange clock (naive Beijing time), whatever the server's time zone."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(hours=8)
+
+
 def beijing_today():
-    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=8)).date()
+    return beijing_now().date()
 
 
 def build_calendar(today, library):

@@ -13,7 +13,7 @@ import jq2qmt
 
 PKG = Path(jq2qmt.__file__).resolve().parent
 BUNDLED = sorted((PKG / "rules").glob("*.py")) + sorted((PKG / "engine").glob("*.py"))
-ALLOWED_STDLIB = {"math", "re", "decimal", "fnmatch"}
+ALLOWED_STDLIB = {"math", "re", "decimal", "fnmatch", "collections", "datetime"}
 FORBIDDEN_CALLS = {"open", "print", "input"}
 
 

@@ -1,5 +1,5 @@
-"""`jq2qmt db upgrade|current`: schema migrations. Also the options every
-instance command shares (`instance_options`, `open_or_fail`)."""
+"""`jq2qmt db upgrade|current|dump|restore`: schema migrations, backup and restore.
+Also the options every instance command shares (`instance_options`, `open_or_fail`)."""
 
 from pathlib import Path
 
@@ -78,14 +78,30 @@ def current(instance_dir, database_url):
     click.echo("current: %s  head: %s  (%s)" % (revision or "(empty)", head, state))
 
 
+def _reason(exc):
+    return str(getattr(exc, "orig", exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
 @db.command()
 @instance_options
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def dump(instance_dir, database_url, file):
     """导出全部数据（含历史）到 JSON lines 文件 / dump every table, history included, to FILE."""
-    from jq2qmt.cli.backup import run_dump
+    from jq2qmt.store.backup import BackupError, dump as dump_database
 
-    run_dump(instance_dir, database_url, file)
+    _settings, database = open_or_fail(instance_dir, database_url, need_schema=False)
+    try:
+        counts = dump_database(database, file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    except OSError as exc:
+        raise click.ClickException("无法写入文件 / cannot write %s: %s" % (file, exc.strerror or exc))
+    except Exception as exc:
+        raise click.ClickException("导出失败 / dump failed: %s" % _reason(exc))
+    finally:
+        database.dispose()
+    click.echo("已导出 %d 行，%d 张表 -> %s / dumped %d rows of %d tables"
+               % (sum(counts.values()), len(counts), file, sum(counts.values()), len(counts)))
 
 
 @db.command()
@@ -94,6 +110,17 @@ def dump(instance_dir, database_url, file):
 @click.option("--force", is_flag=True, help="覆盖非空数据库 / replace the contents of a non-empty database")
 def restore(instance_dir, database_url, file, force):
     """从备份文件恢复（可换数据库类型） / restore a dump into this database (any backend)."""
-    from jq2qmt.cli.backup import run_restore
+    from jq2qmt.store.backup import BackupError, restore as restore_database
 
-    run_restore(instance_dir, database_url, file, force)
+    _settings, database = open_or_fail(instance_dir, database_url, need_schema=False)
+    try:
+        counts = restore_database(database, file, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    except Exception as exc:
+        raise click.ClickException("恢复失败，目标数据库未改变 / restore failed, the database is unchanged: %s"
+                                   % _reason(exc))
+    finally:
+        database.dispose()
+    click.echo("已恢复 %d 行，%d 张表 / restored %d rows of %d tables"
+               % (sum(counts.values()), len(counts), sum(counts.values()), len(counts)))

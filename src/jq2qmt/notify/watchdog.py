@@ -21,8 +21,8 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt import trading_calendar
-from jq2qmt.follower import scheduler
 from jq2qmt.notify import settings as notify_settings
+from jq2qmt.rules import sessions as trading_hours
 
 log = logging.getLogger("jq2qmt.notify")
 CHECK_SECONDS = 60
@@ -51,7 +51,7 @@ def session_minutes(since, until, sessions, holidays):
     total = 0.0
     day = since.date()
     while day <= until.date():
-        if scheduler.is_trading_day(day, holidays):
+        if trading_hours.is_trading_day(day, holidays):
             for start, end in sessions:
                 lo = max(since, datetime.combine(day, start))
                 hi = min(until, datetime.combine(day, end))
@@ -73,10 +73,10 @@ def silent_accounts(session, beijing_now, threshold_minutes, holidays=None):
         if account.last_seen is None:
             continue
         try:
-            sessions = scheduler.parse_sessions(settings_of(account).get("sessions"))
+            sessions = trading_hours.parse_sessions(settings_of(account).get("sessions"))
         except (ValueError, TypeError):
-            sessions = scheduler.parse_sessions(None)
-        if not scheduler.in_session(beijing_now, sessions, holidays=holidays):
+            sessions = trading_hours.parse_sessions(None)
+        if not trading_hours.in_session(beijing_now, sessions, holidays=holidays):
             continue
         silent = session_minutes(account.last_seen + timedelta(hours=8), beijing_now, sessions, holidays)
         if silent >= threshold_minutes:
@@ -86,7 +86,7 @@ def silent_accounts(session, beijing_now, threshold_minutes, holidays=None):
 
 def check_followers(notifier, beijing_now=None):
     """Notify for each silent follower; returns the account ids found silent."""
-    beijing_now = beijing_now or scheduler.beijing_now()
+    beijing_now = beijing_now or trading_calendar.beijing_now()
     with notifier.db.read() as session:
         threshold = notify_settings.event_settings(session)["follower_silent"]["threshold_minutes"]
         silent = silent_accounts(session, beijing_now, threshold)

@@ -4,7 +4,7 @@ from alembic import context
 
 from jq2qmt.store.models import Base
 import jq2qmt.store.accounts  # noqa: F401  (account tables on the same metadata)
-import jq2qmt.notify.store  # noqa: F401  (notification tables, migration 0003)
+import jq2qmt.store.notifications  # noqa: F401  (notification tables, migration 0003)
 import jq2qmt.store.quality  # noqa: F401  (quality and order log tables, migration 0007)
 
 config = context.config
