@@ -51,11 +51,36 @@ def test_deviation_alert_after_n_rounds_above_the_threshold(db_url, instance, mo
     _round(db, 3, 3.0)
     assert quality_alerts.check_deviation(notifier, _beijing(10, 5)) == [ACCOUNT]
     title, text = notifier.sent[-1]
-    assert ACCOUNT in title and "3.00%、4.00%、5.00%" in text and "2.50%" in text
+    assert ACCOUNT in title and "3.00%、4.00%、5.00%" in text and "超过 2.50%" in text
     assert quality_alerts.check_deviation(notifier, _beijing(10, 5, day=26)) == []  # another day
     _round(db, 4, 2.0)  # back under the threshold
     assert quality_alerts.check_deviation(notifier, _beijing(10, 6)) == []
     assert len(notifier.sent) == 1
+
+
+def test_deviation_alert_counts_quiet_rounds_of_a_live_follower(db_url, instance, monkeypatch):
+    """A follower reports a round only when something changed: a gap that stays put
+    shows as heartbeats, each ROUND_SECONDS of them one more round."""
+    from sqlalchemy import update
+
+    db = instance.db()
+    accounts.add_account(db, ACCOUNT, "主账户", confirmed=True)
+    ns.set_channel(db, "wx", "wecom", {"url": "http://127.0.0.1:9/hook"})
+    notifier = CapturingNotifier(db)
+    monkeypatch.setenv("JQ2QMT_DEVIATION_ALERT_ROUNDS", "3")
+    _round(db, 1, 6.0)
+    assert quality_alerts.check_deviation(notifier, _beijing(10, 5)) == []
+    with db.read() as session:
+        seen = accounts.get_account(session, ACCOUNT).last_seen
+    with db.write_once() as session:  # heartbeats for 119 s: one quiet round, two in all
+        session.execute(update(accounts.Account).values(
+            last_seen=seen + datetime.timedelta(seconds=2 * quality_alerts.ROUND_SECONDS - 1)))
+    assert quality_alerts.check_deviation(notifier, _beijing(10, 5)) == []
+    with db.write_once() as session:  # 120 s: three rounds
+        session.execute(update(accounts.Account).values(
+            last_seen=seen + datetime.timedelta(seconds=2 * quality_alerts.ROUND_SECONDS)))
+    assert quality_alerts.check_deviation(notifier, _beijing(10, 5)) == [ACCOUNT]
+    assert "6.00%" in notifier.sent[-1][1]
 
 
 def test_daily_summary_once_after_the_close(db_url, instance):

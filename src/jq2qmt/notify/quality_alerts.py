@@ -1,9 +1,12 @@
 """Quality notifications, run by the watchdog (jq2qmt.notify.watchdog):
 
-- tracking_deviation: an account's tracking deviation (jq2qmt.store.quality) was above
-  `DEVIATION_PCT` percent in each of its last `DEVIATION_ROUNDS` recorded rounds of
-  today. The dispatcher's rate limit (the event's interval) keeps a lasting gap to one
-  message per interval. Both numbers can be set for the server process with the
+- tracking_deviation: an account's tracking deviation (jq2qmt.store.quality) stayed
+  above `DEVIATION_PCT` percent for `DEVIATION_ROUNDS` rounds today. A follower sends a
+  round report only when something changed (otherwise a heartbeat), so the rounds
+  counted are the newest recorded rounds above the threshold in a row, plus one per
+  `ROUND_SECONDS` (the follower's resync interval) that the follower stayed alive
+  after the newest one without reporting a change. The dispatcher's rate limit (the
+  event's interval) keeps a lasting gap to one message per interval. Both numbers can be set for the server process with the
   environment variables JQ2QMT_DEVIATION_ALERT_PCT and JQ2QMT_DEVIATION_ALERT_ROUNDS.
 - daily_summary: after the close of a trading day (`SUMMARY_AFTER`, Beijing time), one
   message per account that traded or reported that day: assets, deviation, orders,
@@ -26,6 +29,7 @@ SUMMARY_EVENT = "daily_summary"
 DEVIATION_PCT = 2.0
 DEVIATION_ROUNDS = 3
 SUMMARY_AFTER = dtime(15, 5)
+ROUND_SECONDS = 60.0  # a follower's full round at least this often while it is alive
 
 
 def _env_number(name, default, kind):
@@ -47,18 +51,29 @@ def thresholds():
 
 
 def deviating_accounts(session, day, pct, rounds):
-    """[(account_id, [deviation %, newest first])] of unpaused accounts whose last
-    `rounds` rounds of `day` (a date) all deviated more than `pct` percent."""
+    """[(account_id, [deviation % of the recorded rounds, newest first])] of unpaused
+    accounts whose deviation stayed above `pct` percent for `rounds` rounds of `day`
+    (a date; rounds counted as the module docstring says)."""
     from jq2qmt.store.accounts import Account
     from jq2qmt.store.quality import QualityRound
 
     found = []
     for account in session.scalars(select(Account).where(Account.paused.is_(False)).order_by(Account.account_id)):
-        values = session.scalars(select(QualityRound.deviation_pct).where(
+        rows = session.execute(select(QualityRound.deviation_pct, QualityRound.received_at).where(
             QualityRound.account_pk == account.id, QualityRound.day == day.isoformat(),
             QualityRound.deviation_pct.isnot(None)).order_by(QualityRound.id.desc()).limit(rounds)).all()
-        if len(values) == rounds and all(v > pct for v in values):
-            found.append((account.account_id, list(values)))
+        streak = []
+        for value, _ in rows:
+            if value <= pct:
+                break
+            streak.append(value)
+        if not streak:
+            continue
+        quiet = 0
+        if account.last_seen is not None and account.last_seen > rows[0][1]:
+            quiet = int((account.last_seen - rows[0][1]).total_seconds() // ROUND_SECONDS)
+        if len(streak) + quiet >= rounds:
+            found.append((account.account_id, streak))
     return found
 
 
@@ -74,7 +89,7 @@ def check_deviation(notifier, beijing_now=None):
         found = deviating_accounts(session, beijing_now.date(), pct, rounds)
     for account_id, values in found:
         notifier.notify(DEVIATION_EVENT, account_id, "跟踪偏离过大：%s" % account_id,
-                        "账户 %s 最近 %d 轮的跟踪偏离都超过 %.2f%%（最新 %.2f%%，依次 %s）。请检查是否有委托未成交、"
+                        "账户 %s 连续 %d 轮以上跟踪偏离超过 %.2f%%（最新 %.2f%%，记录到的依次为 %s）。请检查是否有委托未成交、"
                         "被拒绝或被跳过（委托/成交页），或资金是否足够。"
                         % (account_id, rounds, pct, values[0], "、".join("%.2f%%" % v for v in values)))
     return [a for a, _ in found]
