@@ -107,7 +107,7 @@ def _model_metadata():
 
     from jq2qmt.store.models import Base
 
-    for name in ("jq2qmt.store.accounts", "jq2qmt.notify.store", "jq2qmt.store.quality"):
+    for name in ("jq2qmt.store.accounts", "jq2qmt.store.notifications", "jq2qmt.store.quality"):
         try:
             importlib.import_module(name)
         except ImportError:
