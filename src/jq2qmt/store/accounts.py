@@ -36,15 +36,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jq2qmt import trading_calendar
+from jq2qmt.follower.safety import matches_ignore
 from jq2qmt.store import account_settings as checks
 from jq2qmt.store.models import (
-    ApiToken, Base, BigId, Change, Double, LongText, Name, Strategy, Timestamp, utcnow)
+    ApiToken, Base, BigId, Change, Double, LongText, Name, Position, Strategy, Timestamp, utcnow)
 from jq2qmt.store.snapshot import check_strategy_name, format_time, SnapshotError
 
 REPORT_KINDS = ("round", "heartbeat", "preflight")
 REPORT_STATUSES = ("ok", "held", "dry_run", "paused", "outside_session", "error", "idle", "preflight")
 REPORT_LISTS = ("placed", "cancelled", "rejected", "skipped", "errors")
 MAX_REPORTS_KEPT = 5000  # round reports per account; older ones are pruned
+REPORT_MAX_BYTES = 256 * 1024  # one stored report (UTF-8 JSON); a larger one is refused (413)
+REPORTS_KEPT_BYTES = 64 * 1024 * 1024  # round-report history per account; the oldest go first
 TOKEN_NAME = "follower:%s"
 
 
@@ -302,17 +305,51 @@ def latest_preflight(session, account):
     return body
 
 
+IGNORE_SCAN_ROUNDS = 8
+
+
+def ignored_codes(session, account, follows, preflight, settings):
+    """The codes the pages show for `account` that its ignore list matches, read with
+    the follower's own rule (`follower.safety.matches_ignore`), so a page never
+    re-implements it: codes of the followed strategies, of the account snapshots in
+    its last `IGNORE_SCAN_ROUNDS` rounds, and of its latest preflight."""
+    patterns = settings.get("ignore") or []
+    if not patterns:
+        return []
+    codes = set()
+    names = [f.strategy_name for f in follows]
+    if names:
+        codes.update(session.scalars(select(Position.code).join(Strategy, Strategy.id == Position.strategy_id)
+                                     .where(Strategy.name.in_(names), Strategy.removed_at.is_(None))).all())
+    bodies = session.scalars(select(AccountReport.body_json).where(
+        AccountReport.account_pk == account.id, AccountReport.kind == "round")
+        .order_by(AccountReport.id.desc()).limit(IGNORE_SCAN_ROUNDS)).all()
+    rows = []
+    for body in bodies:
+        snapshot = json.loads(body).get("account")
+        if isinstance(snapshot, dict) and isinstance(snapshot.get("positions"), list):
+            rows.extend(snapshot["positions"])
+    seen = (preflight or {}).get("preflight")
+    if isinstance(seen, dict) and isinstance(seen.get("positions"), list):
+        rows.extend(seen["positions"])
+    codes.update(r["code"] for r in rows if isinstance(r, dict) and isinstance(r.get("code"), str))
+    return sorted(code for code in codes if matches_ignore(code, patterns))
+
+
 def summary(session, account):
     """An account as listed by the admin API."""
     follows = follows_of(session, account)
     last_round = _last_round(session, account)
+    preflight = latest_preflight(session, account)
+    settings = settings_of(account)
     return {
         "account_id": account.account_id, "name": account.name, "mode": account.mode,
         "paused": account.paused, "dry_run": account.dry_run,
         "confirmed": bool(account.confirmed), "confirmed_at": format_time(account.confirmed_at),
-        "preflight": latest_preflight(session, account),
+        "preflight": preflight,
         "follow": follow_dict(account, follows),
-        "settings": settings_of(account),
+        "settings": settings,
+        "ignored_codes": ignored_codes(session, account, follows, preflight, settings),
         "approved_version": account.approved_version,
         "revision": account.revision,
         "last_seen": format_time(account.last_seen),
@@ -735,6 +772,11 @@ def _clean_report(payload):
         raise AccountError("status", "缺少 status / status is required")
     if round_id is None:
         raise AccountError("round_id", "缺少 round_id / round_id is required")
+    from jq2qmt.store import quality
+    try:
+        quality.check_report(payload)
+    except quality.QualityError as exc:
+        raise AccountError(exc.field, exc.message)
     return kind, status, round_id, version, payload
 
 
@@ -747,6 +789,9 @@ def save_report(db, account_id, payload, remote_addr=None):
     """
     kind, status, round_id, version, body = _clean_report(payload)
     text = _dumps(body)
+    if len(text.encode("utf-8")) > REPORT_MAX_BYTES:
+        raise AccountError("", "报告超过 %d KB / the report exceeds %d KB" % (REPORT_MAX_BYTES // 1024,
+                                                                          REPORT_MAX_BYTES // 1024), "too_large", 413)
 
     def write(session):
         account = get_account(session, account_id)
@@ -772,7 +817,7 @@ def save_report(db, account_id, payload, remote_addr=None):
             from jq2qmt.store import quality
             quality.record(session, account, body, round_id, status, now,
                            [f.strategy_name for f in follows_of(session, account)])
-        if kind == "round" and row.id % 100 == 0:
+        if kind == "round" and (row.id % 100 == 0 or len(text) > REPORT_MAX_BYTES // 16):
             _prune_reports(session, account)
         return row.id
 
@@ -780,9 +825,17 @@ def save_report(db, account_id, payload, remote_addr=None):
 
 
 def _prune_reports(session, account):
-    cutoff = session.scalar(select(AccountReport.id).where(
+    """Keep the newest round reports: at most MAX_REPORTS_KEPT of them and at most
+    REPORTS_KEPT_BYTES of report text (characters) per account."""
+    cutoff, kept = None, 0
+    rows = session.execute(select(AccountReport.id, func.length(AccountReport.body_json)).where(
         AccountReport.account_pk == account.id, AccountReport.kind == "round")
-        .order_by(AccountReport.id.desc()).offset(MAX_REPORTS_KEPT).limit(1))
+        .order_by(AccountReport.id.desc()).limit(MAX_REPORTS_KEPT + 1))
+    for count, (report_id, size) in enumerate(rows):
+        kept += size or 0
+        if count >= MAX_REPORTS_KEPT or kept > REPORTS_KEPT_BYTES:
+            cutoff = report_id
+            break
     if cutoff is not None:
         session.execute(delete(AccountReport).where(AccountReport.account_pk == account.id,
                                                     AccountReport.kind == "round", AccountReport.id <= cutoff))

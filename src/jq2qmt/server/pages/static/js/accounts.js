@@ -51,6 +51,7 @@ function normalizeAccount(a) {
     approvedVersion: a.approved_version || null,
     confirmed: a.confirmed !== false,
     preflight: a.preflight || null,
+    ignoredCodes: Array.isArray(a.ignored_codes) ? a.ignored_codes : [],
   };
 }
 
@@ -120,10 +121,13 @@ function accountCard(a, info) {
     el('div', { class: 'account-body' },
       a.confirmed ? null : el('section', { class: 'wide preflight-box' }, preflightBlock(a)),
       held ? el('section', { class: 'wide held' }, heldBlock(a, held)) : null,
+      detail.merged_target_error ? el('section', { class: 'wide' }, el('div', { class: 'alert alert-error target-error', role: 'alert' },
+        el('strong', { text: '目标无法计算，跟单端每一轮都会报错、不下单：' }), targetProblem(detail.merged_target_error))) : null,
       el('section', {}, el('h3', { text: '跟单设置' }), settingsList(a, detail)),
       el('section', {}, el('h3', { text: '跟单端' }), followerList(a, status, lastRound)),
       ...(lastRound || reports.length ? [
-        el('section', { class: 'wide' }, el('h3', { text: '账户持仓 vs 目标' }), compareTable(lastRound, detail, a.settings.ignore || [], a.preflight)),
+        el('section', { class: 'wide' }, el('h3', { text: '账户持仓 vs 目标' }),
+          compareTable(lastRound, detail, detail.ignored_codes || a.ignoredCodes, a.preflight)),
         el('section', { class: 'wide' }, el('h3', { text: '最近轮次' }), roundsTable(reports, info.reports === null))]
         : [el('section', { class: 'wide' }, el('p', { class: 'muted' },
           '跟单端还没有报告过。在 QMT 中粘贴 ', el('code', { text: 'jq2qmt export qmt' }), ' 导出的脚本，或运行 ',
@@ -265,14 +269,23 @@ const STATUS = {
 const statusLabel = (s) => (STATUS[s] || [s || '—'])[0];
 const statusBadge = (s) => el('span', { class: 'badge ' + ((STATUS[s] || [])[1] || ''), text: statusLabel(s) });
 
-// Last account snapshot (from the follower's last round) against the account's target
-// (the followed strategies merged and scaled by the server, as the follower's engine does).
-// Ignore patterns: exact codes or a prefix ending in "*" (e.g. "1318*").
-export function isIgnored(code, patterns) {
-  return patterns.some((p) => (p.endsWith('*') ? code.startsWith(p.slice(0, -1)) : code === p));
+// Why the server could not compute the account's target, in words a trader acts on.
+function targetProblem(error) {
+  const m = /^targets\.(.+)\.portfolio_value/.exec(String(error));
+  if (m) {
+    return `策略 ${m[1]} 的快照没有总资产（portfolio.total_value），按权重跟单无法换算数量。`
+      + '请让聚宽策略重新上传带 portfolio 的快照，或在「持仓调整」中确认该策略最近的修正没有清除它。'
+      + `（${error}）`;
+  }
+  return String(error);
 }
 
-function compareTable(lastRound, detail, ignore, preflight) {
+// Last account snapshot (from the follower's last round) against the account's target
+// (the followed strategies merged and scaled by the server, as the follower's engine does).
+// `ignored`: the codes the server found matched by the account's ignore list (read with
+// the follower's own rule; the page does not interpret the patterns itself).
+function compareTable(lastRound, detail, ignored, preflight) {
+  const ignore = new Set(ignored || []);
   const held = {};
   let account = lastRound && lastRound.account;
   let source = '账户快照';
@@ -298,7 +311,7 @@ function compareTable(lastRound, detail, ignore, preflight) {
       el('td', { class: 'num', text: t === undefined ? '—' : fmtInt(t) }),
       el('td', { class: 'num', text: fmtInt(h) }),
       el('td', { class: 'num', text: held[code] && held[code].can_use_volume !== undefined ? fmtInt(held[code].can_use_volume) : '—' }),
-      el('td', { class: 'num ' + (diff > 0 ? 'up' : diff < 0 ? 'down' : ''), text: isIgnored(code, ignore) ? '忽略' : diff === null ? '不在目标中' : (diff ? fmtSigned(diff) : '一致') }));
+      el('td', { class: 'num ' + (diff > 0 ? 'up' : diff < 0 ? 'down' : ''), text: ignore.has(code) ? '忽略' : diff === null ? '不在目标中' : (diff ? fmtSigned(diff) : '一致') }));
   });
   const tbody = el('tbody');
   fillBody(tbody, rows, account ? '账户空仓且目标为空。' : '跟单端还没有报告过账户持仓。', 6);
@@ -457,30 +470,29 @@ $('settings-form').addEventListener('submit', async (ev) => {
         slice_value: optionalNumber($('s-slice').value, '拆单金额'),
       },
     };
+    const follow = {};
     for (const f of editor.follows) {
       const n = Number(f.value);
       if (!f.value.trim() || !isFinite(n) || n <= 0) throw new Error(`${f.strategy} 的${editor.key === 'capital' ? '资金' : '比例'}须为大于 0 的数字`);
+      if (editor.key === 'ratio' && n > 1000) throw new Error(`${f.strategy} 的比例不能大于 1000`);
+      if (n !== editor.original[f.strategy]) follow[f.strategy] = { [editor.key]: n };
     }
+    for (const name of Object.keys(editor.original)) {
+      if (!editor.follows.some((f) => f.strategy === name)) follow[name] = null;  // unfollow
+    }
+    if (Object.keys(follow).length) body.follow = follow;
   } catch (e) { err.textContent = e.message; return; }
   $('s-save').disabled = true;
   try {
+    // settings and follows in one request: the server saves all of it or nothing
     await api(base(a.id), { method: 'PATCH', body });
-    const keep = new Set(editor.follows.map((f) => f.strategy));
-    for (const f of editor.follows) {
-      if (Number(f.value) !== editor.original[f.strategy]) {
-        await api(base(a.id) + '/follow/' + encodeURIComponent(f.strategy), { method: 'PUT', body: { [editor.key]: Number(f.value) } });
-      }
-    }
-    for (const name of Object.keys(editor.original)) {
-      if (!keep.has(name)) await api(base(a.id) + '/follow/' + encodeURIComponent(name), { method: 'DELETE' });
-    }
     dialog.close();
     flash(`已保存 ${a.name || a.id} 的设置`);
     await load();
   } catch (e) {
     if (e.status !== 401) {
       const field = e.body && e.body.error && e.body.error.field;
-      err.textContent = (field ? `${field}：` : '') + e.message;
+      err.textContent = (field ? `${field}：` : '') + e.message + '（未保存任何修改）';
     }
   } finally {
     $('s-save').disabled = false;
@@ -489,4 +501,4 @@ $('settings-form').addEventListener('submit', async (ev) => {
 
 document.addEventListener('visibilitychange', () => { if (!document.hidden) load(); else clearTimeout(state.timer); });
 load();
-window.jq2qmt = Object.assign(window.jq2qmt || {}, { followerStatus, inTradingHours, isIgnored, reload: load });
+window.jq2qmt = Object.assign(window.jq2qmt || {}, { followerStatus, inTradingHours, reload: load });

@@ -14,7 +14,8 @@ const tbody = document.querySelector('#rows-table tbody');
 const rowDialog = document.getElementById('row-dialog');
 const newDialog = document.getElementById('new-dialog');
 
-const state = { strategies: [], name: null, rows: [], dirty: false, totals: {}, names: {}, editing: null, created: [] };
+const state = { strategies: [], name: null, version: 0, rows: [], dirty: false, totals: {}, names: {}, editing: null, created: [] };
+const saveWarning = document.getElementById('save-warning');
 
 const CODE_RE = /^(\d{6})\.(XSHG|XSHE|SH|SZ|BJ)$/;
 const SUFFIX = { XSHG: 'SH', XSHE: 'SZ', SH: 'SH', SZ: 'SZ', BJ: 'BJ' };
@@ -78,6 +79,7 @@ function open(name) {
   state.name = name;
   const s = state.strategies.find((x) => x.name === name);
   state.rows = s ? s.positions.map((p) => ({ ...p, dirty: false, error: null })) : [];
+  state.version = s ? Number(s.version) || 0 : 0;  // the base of a correction: 0 for a new strategy
   state.dirty = false;
   const adj = isAdjustment(name);
   document.getElementById('editor-title').textContent = adj ? `调整策略 ${name}` : `手工修正 ${name}`;
@@ -112,12 +114,19 @@ function render() {
     el('td', { text: r.name || state.names[canonical(r.code)] || '' }),
     el('td', { class: 'num' + (Number(r.volume) < 0 ? ' down' : ''), text: fmtInt(Number(r.volume)) }),
     el('td', { class: 'num', text: fmtPrice(Number(r.cost)) }),
-    el('td', { class: 'num merged', text: fmtInt(state.totals[canonical(r.code)] ?? 0) }),
+    mergedCell(state.totals[canonical(r.code)] ?? 0),
     el('td', { class: 'actions' },
       el('button', { class: 'btn btn-small', type: 'button', text: '编辑', onclick: () => openRow(i) }), ' ',
       el('button', { class: 'btn btn-small btn-danger', type: 'button', text: '删除', onclick: () => removeRow(i) }))));
   fillBody(tbody, rows, adj ? '没有调整项。点「＋ 添加」加一行。' : '空仓。', 6);
   saveBtn.disabled = !state.dirty;
+}
+
+// A negative merged target is shown with what the followers do with it.
+function mergedCell(total) {
+  return el('td', { class: 'num merged' + (total < 0 ? ' down' : '') }, fmtInt(total),
+    total < 0 ? el('span', { class: 'badge badge-warn negative-target', text: '按 0 处理（清仓）',
+      title: '合并目标为负：跟单端按 0 处理，卖出账户里这只股票的全部持仓，不会卖空' }) : null);
 }
 
 function markDirty() {
@@ -174,6 +183,9 @@ async function save() {
   hideSaveError();
   const body = {
     strategy_name: state.name,
+    // the server refuses the save (409) when the strategy moved on since it was opened;
+    // portfolio and as_of are left out, so the server keeps the stored ones
+    base_version: state.version,
     positions: state.rows.map((r) => {
       const p = { code: r.code, volume: Number(r.volume), cost: Number(r.cost) };
       if (r.name) p.name = r.name;
@@ -181,14 +193,43 @@ async function save() {
     }),
   };
   try {
-    await api('/api/v1/positions/update/internal', { method: 'POST', body });
+    const { data } = await api('/api/v1/positions/update/internal', { method: 'POST', body });
     flash(`已保存 ${state.name}`);
     await load(state.name);
+    showWarnings((data && data.warnings) || []);
   } catch (err) {
     if (err.status === 401) return;
+    if (err.status === 409 && err.body && err.body.error && err.body.error.code === 'version_conflict') {
+      showConflict(err.body.error);
+      saveBtn.disabled = false;
+      return;
+    }
     showServerErrors(err);
     saveBtn.disabled = false;
   }
+}
+
+// The save's warnings (a merged target below 0), kept on screen until the next edit.
+function showWarnings(warnings) {
+  if (!warnings.length) { saveWarning.hidden = true; saveWarning.replaceChildren(); return; }
+  saveWarning.replaceChildren(
+    el('strong', { text: '已保存，但合并目标为负：' }),
+    ...warnings.map((w) => el('div', { class: 'negative-warning', dataset: { code: w.stock },
+      text: `${w.stock} 合并目标 ${fmtInt(w.volume)} 股 —— 跟单端按 0 处理：卖出账户里这只股票的全部持仓，不会卖空。` })));
+  saveWarning.hidden = false;
+}
+
+// Someone else saved (or JoinQuant uploaded) since this page opened the strategy:
+// nothing was written; say which version is current and offer to reload.
+function showConflict(error) {
+  const current = error.current_version;
+  const text = current
+    ? `未保存：策略已更新到 v${current}（${error.current_source || '—'}，${fmtTime(error.current_update_time)}），你编辑的是 v${error.base_version}。`
+    : `未保存：策略 ${state.name} 已被删除，你编辑的是 v${error.base_version}。`;
+  saveError.replaceChildren(el('span', { class: 'conflict-text', text: text + '重新加载会放弃你在本页的修改，请重新加载后再改。' }), ' ',
+    el('button', { class: 'btn btn-small', type: 'button', id: 'conflict-reload', text: '重新加载',
+      onclick: () => { state.dirty = false; load(state.name).catch((e) => flash(e.message, true)); } }));
+  saveError.hidden = false;
 }
 
 function showServerErrors(err) {
@@ -208,7 +249,12 @@ function showServerErrors(err) {
 }
 
 function showSaveError(text) { saveError.textContent = text; saveError.hidden = false; }
-function hideSaveError() { saveError.hidden = true; saveError.textContent = ''; }
+function hideSaveError() {
+  saveError.hidden = true;
+  saveError.textContent = '';
+  saveWarning.hidden = true;
+  saveWarning.replaceChildren();
+}
 
 saveBtn.addEventListener('click', save);
 document.getElementById('remove-strategy').addEventListener('click', removeStrategy);
