@@ -236,6 +236,11 @@ def test_idle_keep_alive_connection_is_closed_after_the_timeout(served):
                 data += chunk
             assert _status(data) == 200
         assert _read_all(sock, limit=8) == b""
+    with _connect(served) as sock:  # blank lines between requests do not keep it open either
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _status(sock.recv(4096)) == 200
+        sock.sendall(b"\r\n")
+        assert _read_all(sock, limit=8) is not None
 
 
 def test_long_poll_outlives_the_header_and_keep_alive_timeouts(served):

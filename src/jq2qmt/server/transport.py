@@ -159,6 +159,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self._head_raw > limit:
                 _warn("headers", "event=request_refused reason=headers_too_large bytes=%d", self._head_raw)
                 self._refuse(431)
+                return
+            # Bytes that start no message (blank lines between requests) cancelled the
+            # keep-alive timer above: the head timer bounds the connection instead.
+            self._arm_head_timer()
         elif self._phase == "body" and self._body_timer is None:
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timeout)
 
