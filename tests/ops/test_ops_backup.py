@@ -196,7 +196,10 @@ def test_dump_of_an_older_schema_restores_and_upgrades(tmp_path):
         restored.pop("accounts"), before.pop("accounts")
         old_rows, new_rows = _rows(old, "accounts"), _rows(new, "accounts")
         assert [dict(r, confirmed=1, confirmed_at=None) for r in old_rows] == new_rows
-        assert {k: v for k, v in restored.items() if not k.startswith("notify_")} == before
+        later = set(restored) - set(before)  # tables of the migrations after 0002
+        assert {k: v for k, v in restored.items() if k not in later} == before
+        assert {k: restored[k] for k in later if not k.startswith("notify_")} == {
+            k: [] for k in later if not k.startswith("notify_")}
     finally:
         old.dispose()
         new.dispose()
