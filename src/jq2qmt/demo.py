@@ -16,8 +16,8 @@ would (`jq2qmt account confirm`), and the follower trades from its next round.
 
 Both sides see the same prices, which take a small random step each cycle. The
 follower runs on a replayed exchange clock (the last trading day of the server's
-calendar, 10:00 Beijing time) so the demo trades at any hour. Ctrl-C (KeyboardInterrupt, Windows too) stops everything and
-removes the temporary instance unless `keep` was asked for.
+calendar, 10:00 Beijing time) so the demo trades at any hour. Ctrl-C (KeyboardInterrupt,
+Windows too) stops everything and removes the temporary instance unless `keep` was asked for.
 """
 
 import datetime as dt
