@@ -8,10 +8,10 @@ Bundled into the exported QMT file: Python 3.6, stdlib only.
 """
 
 import datetime
-import fnmatch
 import json
 
 from . import scheduler
+from ..rules.ignore import matches_ignore  # noqa: F401  (the follower's name for it)
 
 FOLLOW_MODES = ("ratio", "weight")
 DEFAULT_SETTINGS = {
@@ -115,17 +115,6 @@ def content_key(plan):
     """What a plan asks for, without its version and approval fields."""
     keep = dict((k, plan.get(k)) for k in ("targets", "follow", "settings", "paused", "dry_run"))
     return json.dumps(keep, sort_keys=True, ensure_ascii=True)
-
-
-def matches_ignore(code, patterns):
-    """Ignore list entries: a full code ('511880.SH'), a bare number ('511880'), or a
-    pattern with '*' / '?' ('1318*', '204*.SH'), as the engine reads them."""
-    forms = (code.upper(), code.split(".")[0])
-    for pattern in patterns:
-        pattern = str(pattern).strip().upper()
-        if pattern and any(fnmatch.fnmatchcase(form, pattern) for form in forms):
-            return True
-    return False
 
 
 def followed_strategies_all_empty(plan):

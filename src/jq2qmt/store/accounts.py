@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jq2qmt import trading_calendar
-from jq2qmt.follower.safety import matches_ignore
+from jq2qmt.rules.ignore import matches_ignore
 from jq2qmt.store import account_settings as checks
 from jq2qmt.store.models import (
     ApiToken, Base, BigId, Change, Double, LongText, Name, Position, Strategy, Timestamp, utcnow)
@@ -310,7 +310,7 @@ IGNORE_SCAN_ROUNDS = 8
 
 def ignored_codes(session, account, follows, preflight, settings):
     """The codes the pages show for `account` that its ignore list matches, read with
-    the follower's own rule (`follower.safety.matches_ignore`), so a page never
+    the follower's own rule (`rules.ignore.matches_ignore`), so a page never
     re-implements it: codes of the followed strategies, of the account snapshots in
     its last `IGNORE_SCAN_ROUNDS` rounds, and of its latest preflight."""
     patterns = settings.get("ignore") or []
