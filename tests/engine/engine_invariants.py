@@ -6,6 +6,7 @@ import math
 
 from jq2qmt.engine.scenario import parse_scenario
 from jq2qmt.rules import codes, fees, lots, prices
+from jq2qmt.rules.instrument import instrument
 
 SKIP_REASONS = {"suspended", "limit_up", "limit_down", "not_sellable", "insufficient_cash",
                 "below_lot", "below_min_value", "ignored", "no_quote", "over_max_order_value"}
@@ -43,7 +44,7 @@ def _full_quote(code, quote):
         st = q.get("st")
         if st is None:
             st = prices.is_st(q.get("name"))
-        high, low = prices.daily_limits(code, q["prev_close"], st)
+        high, low = prices.daily_limits(instrument(code), q["prev_close"], st)
         q["high_limit"] = q.get("high_limit") or high
         q["low_limit"] = q.get("low_limit") or low
     return q
@@ -101,14 +102,14 @@ def check_invariants(raw, plan):
         q = _full_quote(code, quote)
         assert prices.is_on_tick(price, prices.tick_size(code)), order
         assert q["low_limit"] - 1e-9 <= price <= q["high_limit"] + 1e-9, order
-        assert prices.in_cage(code, side, price, q), order
+        assert prices.in_cage(instrument(code), side, price, q), order
         if side == "buy":
             assert not prices.is_limit_up(q)
-            assert lots.is_valid_buy(code, volume), order
-            buy_cost += fees.buy_cost_fen(code, price, volume, settings["fees"])
+            assert lots.is_valid_buy(instrument(code), volume), order
+            buy_cost += fees.buy_cost_fen(instrument(code), price, volume, settings["fees"])
         else:
             assert not prices.is_limit_down(q)
-            proceeds += fees.sell_proceeds_fen(code, price, volume, settings["fees"])
+            proceeds += fees.sell_proceeds_fen(instrument(code), price, volume, settings["fees"])
         new.setdefault(code, []).append(order)
 
     # cash: buys plus estimated fees never exceed cash (+ sell proceeds if allowed)
@@ -134,10 +135,10 @@ def check_invariants(raw, plan):
         sold = 0
         for order in orders:
             if order["side"] == "sell":
-                assert lots.is_valid_sell(code, order["volume"], left), (order, left)
-                if lots.odd_parts_differ(code, pos["volume"], pos["can_use_volume"]):
+                assert lots.is_valid_sell(instrument(code), order["volume"], left), (order, left)
+                if lots.odd_parts_differ(instrument(code), pos["volume"], pos["can_use_volume"]):
                     # the remainders disagree: whole lots only, valid under either reading
-                    assert lots.is_valid_buy(code, order["volume"]), (order, pos)
+                    assert lots.is_valid_buy(instrument(code), order["volume"]), (order, pos)
                 left -= order["volume"]
                 sold += order["volume"]
         assert sold <= max(0, pos["can_use_volume"] - open_sells)
@@ -161,5 +162,5 @@ def check_invariants(raw, plan):
             if codes.is_never_traded(code):
                 assert projected == target
             else:
-                assert abs(projected - target) < lots.lot_size(code), \
+                assert abs(projected - target) < instrument(code).lot, \
                     (code, target, pos, projected, plan)

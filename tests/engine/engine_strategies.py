@@ -9,6 +9,7 @@ which keeps 2,000 examples per property fast enough for CI.
 from hypothesis import strategies as st
 
 from jq2qmt.rules import codes, prices
+from jq2qmt.rules.instrument import instrument
 
 CODES = [
     "600000.SH", "601318.SH", "600543.SH", "000001.SZ", "002594.SZ", "300750.SZ",
@@ -39,7 +40,7 @@ def make_quote(rnd, code, kind):
     low_price, high_price = _PRICE_RANGE.get(board, (1.5, 300.0))
     prev = _price(rnd.randint(int(low_price / tick), int(high_price / tick)), tick)
     is_st = board in _ST_BOARDS and rnd.random() < 0.2
-    high, low = prices.daily_limits(code, prev, is_st)
+    high, low = prices.daily_limits(instrument(code), prev, is_st)
     hi_t, lo_t = int(round(high / tick)), int(round(low / tick))
     last_t = rnd.randint(lo_t + 1, hi_t - 1)
     bid_t = max(lo_t, last_t - rnd.randint(0, 3))

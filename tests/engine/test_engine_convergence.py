@@ -13,7 +13,7 @@ from jq2qmt.engine import sizing
 from jq2qmt.engine.merge import merge_targets
 from jq2qmt.engine.plan import compute_plan
 from jq2qmt.engine.scenario import parse_scenario
-from jq2qmt.rules import lots
+from jq2qmt.rules.instrument import instrument
 from jq2qmt.sim.exchange import STATUS_JUNK, PaperExchange
 
 PROFILE = settings.get_profile("jq2qmt-engine")
@@ -39,7 +39,7 @@ def run_cycle(ex, targets, follow, settings_):
 def off_target(ex, wanted):
     held = dict((p["code"], p["volume"]) for p in ex.positions())
     return dict((code, held.get(code, 0) - target) for code, target in wanted.items()
-                if abs(held.get(code, 0) - target) >= lots.lot_size(code))
+                if abs(held.get(code, 0) - target) >= instrument(code).lot)
 
 
 def converge(ex, targets, follow, settings_=None, cycles_per_day=CYCLES_PER_DAY):

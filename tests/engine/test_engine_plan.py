@@ -9,6 +9,7 @@ from jq2qmt.engine.plan import compute_plan
 from jq2qmt.engine import sizing
 from jq2qmt.rules import fees
 from jq2qmt.rules import lots
+from jq2qmt.rules.instrument import instrument
 
 PF = quote(10.0, prev_close=9.9, bid1=9.99, ask1=10.01)          # 600000 浦发银行
 PA = quote(11.0, prev_close=11.0, bid1=10.99, ask1=11.01)         # 000001 平安银行
@@ -115,7 +116,7 @@ def test_sell_is_whole_lots_when_the_odd_parts_differ(code, q, held, target, sol
     assert [o["volume"] for o in plan["orders"]] == sold
     assert reasons(plan) == ({code: {skip}} if skip else {})
     [entry] = plan["skipped"] if skip else [{"detail": ""}]
-    assert ("whole lots only" in entry["detail"]) is lots.odd_parts_differ(code, *held)
+    assert ("whole lots only" in entry["detail"]) is lots.odd_parts_differ(instrument(code), *held)
 
 
 def test_whole_lot_sells_stay_whole_when_capped_or_sliced():
@@ -251,8 +252,8 @@ def test_slices_per_code_are_bounded_and_the_rest_waits_for_a_later_round():
 
 def test_insufficient_cash_serves_the_largest_order_value_first():
     quotes = {"600000.SH": PF, "000001.SZ": PA, "300750.SZ": quote(200.0)}
-    cost_pa = fees.buy_cost_fen("000001.SZ", 11.03, 1000) / 100.0
-    cost_pf = fees.buy_cost_fen("600000.SH", 10.03, 300) / 100.0
+    cost_pa = fees.buy_cost_fen(instrument("000001.SZ"), 11.03, 1000) / 100.0
+    cost_pf = fees.buy_cost_fen(instrument("600000.SH"), 10.03, 300) / 100.0
     plan = compute_plan(scenario({"600000.SH": 300, "000001.SZ": 1000, "300750.SZ": 100},
                                  quotes=quotes, cash=cost_pa + cost_pf + 100))
     got = {o["code"]: o["volume"] for o in plan["orders"]}

@@ -14,6 +14,7 @@ from engine_invariants import check_invariants
 from engine_strategies import CASH, market, raw_scenarios, settings_dict, targets_and_follow
 from jq2qmt.engine.plan import compute_plan
 from jq2qmt.rules import lots, prices
+from jq2qmt.rules.instrument import instrument
 from jq2qmt.sim.exchange import STATUS_JUNK, STATUS_SUCCEEDED, PaperExchange
 
 PROFILE = settings.get_profile("jq2qmt-engine")
@@ -66,11 +67,11 @@ def build_exchange(world):
         q = ex.quote(code)
         if q is None or code not in world["quotes"]:
             continue
-        try:
-            tick = prices.tick_size(code)
-            volume = lots.floor_buy(code, volume)
-        except ValueError:
+        inst = instrument(code)
+        if not inst.tradable:
             continue
+        tick = inst.tick
+        volume = lots.floor_buy(inst, volume)
         if side == "buy":
             price = max(q["low_limit"], (q["bid1"] or q["last"]) - ticks * tick)
         else:

@@ -3,6 +3,7 @@
 import pytest
 
 from jq2qmt.rules import fees, t0
+from jq2qmt.rules.instrument import instrument
 
 
 @pytest.mark.parametrize("code, side, price, volume, expected_fen", [
@@ -21,20 +22,20 @@ from jq2qmt.rules import fees, t0
 ])
 def test_fees_fen(code, side, price, volume, expected_fen):
     amount = fees.amount_li(price, volume)
-    assert fees.fees_fen_for_amount(code, side, amount) == expected_fen
-    assert fees.estimate_fees(code, side, price, volume) == expected_fen / 100.0
+    assert fees.fees_fen_for_amount(instrument(code), side, amount) == expected_fen
+    assert fees.estimate_fees(instrument(code), side, price, volume) == expected_fen / 100.0
 
 
 def test_buy_cost_and_sell_proceeds():
-    assert fees.buy_cost_fen("600000.SH", 10.01, 100) == 100100 + 502
-    assert fees.sell_proceeds_fen("600000.SH", 10.01, 100) == 100100 - 553
-    assert fees.buy_cost_fen("510300.SH", 4.001, 100) == 40010 + 500
+    assert fees.buy_cost_fen(instrument("600000.SH"), 10.01, 100) == 100100 + 502
+    assert fees.sell_proceeds_fen(instrument("600000.SH"), 10.01, 100) == 100100 - 553
+    assert fees.buy_cost_fen(instrument("510300.SH"), 4.001, 100) == 40010 + 500
 
 
 def test_fee_settings():
     custom = {"commission_rate": 0.0001, "min_commission": 0.0}
-    assert fees.fees_fen_for_amount("510300.SH", "buy", fees.amount_li(4.0, 1000), custom) == 40
-    assert fees.fees_fen_for_amount("600000.SH", "buy", 0) == 0
+    assert fees.fees_fen_for_amount(instrument("510300.SH"), "buy", fees.amount_li(4.0, 1000), custom) == 40
+    assert fees.fees_fen_for_amount(instrument("600000.SH"), "buy", 0) == 0
     with pytest.raises(ValueError):
         fees.with_defaults({"commision_rate": 0.1})
 
@@ -52,17 +53,3 @@ def test_to_fen_rounds_down(cny, fen):
 ])
 def test_t0(code, is_t0):
     assert t0.is_t0(code) is is_t0
-
-
-@pytest.mark.parametrize("code", ["600000.SH", "688981.SH", "430047.BJ", "510300.SH",
-                                  "113050.SH", "159915.SZ"])
-@pytest.mark.parametrize("custom", [None, {"min_commission": 0.0},
-                                    {"commission_rate": 0.003, "transfer_fee_rate": 0.0}])
-def test_buy_cost_fen_at_is_buy_cost_fen(code, custom):
-    from jq2qmt.rules import codes
-
-    complete = fees.with_defaults(custom)
-    for price in (0.001, 0.5, 3.999, 10.0, 123.45):
-        for volume in (0, 1, 10, 100, 1234, 100000):
-            assert fees.buy_cost_fen_at(codes.is_stock(code), price, volume, complete) \
-                == fees.buy_cost_fen(code, price, volume, custom)

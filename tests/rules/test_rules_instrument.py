@@ -41,10 +41,3 @@ def test_instrument_is_remembered_per_code_text():
 def test_instrument_of_an_unknown_form_is_a_code_error(bad):
     with pytest.raises(codes.CodeError):
         instrument(bad)
-
-
-@pytest.mark.parametrize("code", [c for c in CODES if not codes.is_never_traded(c)])
-def test_floor_to_lot_is_floor_buy(code):
-    minimum, step = lots.lot_rule(code)
-    for volume in list(range(0, 450)) + [999, 1000, 1001, 12345]:
-        assert lots.floor_to_lot(volume, minimum, step) == lots.floor_buy(code, volume)

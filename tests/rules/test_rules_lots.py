@@ -3,6 +3,7 @@
 import pytest
 
 from jq2qmt.rules import lots
+from jq2qmt.rules.instrument import instrument
 
 
 @pytest.mark.parametrize("code, rule", [
@@ -13,7 +14,7 @@ from jq2qmt.rules import lots
 ])
 def test_lot_rule(code, rule):
     assert lots.lot_rule(code) == rule
-    assert lots.lot_size(code) == rule[0]
+    assert (instrument(code).lot, instrument(code).step) == rule
 
 
 def test_never_traded_codes_have_no_lot_rule():
@@ -31,7 +32,7 @@ def test_never_traded_codes_have_no_lot_rule():
     ("510300.SH", 100, True), ("510300.SH", 50, False),
 ])
 def test_is_valid_buy(code, volume, valid):
-    assert lots.is_valid_buy(code, volume) is valid
+    assert lots.is_valid_buy(instrument(code), volume) is valid
 
 
 @pytest.mark.parametrize("code, volume, expected", [
@@ -42,7 +43,7 @@ def test_is_valid_buy(code, volume, valid):
     ("113050.SH", 9, 0), ("113050.SH", 27, 20),
 ])
 def test_floor_buy(code, volume, expected):
-    assert lots.floor_buy(code, volume) == expected
+    assert lots.floor_buy(instrument(code), volume) == expected
 
 
 @pytest.mark.parametrize("code, volume, remaining, valid", [
@@ -63,7 +64,7 @@ def test_floor_buy(code, volume, expected):
     ("113050.SH", 7, 35, False),
 ])
 def test_is_valid_sell(code, volume, remaining, valid):
-    assert lots.is_valid_sell(code, volume, remaining) is valid
+    assert lots.is_valid_sell(instrument(code), volume, remaining) is valid
 
 
 @pytest.mark.parametrize("code, volume, remaining, expected", [
@@ -74,10 +75,10 @@ def test_is_valid_sell(code, volume, remaining, valid):
     ("113050.SH", 33, 35, 30), ("113050.SH", 28, 35, 25),
 ])
 def test_floor_sell(code, volume, remaining, expected):
-    got = lots.floor_sell(code, volume, remaining)
+    got = lots.floor_sell(instrument(code), volume, remaining)
     assert got == expected
     if got:
-        assert lots.is_valid_sell(code, got, remaining)
+        assert lots.is_valid_sell(instrument(code), got, remaining)
 
 
 @pytest.mark.parametrize("code, volume, can_use, differ", [
@@ -92,4 +93,4 @@ def test_floor_sell(code, volume, remaining, expected):
     ("113050.SH", 35, 25, False), ("113050.SH", 35, 28, True),
 ])
 def test_odd_parts_differ(code, volume, can_use, differ):
-    assert lots.odd_parts_differ(code, volume, can_use) is differ
+    assert lots.odd_parts_differ(instrument(code), volume, can_use) is differ

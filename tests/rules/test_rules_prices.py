@@ -6,6 +6,7 @@ import random
 import pytest
 
 from jq2qmt.rules import prices
+from jq2qmt.rules.instrument import instrument
 
 
 @pytest.mark.parametrize("code, tick", [
@@ -61,7 +62,7 @@ def test_is_st(name, st):
     ("113050.SH", 120.0, False, 144.0, 96.0),
 ])
 def test_daily_limits(code, prev_close, st, high, low):
-    assert prices.daily_limits(code, prev_close, st) == (high, low)
+    assert prices.daily_limits(instrument(code), prev_close, st) == (high, low)
 
 
 @pytest.mark.parametrize("side, quote, ref", [
@@ -89,15 +90,15 @@ def test_cage_reference(side, quote, ref):
     ("113050.SH", "sell", 120.0, 117.6),
 ])
 def test_cage_bounds(code, side, ref, bound):
-    assert prices.cage_bounds(code, side, ref) == pytest.approx(bound)
+    assert prices.cage_bounds(instrument(code), side, ref) == pytest.approx(bound)
 
 
 def test_in_cage():
     quote = {"ask1": 10.01, "bid1": 9.99, "last": 10.0}
-    assert prices.in_cage("600000.SH", "buy", 10.21, quote)
-    assert not prices.in_cage("600000.SH", "buy", 10.22, quote)
-    assert prices.in_cage("600000.SH", "sell", 9.80, quote)
-    assert not prices.in_cage("600000.SH", "sell", 9.79, quote)
+    assert prices.in_cage(instrument("600000.SH"), "buy", 10.21, quote)
+    assert not prices.in_cage(instrument("600000.SH"), "buy", 10.22, quote)
+    assert prices.in_cage(instrument("600000.SH"), "sell", 9.80, quote)
+    assert not prices.in_cage(instrument("600000.SH"), "sell", 9.79, quote)
 
 
 @pytest.mark.parametrize("quote, up, down", [
@@ -136,17 +137,17 @@ Q = {"last": 10.0, "prev_close": 9.9, "high_limit": 10.89, "low_limit": 8.91,
                            "last": 120.0}, 0.002, 119.761),
 ])
 def test_limit_order_price(code, side, quote, slippage, price):
-    got = prices.limit_order_price(code, side, quote, slippage)
+    got = prices.limit_order_price(instrument(code), side, quote, slippage)
     assert got == pytest.approx(price)
     tick = prices.tick_size(code)
     assert prices.is_on_tick(got, tick)
     assert quote["low_limit"] <= got <= quote["high_limit"]
-    assert prices.in_cage(code, side, got, quote)
+    assert prices.in_cage(instrument(code), side, got, quote)
 
 
 def test_limit_order_price_none_without_reference():
-    assert prices.limit_order_price("600000.SH", "buy", {"high_limit": 1, "low_limit": 1},
-                                    0.002) is None
+    assert prices.limit_order_price(instrument("600000.SH"), "buy",
+                                    {"high_limit": 1, "low_limit": 1}, 0.002) is None
 
 
 def _round_price_by_round(price, tick, mode):
@@ -169,18 +170,3 @@ def test_round_price_equals_rounding_whole_ticks_with_round(tick):
         for mode in ("down", "up", "nearest"):
             assert prices.round_price(price, tick, mode) == \
                 _round_price_by_round(price, tick, mode), (price, mode)
-
-
-@pytest.mark.parametrize("code", ["600000.SH", "688981.SH", "510300.SH", "113050.SH",
-                                  "430047.BJ"])
-@pytest.mark.parametrize("side", ["buy", "sell"])
-def test_limit_order_price_at_is_limit_order_price(code, side):
-    tick = prices.tick_size(code)
-    for last in (1.0, 3.21, 9.99, 10.0, 57.3, 101.001):
-        high, low = prices.daily_limits(code, last)
-        quote = {"last": last, "high_limit": high, "low_limit": low,
-                 "bid1": prices.round_price(last - tick, tick), "ask1": last + tick}
-        for slippage in (0.0, 0.002, 0.05):
-            assert prices.limit_order_price_at(side, quote, slippage, tick,
-                                               prices.cage_ticks(code)) \
-                == prices.limit_order_price(code, side, quote, slippage)

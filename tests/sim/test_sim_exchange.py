@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from jq2qmt.rules import fees
+from jq2qmt.rules.instrument import instrument
 from jq2qmt.sim.exchange import (STATUS_CANCELED, STATUS_JUNK, STATUS_PART_CANCEL,
                                  STATUS_PART_SUCC, STATUS_REPORTED, STATUS_SUCCEEDED,
                                  PaperExchange)
@@ -77,7 +78,7 @@ def test_marketable_buy_fills_at_the_ask_with_fees(ex):
 def test_non_marketable_order_rests_and_freezes_cash(ex):
     order = ex.place_order("600000.SH", "buy", 1000, 9.95)
     assert order["status"] == STATUS_REPORTED
-    frozen = fees.buy_cost_fen("600000.SH", 9.95, 1000) / 100.0
+    frozen = fees.buy_cost_fen(instrument("600000.SH"), 9.95, 1000) / 100.0
     assert ex.asset()["frozen_cash"] == frozen
     assert ex.cash == pytest.approx(100000.0 - frozen)
     assert [o["order_id"] for o in ex.orders(open_only=True)] == [order["order_id"]]
@@ -101,7 +102,7 @@ def test_sell_charges_stamp_duty_and_credits_proceeds(ex):
     order = ex.place_order("600000.SH", "sell", 350, 9.98)
     assert order["status"] == STATUS_SUCCEEDED and order["traded_price"] == 9.99
     amount = 350 * 9.99
-    charged = fees.fees_fen_for_amount("600000.SH", "sell", fees.amount_li(9.99, 350)) / 100.0
+    charged = fees.fees_fen_for_amount(instrument("600000.SH"), "sell", fees.amount_li(9.99, 350)) / 100.0
     assert ex.trades()[0]["fees"] == charged
     assert charged > 5.0 + amount * 0.0005   # commission minimum plus stamp duty
     assert ex.cash == pytest.approx(100000.0 + amount - charged)
@@ -122,7 +123,7 @@ def test_partial_fills_are_lot_safe_and_fees_are_charged_per_order():
     assert ex.get_order(order["order_id"])["status"] == STATUS_SUCCEEDED
     assert all(t["volume"] % 100 == 0 for t in ex.trades())
     total_fees = sum(round(t["fees"] * 100) for t in ex.trades())
-    assert total_fees == fees.fees_fen_for_amount("600000.SH", "buy",
+    assert total_fees == fees.fees_fen_for_amount(instrument("600000.SH"), "buy",
                                                   fees.amount_li(10.01, 1000))
     assert ex.asset()["frozen_cash"] == 0.0
 

@@ -1,8 +1,8 @@
 """Open orders: what stays in flight and what is cancelled.
 
-Rule (issue 3, plan-scenario contract "open orders count as in flight and are never
-doubled"): for each code the engine knows the direction it must trade (buy when the
-target is above the held volume, sell when below, none when equal).
+Rule (README, 调仓引擎: open orders count as in flight and are never doubled): for
+each code the engine knows the direction it must trade (buy when the target is above
+the held volume, sell when below, none when equal).
 - An open order in the other direction, or any open order when nothing is to be
   traded, is cancelled ("wrong_direction" / "off_target").
 - Open orders in the right direction are kept, oldest order id first, while their

@@ -1,6 +1,6 @@
 """Merge the followed strategies' targets and scale them to the account.
 
-Source: shared/contracts/plan-scenario.md, `follow.mode`:
+Rule (README, 调仓引擎, `follow.mode`):
 - ratio: target volume = sum over followed strategies of ratio x volume;
 - weight: target value = sum of capital x (volume x last) / portfolio_value, and
   target volume = target value / last. The price cancels out, so the volume is
@@ -22,9 +22,8 @@ _TOLERANCE = 1e-9
 
 def floor_volume(value):
     """Floor a merged volume to an int, forgiving float noise; never below 0."""
-    size = abs(value)
-    floored = math.floor(value + _TOLERANCE * (size if size > 1.0 else 1.0))  # an int
-    return floored if floored > 0 else 0
+    floored = math.floor(value + _TOLERANCE * max(abs(value), 1.0))  # an int
+    return max(floored, 0)
 
 
 def _scale(follow, strategy_name, target):
@@ -48,25 +47,12 @@ def merge_targets(targets, follow, quotes=None):
     the weight mode's formula but not needed, because the price cancels out (see the
     module docstring). Codes of followed strategies appear even with target 0.
     """
-    return _merge(targets, follow, codes.normalize)
-
-
-def merge_parsed_targets(targets, follow):
-    """merge_targets for parsed targets (scenario.parse_targets), whose codes are in QMT
-    form already: a plan does not normalize every code twice.
-    """
-    return _merge(targets, follow, None)
-
-
-def _merge(targets, follow, normalize):
-    """merge_targets; `normalize` maps a position's code to QMT form (None: it is)."""
     sums = {}
-    get = sums.get
     for target in targets:
         scale = _scale(follow, target["strategy"], target)
         if scale is None:
             continue
         for pos in target["positions"]:
-            code = pos["code"] if normalize is None else normalize(pos["code"])
-            sums[code] = get(code, 0.0) + scale * pos["volume"]
+            code = codes.normalize(pos["code"])
+            sums[code] = sums.get(code, 0.0) + scale * pos["volume"]
     return {code: floor_volume(sums[code]) for code in sorted(sums)}

@@ -1,6 +1,6 @@
 """compute_plan: targets x account x quotes x settings -> orders, cancels, skipped.
 
-The rebalance rule, step by step (shared/contracts/plan-scenario.md, issue 3):
+The rebalance rule, step by step (README, 调仓引擎):
 1. Merge the followed strategies (merge.py) into a target volume per code, floored.
 2. Per code (sorted): difference = target - held volume. Ignored codes (settings
    ignore list, reverse repos, subscription codes, unsupported boards) are never
@@ -25,6 +25,7 @@ Output: every sell before any buy (each group sorted by code), cancels, skipped
 (sorted by code) and the merged targets.
 """
 
+import collections
 import fnmatch
 
 from ..rules import codes
@@ -34,8 +35,12 @@ from ..rules import prices
 from ..rules.instrument import instrument
 from . import inflight
 from . import sizing
-from .merge import merge_parsed_targets
+from .merge import merge_targets
 from .scenario import parse_scenario
+
+# A buy that waits for cash: `amount` (li) of `volume` (after value caps and slicing)
+# at `price`. Cash goes to the largest amount first, then by code.
+_Buy = collections.namedtuple("_Buy", "code inst volume price amount reason")
 
 
 def _matches_ignore(inst, patterns):
@@ -48,12 +53,13 @@ def _matches_ignore(inst, patterns):
     return False
 
 
-def usable_quote(code, quote):
-    """The quote with both daily limits, or (None, why) when it cannot be traded on.
+def usable_quote(inst, quote):
+    """The quote of Instrument `inst` with both daily limits, or (None, why) when it
+    cannot be traded on.
 
     Rule: a usable quote has a last price > 0; high_limit/low_limit come from the
     quote, else are derived from prev_close by the board's limit rule (ST by the
-    quote's `st` flag or name) (plan-scenario contract, reference sec. 4).
+    quote's `st` flag or name).
     Returns (quote, None) or (None, reason text); the quote itself when it has both
     limits, else a copy with the derived ones.
     """
@@ -70,7 +76,7 @@ def usable_quote(code, quote):
     st = quote.get("st")
     if st is None:
         st = prices.is_st(quote.get("name"))
-    derived_high, derived_low = prices.daily_limits(code, base, st)
+    derived_high, derived_low = prices.daily_limits(inst, base, st)
     high, low = high or derived_high, low or derived_low
     result = dict(quote)
     result["high_limit"], result["low_limit"] = high, low
@@ -121,7 +127,7 @@ def _market_checks(plan, inst, side, quote):
     if quote is not None and quote.get("suspended"):
         plan.skip(code, "suspended", "停牌 / suspended")
         return None
-    usable, why = usable_quote(code, quote)
+    usable, why = usable_quote(inst, quote)
     if usable is None:
         plan.skip(code, "no_quote", why)
         return None
@@ -133,26 +139,26 @@ def _market_checks(plan, inst, side, quote):
         plan.skip(code, "limit_down", "跌停封板，不卖出 / sealed at low limit %s"
                   % usable["low_limit"])
         return None
-    price = prices.limit_order_price_at(side, usable, plan.settings["slippage"], inst.tick,
-                                        inst.cage_ticks)
+    price = prices.limit_order_price(inst, side, usable, plan.settings["slippage"])
     if price is None:
         plan.skip(code, "no_quote", "行情价格不一致，无法定价 / inconsistent quote")
     return price
 
 
-def _size(plan, code, side, volume, price, amount, remaining=None):
-    """Apply min/max order value and slicing to `volume` (of amount `amount` li at
-    `price`); returns the order volumes (maybe []).
+def _size(plan, inst, side, volume, price, remaining=None):
+    """Apply min/max order value and slicing to `volume` at `price`; returns the order
+    volumes (maybe []).
     """
     settings = plan.settings
-    value = amount / 1000.0
+    code = inst.code
+    value = _value(price, volume)
     if value < settings["min_order_value"]:
         plan.skip(code, "below_min_value", "金额 %.2f 低于最小下单金额 %.2f / below "
                   "min_order_value" % (value, settings["min_order_value"]))
         return []
     limit_value = plan.piece_limit
     if limit_value is not None:
-        pieces = sizing.split(code, side, volume, price, limit_value, remaining)
+        pieces = sizing.split(inst, side, volume, price, limit_value, remaining)
         if not pieces:
             plan.skip(code, "over_max_order_value", "一手金额超过拆单金额 %.2f / one lot "
                       "exceeds slice_value" % limit_value)
@@ -161,7 +167,7 @@ def _size(plan, code, side, volume, price, amount, remaining=None):
                       "at most %d slices per round, the rest next round"
                       % (sizing.MAX_SLICES, volume - sum(pieces), sizing.MAX_SLICES))
         return pieces
-    capped = sizing.cap_to_max_value(code, side, volume, price, settings, remaining)
+    capped = sizing.cap_to_max_value(inst, side, volume, price, settings, remaining)
     if capped < volume:
         plan.skip(code, "over_max_order_value", "单笔上限 %.2f，少%s %d 股 / capped by "
                   "max_order_value" % (settings["max_order_value"],
@@ -169,7 +175,8 @@ def _size(plan, code, side, volume, price, amount, remaining=None):
     return [capped] if capped > 0 else []
 
 
-def _plan_sell(plan, code, position, open_orders, want, price, reason, in_flight):
+def _plan_sell(plan, inst, position, open_orders, want, price, reason, in_flight):
+    code = inst.code
     held, can_use = position["volume"], position["can_use_volume"]
     open_sells = _open_sell_volume(open_orders)
     # The odd-lot rule must hold both while this plan's cancelled sells are still
@@ -181,17 +188,17 @@ def _plan_sell(plan, code, position, open_orders, want, price, reason, in_flight
     sellable = max(0, can_use - open_sells)
     # When the holding's odd part differs from the sellable volume's, brokers differ on
     # which remainder must go in one order: whole lots only, valid under either reading.
-    whole_lots = lots.odd_parts_differ(code, held, can_use)
+    whole_lots = lots.odd_parts_differ(inst, held, can_use)
     if whole_lots:
-        volume = lots.floor_buy(code, min(want, sellable))
+        volume = lots.floor_buy(inst, min(want, sellable))
     else:
-        volume = lots.floor_sell(code, min(want, sellable), remaining)
-        if not lots.is_valid_sell(code, volume, after_cancels):
-            volume = lots.floor_buy(code, volume)  # whole lots are valid either way
-    possible = lots.floor_sell(code, want, held - in_flight)
+        volume = lots.floor_sell(inst, min(want, sellable), remaining)
+        if not lots.is_valid_sell(inst, volume, after_cancels):
+            volume = lots.floor_buy(inst, volume)  # whole lots are valid either way
+    possible = lots.floor_sell(inst, want, held - in_flight)
     if volume < possible:
         if whole_lots:
-            lot = lots.lot_size(code)
+            lot = inst.lot
             plan.skip(code, "not_sellable", "需卖 %d，持仓 %d（零股 %d）与可卖 %d（零股 %d）的零股不同，只卖整手 / "
                       "odd lots of holding and sellable differ: whole lots only" % (
                           want, held, held % lot, can_use, can_use % lot))
@@ -204,32 +211,28 @@ def _plan_sell(plan, code, position, open_orders, want, price, reason, in_flight
         return
     # Slicing and max_order_value see a position without its odd part in whole-lot mode,
     # so they never add the odd part back.
-    pieces = _size(plan, code, "sell", volume, price, fee_rules.amount_li(price, volume),
-                   lots.floor_buy(code, remaining) if whole_lots else remaining)
-    if pieces and whole_lots and not lots.is_valid_buy(code, pieces[-1]):
-        pieces[-1] = lots.floor_buy(code, pieces[-1])
-    elif pieces and not lots.is_valid_sell(code, pieces[-1], after_cancels - sum(pieces[:-1])):
+    pieces = _size(plan, inst, "sell", volume, price,
+                   lots.floor_buy(inst, remaining) if whole_lots else remaining)
+    if pieces and whole_lots and not lots.is_valid_buy(inst, pieces[-1]):
+        pieces[-1] = lots.floor_buy(inst, pieces[-1])
+    elif pieces and not lots.is_valid_sell(inst, pieces[-1], after_cancels - sum(pieces[:-1])):
         # a slice tail that is "the whole rest" only while cancelled sells are frozen
-        pieces[-1] = lots.floor_buy(code, pieces[-1])
+        pieces[-1] = lots.floor_buy(inst, pieces[-1])
     for piece in pieces:
         if piece > 0:
             plan.sells.append(_order(code, "sell", piece, price, reason))
 
 
 def _plan_buy(plan, inst, want, price, reason):
-    code = inst.code
-    volume = lots.floor_to_lot(want, inst.lot, inst.step)
+    volume = lots.floor_buy(inst, want)
     if volume == 0:
-        plan.skip(code, "below_lot", "需买 %d，不足一手 %d / below one lot"
-                  % (want, lots.lot_size(code)))
+        plan.skip(inst.code, "below_lot", "需买 %d，不足一手 %d / below one lot"
+                  % (want, inst.lot))
         return
-    amount = fee_rules.amount_li(price, volume)
-    pieces = _size(plan, code, "buy", volume, price, amount)
-    total = sum(pieces)
+    total = sum(_size(plan, inst, "buy", volume, price))
     if total > 0:
-        if total != volume:
-            amount = fee_rules.amount_li(price, total)
-        plan.buys.append((-amount, code, inst, total, price, reason))
+        plan.buys.append(_Buy(inst.code, inst, total, price, fee_rules.amount_li(price, total),
+                              reason))
 
 
 def _plan_code(plan, code, target, position, open_orders, quote):
@@ -261,41 +264,41 @@ def _plan_code(plan, code, target, position, open_orders, quote):
         return
     reason = _reason(target, held, in_flight)
     if side == "sell":
-        _plan_sell(plan, code, position, open_orders, want, price, reason, in_flight)
+        _plan_sell(plan, inst, position, open_orders, want, price, reason, in_flight)
     else:
         _plan_buy(plan, inst, want, price, reason)
 
 
 def _allocate_cash(plan, budget_fen):
-    """Pay the buy candidates from the budget by priority; returns the buy orders in
-    code order (plan.buys is in code order, one candidate per code).
+    """Pay the buy candidates from the budget by priority (largest amount first, then
+    code); returns the buy orders in code order (plan.buys is in code order, one
+    candidate per code).
     """
     settings = plan.settings
     fees, limit_value = settings["fees"], plan.piece_limit
     paid = {}
-    # A buy candidate is (-amount li, code, instrument, volume, price, reason): sorted as
-    # it is, cash goes to the largest order value first, then by code (one per code).
-    for negative_amount, code, inst, volume, price, _ in sorted(plan.buys):
-        if limit_value is None:  # one order of the buy's volume, its amount known
+    for buy in sorted(plan.buys, key=lambda b: (-b.amount, b.code)):
+        inst, volume, price = buy.inst, buy.volume, buy.price
+        if limit_value is None:  # one order: priced directly (about 4 % of a plan)
             pieces = [volume]
-            cost = fee_rules.buy_cost_fen_li(inst.stock, -negative_amount, fees)
+            cost = fee_rules.buy_cost_fen(inst, price, volume, fees)
         else:
-            pieces = sizing.buy_pieces(code, volume, price, limit_value)
+            pieces = sizing.buy_pieces(inst, volume, price, limit_value)
             cost = sizing.order_cost_fen(inst, price, pieces, fees)
         if cost > budget_fen:
             affordable = sizing.max_affordable(inst, volume, price, budget_fen, fees,
                                                limit_value)
             if affordable and _value(price, affordable) < settings["min_order_value"]:
                 affordable = 0
-            plan.skip(code, "insufficient_cash", "资金不足：需 %.2f 元，可用 %.2f 元，少买 %d "
+            plan.skip(buy.code, "insufficient_cash", "资金不足：需 %.2f 元，可用 %.2f 元，少买 %d "
                       "股 / insufficient cash" % (cost / 100.0, budget_fen / 100.0,
                                                  volume - affordable))
-            pieces = sizing.buy_pieces(code, affordable, price, limit_value) if affordable else []
+            pieces = sizing.buy_pieces(inst, affordable, price, limit_value)
             cost = sizing.order_cost_fen(inst, price, pieces, fees)
         budget_fen -= cost
-        paid[code] = pieces
-    return [_order(code, "buy", v, price, reason)
-            for _, code, _, _, price, reason in plan.buys for v in paid[code]]
+        paid[buy.code] = pieces
+    return [_order(buy.code, "buy", volume, buy.price, buy.reason)
+            for buy in plan.buys for volume in paid[buy.code]]
 
 
 def _open_orders_by_code(open_orders):
@@ -310,34 +313,18 @@ def _open_sell_volume(orders):
     return sum(inflight.remaining(o) for o in orders if o["side"] == "sell")
 
 
-def _all_codes(targets, positions, open_orders):
-    """Every code of the plan, sorted: the targets' codes (merge gives them sorted)
-    followed by any others, so the sort has little left to do.
-    """
-    all_codes = list(targets)
-    others = (positions.keys() | open_orders.keys()) - targets.keys()
-    if others:
-        all_codes.extend(others)
-        all_codes.sort()
-    return all_codes
-
-
-def _by_code(item):
-    return item["code"]
-
-
 def compute_plan(scenario):
-    """The plan for one scenario, exactly the plan-scenario contract's output:
+    """The plan for one scenario, exactly the output the README (调仓引擎) describes:
     {"orders", "cancels", "skipped", "targets"}. Accepts a raw scenario dict (it is
     parsed first; ScenarioError on a contract violation). Pure and deterministic.
     """
     sc = parse_scenario(scenario)
     settings = sc["settings"]
     quotes = sc["quotes"]
-    targets = merge_parsed_targets(sc["targets"], sc["follow"])
+    targets = merge_targets(sc["targets"], sc["follow"])
     positions = {p["code"]: p for p in sc["account"]["positions"] if p["volume"] > 0}
     open_orders = _open_orders_by_code(sc["account"]["open_orders"])
-    all_codes = _all_codes(targets, positions, open_orders)
+    all_codes = sorted(set(targets) | set(positions) | set(open_orders))
     no_position = {"volume": 0, "can_use_volume": 0}
     plan = _Plan(settings)
     for code in all_codes:  # in code order, so each group of decisions is too
@@ -346,9 +333,9 @@ def compute_plan(scenario):
     sells = plan.sells  # already in code order
     budget = fee_rules.to_fen(sc["account"]["cash"])
     if settings["use_sell_proceeds"]:
-        budget += sum(fee_rules.sell_proceeds_fen(o["code"], o["price"], o["volume"],
+        budget += sum(fee_rules.sell_proceeds_fen(instrument(o["code"]), o["price"], o["volume"],
                                                   settings["fees"]) for o in sells)
     buys = _allocate_cash(plan, budget)
-    skipped = sorted(plan.skipped, key=_by_code)
+    skipped = sorted(plan.skipped, key=lambda skip: skip["code"])
     return {"orders": sells + buys, "cancels": plan.cancels, "skipped": skipped,
             "targets": {code: targets.get(code, 0) for code in all_codes}}

@@ -1,6 +1,6 @@
 """Order sizes: value caps, slicing, and the largest affordable buy.
 
-Rules (issue 3 extensions, documented in the README):
+Rules (documented in the README, 调仓引擎):
 - settings.max_order_value caps the value of every single order. Without slicing, an
   order above it is reduced to the largest valid volume within it and the rest is
   skipped as "over_max_order_value".
@@ -13,14 +13,15 @@ Rules (issue 3 extensions, documented in the README):
 - Cash: the cost of a buy (amount + fees of every slice, rules.fees) must fit the
   budget; the largest affordable valid volume is found by bisection over valid
   volumes (cost only grows with volume).
+Every function takes the code's Instrument (rules.instrument).
 """
 
 import math
 
-MAX_SLICES = 20
-
 from ..rules import fees as fee_rules
 from ..rules import lots
+
+MAX_SLICES = 20
 
 
 def _volume_within(value, price):
@@ -37,7 +38,7 @@ def piece_limit(settings):
     return min(slice_value, max_value) if max_value is not None else slice_value
 
 
-def split(code, side, volume, price, limit_value, remaining=None):
+def split(inst, side, volume, price, limit_value, remaining=None):
     """Split `volume` into valid order volumes of value <= limit_value each.
 
     Buys: chunks of the largest valid volume within the limit; a tail below one lot is
@@ -47,7 +48,7 @@ def split(code, side, volume, price, limit_value, remaining=None):
     lot is already worth more than the limit, and MAX_SLICES whole chunks when the
     volume needs more slices than that.
     """
-    chunk = lots.floor_buy(code, _volume_within(limit_value, price))
+    chunk = lots.floor_buy(inst, _volume_within(limit_value, price))
     if chunk <= 0:
         return []
     if volume > chunk * MAX_SLICES:  # whole chunks only; the rest waits for a later round
@@ -61,57 +62,57 @@ def split(code, side, volume, price, limit_value, remaining=None):
         if position is not None:
             position -= chunk
     if side == "buy":
-        last = lots.floor_buy(code, left)
-    elif lots.is_valid_sell(code, left, position):
+        last = lots.floor_buy(inst, left)
+    elif lots.is_valid_sell(inst, left, position):
         last = left
     else:
-        last = lots.floor_sell(code, left, position)
+        last = lots.floor_sell(inst, left, position)
     if last > 0:
         pieces.append(last)
     return pieces
 
 
 def order_cost_fen(inst, price, pieces, fees):
-    """Cash needed for buy orders of the given volumes (amount + fees each), in fen, for
-    the code of Instrument `inst`; `fees` complete (settings.fees).
+    """Cash needed for buy orders of the given volumes (amount + fees each), in fen;
+    `fees` complete (settings.fees).
     """
     total = 0
     priced = cost = None
     for volume in pieces:  # slices repeat one volume: price a run of equal volumes once
         if volume != priced:
-            priced, cost = volume, fee_rules.buy_cost_fen_at(inst.stock, price, volume, fees)
+            priced, cost = volume, fee_rules.buy_cost_fen(inst, price, volume, fees)
         total += cost
     return total
 
 
-def buy_pieces(code, volume, price, limit_value):
+def buy_pieces(inst, volume, price, limit_value):
     """Buy order volumes for `volume` after slicing (one piece when not sliced);
     `limit_value` is piece_limit(settings).
     """
     if limit_value is None:
         return [volume] if volume > 0 else []
-    return split(code, "buy", volume, price, limit_value)
+    return split(inst, "buy", volume, price, limit_value)
 
 
-def cap_to_max_value(code, side, volume, price, settings, remaining=None):
+def cap_to_max_value(inst, side, volume, price, settings, remaining=None):
     """Without slicing: the volume reduced to fit settings.max_order_value."""
     max_value = settings.get("max_order_value")
     if max_value is None or fee_rules.amount_li(price, volume) <= max_value * 1000 + 1e-6:
         return volume
     within = min(volume, _volume_within(max_value, price))
     if side == "buy":
-        return lots.floor_buy(code, within)
-    return lots.floor_sell(code, within, remaining)
+        return lots.floor_buy(inst, within)
+    return lots.floor_sell(inst, within, remaining)
 
 
 def max_affordable(inst, volume, price, budget_fen, fees, limit_value):
-    """Largest valid buy volume <= `volume` of Instrument `inst` whose sliced cost
-    (`limit_value` = piece_limit(settings)) fits `budget_fen` (0 if not even one lot fits).
+    """Largest valid buy volume <= `volume` whose sliced cost (`limit_value` =
+    piece_limit(settings)) fits `budget_fen` (0 if not even one lot fits).
     """
     minimum, step = inst.lot, inst.step
 
     def fits(v):
-        return order_cost_fen(inst, price, buy_pieces(inst.code, v, price, limit_value),
+        return order_cost_fen(inst, price, buy_pieces(inst, v, price, limit_value),
                               fees) <= budget_fen
 
     if volume < minimum or not fits(minimum):

@@ -1,7 +1,7 @@
 """Security codes: JoinQuant <-> QMT forms, board by code, never-traded codes.
 
-Source: shared/docs/platform_reference.md sections 4 and 5, SSE/SZSE/BSE code
-allocation rules (证券代码编制规则).
+Source: SSE/SZSE/BSE code allocation rules (证券代码编制规则) and the code forms of
+JoinQuant and QMT.
 
 Forms accepted (suffix case-insensitive):
 - JoinQuant: ``600000.XSHG`` (Shanghai), ``000001.XSHE`` (Shenzhen)
@@ -10,6 +10,7 @@ Forms accepted (suffix case-insensitive):
 The canonical form inside jq2qmt is the QMT form.
 """
 
+import collections
 import re
 
 # ASCII digits and letters only: `\d` and str.isdigit() also accept fullwidth and other
@@ -85,23 +86,23 @@ def _split(code):
 
 
 # A plan asks about each code many times (form, board, lot, tick, limits); what a code
-# text means never changes, so it is worked out once per text and remembered as
-# (QMT form, JoinQuant form, exchange, board). Errors are not remembered; the memo is
-# a plain dict, bounded, because bundled modules import only a few stdlib modules.
+# text means never changes, so it is worked out once per text and remembered. Errors
+# are not remembered; the memo is a plain dict, bounded.
 _MEMO_SIZE = 65536
-_QMT, _JQ, _EXCHANGE, _BOARD = range(4)
+_Facts = collections.namedtuple("_Facts", "qmt jq exchange board")
 _facts = {}
 
 
 def _facts_of(code):
-    """(QMT form, JoinQuant form, exchange, board) of a code text; CodeError if none."""
+    """The _Facts (QMT form, JoinQuant form, exchange, board) of a code text; CodeError
+    if it is in no known form."""
     try:
         return _facts[code]
     except (KeyError, TypeError):  # not seen yet, or not even hashable
         pass
     number, exch = _split(code)
-    facts = (number + "." + exch, number + "." + _QMT_TO_JQ[exch], exch,
-             _board_of(number, exch))
+    facts = _Facts(number + "." + exch, number + "." + _QMT_TO_JQ[exch], exch,
+                   _board_of(number, exch))
     if len(_facts) < _MEMO_SIZE:
         _facts[code] = facts
     return facts
@@ -110,27 +111,23 @@ def _facts_of(code):
 def normalize(code):
     """Canonical (QMT) form of a code in JoinQuant or QMT form.
 
-    Rule: ``.XSHG`` -> ``.SH``, ``.XSHE`` -> ``.SZ``, ``.BJ`` stays (reference sec. 5).
+    Rule: ``.XSHG`` -> ``.SH``, ``.XSHE`` -> ``.SZ``, ``.BJ`` stays.
     Raises CodeError (a ValueError) for anything else.
     """
-    try:  # the memo read of _facts_of, inlined: plans normalize every code they read
-        return _facts[code][_QMT]
-    except (KeyError, TypeError):
-        pass
-    return _facts_of(code)[_QMT]
+    return _facts_of(code).qmt
 
 
 def to_qmt(code):
-    """QMT / xtquant form (``600000.SH``) of a code in either form (reference sec. 5)."""
+    """QMT / xtquant form (``600000.SH``) of a code in either form."""
     return normalize(code)
 
 
 def to_jq(code):
-    """JoinQuant form (``600000.XSHG``) of a code in either form (reference sec. 5).
+    """JoinQuant form (``600000.XSHG``) of a code in either form.
 
     Beijing codes keep ``.BJ``.
     """
-    return _facts_of(code)[_JQ]
+    return _facts_of(code).jq
 
 
 def is_valid(code):
@@ -144,17 +141,17 @@ def is_valid(code):
 
 def exchange(code):
     """Exchange of a code: "SH", "SZ" or "BJ"."""
-    return _facts_of(code)[_EXCHANGE]
+    return _facts_of(code).exchange
 
 
 def board(code):
-    """Board of a code by its number prefix and exchange (reference sec. 4 table).
+    """Board of a code by its number prefix and exchange (the _PREFIXES table).
 
     Returns one of: sh_main, sz_main, star, chinext, bj, fund (ETF/LOF), bond
     (convertible bonds), repo (reverse repo), subscription (new-share subscription
     and allotment codes), index, b_share, unknown.
     """
-    return _facts_of(code)[_BOARD]
+    return _facts_of(code).board
 
 
 def _board_of(number, exch):
@@ -168,15 +165,15 @@ def _board_of(number, exch):
 
 def is_stock(code):
     """True for shares (SH/SZ main, STAR, ChiNext, Beijing): stamp duty applies."""
-    return _facts_of(code)[_BOARD] in STOCK_BOARDS
+    return _facts_of(code).board in STOCK_BOARDS
 
 
 def is_never_traded(code):
     """True for codes the follower never trades, whatever the target says.
 
-    Rule (reference sec. 4): reverse repos (SH 204xxx, SZ 131xxx) and new-share
+    Rule: reverse repos (SH 204xxx, SZ 131xxx) and new-share
     subscription codes (SH 7xxxxx, SZ 07/08/37/38xxxx) are never traded; neither are
     codes of no supported board (indexes, B shares, unknown numbers), because the
     lot, tick and limit rules for them are not known.
     """
-    return _facts_of(code)[_BOARD] not in TRADABLE_BOARDS
+    return _facts_of(code).board not in TRADABLE_BOARDS

@@ -1,16 +1,15 @@
 """Trading fees, in whole fen (0.01 CNY) so that the engine's estimate and the paper
 exchange's charge are the same integers.
 
-Source: shared/docs/platform_reference.md sec. 4 (typical, configurable):
-commission 0.025% of the amount on both sides with a 5 CNY minimum per order;
-stamp duty 0.05% on share sells (since 2023-08-28); transfer fee 0.001% on shares,
-both sides. ETF/LOF and convertible bonds pay commission only.
-Each fee is rounded up to the fen (a conservative estimate).
+Defaults (typical broker terms, configurable in settings.fees): commission 0.025% of
+the amount on both sides with a 5 CNY minimum per order; stamp duty 0.05% on share
+sells (since 2023-08-28); transfer fee 0.001% on shares, both sides. ETF/LOF and
+convertible bonds pay commission only. Each fee is rounded up to the fen (a
+conservative estimate). The per-order functions take the code's Instrument
+(rules.instrument), whose `stock` says whether stamp duty and transfer fee apply.
 """
 
 import math
-
-from . import codes
 
 DEFAULT_FEES = {
     "commission_rate": 0.00025,
@@ -50,8 +49,9 @@ def _ceil_fen(li_value):
     return math.ceil(li_value / 10.0 - 1e-9)  # an int
 
 
-def fees_fen_for_amount(code, side, amount, fees=None):
-    """Total fees in fen for one order whose traded amount is `amount` li.
+def fees_fen_for_amount(inst, side, amount, fees=None):
+    """Total fees in fen for one order of Instrument `inst` whose traded amount is
+    `amount` li.
 
     commission = max(amount x commission_rate, min_commission) (0 for amount 0);
     stamp duty = amount x stamp_duty_rate on share sells; transfer fee = amount x
@@ -60,50 +60,29 @@ def fees_fen_for_amount(code, side, amount, fees=None):
     if amount <= 0:
         return 0
     f = with_defaults(fees)
-    return _order_fees_fen(codes.is_stock(code), side, amount, f)
-
-
-def _order_fees_fen(stock, side, amount, f):
-    """fees_fen_for_amount for an amount > 0, complete fee settings `f` and the code's
-    codes.is_stock already known.
-    """
-    commission = _ceil_fen(amount * f["commission_rate"])
-    minimum = _ceil_fen(f["min_commission"] * 1000)
-    total = minimum if minimum > commission else commission  # max(), cheaper per order
-    if stock:
+    total = max(_ceil_fen(amount * f["commission_rate"]), _ceil_fen(f["min_commission"] * 1000))
+    if inst.stock:
         total += _ceil_fen(amount * f["transfer_fee_rate"])
         if side == "sell":
             total += _ceil_fen(amount * f["stamp_duty_rate"])
     return total
 
 
-def buy_cost_fen(code, price, volume, fees=None):
+def buy_cost_fen(inst, price, volume, fees=None):
     """Cash a buy order needs, in fen: amount rounded up to the fen plus fees."""
     amount = amount_li(price, volume)
-    return _ceil_fen(amount) + fees_fen_for_amount(code, "buy", amount, fees)
+    return _ceil_fen(amount) + fees_fen_for_amount(inst, "buy", amount, fees)
 
 
-def buy_cost_fen_at(stock, price, volume, fees):
-    """buy_cost_fen for a code whose codes.is_stock is already known, with complete fee
-    settings (as with_defaults returns them).
-    """
-    return buy_cost_fen_li(stock, amount_li(price, volume), fees)
-
-
-def buy_cost_fen_li(stock, amount, fees):
-    """buy_cost_fen_at for a buy whose amount (amount_li) is already known."""
-    return _ceil_fen(amount) + (_order_fees_fen(stock, "buy", amount, fees) if amount > 0 else 0)
-
-
-def sell_proceeds_fen(code, price, volume, fees=None):
+def sell_proceeds_fen(inst, price, volume, fees=None):
     """Cash a sell order brings, in fen: amount rounded down to the fen minus fees."""
     amount = amount_li(price, volume)
-    return amount // 10 - fees_fen_for_amount(code, "sell", amount, fees)
+    return amount // 10 - fees_fen_for_amount(inst, "sell", amount, fees)
 
 
-def estimate_fees(code, side, price, volume, fees=None):
+def estimate_fees(inst, side, price, volume, fees=None):
     """Estimated fees in CNY (float, 2 decimals) for one order filled at `price`."""
-    return fees_fen_for_amount(code, side, amount_li(price, volume), fees) / 100.0
+    return fees_fen_for_amount(inst, side, amount_li(price, volume), fees) / 100.0
 
 
 def to_fen(cny):

@@ -2,9 +2,10 @@
 
 A plan asks the same questions about each code several times (is it traded at all,
 its lot and step, its tick and price cage, whether stamp duty applies); the answers
-never change, so `instrument(code)` reads them from codes, lots and prices once per
-code text and remembers them (a plain bounded dict, like the code memo in codes).
-Those modules stay the definition of every rule; an Instrument only keeps answers.
+never change, so `instrument(code)` reads them from the tables of codes, lots and
+prices once per code text and remembers them (a plain bounded dict, like the code
+memo in codes). The per-order functions of lots, prices and fees take an Instrument:
+`lots.floor_buy(instrument("600000.SH"), 1234)`.
 """
 
 from . import codes

@@ -1,9 +1,13 @@
 """Order volume rules: board lot, step, odd lots.
 
-Source: shared/docs/platform_reference.md sec. 4; SSE/SZSE trading rules 3.3.x
-(买入申报数量应当为 100 股或其整数倍; 卖出时余额不足 100 股的部分应当一次性申报卖出),
+Source: SSE/SZSE trading rules 3.3.x (买入申报数量应当为 100 股或其整数倍;
+卖出时余额不足 100 股的部分应当一次性申报卖出),
 STAR rules (单笔申报数量应当不小于 200 股, 超过 200 股的部分可按 1 股为单位递增),
 BSE rules (不小于 100 股, 以 1 股为单位递增), convertible bonds 10 张 (1 手).
+
+`lot_rule(code)` is the table; the other functions take the Instrument of a tradable
+code (rules.instrument), which carries the rule as `inst.lot` (the minimum buy
+volume, the board lot) and `inst.step`.
 """
 
 from . import codes
@@ -31,36 +35,22 @@ def lot_rule(code):
     return rule
 
 
-def lot_size(code):
-    """The board lot (minimum buy volume): 100, 200 on STAR, 10 for bonds."""
-    return lot_rule(code)[0]
-
-
-def is_valid_buy(code, volume):
-    """True when `volume` is a buy volume the exchange accepts for `code`.
+def is_valid_buy(inst, volume):
+    """True when `volume` is a buy volume the exchange accepts for Instrument `inst`.
 
     Rule: volume >= minimum and (volume - minimum) is a multiple of the step.
     """
-    minimum, step = lot_rule(code)
-    return volume >= minimum and (volume - minimum) % step == 0
+    return volume >= inst.lot and (volume - inst.lot) % inst.step == 0
 
 
-def floor_buy(code, volume):
+def floor_buy(inst, volume):
     """Largest valid buy volume <= `volume` (0 when below one lot)."""
-    minimum, step = lot_rule(code)
-    return floor_to_lot(volume, minimum, step)
-
-
-def floor_to_lot(volume, minimum, step):
-    """floor_buy for a lot rule (minimum, step) already looked up: the largest
-    minimum + k x step <= `volume`, 0 when below the minimum.
-    """
-    if volume < minimum:
+    if volume < inst.lot:
         return 0
-    return minimum + (volume - minimum) // step * step
+    return inst.lot + (volume - inst.lot) // inst.step * inst.step
 
 
-def is_valid_sell(code, volume, remaining):
+def is_valid_sell(inst, volume, remaining):
     """True when a sell of `volume` is accepted while `remaining` shares are held.
 
     `remaining` is the position not already committed to other open sell orders.
@@ -74,15 +64,14 @@ def is_valid_sell(code, volume, remaining):
     """
     if volume <= 0 or volume > remaining:
         return False
-    if is_valid_buy(code, volume):
+    if is_valid_buy(inst, volume):
         return True
-    minimum, step = lot_rule(code)
-    if step == minimum:
-        return volume % minimum == remaining % minimum
+    if inst.step == inst.lot:
+        return volume % inst.lot == remaining % inst.lot
     return volume == remaining
 
 
-def odd_parts_differ(code, volume, can_use_volume):
+def odd_parts_differ(inst, volume, can_use_volume):
     """True when the odd part of a holding differs from the odd part of its sellable
     volume (for the board's lot: 100, STAR 200, bonds 10), e.g. 1050 held with 1020
     sellable because shares are locked by T+1 or frozen not in whole lots.
@@ -91,11 +80,10 @@ def odd_parts_differ(code, volume, can_use_volume):
     sellable one's), so only whole lots may be sold: a valid buy volume
     (`floor_buy`) is a valid sell under either reading.
     """
-    lot = lot_size(code)
-    return volume % lot != can_use_volume % lot
+    return volume % inst.lot != can_use_volume % inst.lot
 
 
-def floor_sell(code, volume, remaining):
+def floor_sell(inst, volume, remaining):
     """Largest valid sell volume <= `volume` given `remaining` held (0 if none).
 
     See is_valid_sell for the rule; the result includes the odd part when that
@@ -104,13 +92,13 @@ def floor_sell(code, volume, remaining):
     volume = min(volume, remaining)
     if volume <= 0:
         return 0
-    minimum, step = lot_rule(code)
-    if step == minimum:
-        best = volume // minimum * minimum
-        odd = remaining % minimum
+    lot = inst.lot
+    if inst.step == lot:
+        best = volume // lot * lot
+        odd = remaining % lot
         if odd and volume >= odd:
-            best = max(best, odd + (volume - odd) // minimum * minimum)
+            best = max(best, odd + (volume - odd) // lot * lot)
         return best
     if volume == remaining:
         return volume
-    return floor_buy(code, volume)
+    return floor_buy(inst, volume)

@@ -1,9 +1,13 @@
 """Prices: tick, rounding to the tick, daily price limits, the price cage.
 
-Source: shared/docs/platform_reference.md sec. 4; SSE/SZSE trading rules (申报价格
+Source: SSE/SZSE/BSE trading rules (申报价格
 最小变动单位: A 股 0.01 元, 基金/债券 0.001 元; 涨跌幅限制比例 10%, 风险警示股票 5%,
 科创板/创业板 20%, 北交所 30%; 价格笼子: 买入申报价格不得高于买入基准价格的 102% 与
 买入基准价格以上十个最小价格变动单位的孰高值, 卖出对称).
+
+`tick_size`, `limit_pct` and `cage_ticks` are the tables, by code; the functions that
+price an order take the code's Instrument (rules.instrument), which carries its tick
+and cage ticks.
 """
 
 import math
@@ -51,7 +55,7 @@ _EXACT = 10 ** 15
 def round_price(price, tick, mode="nearest"):
     """Round `price` to a multiple of `tick`: mode "nearest" (half up), "down" or "up".
 
-    The one rounding helper for prices (style.md); returns a float with the tick's
+    The one rounding helper for prices; returns a float with the tick's
     decimals so that on-tick prices compare and print exactly.
     """
     units = price / tick
@@ -84,7 +88,7 @@ def is_st(name):
 
 def limit_pct(code, st=False):
     """Daily price limit fraction: main boards and funds 10% (ST 5%), STAR, ChiNext and
-    convertible bonds 20%, Beijing 30% (reference sec. 4).
+    convertible bonds 20%, Beijing 30%.
 
     The quote's own limits (instrument detail) take precedence; new listings have no
     limit on their first days, which only the quote can tell.
@@ -98,12 +102,12 @@ def limit_pct(code, st=False):
     return pct
 
 
-def daily_limits(code, prev_close, st=False):
-    """(high_limit, low_limit) from the previous close: prev_close x (1 +/- pct),
-    rounded half up to the tick, as the exchanges publish them.
+def daily_limits(inst, prev_close, st=False):
+    """(high_limit, low_limit) of Instrument `inst` from the previous close:
+    prev_close x (1 +/- pct), rounded half up to the tick, as the exchanges publish them.
     """
-    tick = tick_size(code)
-    pct = Decimal(repr(limit_pct(code, st)))
+    tick = inst.tick
+    pct = Decimal(repr(limit_pct(inst.code, st)))
     base = Decimal(repr(float(prev_close)))
     step = Decimal(repr(tick))
     high = (base * (1 + pct) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
@@ -121,7 +125,7 @@ def cage_reference(side, quote):
     """Reference price of the price cage for a limit order on `side`.
 
     Buy: best ask, else best bid, else last, else previous close. Sell: best bid,
-    else best ask, else last, else previous close (reference sec. 4). None if none.
+    else best ask, else last, else previous close. None if none.
     """
     if side == "buy":
         order = ("ask1", "bid1", "last", "prev_close")
@@ -138,45 +142,42 @@ def cage_reference(side, quote):
 
 def cage_ticks(code):
     """Ticks of the 10-tick alternative of the cage; 0 on STAR, where only the 2%
-    bound is applied (the conservative reading of reference sec. 4).
+    bound is applied (the conservative reading of the STAR cage rule).
     """
     return 0 if codes.board(code) == codes.STAR else CAGE_TICKS
 
 
-def cage_bounds(code, side, reference):
-    """The price cage bound for a limit order, rounded inward to the tick.
+# In the two per-order price functions below, max(a, b) is written `b if b > a else a`
+# and min(a, b) `b if b < a else a` (the same choice): the builtins cost several times
+# more for two floats, 3-4 % of a plan that prices every code.
+
+
+def cage_bounds(inst, side, reference):
+    """The price cage bound for a limit order on Instrument `inst`, rounded inward to
+    the tick.
 
     Buy: price <= max(reference x 1.02, reference + 10 ticks) -> returns the upper
     bound. Sell: price >= min(reference x 0.98, reference - 10 ticks) -> returns the
-    lower bound. The cage is applied to every tradable board; where the real cage is
-    wider (bonds, funds) this only makes our prices more conservative.
+    lower bound (at least one tick). The cage is applied to every tradable board; where
+    the real cage is wider (bonds, funds) this only makes our prices more conservative.
     """
-    return _cage_bound(side, reference, tick_size(code), cage_ticks(code))
-
-
-# In the per-order price functions below, max(a, b) is written `b if b > a else a` and
-# min(a, b) `b if b < a else a` (the same choice, ties included): the builtins cost
-# several times more for two floats, and a plan prices every code.
-
-
-def _cage_bound(side, reference, tick, ticks):
-    """cage_bounds for a code of the given tick and cage ticks."""
+    tick = inst.tick
     if side == "buy":
-        by_pct, by_ticks = reference * (1 + CAGE_PCT), reference + ticks * tick
+        by_pct, by_ticks = reference * (1 + CAGE_PCT), reference + inst.cage_ticks * tick
         return round_price(by_ticks if by_ticks > by_pct else by_pct, tick, "down")
     if side == "sell":
-        by_pct, by_ticks = reference * (1 - CAGE_PCT), reference - ticks * tick
+        by_pct, by_ticks = reference * (1 - CAGE_PCT), reference - inst.cage_ticks * tick
         bound = round_price(by_ticks if by_ticks < by_pct else by_pct, tick, "up")
         return tick if tick > bound else bound
     raise ValueError("side must be buy or sell: %r" % (side,))
 
 
-def in_cage(code, side, price, quote):
+def in_cage(inst, side, price, quote):
     """True when a limit price lies inside the price cage for the quote."""
     reference = cage_reference(side, quote)
     if reference is None:
         return True
-    bound = cage_bounds(code, side, reference)
+    bound = cage_bounds(inst, side, reference)
     if side == "buy":
         return price <= bound + _EPS
     return price >= bound - _EPS
@@ -214,25 +215,22 @@ def is_limit_down(quote):
     return last is not None and last <= low + _EPS
 
 
-def limit_order_price(code, side, quote, slippage):
-    """Limit price for a marketable order, or None when no price satisfies all bounds.
+def limit_order_price(inst, side, quote, slippage):
+    """Limit price for a marketable order on Instrument `inst`, or None when no price
+    satisfies all bounds.
 
     Buy: min(high_limit, cage upper bound, ask-side reference x (1 + slippage)),
     rounded down to the tick. Sell: max(low_limit, cage lower bound, bid-side
     reference x (1 - slippage)), rounded up to the tick. `quote` needs high_limit and
     low_limit. The result is on the tick, inside the limits and inside the cage.
     """
-    return limit_order_price_at(side, quote, slippage, tick_size(code), cage_ticks(code))
-
-
-def limit_order_price_at(side, quote, slippage, tick, ticks):
-    """limit_order_price for a code whose tick and cage ticks are already looked up."""
     reference = cage_reference(side, quote)
     if reference is None:
         return None
+    tick = inst.tick
     high = round_price(quote["high_limit"], tick, "down")
     low = round_price(quote["low_limit"], tick, "up")
-    cage = _cage_bound(side, reference, tick, ticks)
+    cage = cage_bounds(inst, side, reference)
     if side == "buy":
         ceiling = cage if cage < high else high
         wanted = reference * (1 + slippage)

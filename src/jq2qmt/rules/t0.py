@@ -1,10 +1,9 @@
 """Settlement: which instruments can be sold on the day they are bought (T+0).
 
-Source: shared/docs/platform_reference.md sec. 4: shares and most funds are T+1;
-convertible bonds and many ETFs (bond, gold, cross-border, money-market) are T+0.
-By code prefix we recognise SH 511 (bond / money ETFs), 513 (cross-border) and 518
-(gold); other funds are treated as T+1, which is the safe side (the account's
-can_use_volume is what the engine trusts in any case).
+Shares and most funds are T+1; convertible bonds and many ETFs (bond, gold,
+cross-border, money-market) are T+0. By code prefix we recognise SH 511 (bond / money
+ETFs), 513 (cross-border) and 518 (gold); other funds are treated as T+1, which is the
+safe side (the account's can_use_volume is what the engine trusts in any case).
 """
 
 from . import codes

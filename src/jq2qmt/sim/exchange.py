@@ -12,6 +12,7 @@ import threading
 
 from jq2qmt.rules import codes, lots, prices, t0
 from jq2qmt.rules import fees as fee_rules
+from jq2qmt.rules.instrument import instrument
 
 # QMT / xtquant order status numbers (platform_reference.md sec. 2)
 STATUS_REPORTED = 50      # 已报
@@ -76,7 +77,7 @@ class PaperExchange(object):
                  "low_limit": low_limit, "bid1": bid1, "ask1": ask1,
                  "suspended": bool(suspended), "name": name}
         if (high_limit is None or low_limit is None) and not codes.is_never_traded(code):
-            high, low = prices.daily_limits(code, base, prices.is_st(name))
+            high, low = prices.daily_limits(instrument(code), base, prices.is_st(name))
             quote["high_limit"] = prices.round_price(high_limit, tick) if high_limit else high
             quote["low_limit"] = prices.round_price(low_limit, tick) if low_limit else low
         with self._lock:
@@ -172,18 +173,18 @@ class PaperExchange(object):
             open_sells = self._open_sell_volume(code)
             if volume > pos["sellable"] - open_sells:
                 return "insufficient_sellable"
-            if not lots.is_valid_sell(code, volume, pos["volume"] - open_sells):
+            if not lots.is_valid_sell(instrument(code), volume, pos["volume"] - open_sells):
                 return "lot"
-        elif not lots.is_valid_buy(code, volume):
+        elif not lots.is_valid_buy(instrument(code), volume):
             return "lot"
         if not prices.is_on_tick(price, prices.tick_size(code)):
             return "tick"
         if price > quote["high_limit"] + _EPS or price < quote["low_limit"] - _EPS:
             return "price_limit"
-        if not prices.in_cage(code, side, price, quote):
+        if not prices.in_cage(instrument(code), side, price, quote):
             return "price_cage"
         if side == "buy":
-            cost = fee_rules.buy_cost_fen(code, price, volume, self._fees)
+            cost = fee_rules.buy_cost_fen(instrument(code), price, volume, self._fees)
             if cost > self._cash_fen - self._frozen_fen():
                 return "insufficient_cash"
         return None
@@ -207,7 +208,7 @@ class PaperExchange(object):
                      "status_msg": reason or "", "remark": remark, "seq": self._seq,
                      "_frozen": 0, "_amount_li": 0, "_fees_fen": 0}
             if not reason and side == "buy":
-                order["_frozen"] = fee_rules.buy_cost_fen(code, price, order["volume"],
+                order["_frozen"] = fee_rules.buy_cost_fen(instrument(code), price, order["volume"],
                                                           self._fees)
             self._orders.append(order)
             self._by_id[order["order_id"]] = order
@@ -314,7 +315,7 @@ class PaperExchange(object):
         code, side = order["code"], order["side"]
         before_li, before_fees = order["_amount_li"], order["_fees_fen"]
         after_li = before_li + fee_rules.amount_li(price, volume)
-        after_fees = fee_rules.fees_fen_for_amount(code, side, after_li, self._fees)
+        after_fees = fee_rules.fees_fen_for_amount(instrument(code), side, after_li, self._fees)
         fees_now = after_fees - before_fees
         if side == "buy":
             cash_change = -(_ceil_fen(after_li) - _ceil_fen(before_li) + fees_now)
@@ -368,7 +369,7 @@ class PaperExchange(object):
                 quote["prev_close"] = quote["last"]
                 if codes.is_never_traded(code):
                     continue
-                high, low = prices.daily_limits(code, quote["last"],
+                high, low = prices.daily_limits(instrument(code), quote["last"],
                                                 prices.is_st(quote.get("name")))
                 quote["high_limit"], quote["low_limit"] = high, low
         self._dispatch(events)
