@@ -58,7 +58,8 @@ BODIES = {
     "/api/v1/accounts/%s/approve" % ACCOUNT: {"plan_version": "0" * 16},
     "/api/v1/accounts/%s/reject" % ACCOUNT: {},
 }
-PARAMS = {"account_id": ACCOUNT, "strategy_name": STRATEGY, "strategy": STRATEGY, "version": "1"}
+PARAMS = {"account_id": ACCOUNT, "strategy_name": STRATEGY, "strategy": STRATEGY, "version": "1",
+          "session_id": "0" * 32}
 
 
 def expected_for(method, path):
@@ -81,7 +82,7 @@ class Credentials(object):
         revoked = self._secret(credentials.create_token(db, "matrix-revoked", "read"))
         credentials.revoke_token(db, "matrix-revoked")
         signer = SessionSigner(load_or_create_key(instance.settings.secret_key_path))
-        session = _login(client, instance.admin_password)
+        self.session = session = _login(client, instance.admin_password)
         self._secret(session["cookie"])
         self._secret(session["csrf"])
         expired_cookie, _ = signer.issue(password_hash, now=time.time() - 2 * signer.max_age)
@@ -107,6 +108,12 @@ class Credentials(object):
             "signed": lambda m, p, b: instance.signed_headers(m, p, b),
         }
         self.client = client
+
+    def renew_session(self):
+        """Log in again (after a request that revoked the web sessions)."""
+        self.session.update(_login(self.client, self.instance.admin_password))
+        self._secret(self.session["cookie"])
+        self._secret(self.session["csrf"])
 
     def _secret(self, value):
         self.secrets.append(value)
@@ -198,6 +205,8 @@ def test_robust_auth_matrix(instance, matrix_app, caplog, figures):
             elif not passed and not response.json()["error"]["code"]:
                 wrong.append("%s %s with %s: refusal without a reason" % (method, path, kind))
             assert response.status_code < 500, (method, path, kind, response.text)
+            if passed and method == "DELETE" and path == "/api/v1/internal/sessions":
+                creds.renew_session()  # every web session was just revoked
     # password/set: the current password in the body is the credential
     for current, ok in (("", False), ("wrong-" + instance.admin_password, False)):
         response = client.post("/api/v1/internal/password/set", json={"current_password": current,
