@@ -27,7 +27,7 @@ class InitResult:
     settings: object
     admin_password: Optional[str]  # the generated or given password; None if kept
     password_generated: bool
-    written: list  # paths written, for the "what I wrote" summary
+    written: list[Path]  # paths written, for the "what I wrote" summary
     client_kind: str = "rsa"
     upload_token: Optional[str] = None  # only in token mode, shown once
 
@@ -42,6 +42,7 @@ def generate_key_pair(kind="rsa"):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+    private: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
     if kind == "ed25519":
         private = ed25519.Ed25519PrivateKey.generate()
     else:

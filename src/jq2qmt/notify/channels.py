@@ -65,6 +65,10 @@ class _Webhook(object):
     def describe(self):
         return "%s %s%s" % (self.kind, _mask_url(self.url), " (加签 signed)" if self.secret else "")
 
+    def request(self, title, text):
+        """(url, keyword arguments for requests.post) that send one message."""
+        raise NotImplementedError
+
     def send(self, title, text):
         import requests
 

@@ -52,7 +52,7 @@ class Notifier(object):
         """Send a test message to every channel (or one); returns [(name, error or None)]."""
         with self.db.read() as session:
             found = [c for c in notify_settings.channels(session) if channel_name in (None, c[0])]
-        results = []
+        results: list[tuple[str, str | None]] = []
         for name, _enabled, channel in found:
             try:
                 channel.send("jq2qmt 测试消息 / test message", "这是一条测试通知，说明渠道 %s 配置正确。" % name)
