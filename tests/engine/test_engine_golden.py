@@ -12,8 +12,8 @@ import subprocess
 from collections import Counter
 
 import pytest
-
 from engine_golden import differences, load
+
 from testkit import py36_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -28,13 +28,10 @@ Output: every sell before any buy (each group sorted by code), cancels, skipped
 import collections
 import fnmatch
 
-from ..rules import codes
+from ..rules import codes, lots, prices
 from ..rules import fees as fee_rules
-from ..rules import lots
-from ..rules import prices
 from ..rules.instrument import instrument
-from . import inflight
-from . import sizing
+from . import inflight, sizing
 from .merge import merge_targets
 from .scenario import parse_scenario
 

@@ -10,8 +10,8 @@ Bundled into the exported QMT file: Python 3.6, stdlib only.
 import datetime
 import json
 
+from ..rules.ignore import matches_ignore
 from . import scheduler
-from ..rules.ignore import matches_ignore  # noqa: F401  (the follower's name for it)
 
 FOLLOW_MODES = ("ratio", "weight")
 DEFAULT_SETTINGS = {

@@ -10,9 +10,17 @@ Bundled into the exported QMT file: Python 3.6, stdlib only.
 import datetime
 import random
 
-from ..rules.sessions import (  # noqa: F401
-    DEFAULT_SESSIONS, PREOPEN_FROM, in_session, is_preopen, is_trading_day, parse_hhmm,
-    parse_sessions, seconds_to_next_change)
+# the market's trading hours, under the follower's names
+from ..rules.sessions import (
+    DEFAULT_SESSIONS,
+    PREOPEN_FROM,
+    in_session,
+    is_preopen,
+    is_trading_day,
+    parse_hhmm,
+    parse_sessions,
+    seconds_to_next_change,
+)
 
 
 def beijing_now():

@@ -1,5 +1,4 @@
 """Notification tables (defined with the other tables in jq2qmt.store.notifications,
 so that the store registers every table without importing notify)."""
 
-from jq2qmt.store.notifications import (  # noqa: F401
-    NotifyChannel, NotifyEvent, NotifyLog, NotifyThrottle)
+from jq2qmt.store.notifications import NotifyChannel, NotifyEvent, NotifyLog, NotifyThrottle

@@ -36,7 +36,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent))  # tests/engine: the replay helpers
 
-from engine_golden import CORPUS as _CORPUS, dumps, outcome  # noqa: E402
+from engine_golden import CORPUS as _CORPUS
+from engine_golden import dumps, outcome
 
 CORPUS = Path(_CORPUS)
 EXAMPLES = ROOT / "examples" / "scenarios"
