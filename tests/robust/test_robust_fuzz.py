@@ -52,8 +52,10 @@ ACCOUNT = "8886660057"
 STRATEGY = "多策略V1.0"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection]
-# run last: a wrong current_password counts towards the admin lockout of the fuzzing client
-LAST = ("POST /api/v1/internal/password/set",)
+# run last: a wrong current_password counts towards the admin lockout of the fuzzing client,
+# and revoking the web sessions ends the fuzzing client's own session
+LAST = ("POST /api/v1/internal/password/set", "DELETE /api/v1/internal/sessions/{session_id}",
+        "DELETE /api/v1/internal/sessions")
 
 
 def names_its_reason(ctx, response, case):
@@ -79,7 +81,7 @@ class Fuzzer(object):
 
     def operations(self):
         ops = [result.ok() for result in self.schema.get_all_operations()]
-        return sorted(ops, key=lambda op: op.label in LAST)
+        return sorted(ops, key=lambda op: LAST.index(op.label) + 1 if op.label in LAST else 0)
 
     def strategy(self, operation, mode):
         free = operation.as_strategy(generation_mode=mode)
