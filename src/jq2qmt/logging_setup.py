@@ -14,7 +14,6 @@ log either.
 """
 
 import copy
-
 import logging
 import logging.handlers
 import re

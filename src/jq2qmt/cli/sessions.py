@@ -37,7 +37,8 @@ def list_(instance_dir, database_url):
 @instance_options
 def revoke(session_id, all_, instance_dir, database_url):
     """吊销一个会话（ID 或至少 8 位前缀）或 --all / revoke one session (id or a prefix of 8+ characters) or --all."""
-    from jq2qmt.server.sessions import AmbiguousSession, revoke as revoke_rows
+    from jq2qmt.server.sessions import AmbiguousSession
+    from jq2qmt.server.sessions import revoke as revoke_rows
 
     if bool(session_id) == bool(all_):
         raise click.UsageError("给出会话 ID 或 --all（二选一） / give a session id or --all, not both")

@@ -24,7 +24,8 @@ the schema is then upgraded to the newest revision the code knows.
 import base64
 import json
 import os
-from datetime import date, datetime, time as dtime, timezone
+from datetime import date, datetime, timezone
+from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 

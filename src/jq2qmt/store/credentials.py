@@ -13,7 +13,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from jq2qmt.store.models import AdminCredential, AdminSession, ApiToken, AuthFailure, Change, Client, Nonce, utcnow
+from jq2qmt.store.models import (
+    AdminCredential,
+    AdminSession,
+    ApiToken,
+    AuthFailure,
+    Change,
+    Client,
+    Nonce,
+    utcnow,
+)
 
 TOKEN_PREFIX = "jq2qmt_"
 SCOPES = ("read", "follow")
@@ -89,19 +98,23 @@ def check_admin_password(session, password):
         return False
 
 
+_FAILURE_KEY_MAX = 80  # the auth_failures.key column; counting and recording use the same cut
+
+
 def recent_failures(session, key, window_seconds):
     since = utcnow() - timedelta(seconds=window_seconds)
     return session.scalar(select(func.count()).select_from(AuthFailure).where(
-        AuthFailure.key == key, AuthFailure.at >= since)) or 0
+        AuthFailure.key == key[:_FAILURE_KEY_MAX], AuthFailure.at >= since)) or 0
 
 
 def record_failure(db, key, window_seconds):
     """Remember one failed login for `key`; forget ones older than the window."""
 
     def write(session):
-        session.add(AuthFailure(key=key[:80], at=utcnow()))
+        session.add(AuthFailure(key=key[:_FAILURE_KEY_MAX], at=utcnow()))
         cutoff = utcnow() - timedelta(seconds=window_seconds)
-        session.execute(delete(AuthFailure).where(AuthFailure.key == key[:80], AuthFailure.at < cutoff))
+        session.execute(delete(AuthFailure).where(AuthFailure.key == key[:_FAILURE_KEY_MAX],
+                                                  AuthFailure.at < cutoff))
 
     db.write(write)
 

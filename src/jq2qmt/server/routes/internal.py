@@ -4,8 +4,8 @@ web login sessions (list, revoke)."""
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from jq2qmt.server.auth import Principal, check_admin_password, require_admin
 from jq2qmt.server import sessions as web_sessions
+from jq2qmt.server.auth import Principal, check_admin_password, require_admin
 from jq2qmt.server.errors import ApiError
 from jq2qmt.server.routes.positions import decode_json
 from jq2qmt.store import credentials

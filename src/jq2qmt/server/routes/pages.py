@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
 
 from jq2qmt import __version__
+from jq2qmt.server import sessions as session_rows
 from jq2qmt.server.auth import Principal, add_session_hook, check_admin_password, client_ip
 from jq2qmt.server.errors import ApiError
 from jq2qmt.server.sessions import (
@@ -31,7 +32,6 @@ from jq2qmt.server.sessions import (
     SessionSigner,
     load_or_create_key,
 )
-from jq2qmt.server import sessions as session_rows
 from jq2qmt.store import credentials
 from jq2qmt.store.models import AdminCredential
 

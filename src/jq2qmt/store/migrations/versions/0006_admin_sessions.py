@@ -8,8 +8,8 @@ Session cookies issued before this revision carry no session id and stop being
 accepted: the admin logs in once more.
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = '0006'
