@@ -272,3 +272,21 @@ def test_the_password_page_uses_the_server_minimum(instance, app_client):
     app_client.post("/login", data={"password": instance.admin_password, "csrf_token": token, "next": "/"})
     html = app_client.get("/password").text
     assert 'data-min-length="%d"' % MIN_PASSWORD_LENGTH in html and "至少 %d 个字符" % MIN_PASSWORD_LENGTH in html
+
+
+def test_the_json_decoder_finds_every_control_character_and_nothing_else():
+    from jq2qmt.server.errors import ApiError
+    from jq2qmt.server.limits import MAX_JSON_DEPTH, loads_json_object
+
+    for raw, field in ((b'{"a": "x\\u0001"}', "a"), (b'{"a": ["ok", "x\\u001F"]}', "a[1]"),
+                       (b'{"a": {"b": "\x7f"}}', "a.b"), (b'{"a": "\\u007f"}', "a"), (b'{"\\u0000": 1}', "\x00")):
+        with pytest.raises(ApiError) as refused:
+            loads_json_object(raw)
+        assert (refused.value.status, refused.value.field) == (422, field), raw
+    # a backslash followed by "u0000" as text, and tab/LF/CR, are fine
+    assert loads_json_object(b'{"a": "\\\\u0000", "b": "1\\t2\\n3\\r\\u0009"}') == {"a": "\\u0000", "b": "1\t2\n3\r\t"}
+    deepest = b'{"a":' + b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1) + b"}"
+    assert loads_json_object(deepest)["a"]
+    with pytest.raises(ApiError) as refused:
+        loads_json_object(b'{"a":' + b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH + b"}")
+    assert refused.value.code == "json_too_deep"

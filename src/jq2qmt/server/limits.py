@@ -111,7 +111,7 @@ def loads_json_object(body, required=True):
         raise ApiError(400, "invalid_json", "请求体不是有效的 UTF-8 JSON / body is not valid UTF-8 JSON", "")
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
-    field = _field_with_control_chars(payload)
+    field = _field_with_control_chars(payload) if _ESCAPED_CONTROL.search(body) else None
     if field is not None:
         raise ApiError(422, "invalid_field", "%s 含控制字符 / %s contains a control character" % (field, field), field)
     return payload
@@ -124,25 +124,29 @@ def _too_deep():
                     % (MAX_JSON_DEPTH, MAX_JSON_DEPTH), "")
 
 
-_BRACKETS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENING = (ord("["), ord("{"))
+# A control character can only reach a decoded JSON string as a \u escape (a raw one is
+# invalid JSON), except DEL, which JSON allows raw.
+_ESCAPED_CONTROL = re.compile(rb"\\u00[01][0-9a-fA-F]|\\u007[fF]|\x7f")
 
 
 def _max_bracket_depth(body):
-    """Deepest [ / { nesting of raw JSON bytes, brackets inside strings ignored.
-
-    Runs before parsing so a hostile body never reaches the (recursive) decoder."""
+    """Deepest [ / { nesting of raw JSON bytes (brackets inside strings ignored), or a
+    number past MAX_JSON_DEPTH as soon as it is reached. Runs before parsing so a
+    hostile body never reaches the (recursive) decoder."""
     if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
         return 0
     depth = deepest = 0
-    for match in _BRACKETS.finditer(body):
-        token = match.group()
-        if token in (b"[", b"{"):
+    for byte in _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS):
+        if byte in _OPENING:
             depth += 1
             if depth > deepest:
                 deepest = depth
                 if deepest > MAX_JSON_DEPTH:
-                    return deepest
-        elif token in (b"]", b"}"):
+                    break
+        else:
             depth -= 1
     return deepest
 
