@@ -287,6 +287,9 @@ class Demo(object):
         if getattr(self, "_installed", None) is not None:
             self._installed.__exit__(None, None, None)
             self._installed = None
+        follower = getattr(self, "follower", None)
+        if follower is not None:
+            follower.client.session.close()  # the follower's keep-alive connection
         if self.server is not None:
             self.server.stop()
             self.server = None

@@ -190,3 +190,43 @@ def test_held_plan_preview_and_stale_approval(db_url, instance, app_client, acc,
     acc.upload(app_client, instance, positions={"600000.XSHG": 2000}, total_value=100000.0)
     approval = app_client.get("/api/v1/accounts/%s" % acc.ACCOUNT, headers=admin).json()["approval"]
     assert approval["stale"] is True and approval["changed"] == [acc.STRATEGY]
+
+
+def test_malformed_quality_fields_are_refused_naming_the_field(instance, app_client, acc):
+    acc.store_account(instance)
+    token = acc.follower_token(instance)
+    good = _report("jq1125100000-ab01", DAY1 + "T10:00:00", {"cash": 1.0, "total_asset": 1.0, "positions": []}, {})
+    for extra, field in (({"fills": {}}, "fills"),
+                         ({"fills": [{"trade_id": "", "code": A, "side": "buy"}]}, "fills[0].trade_id"),
+                         ({"fills": [{"trade_id": "t1", "code": A, "side": "buy"}, 3]}, "fills[1]"),
+                         ({"orders": [{"order_id": "1"}]}, "orders[0].remark"),
+                         ({"prices": []}, "prices"), ({"target": "x"}, "target"),
+                         ({"would_place": [{"side": "buy"}]}, "would_place[0].code"),
+                         ({"at": "2026-11-25 10:00"}, "at")):
+        response = app_client.post("/api/v1/accounts/%s/reports" % acc.ACCOUNT, json=dict(good, **extra),
+                                   headers=acc.bearer(token))
+        acc.error_of(response, 422, field)
+    _post(app_client, acc, token, good)
+
+
+def test_rows_older_than_the_kept_days_are_pruned(db_url, instance):
+    from jq2qmt.store import accounts, quality
+
+    db = instance.db()
+    accounts.add_account(db, "8886660057", "主账户", confirmed=True)
+
+    def round_on(day, number):
+        accounts.save_report(db, "8886660057", _report(
+            "jq%s100000-ab%02d" % (day[5:7] + day[8:], number), day + "T10:00:00",
+            {"cash": 1.0, "total_asset": 1.0, "positions": []}, {A: {"price": 10.0}},
+            skipped=[{"code": A, "reason": "no_quote"}]))
+
+    round_on("2025-10-20", 1)  # a Monday, 401 days before 2026-11-25
+    round_on("2025-10-21", 2)  # 400 days before: kept
+    with db.read() as session:
+        assert session.query(quality.QualityOrder).count() == 2
+    round_on(DAY1, 3)
+    with db.read() as session:
+        days = sorted(r.day for r in session.query(quality.QualityRound))
+        assert days == ["2025-10-21", DAY1]
+        assert sorted(o.day for o in session.query(quality.QualityOrder)) == ["2025-10-21", DAY1]

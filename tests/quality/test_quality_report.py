@@ -90,6 +90,18 @@ def test_report_carries_prices_targets_reference_prices_and_each_fill_once():
     assert "fills" not in third and "orders" not in third
 
 
+def test_a_failed_trades_query_is_reported_and_trading_goes_on():
+    class NoTrades(PaperBroker):
+        def trades(self):
+            raise base.BrokerError("query_stock_trades returned None")
+
+    exchange = paper_exchange()
+    follower = Follower(NoTrades(exchange), MemoryClient(make_plan({"600000.SH": 1000})), Clock())
+    report = follower.run_round()
+    assert report["status"] == "ok" and [p["code"] for p in report["placed"]] == ["600000.SH"]
+    assert any("query_stock_trades returned None" in e for e in report["errors"])
+
+
 def test_held_round_lists_the_orders_it_would_send():
     client = MemoryClient(make_plan({"600000.SH": 1000}, max_turnover=0.001))
     follower = Follower(PaperBroker(paper_exchange()), client, Clock())
@@ -137,6 +149,7 @@ def test_miniqmt_trades_and_failed_query():
     simulator = xtsim.install(xtsim.XtQuantSim(exchange, ACCOUNT))
     try:
         broker = MiniQmtBroker("C:/QMT/userdata_mini", ACCOUNT, session_id=123, log=lambda m: None).connect()
+        loop = broker.trader.loop  # xttrader's own asyncio loop, which stopping it leaves open
         try:
             order_id = broker.place("600000.SH", "buy", 200, 10.05, "jq1125100000-ab01.0")
             trades = []
@@ -154,5 +167,7 @@ def test_miniqmt_trades_and_failed_query():
                 broker.trades()
         finally:
             broker.close()
+            if not loop.is_running():
+                loop.close()
     finally:
         xtsim.uninstall()

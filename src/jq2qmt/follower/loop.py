@@ -787,9 +787,14 @@ class Follower(object):
             report["orders"] = updates
         if not hasattr(self.broker, "trades"):
             return
+        try:
+            trades = self.broker.trades()
+        except base.BrokerError as exc:  # the fills wait for a later round; trading goes on
+            report["errors"].append("成交查询失败 / trades query failed: %s" % (exc,))
+            return
         remarks = dict((o["order_id"], o["remark"]) for o in ours if o["order_id"])
         fills = []
-        for trade in self.broker.trades():
+        for trade in trades:
             remark = remarks.get(trade.get("order_id")) or trade.get("remark") or ""
             if not scheduler.is_our_remark(remark) or trade["trade_id"] in self.fills_reported:
                 continue

@@ -28,7 +28,7 @@ import io
 import json
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jq2qmt import trading_calendar
@@ -41,6 +41,8 @@ ORDER_STATES = ("open", "filled", "partial", "cancelled", "rejected", "skipped")
 MAX_DAYS = 366
 MAX_ROUND_POINTS = 2000
 MAX_ORDERS = 5000
+KEEP_DAYS = 400  # days of rows kept per account (more than the longest query range)
+PRUNE_EVERY = 200  # rounds of a day between two prunes
 
 # QMT's order status numbers (built-in m_nOrderStatus and xtquant order_status share
 # them; the follower reports them as the broker gives them)
@@ -124,6 +126,38 @@ class QualityError(ValueError):
         ValueError.__init__(self, message)
         self.field = field
         self.message = message
+
+
+# the report fields this module reads: field -> (JSON type, required keys of each row)
+_REPORT_FIELDS = (("fills", list, (("trade_id", str), ("code", str), ("side", str))),
+                  ("orders", list, (("remark", str),)),
+                  ("would_place", list, (("code", str),)),
+                  ("prices", dict, ()), ("target", dict, ()), ("strategy_versions", dict, ()))
+MAX_REPORT_ROWS = 2000
+
+
+def check_report(payload):
+    """Check the shape of the quality fields of a round report; QualityError names
+    the field (``fills[2].trade_id``). Absent or null fields are fine."""
+    for field, kind, keys in _REPORT_FIELDS:
+        value = payload.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, kind):
+            raise QualityError(field, "必须是%s / must be an %s" % (
+                "数组" if kind is list else "对象", "array" if kind is list else "object"))
+        if len(value) > MAX_REPORT_ROWS:
+            raise QualityError(field, "最多 %d 项 / at most %d items" % (MAX_REPORT_ROWS, MAX_REPORT_ROWS))
+        if kind is list:
+            for index, row in enumerate(value):
+                if not isinstance(row, dict):
+                    raise QualityError("%s[%d]" % (field, index), "必须是对象 / must be an object")
+                for key, key_kind in keys:
+                    if not isinstance(row.get(key), key_kind) or not row[key] or len(row[key]) > 64:
+                        raise QualityError("%s[%d].%s" % (field, index, key),
+                                           "必须是 1-64 个字符的字符串 / must be a string of 1-64 characters")
+    if payload.get("at") is not None and _parse_at(payload["at"]) is None:
+        raise QualityError("at", "时间格式应为 YYYY-MM-DDTHH:MM:SS / at must be YYYY-MM-DDTHH:MM:SS")
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -226,6 +260,9 @@ def record(session, account, body, round_id, status, now, followed=()):
     strategy_value, strategies_of, updated = _strategy_info(session, followed)
     if acct is not None:
         _record_round(session, account, body, acct, day, round_id, status, at, now, strategy_value)
+        if int(session.scalar(select(func.count()).select_from(QualityRound).where(
+                QualityRound.account_pk == account.id, QualityRound.day == day))) % PRUNE_EVERY == 1:
+            prune(session, account, day)
     if status == "dry_run":
         placed = []
     for row in placed:
@@ -274,6 +311,13 @@ def record(session, account, body, round_id, status, now, followed=()):
             order.updated_at = now
     for row in fills:
         _record_fill(session, account, row, day, round_id, now)
+
+
+def prune(session, account, day):
+    """Delete the account's rows older than KEEP_DAYS before `day` ('YYYY-MM-DD')."""
+    cutoff = (datetime.date.fromisoformat(day) - datetime.timedelta(days=KEEP_DAYS)).isoformat()
+    for model in (QualityFill, QualityOrder, QualityRound):
+        session.execute(delete(model).where(model.account_pk == account.id, model.day < cutoff))
 
 
 def _find_order(session, account, remark, order_id):
