@@ -56,6 +56,7 @@ def create_app(settings, database=None):
 OPTIONAL_ROUTE_MODULES = (
     "jq2qmt.server.routes.accounts",
     "jq2qmt.server.routes.quality",
+    "jq2qmt.server.routes.notify_admin",
     "jq2qmt.server.routes.pages",
     "jq2qmt.server.fastpath",  # before ops: its middleware then runs inside the request metrics/logs
     "jq2qmt.server.routes.ops",

@@ -10,6 +10,7 @@ Admin (password header or web session)
 - PUT/DELETE /api/v1/accounts/{id}/follow/{strategy}
 - POST /api/v1/accounts/{id}/pause | resume | approve | reject
 - POST /api/v1/accounts/{id}/confirm                  after the preflight: start trading
+- POST /api/v1/accounts/{id}/token {rotate?}          a follower token, in this answer only
 - GET /api/v1/accounts/{id}/reports?limit=N&kind=round|heartbeat|preflight|all
 A new account is unconfirmed: its plan says ``"preflight": true`` and its follower
 only reports what it sees (kind "preflight") until the admin confirms it.
@@ -169,6 +170,7 @@ def _detail(db, cache, account_id):
         account = store.get_account(session, account_id)
         result = store.summary(session, account)
         result["last_report"] = store.last_report(session, account)
+        result["last_account"] = store.last_account_report(session, account)
     merged, problem = plans.merged_target(plan)
     followed = list(plan["follow"]["strategies"])
     present = dict((t["strategy"], t) for t in plan["targets"])
@@ -217,6 +219,19 @@ async def put_follow(account_id: str, strategy: str, request: Request, _: Princi
 def delete_follow(account_id: str, strategy: str, request: Request, _: Principal = Depends(require_admin)):
     _call(store.unfollow, _db(request), account_id, strategy)
     return {"success": True, "account_id": account_id, "strategy": strategy}
+
+
+@router.post("/api/v1/accounts/{account_id}/token", summary="生成跟单令牌（只返回一次） / follower token (returned once)")
+async def create_token(account_id: str, request: Request, _: Principal = Depends(require_admin)):
+    payload = _json_body(await request.body(), required=False) or {}
+    unknown = sorted(set(payload) - {"rotate"})
+    if unknown:
+        raise ApiError(422, "invalid_field", "未知字段 / unknown field", unknown[0])
+    rotate = payload.get("rotate", False)
+    if not isinstance(rotate, bool):
+        raise ApiError(422, "invalid_field", "须为 true 或 false / must be true or false", "rotate")
+    token = await run_in_threadpool(_call, store.create_follower_token, _db(request), account_id, rotate)
+    return {"account_id": account_id, "token": token}
 
 
 @router.post("/api/v1/accounts/{account_id}/pause", summary="暂停跟单 / pause")
