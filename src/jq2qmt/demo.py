@@ -143,7 +143,7 @@ class Demo(object):
         self.spreads = random.Random(None if seed is None else "spread-%s" % seed)  # keeps the price path
         self.prices = dict(START_PRICES)
         # The strategy's as_of must not be in the future: trade on the last trading day.
-        beijing_today = (dt.datetime.utcnow() + dt.timedelta(hours=8)).date()
+        beijing_today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
         self.day = last_trading_day_before(beijing_today)
         self.cycles = 0
         self.converged = 0

@@ -16,7 +16,7 @@
 
 import logging
 import os
-from datetime import datetime, time as dtime, timedelta
+from datetime import datetime, time as dtime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -78,7 +78,8 @@ def deviating_accounts(session, day, pct, rounds):
 
 
 def _beijing_now():
-    return datetime.utcnow() + timedelta(hours=8)
+    """Naive Beijing wall time (datetime.utcnow() is deprecated since Python 3.12)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=8)
 
 
 def check_deviation(notifier, beijing_now=None):
