@@ -235,3 +235,197 @@ export function normalizePosition(p) {
 }
 
 export const strategyUrl = (name) => '/history/' + encodeURIComponent(name);
+
+// ---- table enhancer: search, column sort and paging ------------------------------------
+//
+// Pages opt in with attributes on a table (its tbody rows are the items) or on a list
+// container (its children are the items):
+//   data-enhance              search box, sortable columns (tables), paging
+//   data-enhance-page="50"    rows per page (default 50)
+//   data-enhance-key="..."    keeps search/sort/page across re-renders (default: the id)
+// The page keeps rendering rows as before (e.g. `fillBody` on every refresh); the enhancer
+// watches the container and applies the current search, sort and page to the new rows.
+// Search matches every space-separated term against a row's text (code or name).
+
+const enhanceState = new Map();
+const ENHANCE_MIN_ROWS = 10;
+
+function enhanceStateFor(key) {
+  if (!enhanceState.has(key)) enhanceState.set(key, { query: '', sortCol: -1, sortDir: 1, page: 0 });
+  return enhanceState.get(key);
+}
+
+// Sort key of a cell's text: a number when the text is one ("1,234.50", "+12", "38.2%", "−5"),
+// otherwise the text itself.
+export function sortValue(text) {
+  const t = String(text || '').trim().replace(/[,\s%＋+]/g, '').replace(/^[−–]/, '-');
+  if (t !== '' && t !== '-' && isFinite(Number(t))) return Number(t);
+  return null;
+}
+
+const collator = new Intl.Collator('zh-CN', { numeric: true });
+
+function compareCells(a, b) {
+  const na = sortValue(a);
+  const nb = sortValue(b);
+  if (na !== null && nb !== null) return na - nb;
+  if (na !== null) return -1;
+  if (nb !== null) return 1;
+  return collator.compare(a, b);
+}
+
+export function enhanceTable(target, options = {}) {
+  if (target.dataset.enhanced) return;
+  target.dataset.enhanced = '1';
+  const isTable = target.tagName === 'TABLE';
+  const container = isTable ? target.tBodies[0] : target;
+  if (!container) return;
+  const pageSize = Number(options.pageSize || target.dataset.enhancePage || 50);
+  const key = options.key || target.dataset.enhanceKey || target.id || ('t' + enhanceState.size);
+  const st = enhanceStateFor(key);
+  const label = options.label || target.dataset.enhanceLabel || (isTable ? '行' : '项');
+
+  const search = el('input', { type: 'search', class: 'enh-search', placeholder: '搜索代码或名称',
+    'aria-label': '搜索代码或名称', autocomplete: 'off', value: st.query });
+  const count = el('span', { class: 'muted small enh-count', 'aria-live': 'polite' });
+  const prev = el('button', { class: 'btn btn-small', type: 'button', text: '上一页', 'aria-label': '上一页' });
+  const next = el('button', { class: 'btn btn-small', type: 'button', text: '下一页', 'aria-label': '下一页' });
+  const pageText = el('span', { class: 'small enh-page' });
+  const pager = el('span', { class: 'enh-pager' }, prev, pageText, next);
+  const bar = el('div', { class: 'toolbar enh-bar' }, search, count, pager);
+  const anchor = target.parentElement && target.parentElement.classList.contains('table-wrap') ? target.parentElement : target;
+  anchor.before(bar);
+
+  let applying = false;
+  const items = () => [...container.children].filter((r) => !r.querySelector(':scope > td.empty'));
+
+  function apply() {
+    applying = true;
+    const all = items();
+    bar.hidden = all.length <= ENHANCE_MIN_ROWS && !st.query;
+    if (isTable && st.sortCol >= 0) {
+      const cellText = (r) => (r.cells[st.sortCol] ? r.cells[st.sortCol].textContent : '');
+      const sorted = all.map((r, i) => [r, i]).sort((x, y) => compareCells(cellText(x[0]), cellText(y[0])) * st.sortDir || x[1] - y[1]);
+      const tail = [...container.children].filter((r) => !all.includes(r));
+      if (sorted.some(([r], i) => r !== all[i])) container.append(...sorted.map((x) => x[0]), ...tail);
+      all.splice(0, all.length, ...sorted.map((x) => x[0]));
+    }
+    const terms = st.query.toLowerCase().split(/\s+/).filter(Boolean);
+    const matching = all.filter((r) => {
+      const text = r.textContent.toLowerCase();
+      return terms.every((t) => text.includes(t));
+    });
+    const pages = Math.max(1, Math.ceil(matching.length / pageSize));
+    st.page = Math.min(st.page, pages - 1);
+    const shown = new Set(matching.slice(st.page * pageSize, (st.page + 1) * pageSize));
+    for (const r of all) r.classList.toggle('enh-off', !shown.has(r));
+    count.textContent = terms.length ? `找到 ${matching.length} / 共 ${all.length} ${label}` : `共 ${all.length} ${label}`;
+    pageText.textContent = `第 ${st.page + 1} / ${pages} 页`;
+    pager.hidden = pages <= 1;
+    prev.disabled = st.page === 0;
+    next.disabled = st.page >= pages - 1;
+    let none = container.querySelector(':scope > .enh-none');
+    if (terms.length && !matching.length && all.length) {
+      if (!none) {
+        none = isTable ? el('tr', { class: 'enh-none' }, el('td', { class: 'empty', colspan: String(target.tHead ? target.tHead.rows[0].cells.length : 1), text: '没有匹配的结果。' }))
+          : el('p', { class: 'empty enh-none', text: '没有匹配的结果。' });
+        container.append(none);
+      }
+    } else if (none) none.remove();
+    if (isTable && target.tHead) {
+      [...target.tHead.rows[0].cells].forEach((th, i) => {
+        th.setAttribute('aria-sort', i === st.sortCol ? (st.sortDir > 0 ? 'ascending' : 'descending') : 'none');
+      });
+    }
+    observer.takeRecords();
+    applying = false;
+  }
+
+  const observer = new MutationObserver(() => { if (!applying) apply(); });
+  observer.observe(container, { childList: true });
+
+  search.addEventListener('input', () => { st.query = search.value; st.page = 0; apply(); });
+  prev.addEventListener('click', () => { st.page -= 1; apply(); });
+  next.addEventListener('click', () => { st.page += 1; apply(); });
+
+  if (isTable && target.tHead) {
+    [...target.tHead.rows[0].cells].forEach((th, i) => {
+      if (!th.textContent.trim() || th.dataset.nosort !== undefined) return;
+      const button = el('button', { type: 'button', class: 'th-sort', text: th.textContent.trim(),
+        'aria-label': `按「${th.textContent.trim()}」排序` });
+      button.addEventListener('click', () => {
+        if (st.sortCol === i) st.sortDir = -st.sortDir;
+        else { st.sortCol = i; st.sortDir = th.classList.contains('num') ? -1 : 1; }
+        st.page = 0;
+        apply();
+      });
+      th.replaceChildren(button);
+    });
+  }
+  apply();
+  return { apply, state: st };
+}
+
+function enhanceAll(root = document) {
+  if (root.matches && root.matches('[data-enhance]')) enhanceTable(root);
+  if (root.querySelectorAll) root.querySelectorAll('[data-enhance]:not([data-enhanced])').forEach((t) => enhanceTable(t));
+}
+
+// ---- dialogs: focus goes back to the opener; Tab stays inside; Esc closes -------------
+//
+// Every <dialog> opened with showModal() remembers the element that had the focus and
+// returns the focus to it when the dialog closes (when that element is gone, to the
+// page's main heading). Tab and Shift+Tab wrap around inside the dialog. Esc is the
+// browser's own `cancel`, which closes the dialog and fires `close` like a button does.
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+export function focusables(root) {
+  return [...root.querySelectorAll(FOCUSABLE)].filter((n) => n.offsetParent !== null || n === document.activeElement);
+}
+
+function fallbackFocus() {
+  const h = document.querySelector('main h1');
+  if (h) { h.setAttribute('tabindex', '-1'); h.focus(); }
+}
+
+if (typeof HTMLDialogElement !== 'undefined' && !HTMLDialogElement.prototype.jq2qmtFocus) {
+  const show = HTMLDialogElement.prototype.showModal;
+  HTMLDialogElement.prototype.jq2qmtFocus = true;
+  HTMLDialogElement.prototype.showModal = function showModal() {
+    const opener = document.activeElement;
+    const result = show.call(this);
+    const dialog = this;
+    dialog.addEventListener('close', () => {
+      const target = opener && opener.isConnected && opener !== document.body ? opener : null;
+      // after the page's own close handlers (they may re-render the opener's card)
+      setTimeout(() => {
+        if (document.activeElement && document.activeElement !== document.body && !dialog.contains(document.activeElement)) return;
+        if (target && target.isConnected) target.focus(); else fallbackFocus();
+      }, 0);
+    }, { once: true });
+    return result;
+  };
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Tab') return;
+    const dialog = document.querySelector('dialog[open]');
+    if (!dialog) return;
+    const list = focusables(dialog);
+    if (!list.length) return;
+    const first = list[0];
+    const last = list[list.length - 1];
+    if (ev.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+      ev.preventDefault(); last.focus();
+    } else if (!ev.shiftKey && (document.activeElement === last || !dialog.contains(document.activeElement))) {
+      ev.preventDefault(); first.focus();
+    }
+  });
+}
+
+// Page-wide: enhance opted-in tables now and whenever a page inserts one.
+if (typeof document !== 'undefined' && document.body) {
+  enhanceAll();
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) enhanceAll(n);
+  }).observe(document.body, { childList: true, subtree: true });
+}

@@ -147,13 +147,15 @@ function renderCharts(positions, strategies, gross) {
   const byCode = positions.filter((p) => p.value > 0).sort((a, b) => b.value - a.value);
   const top = byCode.slice(0, 10).map((p) => ({ name: p.name ? `${p.name} ${p.code}` : p.code, value: round2(p.value) }));
   const rest = byCode.slice(10).reduce((s, p) => s + p.value, 0);
-  if (rest > 0) top.push({ name: '其他', value: round2(rest) });
+  // 其他 is grey, never one of the ten slice colours (which then never repeat)
+  if (rest > 0) top.push({ name: '其他', value: round2(rest), itemStyle: { color: '#b8c2cc' } });
   const codes = chart('chart-codes');
   if (codes) {
     // Narrow screens: a legend below instead of labels around the ring (they would be cut).
     const narrow = codes.getWidth() < 520;
     codes.setOption({
       animation: false,
+      color: PIE_COLORS,
       tooltip: { trigger: 'item', formatter: (p) => `${escapeHtml(p.name)}<br>${fmtMoney(p.value)}（${p.percent}%）` },
       legend: narrow ? { bottom: 0, left: 'center', width: '92%', itemGap: 8, itemWidth: 12, itemHeight: 10,
         textStyle: { fontSize: 11 }, formatter: (n) => n.split(' ')[0] } : { show: false },
@@ -168,12 +170,22 @@ function renderCharts(positions, strategies, gross) {
     .sort((a, b) => a.value - b.value);
   const strat = chart('chart-strategies');
   if (strat) {
+    // Many strategies: the largest BAR_WINDOW bars are shown and the rest scroll
+    // (mouse wheel, drag or the slider on the right) instead of squeezing every bar.
+    const n = byStrategy.length;
+    const scroll = n > BAR_WINDOW;
+    const narrowBar = strat.getWidth() < 520;
     strat.setOption({
       animation: false,
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' },
         formatter: (items) => items.map((p) => `${escapeHtml(p.name)}<br>${p.marker}${fmtMoney(p.value)}`).join('<br>') },
-      grid: { left: 8, right: 24, top: 10, bottom: 10, containLabel: true },
-      xAxis: { type: 'value', axisLabel: { formatter: (v) => fmtWan(v).replace('.00', '') } },
+      grid: { left: 8, right: scroll ? 40 : 24, top: 10, bottom: 10, containLabel: true },
+      dataZoom: scroll ? [
+        { type: 'inside', yAxisIndex: 0, startValue: n - BAR_WINDOW, endValue: n - 1, zoomOnMouseWheel: false,
+          moveOnMouseWheel: true, moveOnMouseMove: true },
+        { type: 'slider', yAxisIndex: 0, right: 6, width: 16, startValue: n - BAR_WINDOW, endValue: n - 1,
+          showDetail: false, brushSelect: false, zoomLock: true }] : [],
+      xAxis: { type: 'value', splitNumber: narrowBar ? 3 : 5, axisLabel: { formatter: (v) => fmtWan(v).replace('.00', '') } },
       yAxis: { type: 'category', data: byStrategy.map((d) => d.name),
         axisLabel: { width: strat && strat.getWidth() < 520 ? 90 : 150, overflow: 'truncate' } },
       series: [{ type: 'bar', data: byStrategy.map((d) => ({ value: d.value,
@@ -184,6 +196,8 @@ function renderCharts(positions, strategies, gross) {
 }
 
 const round2 = (x) => Math.round(x * 100) / 100;
+const BAR_WINDOW = 15;
+const PIE_COLORS = ['#1f6feb', '#f08a24', '#2aa876', '#d1343e', '#8e5bd6', '#13a8b8', '#c9a400', '#e05fa5', '#5b7083', '#7fb800'];
 
 includeBox.addEventListener('change', () => refresh(true));
 document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(); else clearTimeout(state.timer); });
