@@ -500,7 +500,7 @@ class MiniQmtBroker(object):
             stamp = _int(getattr(t, "traded_time", None))
             when = None
             if stamp:
-                when = (datetime.datetime.utcfromtimestamp(stamp) +
+                when = (datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc) +
                         datetime.timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%S")
             result.append({
                 "trade_id": str(t.traded_id), "order_id": str(t.order_id),
