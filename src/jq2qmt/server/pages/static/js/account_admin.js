@@ -285,7 +285,8 @@ async function loadNotify() {
       el('button', { class: 'btn btn-small btn-danger', type: 'button', text: '删除', 'aria-label': `删除渠道 ${c.name}`,
         dataset: { action: 'delete' }, onclick: () => removeChannel(c.name) })))),
   '还没有通知渠道。点「添加渠道」配置钉钉、企业微信、飞书、Server酱或邮件。', 5);
-  fillBody($('notify-events').tBodies[0], data.events.map((e) => el('tr', { dataset: { event: e.event } },
+  const zh = (label) => String(label || '').split(' / ')[0];
+  fillBody($('notify-events').tBodies[0], data.events.map((e) => ({ ...e, label: zh(e.label) })).map((e) => el('tr', { dataset: { event: e.event } },
     el('td', {}, e.label, el('span', { class: 'muted small', text: ` ${e.event}` })),
     el('td', {}, el('input', { type: 'checkbox', checked: e.enabled, 'aria-label': `开启事件：${e.label}`,
       onchange: (ev) => patchEvent(e.event, { enabled: ev.target.checked }, `${e.label}：${ev.target.checked ? '已开启' : '已关闭'}`) })),
