@@ -145,6 +145,21 @@ def test_order_log_filters_and_csv(db_url, instance, app_client, acc, admin):
     assert [(r["code"], r["status"], r["traded_volume"]) for r in rows][-1] == (A, "filled", "1000")
 
 
+def test_order_log_pages_with_offset_and_total(db_url, instance, app_client, acc, admin):
+    _scenario(app_client, instance, acc)
+    every = app_client.get("/api/v1/orders", headers=admin).json()
+    assert every["total"] == every["count"] == 4 and every["offset"] == 0
+    ids = [o["id"] for o in every["orders"]]
+    pages = [app_client.get("/api/v1/orders?limit=3&offset=%d" % offset, headers=admin).json()
+             for offset in (0, 3, 6)]
+    assert [[o["id"] for o in p["orders"]] for p in pages] == [ids[:3], ids[3:], []]
+    assert [(p["total"], p["count"], p["offset"]) for p in pages] == [(4, 3, 0), (4, 1, 3), (4, 0, 6)]
+    filtered = app_client.get("/api/v1/orders?status=filled&offset=0&limit=1", headers=admin).json()
+    assert filtered["total"] == 1 and [o["code"] for o in filtered["orders"]] == [A]
+    acc.error_of(app_client.get("/api/v1/orders?offset=-1", headers=admin), 422, "offset")
+    acc.error_of(app_client.get("/api/v1/orders?offset=x", headers=admin), 422, "offset")
+
+
 def test_bad_parameters_name_the_field(instance, app_client, acc, admin):
     acc.store_account(instance)
     base = "/api/v1/accounts/%s/quality" % acc.ACCOUNT

@@ -550,11 +550,7 @@ def fill_dict(f):
             "time": f.traded_at, "received_at": format_time(f.received_at)}
 
 
-def list_orders(session, account_ids, account=None, code=None, status=None, day=None, limit=200):
-    """The order log, newest first (filters as the API's query parameters);
-    `account_ids` maps account rows' primary keys to their account ids, `account` (a
-    row) keeps that account's orders only."""
-    query = select(QualityOrder)
+def _order_filters(query, account, code, status, day):
     if account is not None:
         query = query.where(QualityOrder.account_pk == account.id)
     if code:
@@ -566,7 +562,21 @@ def list_orders(session, account_ids, account=None, code=None, status=None, day=
         query = query.where(QualityOrder.state == status)
     if day:
         query = query.where(QualityOrder.day == day.isoformat())
-    rows = session.scalars(query.order_by(QualityOrder.id.desc()).limit(limit)).all()
+    return query
+
+
+def count_orders(session, account=None, code=None, status=None, day=None):
+    """How many orders `list_orders` would list with these filters and no limit."""
+    query = _order_filters(select(func.count()).select_from(QualityOrder), account, code, status, day)
+    return int(session.scalar(query))
+
+
+def list_orders(session, account_ids, account=None, code=None, status=None, day=None, limit=200, offset=0):
+    """The order log, newest first (filters as the API's query parameters), `limit`
+    rows after skipping `offset`; `account_ids` maps account rows' primary keys to
+    their account ids, `account` (a row) keeps that account's orders only."""
+    query = _order_filters(select(QualityOrder), account, code, status, day)
+    rows = session.scalars(query.order_by(QualityOrder.id.desc()).offset(offset).limit(limit)).all()
     fills = collections.defaultdict(list)
     if rows:
         keys = dict(((o.account_pk, o.remark), o.id) for o in rows if o.remark)

@@ -1,6 +1,7 @@
 """The web pages (Chinese UI): login/logout and the HTML shells of 总览, 持仓调整,
-历史, 跟单 and 密码管理. Each page's data comes from the JSON API, called by the page's
-script with the login session cookie and, on writes, the session's CSRF token.
+历史, 跟单, 跟单质量, 委托/成交 and 密码管理. Each page's data comes from the JSON
+API, called by the page's script with the login session cookie and, on writes, the
+session's CSRF token.
 
 `install(app)` is the one call the app factory makes: it adds these routes, serves
 the static files, and registers the session hook through which `require_admin`
@@ -45,6 +46,8 @@ NAV = [
     ("/adjustment", "持仓调整", "adjustment"),
     ("/history", "历史", "history"),
     ("/accounts", "跟单", "accounts"),
+    ("/quality", "跟单质量", "quality"),
+    ("/orders", "委托/成交", "orders"),
     ("/password", "密码管理", "password"),
 ]
 
@@ -247,6 +250,16 @@ def history_page(request: Request, strategy: str):
 @router.get("/accounts", response_class=HTMLResponse)
 def accounts_page(request: Request):
     return _page(request, "accounts.html", "accounts", "跟单")
+
+
+@router.get("/quality", response_class=HTMLResponse)
+def quality_page(request: Request):
+    return _page(request, "quality.html", "quality", "跟单质量")
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def orders_page(request: Request):
+    return _page(request, "orders.html", "orders", "委托/成交")
 
 
 @router.get("/password", response_class=HTMLResponse)

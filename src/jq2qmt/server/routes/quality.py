@@ -1,7 +1,7 @@
 """Tracking and execution quality, and the order log (jq2qmt.store.quality).
 
 - GET /api/v1/accounts/{id}/quality?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
-- GET /api/v1/orders?account=&code=&status=&day=&limit=[&format=csv]
+- GET /api/v1/orders?account=&code=&status=&day=&limit=&offset=[&format=csv]
 
 Admin (password header or web session) or a reader token. CSV with ``format=csv`` or
 ``Accept: text/csv`` (UTF-8 with BOM, so Excel shows the Chinese text). A bad
@@ -20,6 +20,7 @@ from jq2qmt.store import quality as store
 router = APIRouter(tags=["quality"])
 
 MAX_LIMIT = store.MAX_ORDERS
+MAX_OFFSET = 10 ** 9  # paging the order log (newest first); the page asks for `limit` rows after `offset`
 
 
 def _wants_csv(request):
@@ -69,7 +70,7 @@ def get_quality(account_id: str, request: Request, _: Principal = Depends(requir
 
 @router.get("/api/v1/orders", summary="委托与成交记录 / the order log")
 def get_orders(request: Request, _: Principal = Depends(require_reader)):
-    _known(request, ("account", "code", "status", "day", "limit", "format"))
+    _known(request, ("account", "code", "status", "day", "limit", "offset", "format"))
     csv_wanted = _wants_csv(request)
     params = request.query_params
     day = _run(store.parse_day, "day", params.get("day"))
@@ -77,6 +78,10 @@ def get_orders(request: Request, _: Principal = Depends(require_reader)):
     if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
         raise ApiError(422, "invalid_field", "limit 应为 1-%d 的整数 / limit must be an integer 1-%d"
                        % (MAX_LIMIT, MAX_LIMIT), "limit")
+    offset = params.get("offset") or "0"
+    if not offset.isdigit() or int(offset) > MAX_OFFSET:
+        raise ApiError(422, "invalid_field", "offset 应为 0-%d 的整数 / offset must be an integer 0-%d"
+                       % (MAX_OFFSET, MAX_OFFSET), "offset")
     code = params.get("code") or None
     if code is not None and (len(code) > 32 or not code.isascii()):
         raise ApiError(422, "invalid_field", "代码格式不对 / code must be ASCII, at most 32 characters", "code")
@@ -85,8 +90,9 @@ def get_orders(request: Request, _: Principal = Depends(require_reader)):
         if params.get("account"):
             account = _run(account_store.get_account, session, params["account"])
         names = dict(session.execute(select(account_store.Account.id, account_store.Account.account_id)).all())
-        rows = _run(store.list_orders, session, names, account, code, params.get("status") or None, day,
-                    int(limit))
+        status = params.get("status") or None
+        rows = _run(store.list_orders, session, names, account, code, status, day, int(limit), int(offset))
+        total = None if csv_wanted else store.count_orders(session, account, code, status, day)
     if csv_wanted:
         return _csv(store.to_csv(rows, store.ORDER_COLUMNS), "orders.csv")
-    return {"orders": rows, "count": len(rows)}
+    return {"orders": rows, "count": len(rows), "total": total, "offset": int(offset)}
