@@ -87,12 +87,12 @@ def test_accounts_page_shows_followers_and_switches_work(site):
     expect(main.locator(".held")).to_have_count(0)
     detail = _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)
     assert detail["approved_version"] and detail["held"] is None
-    # pause and resume
-    page.once("dialog", lambda d: d.accept())
+    # pause (no confirmation: the safe action) and resume (confirmed: real orders again)
     main.locator("button[data-action='pause']").click()
     expect(main.locator("button[data-action='resume']")).to_be_visible()
     expect(main).to_contain_text("已暂停")
     assert _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)["paused"] is True
+    page.once("dialog", lambda d: d.accept())
     main.locator("button[data-action='resume']").click()
     expect(main.locator("button[data-action='pause']")).to_be_visible()
     assert _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)["paused"] is False
@@ -100,6 +100,7 @@ def test_accounts_page_shows_followers_and_switches_work(site):
     main.locator("input.dry-run").check()
     expect(main).to_contain_text("模拟运行（不下单）")
     assert _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)["dry_run"] is True
+    page.once("dialog", lambda d: d.accept())  # leaving dry run turns real orders back on
     main.locator("input.dry-run").uncheck()
     expect(main.locator(".badge", has_text="模拟运行（不下单）")).to_have_count(0)
     assert _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)["dry_run"] is False

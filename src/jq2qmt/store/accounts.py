@@ -391,6 +391,41 @@ def last_report(session, account):
     return report_dict(row) if row is not None else None
 
 
+# Round statuses whose report carries the follower's account snapshot (paused,
+# outside_session and preflight rounds do not read the account).
+_ACCOUNT_STATUSES = ("ok", "held", "dry_run", "idle", "error")
+_ACCOUNT_SCAN = 50
+
+
+def last_account_report(session, account):
+    """The newest round that carried an account snapshot: {"account", "created_at",
+    "round_id", "status"}; None when none of the last rounds did. A paused or
+    out-of-session round reads no account, so the latest round alone would show an
+    empty account every evening."""
+    ids = session.scalars(select(AccountReport.id).where(
+        AccountReport.account_pk == account.id, AccountReport.kind == "round",
+        AccountReport.status.in_(_ACCOUNT_STATUSES))
+        .order_by(AccountReport.id.desc()).limit(_ACCOUNT_SCAN)).all()
+    for report_id in ids:
+        row = session.get(AccountReport, report_id)
+        snapshot = json.loads(row.body_json).get("account")
+        if isinstance(snapshot, dict):
+            return {"account": snapshot, "created_at": format_time(row.created_at),
+                    "round_id": row.round_id, "status": row.status}
+    return None
+
+
+def code_names(session, codes):
+    """Names of codes as any strategy's current snapshot spells them: {code: name}.
+    Lets the page name a held code that the account's own target does not hold."""
+    codes = sorted(set(c for c in codes if isinstance(c, str)))[:500]
+    if not codes:
+        return {}
+    rows = session.execute(select(Position.code, Position.name).where(
+        Position.code.in_(codes), Position.name.is_not(None), Position.name != "")).all()
+    return dict((r.code, r.name) for r in rows)
+
+
 def held_versions(session, account):
     """Plan versions this account's follower reported as held."""
     return set(session.scalars(select(AccountReport.plan_version).where(

@@ -230,6 +230,16 @@ def get_strategy(session, name):
     return _strategy_dict(strategy, _positions_of(session, [strategy.id]).get(strategy.id, []))
 
 
+def removed_strategies(session):
+    """Strategies that were removed (their history stays): [{"strategy_name",
+    "version", "removed_at"}], by name."""
+    rows = session.execute(
+        select(Strategy.name, Strategy.version, Strategy.removed_at)
+        .where(Strategy.removed_at.is_not(None)).order_by(Strategy.name)).all()
+    return [{"strategy_name": r.name, "version": r.version, "removed_at": format_time(r.removed_at)}
+            for r in rows]
+
+
 def all_strategies(session):
     """Every active strategy's current snapshot, by name."""
     strategies = _active(session)

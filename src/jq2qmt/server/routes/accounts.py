@@ -171,7 +171,13 @@ def _detail(db, cache, account_id):
         result = store.summary(session, account)
         result["last_report"] = store.last_report(session, account)
         result["last_account"] = store.last_account_report(session, account)
-    merged, problem = plans.merged_target(plan)
+        merged, problem = plans.merged_target(plan)
+        # held codes outside the target: named from any strategy that holds them
+        held = ((result["last_account"] or {}).get("account") or {}).get("positions")
+        in_target = set(t.get("code") for t in merged or [])
+        result["held_names"] = store.code_names(session, [
+            p.get("code") for p in (held if isinstance(held, list) else [])
+            if isinstance(p, dict) and not p.get("name") and p.get("code") not in in_target])
     followed = list(plan["follow"]["strategies"])
     present = dict((t["strategy"], t) for t in plan["targets"])
     result.update({

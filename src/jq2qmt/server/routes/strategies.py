@@ -16,11 +16,17 @@ MAX_OFFSET = 2 ** 31 - 1
 
 
 @router.get("/api/v1/strategies", summary="策略列表 / strategies")
-def list_strategies(request: Request, _: Principal = Depends(require_reader)):
+def list_strategies(request: Request, include_removed: bool = Query(False),
+                    _: Principal = Depends(require_reader)):
     with request.app.state.db.read() as session:
         strategies = repo.all_strategies(session)
-    return {"strategies": [{k: s[k] for k in ("strategy_name", "version", "update_time", "as_of")}
-                           | {"position_count": len(s["positions"])} for s in strategies]}
+        removed = repo.removed_strategies(session) if include_removed else None
+    result = {"strategies": [{k: s[k] for k in ("strategy_name", "version", "update_time", "as_of")}
+                             | {"position_count": len(s["positions"])} for s in strategies]}
+    if removed is not None:
+        # removed strategies keep their history; the 历史 page lists them (marked 已删除)
+        result["removed"] = removed
+    return result
 
 
 @router.get("/api/v1/strategies/{strategy_name}/history", summary="历史版本 / version history")

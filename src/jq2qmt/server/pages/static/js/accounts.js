@@ -49,6 +49,7 @@ function normalizeAccount(a) {
     follower: a.follower || null,
     held: a.held || a.pending_approval || null,
     approvedVersion: a.approved_version || null,
+    approval: a.approval || null,
     confirmed: a.confirmed !== false,
     preflight: a.preflight || null,
     ignoredCodes: Array.isArray(a.ignored_codes) ? a.ignored_codes : [],
@@ -121,6 +122,7 @@ function accountCard(a, info) {
     el('div', { class: 'account-body' },
       a.confirmed ? null : el('section', { class: 'wide preflight-box' }, preflightBlock(a)),
       held ? el('section', { class: 'wide held' }, heldBlock(a, held)) : null,
+      approvalNote(a, held),
       detail.merged_target_error ? el('section', { class: 'wide' }, el('div', { class: 'alert alert-error target-error', role: 'alert' },
         el('strong', { text: '目标无法计算，跟单端每一轮都会报错、不下单：' }), targetProblem(detail.merged_target_error))) : null,
       el('section', {}, el('h3', { text: '跟单设置' }), settingsList(a, detail)),
@@ -139,13 +141,49 @@ function heldBlock(a, held) {
   return [
     el('strong', { text: '有计划等待确认' }),
     el('p', { class: 'small' }, held.held_reason || held.reason || '超出限额，需要确认后才会下单。',
-      el('br'), el('span', { class: 'muted', text: `计划版本 ${held.plan_version || '—'}` })),
+      el('br'), el('span', { class: 'muted', text: `计划版本 ${held.plan_version || '—'}${held.created_at ? ' · ' + fmtTime(held.created_at) : ''}` })),
+    heldOrders(held.orders),
     el('div', { class: 'toolbar' },
       el('button', { class: 'btn btn-primary', type: 'button', text: '批准执行', dataset: { action: 'approve' },
         onclick: () => approve(a, held.plan_version) }),
       el('button', { class: 'btn btn-danger', type: 'button', text: '拒绝', dataset: { action: 'reject' },
         onclick: () => reject(a, held.plan_version) })),
   ];
+}
+
+// The orders the held round would have sent, so 批准执行 is not a blind click.
+function heldOrders(orders) {
+  if (!Array.isArray(orders)) return null;
+  if (!orders.length) return el('p', { class: 'muted small held-orders', text: '这个计划不下任何委托。' });
+  const sum = (side) => orders.filter((o) => o.side === side).reduce((t, o) => t + (Number(o.value) || 0), 0);
+  const body = el('tbody');
+  fillBody(body, orders.map((o) => el('tr', { dataset: { code: o.code } },
+    el('td', { text: o.code }),
+    el('td', { class: o.side === 'buy' ? 'up' : 'down', text: o.side === 'buy' ? '买入' : o.side === 'sell' ? '卖出' : String(o.side || '') }),
+    el('td', { class: 'num', text: fmtInt(o.volume) }),
+    el('td', { class: 'num', text: fmtPrice(o.price) }),
+    el('td', { class: 'num', text: o.value === null || o.value === undefined ? '—' : fmtMoney(o.value) }))), '', 5);
+  return el('div', { class: 'held-orders' },
+    el('p', { class: 'small', text: `批准后跟单端会发送这 ${orders.length} 笔委托（按暂缓时的行情估算）：买入 ${fmtMoney(sum('buy'))} 元 · 卖出 ${fmtMoney(sum('sell'))} 元` }),
+    el('div', { class: 'table-wrap' }, el('table', { class: 'table' },
+      el('thead', {}, el('tr', {}, el('th', { text: '代码' }), el('th', { text: '方向' }), el('th', { class: 'num', text: '数量' }),
+        el('th', { class: 'num', text: '价格' }), el('th', { class: 'num', text: '金额' }))), body)));
+}
+
+// A standing approval: stale when a followed strategy changed after the hold (the
+// follower does not trade a plan other than the approved one, and holds again).
+function approvalNote(a, held) {
+  const ap = a.approval;
+  if (!ap || !ap.plan_version) return null;
+  if (ap.stale) {
+    return el('section', { class: 'wide' }, el('div', { class: 'alert alert-warn approval-stale', role: 'alert' },
+      el('strong', { text: '批准已失效：' }),
+      `批准${ap.approved_at ? '（' + fmtTime(ap.approved_at) + '）' : ''}之后，策略 ${(ap.changed || []).join('、') || '—'} 又更新了，计划已经变化。`
+      + '跟单端不会执行已批准的旧计划；若新计划仍超出限额，会再次暂缓，需要重新确认。'));
+  }
+  if (held) return null;
+  return el('section', { class: 'wide' }, el('p', { class: 'small muted approval-pending',
+    text: `已批准计划 ${ap.plan_version}${ap.approved_at ? '（' + fmtTime(ap.approved_at) + '）' : ''}：跟单端下一轮执行一次。` }));
 }
 
 // ---- preflight ---------------------------------------------------------------------
@@ -267,7 +305,37 @@ const STATUS = {
   preflight: ['预检（不下单）', 'badge-warn'],
 };
 const statusLabel = (s) => (STATUS[s] || [s || '—'])[0];
-const statusBadge = (s) => el('span', { class: 'badge ' + ((STATUS[s] || [])[1] || ''), text: statusLabel(s) });
+
+// Why the engine or the follower left an order out (report `skipped[].reason`).
+export const SKIP_REASONS = {
+  suspended: '停牌', limit_up: '涨停', limit_down: '跌停', not_sellable: '不可卖（T+1/冻结）',
+  insufficient_cash: '资金不足', below_lot: '不足一手', below_min_value: '低于最小金额', ignored: '忽略',
+  no_quote: '无行情', over_max_order_value: '超单笔上限', stale_quote: '行情过期', settling: '等待成交回报',
+  rejected: '被拒', max_reprices: '改价次数用完', open_order_not_ours: '有手工委托',
+};
+export const skipReason = (r) => SKIP_REASONS[r] || String(r || '—');
+// "000001.SZ 资金不足：需 …" — the detail's Chinese half, without repeating the reason.
+function skipText(o) {
+  const label = skipReason(o.reason);
+  const detail = o.detail ? String(o.detail).split(' / ')[0] : '';
+  return `${o.code || ''} ${detail.startsWith(label) ? detail : label + (detail ? '：' + detail : '')}`;
+}
+
+// A round that placed orders but left some out (other than by the ignore list, which is
+// the user's own choice) or had orders refused is partly done, not a green 完成.
+function outcomeBadge(r) {
+  const o = roundOutcome(r);
+  return el('span', { class: 'badge ' + o.cls, text: o.label, dataset: { outcome: o.partial ? 'partial' : r.status || '' } });
+}
+
+export function roundOutcome(r) {
+  const skipped = (r.skipped || []).filter((x) => x && x.reason !== 'ignored');
+  const rejected = r.rejected || [];
+  if ((r.status === 'ok' || r.status === 'dry_run') && (skipped.length || rejected.length)) {
+    return { label: r.status === 'ok' ? '部分完成' : '模拟运行 · 部分完成', cls: 'badge-warn', partial: true };
+  }
+  return { label: statusLabel(r.status), cls: (STATUS[r.status] || [])[1] || '', partial: false };
+}
 
 // Why the server could not compute the account's target, in words a trader acts on.
 function targetProblem(error) {
@@ -287,9 +355,14 @@ function targetProblem(error) {
 function compareTable(lastRound, detail, ignored, preflight) {
   const ignore = new Set(ignored || []);
   const held = {};
-  let account = lastRound && lastRound.account;
+  // The newest round that read the account (paused and out-of-session rounds do not).
+  const snap = detail.last_account || (lastRound && lastRound.account ? lastRound : null);
+  let account = snap && snap.account;
   let source = '账户快照';
-  let when = lastRound ? fmtTime(lastRound.created_at) : '';
+  let when = snap ? fmtTime(snap.created_at) : '';
+  if (snap && lastRound && snap.round_id !== lastRound.round_id) {
+    when += `（${fmtAge(snap.created_at)}；之后的轮次为「${statusLabel(lastRound.status)}」，未读取账户）`;
+  }
   const seen = preflight && preflight.preflight;
   if (!account && seen && Array.isArray(seen.positions)) {  // before any trading round: what the preflight saw
     account = { positions: seen.positions, cash: (seen.asset || {}).cash, total_asset: (seen.asset || {}).total_asset };
@@ -304,14 +377,15 @@ function compareTable(lastRound, detail, ignored, preflight) {
   const rows = codes.map((code) => {
     const t = target[code];
     const h = held[code] ? held[code].volume : 0;
-    const diff = t === undefined ? null : t - h;
+    const diff = t === undefined ? -h : t - h;  // a held code outside the target is sold
     return el('tr', { dataset: { code } },
       el('td', { text: code }),
-      el('td', { text: names[code] || (held[code] && held[code].name) || '' }),
-      el('td', { class: 'num', text: t === undefined ? '—' : fmtInt(t) }),
+      el('td', { text: names[code] || (held[code] && held[code].name) || (detail.held_names || {})[code] || '' }),
+      el('td', { class: 'num', text: t === undefined ? '0' : fmtInt(t) }),
       el('td', { class: 'num', text: fmtInt(h) }),
       el('td', { class: 'num', text: held[code] && held[code].can_use_volume !== undefined ? fmtInt(held[code].can_use_volume) : '—' }),
-      el('td', { class: 'num ' + (diff > 0 ? 'up' : diff < 0 ? 'down' : ''), text: ignore.has(code) ? '忽略' : diff === null ? '不在目标中' : (diff ? fmtSigned(diff) : '一致') }));
+      el('td', { class: 'num ' + (diff > 0 ? 'up' : diff < 0 ? 'down' : ''), text: ignore.has(code) ? '忽略' : t === undefined ? (h ? `${fmtSigned(diff)}（不在目标中，卖出）` : '不在目标中')
+        : (diff ? fmtSigned(diff) : '一致') }));
   });
   const tbody = el('tbody');
   fillBody(tbody, rows, account ? '账户空仓且目标为空。' : '跟单端还没有报告过账户持仓。', 6);
@@ -330,19 +404,21 @@ function roundsTable(reports, unavailable) {
   const rows = rounds.map((r) => {
     const placed = r.placed || [];
     const rejected = r.rejected || [];
+    const skipped = r.skipped || [];
     const errors = r.errors || [];
     return el('tr', { dataset: { round: r.round_id || '' } },
       el('td', { text: fmtTime(r.created_at) }),
-      el('td', {}, statusBadge(r.status)),
+      el('td', {}, outcomeBadge(r)),
       el('td', {}, orderList(placed, (o) => `${o.side === 'buy' ? '买' : '卖'} ${o.code} ${fmtInt(o.volume)} @ ${fmtPrice(o.price)}`)),
+      el('td', {}, orderList(skipped, skipText, 'skipped')),
       el('td', {}, orderList(rejected, (o) => `${o.side === 'buy' ? '买' : '卖'} ${o.code} ${fmtInt(o.volume)}：${o.reason || ''}`, 'up')),
       el('td', {}, errors.length ? el('span', { class: 'up', text: errors.join('；') }) : (r.held_reason || '')));
   });
   const tbody = el('tbody');
-  fillBody(tbody, rows, unavailable ? '无法读取报告。' : '还没有报告。', 5);
+  fillBody(tbody, rows, unavailable ? '无法读取报告。' : '还没有报告。', 6);
   return el('div', { class: 'table-wrap' }, el('table', { class: 'table rounds' },
     el('thead', {}, el('tr', {}, el('th', { text: '时间' }), el('th', { text: '结果' }), el('th', { text: '下单' }),
-      el('th', { text: '被拒' }), el('th', { text: '错误/说明' }))),
+      el('th', { text: '跳过' }), el('th', { text: '被拒' }), el('th', { text: '错误/说明' }))),
     tbody));
 }
 
@@ -362,13 +438,20 @@ async function act(promise, message) {
   await load();
 }
 
+// Pausing is the safe action and needs no confirmation; resuming turns real orders
+// back on, so it asks first (unless the account is in dry run, which sends none).
 function setPaused(a, paused) {
-  if (paused && !confirm(`暂停 ${a.name || a.id} 的跟单？暂停后跟单端不再下单。`)) return;
+  if (!paused && !confirm(`恢复 ${a.name || a.id} 的跟单？${a.dryRun ? '账户处于模拟运行，恢复后仍不下单。'
+    : '跟单端下一轮起会向券商发送真实委托，使用真实资金。'}`)) return;
   return act(api(base(a.id) + (paused ? '/pause' : '/resume'), { method: 'POST', body: {} }),
     paused ? `已暂停 ${a.name || a.id}` : `已恢复 ${a.name || a.id}`);
 }
 
 function setDryRun(a, on, box) {
+  if (!on && !confirm(`关闭 ${a.name || a.id} 的模拟运行？${a.paused ? '账户已暂停，恢复跟单后' : '跟单端下一轮起'}会向券商发送真实委托，使用真实资金。`)) {
+    box.checked = true;
+    return;
+  }
   box.disabled = true;
   return act(api(base(a.id), { method: 'PATCH', body: { dry_run: on } }),
     on ? `${a.name || a.id} 改为模拟运行（不下单）` : `${a.name || a.id} 恢复真实下单`);
@@ -438,8 +521,32 @@ $('s-add').addEventListener('click', () => {
   editor.follows.push({ strategy: name, value: editor.key === 'capital' ? '' : '1' });
   renderFollows();
 });
-$('s-cancel').addEventListener('click', () => { dialog.close(); load(); });
+$('s-cancel').addEventListener('click', () => dialog.close());
+// However the dialog closes (取消, Esc, 保存), auto-refresh starts again.
+dialog.addEventListener('close', () => { load(); });
 $('settings-form').addEventListener('input', () => { $('s-error').textContent = ''; });
+
+// The server names fields as the API does (settings.max_turnover, follow.X.ratio,
+// ignore[0]) and states limits in the API's units; the dialog says them in its own
+// words and units (换手上限 is typed in %, the API takes a fraction).
+const FIELD_LABELS = {
+  name: '名称', ratio: '比例', capital: '资金', ignore: '忽略的代码', min_order_value: '最小下单金额',
+  max_order_value: '单笔上限', max_turnover: '换手上限', slice_value: '拆单金额', mode: '跟单方式',
+};
+export function settingsError(field, message) {
+  const text = String(message || '').split(' / ')[0];
+  if (!field) return text;
+  const parts = String(field).replace(/^settings\./, '').split('.');
+  const key = parts[parts.length - 1].replace(/\[(\d+)\]$/, '');
+  const index = /\[(\d+)\]$/.exec(parts[parts.length - 1]);
+  let label = FIELD_LABELS[key] || key;
+  if (parts[0] === 'follow' && parts.length >= 3) label = `${parts.slice(1, -1).join('.')} 的${label}`;
+  if (index) label += `第 ${Number(index[1]) + 1} 项`;
+  let said = text;
+  if (key === 'max_turnover') said = text.replace(/(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)/gi, (n) => `${+(Number(n) * 100).toPrecision(12)}%`);
+  else if (/value$|^capital$/.test(key)) said = text.replace(/(\d+(?:\.\d+)?e[+-]?\d+)/gi, (n) => `${fmtMoney(Number(n))} 元`);
+  return `${label}：${said}`;
+}
 
 const optionalNumber = (text, label, scale = 1) => {
   const t = text.trim();
@@ -458,10 +565,11 @@ $('settings-form').addEventListener('submit', async (ev) => {
   err.textContent = '';
   let body;
   try {
+    if (!$('s-name').value.trim()) throw new Error('名称不能为空（账户 ID 不会改变；不想改名就保留原名）');
     const min = $('s-min').value.trim();
     if (min && (!isFinite(Number(min)) || Number(min) < 0)) throw new Error('最小下单金额须为不小于 0 的数字');
     body = {
-      name: $('s-name').value.trim() || a.id,
+      name: $('s-name').value.trim(),
       settings: {
         ignore: $('s-ignore').value.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean),
         min_order_value: min ? Number(min) : 0,
@@ -486,13 +594,11 @@ $('settings-form').addEventListener('submit', async (ev) => {
   try {
     // settings and follows in one request: the server saves all of it or nothing
     await api(base(a.id), { method: 'PATCH', body });
-    dialog.close();
-    flash(`已保存 ${a.name || a.id} 的设置`);
-    await load();
+    flash(`已保存 ${body.name} 的设置`);
+    dialog.close();  // the close handler reloads
   } catch (e) {
     if (e.status !== 401) {
-      const field = e.body && e.body.error && e.body.error.field;
-      err.textContent = (field ? `${field}：` : '') + e.message + '（未保存任何修改）';
+      err.textContent = settingsError(e.body && e.body.error && e.body.error.field, e.message) + '（未保存任何修改）';
     }
   } finally {
     $('s-save').disabled = false;

@@ -26,6 +26,17 @@ const canonical = (code) => {
 
 // Page-side validation of one row (form, sign, duplicates); the server checks again
 // and knows more (e.g. its limits), and its complaint is shown next to the row.
+// Whole lots: followers trade 100-share lots (STAR Market 688…/689… and Beijing codes
+// allow odd shares above their minimum), so another volume is not reached exactly.
+export function lotWarning(code, volume) {
+  const c = canonical(code);
+  const n = Math.abs(Number(volume));
+  if (!CODE_RE.test(c) || !Number.isInteger(n) || n === 0) return '';
+  if (/^68[89]/.test(c) || c.endsWith('.BJ')) return '';
+  if (n % 100 === 0) return '';
+  return `${fmtInt(Number(volume))} 股不是整手（100 股的倍数）：跟单端只按整手下单，零头 ${n % 100} 股不会成交。`;
+}
+
 export function validateRow(row, rows, adjustment, skipIndex) {
   const errors = {};
   const code = String(row.code || '').trim().toUpperCase();
@@ -48,7 +59,10 @@ async function load(preferred) {
   ]);
   state.strategies = strategyList(all.data);
   state.totals = totalMap(total.data);
-  state.names = nameMap(total.data);
+  // names seen on this page are kept: a code can leave every other strategy (which
+  // named it) while this one still holds it
+  state.names = Object.assign(state.names, nameMap(total.data), ...state.strategies.map((st) =>
+    Object.fromEntries(st.positions.filter((p) => p.name).map((p) => [canonical(p.code), p.name]))));
   const names = state.strategies.map((s) => s.name);
   for (const n of state.created) if (!names.includes(n)) names.push(n);
   if (!names.some(isAdjustment)) names.push(ADJUSTMENT_PREFIX + 'MANUAL');
@@ -110,7 +124,8 @@ async function removeStrategy() {
 function render() {
   const adj = isAdjustment(state.name);
   const rows = state.rows.map((r, i) => el('tr', { class: r.error ? 'row-error' : (r.dirty ? 'dirty' : ''), dataset: { code: canonical(r.code), index: String(i) } },
-    el('td', {}, r.code, r.error ? el('div', { class: 'row-message', role: 'alert', text: r.error }) : null),
+    el('td', {}, r.code, r.error ? el('div', { class: 'row-message', role: 'alert', text: r.error }) : null,
+      lotWarning(r.code, r.volume) ? el('span', { class: 'badge badge-warn lot-badge', text: '非整手', title: lotWarning(r.code, r.volume) }) : null),
     el('td', { text: r.name || state.names[canonical(r.code)] || '' }),
     el('td', { class: 'num' + (Number(r.volume) < 0 ? ' down' : ''), text: fmtInt(Number(r.volume)) }),
     el('td', { class: 'num', text: fmtPrice(Number(r.cost)) }),
@@ -152,6 +167,7 @@ function openRow(index) {
     document.getElementById(id).value = r[k] === undefined || r[k] === null ? '' : String(r[k]);
   }
   showFieldErrors({});
+  delete document.getElementById('f-volume').dataset.warned;
   rowDialog.showModal();
   document.getElementById('f-code').focus();
 }
@@ -159,6 +175,7 @@ function openRow(index) {
 function showFieldErrors(errors) {
   for (const k of ['code', 'volume', 'cost']) {
     document.getElementById('e-' + k).textContent = errors[k] || '';
+    document.getElementById('e-' + k).classList.remove('lot-warning');
     document.getElementById(fields[k]).classList.toggle('invalid', Boolean(errors[k]));
   }
 }
@@ -169,6 +186,16 @@ document.getElementById('row-form').addEventListener('submit', (ev) => {
   const errors = validateRow(row, state.rows, isAdjustment(state.name), state.editing);
   showFieldErrors(errors);
   if (Object.keys(errors).length) return;
+  // a non-lot volume is allowed, but only after the warning was seen for this value
+  const lot = lotWarning(row.code, row.volume);
+  const volumeBox = document.getElementById('f-volume');
+  if (lot && volumeBox.dataset.warned !== row.code.toUpperCase() + ' ' + row.volume) {
+    volumeBox.dataset.warned = row.code.toUpperCase() + ' ' + row.volume;
+    const note = document.getElementById('e-volume');
+    note.textContent = lot + '再点「确定」保留这个数量。';
+    note.classList.add('lot-warning');
+    return;
+  }
   const clean = { code: row.code.toUpperCase(), name: row.name, volume: Number(row.volume), cost: Number(row.cost), dirty: true, error: null };
   if (state.editing === null) state.rows.push(clean);
   else state.rows[state.editing] = clean;
@@ -188,7 +215,8 @@ async function save() {
     base_version: state.version,
     positions: state.rows.map((r) => {
       const p = { code: r.code, volume: Number(r.volume), cost: Number(r.cost) };
-      if (r.name) p.name = r.name;
+      const name = r.name || state.names[canonical(r.code)];  // the name shown is the name saved
+      if (name) p.name = name;
       return p;
     }),
   };
@@ -269,13 +297,22 @@ document.getElementById('new-adjustment').addEventListener('click', () => {
   document.getElementById('e-new-name').textContent = '';
   newDialog.showModal();
 });
+// The server's rule for strategy names (the save would be refused otherwise, after
+// the rows were typed): printable, no / or \, at most 64 characters with the prefix.
+export function newNameError(suffix, name, existing) {
+  if (!suffix) return '请填写名称';
+  if (/[\/\\]/.test(suffix)) return '名称不能含 / 或 \\（它们是网址里的分隔符）';
+  if ([...suffix].some((ch) => ch !== ' ' && /[\p{C}\p{Z}]/u.test(ch))) return '名称不能含控制字符或特殊空白';
+  if ([...name].length > 64) return `名称太长：连同前缀 ${ADJUSTMENT_PREFIX} 最多 64 个字符`;
+  if (existing.includes(name)) return '已有同名策略';
+  return '';
+}
 document.getElementById('new-cancel').addEventListener('click', () => newDialog.close());
 document.getElementById('new-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const suffix = document.getElementById('f-new-name').value.trim();
   const name = ADJUSTMENT_PREFIX + suffix;
-  const err = !suffix ? '请填写名称' : (/[\x00-\x1f\x7f]/.test(suffix) ? '名称不能含控制字符'
-    : ([...select.options].some((o) => o.value === name) ? '已有同名策略' : ''));
+  const err = newNameError(suffix, name, [...select.options].map((o) => o.value));
   document.getElementById('e-new-name').textContent = err;
   if (err) return;
   newDialog.close();

@@ -1,6 +1,6 @@
 // 历史: every stored version of a strategy, and the diff between any two of them.
 import {
-  api, el, fillBody, fmtInt, fmtPrice, fmtTime, fmtSigned, flash, strategyList,
+  api, el, fillBody, fmtInt, fmtPrice, fmtTime, fmtSigned, flash,
   normalizePosition, strategyUrl,
 } from './app.js';
 
@@ -20,13 +20,17 @@ export function sourceLabel(source) {
 }
 const KIND_LABELS = { snapshot: '', remove: '已移除', restore: '恢复' };
 
+// Active strategies and, marked 已删除, removed ones (their history stays readable).
 async function loadPicker() {
-  const { data } = await api('/api/v1/positions/all');
-  const names = strategyList(data).map((s) => s.name);
-  if (current && !names.includes(current)) names.push(current);
-  picker.replaceChildren(
-    el('option', { value: '', text: '— 选择策略 —' }),
-    ...names.sort().map((n) => el('option', { value: n, text: n, selected: n === current })));
+  const { data } = await api('/api/v1/strategies?include_removed=true');
+  const active = (data.strategies || []).map((s) => s.strategy_name);
+  const removed = (data.removed || []).map((s) => s.strategy_name).filter((n) => !active.includes(n));
+  const option = (n, gone) => el('option', { value: n, text: gone ? `${n}（已删除）` : n, selected: n === current,
+    dataset: gone ? { removed: 'true' } : {} });
+  const groups = [el('option', { value: '', text: '— 选择策略 —' }), ...active.sort().map((n) => option(n, false))];
+  if (removed.length) groups.push(el('optgroup', { label: '已删除（历史保留）' }, ...removed.sort().map((n) => option(n, true))));
+  if (current && !active.includes(current) && !removed.includes(current)) groups.push(option(current, false));
+  picker.replaceChildren(...groups);
 }
 
 function versionsOf(data) {
@@ -40,20 +44,73 @@ function versionsOf(data) {
   })).sort((a, b) => b.version - a.version);
 }
 
-async function loadVersions() {
-  const { data } = await api(base(current) + '/history');
-  const versions = versionsOf(data);
-  const tbody = document.querySelector('#versions-table tbody');
-  const rows = versions.map((v, i) => el('tr', { dataset: { version: String(v.version) } },
-    el('td', {}, el('input', { type: 'radio', name: 'old', value: String(v.version), checked: i === 1, 'aria-label': `旧版本 ${v.version}` })),
-    el('td', {}, el('input', { type: 'radio', name: 'new', value: String(v.version), checked: i === 0, 'aria-label': `新版本 ${v.version}` })),
+const PAGE = 100;
+const listing = { loaded: 0, latest: 0 };
+
+function versionRow(v, checkOld, checkNew) {
+  return el('tr', { dataset: { version: String(v.version) } },
+    el('td', {}, el('input', { type: 'radio', name: 'old', value: String(v.version), checked: checkOld, 'aria-label': `旧版本 ${v.version}` })),
+    el('td', {}, el('input', { type: 'radio', name: 'new', value: String(v.version), checked: checkNew, 'aria-label': `新版本 ${v.version}` })),
     el('td', {}, `v${v.version} `, KIND_LABELS[v.kind] ? el('span', { class: 'badge badge-warn', text: KIND_LABELS[v.kind] }) : null),
     el('td', { text: fmtTime(v.time) }),
     el('td', { text: sourceLabel(v.source) }),
-    el('td', { class: 'num', text: v.count === null ? '—' : fmtInt(v.count) })));
-  fillBody(tbody, rows, '这个策略还没有历史版本。', 6);
+    el('td', { class: 'num', text: v.count === null ? '—' : fmtInt(v.count) }));
+}
+
+// The page's end state when the strategy has no history at all: a clear message, no
+// spinner, and nothing to compare.
+function showMissing() {
+  const tbody = document.querySelector('#versions-table tbody');
+  fillBody(tbody, [], `没有名为「${current}」的策略（从未上传过，或名称有误）。请在上面选择一个策略。`, 6);
+  tbody.querySelector('td').dataset.state = 'missing';
+  document.getElementById('show-diff').disabled = true;
+  document.getElementById('more-versions').hidden = true;
+}
+
+async function loadVersions() {
+  let data;
+  try {
+    data = (await api(base(current) + '/history?limit=' + PAGE)).data;
+  } catch (err) {
+    if (err.status === 404) { showMissing(); return; }
+    const tbody = document.querySelector('#versions-table tbody');
+    fillBody(tbody, [], '无法读取历史版本：' + err.message, 6);
+    document.getElementById('show-diff').disabled = true;
+    throw err;
+  }
+  const versions = versionsOf(data);
+  listing.loaded = versions.length;
+  listing.latest = Number(data.version) || 0;
+  const tbody = document.querySelector('#versions-table tbody');
+  fillBody(tbody, versions.map((v, i) => versionRow(v, i === 1, i === 0)), '这个策略还没有历史版本。', 6);
+  document.getElementById('removed-note').hidden = !data.removed;
+  updateMore(versions.length);
   document.getElementById('show-diff').disabled = versions.length < 1;
   if (versions.length >= 1) showDiff();
+}
+
+// Versions are numbered 1…latest; a full page means older ones remain.
+function updateMore(lastPage) {
+  const more = document.getElementById('more-versions');
+  const left = Math.max(listing.latest - listing.loaded, 0);
+  more.hidden = lastPage < PAGE || !left;
+  more.textContent = `加载更早的版本（还有 ${fmtInt(left)} 个）`;
+  document.getElementById('versions-count').textContent = `已显示 ${fmtInt(listing.loaded)} / ${fmtInt(Math.max(listing.latest, listing.loaded))} 个版本`;
+}
+
+async function loadMore() {
+  const more = document.getElementById('more-versions');
+  more.disabled = true;
+  try {
+    const { data } = await api(base(current) + `/history?limit=${PAGE}&offset=${listing.loaded}`);
+    const versions = versionsOf(data);
+    const tbody = document.querySelector('#versions-table tbody');
+    tbody.append(...versions.map((v) => versionRow(v, false, false)));
+    listing.loaded += versions.length;
+    updateMore(versions.length);
+  } finally {
+    more.disabled = false;
+  }
 }
 
 async function positionsAt(version) {
@@ -108,6 +165,8 @@ async function showDiff() {
 picker.addEventListener('change', () => { if (picker.value) location.assign(strategyUrl(picker.value)); });
 const diffBtn = document.getElementById('show-diff');
 if (diffBtn) diffBtn.addEventListener('click', () => showDiff().catch((e) => flash(e.message, true)));
+const moreBtn = document.getElementById('more-versions');
+if (moreBtn) moreBtn.addEventListener('click', () => loadMore().catch((e) => { if (e.status !== 401) flash(e.message, true); }));
 
 loadPicker().catch((e) => { if (e.status !== 401) flash(e.message, true); });
 if (current) loadVersions().catch((e) => { if (e.status !== 401) flash(e.message, true); });

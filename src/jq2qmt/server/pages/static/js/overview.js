@@ -25,7 +25,7 @@ async function refresh(force = false) {
       state.strategies = strategyList(all.data);
       render(total.data, state.strategies);
     } else if (state.strategies) {
-      renderStrategies(state.strategies);  // ages and the stale rule move on with the clock
+      refreshAges(state.strategies);  // nothing changed: only the ages move on with the clock
     }
     setRefreshState(total.notModified ? '无变化' : '已更新');
   } catch (err) {
@@ -50,14 +50,35 @@ function totalPositions(data) {
   return list.map(normalizePosition).map((p) => Object.assign(p, { value: p.volume * p.cost }));
 }
 
+// With 含调整 unticked the tiles and charts count only the JoinQuant strategies, as the
+// merged table does; the strategy list below still shows every strategy.
+const counted = (strategies) => (includeBox.checked ? strategies : strategies.filter((s) => !isAdjustment(s.name)));
+
 function render(totalData, strategies) {
   const positions = totalPositions(totalData);
   const gross = positions.reduce((s, p) => s + Math.max(p.value, 0), 0);
-  renderTiles(positions, strategies, totalData, gross);
+  renderTiles(positions, counted(strategies), totalData, gross);
   renderTotal(positions, gross);
   renderStrategies(strategies);
-  lastRender = [positions, strategies, gross];
-  renderCharts(positions, strategies, gross);
+  lastRender = [positions, counted(strategies), gross];
+  renderCharts(positions, counted(strategies), gross);
+}
+
+// A 304 poll: the page is not redrawn (an open strategy, a text selection and the
+// scroll position stay); the age texts are updated in place, and the list is rebuilt
+// only when a strategy crossed the stale rule since the last draw.
+function refreshAges(strategies) {
+  const now = new Date();
+  const box = document.getElementById('strategy-list');
+  const staleNow = strategies.filter((s) => isStale(s.name, s.update_time, now)).map((s) => s.name).join('\n');
+  if (staleNow !== state.staleKey) { renderStrategies(strategies); return; }
+  const nodes = new Map([...box.querySelectorAll('details.strategy')].map((d) => [d.dataset.strategy, d]));
+  for (const s of strategies) {
+    const node = nodes.get(s.name);
+    const age = node && node.querySelector('.strategy-age');
+    const text = `更新 ${fmtTime(s.update_time)}（${fmtAge(s.update_time, now)}）`;
+    if (age && age.textContent !== text) age.textContent = text;
+  }
 }
 
 function renderTiles(positions, strategies, totalData, gross) {
@@ -108,7 +129,7 @@ function renderStrategies(strategies) {
         el('span', { class: 'strategy-name', text: s.name }), ...badges,
         el('span', { class: 'strategy-meta' },
           el('span', { text: `版本 ${s.version ?? '—'}` }),
-          el('span', { text: `更新 ${fmtTime(s.update_time)}（${fmtAge(s.update_time, now)}）` }),
+          el('span', { class: 'strategy-age', text: `更新 ${fmtTime(s.update_time)}（${fmtAge(s.update_time, now)}）` }),
           el('span', { text: `${s.positions.length} 只` }),
           el('span', { text: `成本市值 ${fmtWan(strategyValue(s))}` })),
         el('span', { class: 'strategy-links' },
@@ -116,6 +137,7 @@ function renderStrategies(strategies) {
           el('a', { href: '/adjustment?strategy=' + encodeURIComponent(s.name), text: isAdjustment(s.name) ? '编辑' : '修正' }))),
       el('div', { class: 'strategy-body table-wrap' }, positionsTable(s.positions)));
   });
+  state.staleKey = stale.join('\n');
   box.replaceChildren(...(items.length ? items : [el('p', { class: 'empty', text: '还没有策略。聚宽策略上传第一次持仓后会出现在这里。' })]));
   const banner = document.getElementById('stale-banner');
   banner.hidden = !stale.length;
