@@ -145,7 +145,7 @@ def test_order_log_filters_and_csv(db_url, instance, app_client, acc, admin):
     assert [(r["code"], r["status"], r["traded_volume"]) for r in rows][-1] == (A, "filled", "1000")
 
 
-def test_order_log_pages_with_offset_and_total(db_url, instance, app_client, acc, admin):
+def test_order_log_pages_with_offset_and_total_and_etags(db_url, instance, app_client, acc, admin):
     _scenario(app_client, instance, acc)
     every = app_client.get("/api/v1/orders", headers=admin).json()
     assert every["total"] == every["count"] == 4 and every["offset"] == 0
@@ -156,6 +156,16 @@ def test_order_log_pages_with_offset_and_total(db_url, instance, app_client, acc
     assert [(p["total"], p["count"], p["offset"]) for p in pages] == [(4, 3, 0), (4, 1, 3), (4, 0, 6)]
     filtered = app_client.get("/api/v1/orders?status=filled&offset=0&limit=1", headers=admin).json()
     assert filtered["total"] == 1 and [o["code"] for o in filtered["orders"]] == [A]
+    # the pages poll with If-None-Match: unchanged answers are a 304 without a body
+    first = app_client.get("/api/v1/orders?limit=3", headers=admin)
+    etag = first.headers["etag"]
+    again = app_client.get("/api/v1/orders?limit=3", headers=dict(admin, **{"If-None-Match": etag}))
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    other = app_client.get("/api/v1/orders?limit=2", headers=dict(admin, **{"If-None-Match": etag}))
+    assert other.status_code == 200 and other.headers["etag"] != etag
+    base = "/api/v1/accounts/%s/quality?from=%s&to=%s" % (acc.ACCOUNT, DAY1, DAY2)
+    etag = app_client.get(base, headers=admin).headers["etag"]
+    assert app_client.get(base, headers=dict(admin, **{"If-None-Match": etag})).status_code == 304
     acc.error_of(app_client.get("/api/v1/orders?offset=-1", headers=admin), 422, "offset")
     acc.error_of(app_client.get("/api/v1/orders?offset=x", headers=admin), 422, "offset")
 

@@ -158,7 +158,11 @@ def test_orders_page_rows_status_paging_and_csv(demo_site):
     expect(page.locator("#o-code")).to_have_value(one["code"])
     expect(page.locator("#o-status")).to_have_value("filled")
     expect(_rows(page)).to_have_count(len(want))
-    page.evaluate("window.jq2qmt.ordersRefresh()")
+    statuses = []
+    page.on("response", lambda r: "/api/v1/orders?" in r.url and statuses.append(r.status))
+    page.evaluate("window.jq2qmt.ordersRefresh()")  # the periodic refresh: a 304, nothing redrawn
+    expect(page.locator("#refresh-state")).to_contain_text("无变化")
+    assert statuses == [304]
     expect(page.locator("#o-code")).to_have_value(one["code"])
     _expect_ids(page, [o["id"] for o in want])
 

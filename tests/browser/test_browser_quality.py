@@ -203,7 +203,11 @@ def test_quality_page_tiles_charts_tables_and_csv(demo_site):
     page.reload()
     _wait_rendered(page)
     expect(page.locator("#q-from")).to_have_value(last["day"])
-    page.evaluate("window.jq2qmt.qualityRefresh()")
+    statuses = []
+    page.on("response", lambda r: "/quality?" in r.url and statuses.append(r.status))
+    page.evaluate("window.jq2qmt.qualityRefresh()")  # the periodic refresh: a 304, nothing redrawn
+    expect(page.locator("#refresh-state")).to_contain_text("无变化")
+    assert statuses == [304]
     expect(page.locator("#q-from")).to_have_value(last["day"])
     assert "from=%s" % last["day"] in page.url
     assert not site.console_errors

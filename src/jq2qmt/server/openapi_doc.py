@@ -114,7 +114,8 @@ _OPERATIONS = {
 
 _NOT_MODIFIED = {"description": "未变化（If-None-Match 命中） / not modified", "headers": {
     "ETag": {"schema": {"type": "string"}}}}
-_CONDITIONAL = {("get", "/api/v1/positions/total"), ("get", "/api/v1/accounts/{account_id}/plan")}
+_CONDITIONAL = {("get", "/api/v1/positions/total"), ("get", "/api/v1/accounts/{account_id}/plan"),
+                ("get", "/api/v1/accounts/{account_id}/quality"), ("get", "/api/v1/orders")}
 
 
 def _error_response(status):

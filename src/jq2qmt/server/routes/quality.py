@@ -5,14 +5,19 @@
 
 Admin (password header or web session) or a reader token. CSV with ``format=csv`` or
 ``Accept: text/csv`` (UTF-8 with BOM, so Excel shows the Chinese text). A bad
-parameter is a 422 naming it.
+parameter is a 422 naming it. The JSON answers carry an ETag of their bytes: the
+pages poll with ``If-None-Match`` and get a 304 without a body while nothing changed.
 """
 
+import hashlib
+import json
+
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from jq2qmt.server.auth import Principal, require_reader
+from jq2qmt.server.caches import held_etags
 from jq2qmt.server.errors import ApiError
 from jq2qmt.store import accounts as account_store
 from jq2qmt.store import quality as store
@@ -48,6 +53,15 @@ def _run(fn, *args, **kwargs):
         raise ApiError(exc.status, exc.code, exc.message, exc.field)
 
 
+def _json(request, result):
+    body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    etag = '"%s"' % hashlib.sha256(body).hexdigest()[:32]
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in held_etags(request.headers.get("If-None-Match")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
 def _csv(text, name):
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="%s"' % name})
@@ -65,7 +79,7 @@ def get_quality(account_id: str, request: Request, _: Principal = Depends(requir
     if csv_wanted:
         return _csv(store.to_csv(result["days"], store.DAY_COLUMNS),
                     "quality-%s-%s-%s.csv" % (account_id, result["from"], result["to"]))
-    return JSONResponse(result)
+    return _json(request, result)
 
 
 @router.get("/api/v1/orders", summary="委托与成交记录 / the order log")
@@ -95,4 +109,4 @@ def get_orders(request: Request, _: Principal = Depends(require_reader)):
         total = None if csv_wanted else store.count_orders(session, account, code, status, day)
     if csv_wanted:
         return _csv(store.to_csv(rows, store.ORDER_COLUMNS), "orders.csv")
-    return {"orders": rows, "count": len(rows), "total": total, "offset": int(offset)}
+    return _json(request, {"orders": rows, "count": len(rows), "total": total, "offset": int(offset)})

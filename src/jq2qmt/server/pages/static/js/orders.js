@@ -10,7 +10,7 @@ const POLL_MS = 30000;
 const CSV_LIMIT = 5000;
 const FILTERS = ['account', 'code', 'status', 'day'];
 const STATUSES = ['open', 'filled', 'partial', 'cancelled', 'rejected', 'skipped'];
-const state = { params: readParams(), text: null, timer: null, total: 0 };
+const state = { params: readParams(), text: null, etag: null, timer: null, total: 0 };
 const form = document.getElementById('o-filters');
 const boxes = Object.fromEntries(FILTERS.map((k) => [k, document.getElementById('o-' + k)]));
 
@@ -99,10 +99,13 @@ async function refresh({ quiet = false } = {}) {
   const offset = (state.params.page - 1) * PAGE_SIZE;
   document.getElementById('o-csv').href = '/api/v1/orders?' + query({ limit: CSV_LIMIT, format: 'csv' });
   try {
-    const { data } = await api('/api/v1/orders?' + query({ limit: PAGE_SIZE, offset }));
-    const text = JSON.stringify(data);
+    // If-None-Match: an unchanged answer is a 304 without a body and nothing is redrawn
+    const resp = await api('/api/v1/orders?' + query({ limit: PAGE_SIZE, offset }), { etag: state.text === null ? null : state.etag });
+    const data = resp.notModified ? null : resp.data;
+    const text = data === null ? state.text : JSON.stringify(data);
     const changed = text !== state.text;
     state.text = text;
+    if (!resp.notModified) state.etag = resp.etag;
     if (changed) render(data);
     setRefreshState(changed ? '已更新' : '无变化');
   } catch (err) {

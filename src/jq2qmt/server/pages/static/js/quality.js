@@ -9,7 +9,7 @@ import {
 } from './app.js';
 
 const POLL_MS = 60000;
-const state = { accounts: [], params: readParams(), data: null, text: null, timer: null, charts: {} };
+const state = { accounts: [], params: readParams(), data: null, text: null, etag: null, timer: null, charts: {} };
 const form = document.getElementById('q-filters');
 const accountBox = document.getElementById('q-account');
 const fromBox = document.getElementById('q-from');
@@ -82,10 +82,13 @@ async function refresh({ quiet = false } = {}) {
   clearTimeout(state.timer);
   if (!state.params.account) return;
   try {
-    const { data } = await api(apiUrl());
-    const text = JSON.stringify(data);
+    // If-None-Match: an unchanged answer is a 304 without a body and nothing is redrawn
+    const resp = await api(apiUrl(), { etag: state.text === null ? null : state.etag });
+    const data = resp.notModified ? null : resp.data;
+    const text = data === null ? state.text : JSON.stringify(data);
     const changed = text !== state.text;
     state.text = text;
+    if (!resp.notModified) state.etag = resp.etag;
     if (changed) {
       state.data = data;
       render(data);
