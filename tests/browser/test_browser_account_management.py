@@ -213,3 +213,81 @@ def test_notification_channels_add_test_send_switch_event_and_remove(site):
         assert _api(site, "GET", "/api/v1/notify").json()["channels"] == []
     finally:
         robot.close()
+
+
+NAMELESS_JS = """() => {
+  const named = (n) => {
+    if ((n.getAttribute('aria-label') || '').trim()) return true;
+    if (n.getAttribute('aria-labelledby')) return true;
+    if (n.tagName === 'BUTTON' || n.tagName === 'A') return n.textContent.trim() !== '';
+    if (n.id && document.querySelector('label[for="' + CSS.escape(n.id) + '"]')) return true;
+    return Boolean(n.closest('label'));
+  };
+  return [...document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea')]
+    .filter(n => !named(n)).map(n => n.outerHTML.slice(0, 120));
+}"""
+
+
+def test_keyboard_only_skip_link_dialog_focus_trap_and_names(site):
+    site.post_internal("多策略V1.0", [{"code": "600000.SH", "volume": 1000, "cost": 10.0}])
+    page = site.goto("/login")
+    expect(page.locator("#password")).to_be_focused()
+    page.keyboard.type(site.password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(site.url + "/")
+    page.goto(site.url + "/accounts")
+    expect(page.locator("#notify-channels")).to_contain_text("还没有通知渠道")
+    assert not page.evaluate(NAMELESS_JS), page.evaluate(NAMELESS_JS)
+
+    # the first Tab reaches the skip link; Enter moves to the content
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="跳到主要内容")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    # Tab walks to 新增账户 (the refresh state text is not focusable)
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "add-account":
+            break
+    expect(page.locator("#add-account")).to_be_focused()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline  # a visible focus ring
+    page.keyboard.press("Enter")
+    dialog = page.locator("#add-account-dialog")
+    expect(page.locator("#aa-id")).to_be_focused()
+
+    # Tab and Shift+Tab stay inside the dialog
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('dialog') && document.activeElement.closest('dialog').id") \
+            == "add-account-dialog"
+    page.locator("#aa-id").focus()
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator("#aa-save")).to_be_focused()
+    # Esc closes and the focus goes back to the opener
+    page.keyboard.press("Escape")
+    expect(dialog).not_to_be_visible()
+    expect(page.locator("#add-account")).to_be_focused()
+
+    # create an account with the keyboard only; the focus lands on the new card
+    page.keyboard.press("Enter")
+    page.keyboard.type("kbd-001")
+    page.keyboard.press("Tab")
+    page.keyboard.type("键盘账户")
+    page.keyboard.press("Enter")
+    card = page.locator("article.account[data-account='kbd-001']")
+    expect(card).to_be_visible()
+    expect(card.get_by_role("button", name="键盘账户：编辑设置")).to_be_focused()
+    assert not page.evaluate(NAMELESS_JS), page.evaluate(NAMELESS_JS)
+
+    # token dialog by keyboard: the token is focused and selected for copying; Esc returns
+    card.get_by_role("button", name="键盘账户 的跟单令牌").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#tk-create")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#tk-value")).to_be_focused()
+    assert page.evaluate("document.activeElement.selectionEnd - document.activeElement.selectionStart") > 20
+    page.evaluate("window.jq2qmt.reload()")  # the 15 s refresh replaces the card under the dialog
+    page.wait_for_timeout(300)
+    page.keyboard.press("Escape")
+    expect(card.get_by_role("button", name="键盘账户 的跟单令牌")).to_be_focused()

@@ -384,6 +384,18 @@ export function focusables(root) {
   return [...root.querySelectorAll(FOCUSABLE)].filter((n) => n.offsetParent !== null || n === document.activeElement);
 }
 
+// A selector that finds the opener again after a re-render: its id, or its data-action
+// inside the element with the same data-account / data-strategy / data-code.
+function openerSelector(node) {
+  if (!node || node === document.body) return null;
+  if (node.id) return '#' + CSS.escape(node.id);
+  const action = node.dataset && node.dataset.action;
+  const owner = node.closest('[data-account], [data-strategy], [data-code], [data-channel]');
+  if (!action || !owner) return null;
+  const key = ['account', 'strategy', 'code', 'channel'].find((k) => owner.dataset[k] !== undefined);
+  return `[data-${key}="${CSS.escape(owner.dataset[key])}"] [data-action="${CSS.escape(action)}"]`;
+}
+
 function fallbackFocus() {
   const h = document.querySelector('main h1');
   if (h) { h.setAttribute('tabindex', '-1'); h.focus(); }
@@ -394,14 +406,16 @@ if (typeof HTMLDialogElement !== 'undefined' && !HTMLDialogElement.prototype.jq2
   HTMLDialogElement.prototype.jq2qmtFocus = true;
   HTMLDialogElement.prototype.showModal = function showModal() {
     const opener = document.activeElement;
+    const again = openerSelector(opener);
     const result = show.call(this);
     const dialog = this;
     dialog.addEventListener('close', () => {
-      const target = opener && opener.isConnected && opener !== document.body ? opener : null;
       // after the page's own close handlers (they may re-render the opener's card)
       setTimeout(() => {
         if (document.activeElement && document.activeElement !== document.body && !dialog.contains(document.activeElement)) return;
-        if (target && target.isConnected) target.focus(); else fallbackFocus();
+        // a refresh may have replaced the opener: its twin on the new card takes the focus
+        const target = opener && opener.isConnected ? opener : (again ? document.querySelector(again) : null);
+        if (target && target !== document.body) target.focus(); else fallbackFocus();
       }, 0);
     }, { once: true });
     return result;
