@@ -80,7 +80,7 @@ def test_paused_round_keeps_the_last_account_snapshot_and_skips_show(site):
     # a held code outside the target: its name (from any strategy) and the sale
     other = compare.locator("tr[data-code='600519.SH'] td")
     expect(other.nth(1)).to_have_text("贵州茅台")
-    expect(other.nth(5)).to_have_text("-5,600（不在目标中，卖出）")
+    expect(other.nth(5)).to_have_text("-5,600 清仓")
     # the round that left an order out is 部分完成 with the reason in Chinese
     first = card.locator("table.rounds tr[data-round='r20261201-100000-0001']")
     expect(first.locator("[data-outcome]")).to_have_text("部分完成")

@@ -86,7 +86,7 @@ def test_preflight_is_shown_and_the_button_confirms_the_account(site):
     # before any trading round, the positions the preflight saw stand in for the account
     expect(card).to_contain_text("预检看到的持仓")
     expect(card.locator("table.compare tr[data-code='600000.SH'] td").nth(5)).to_have_text("一致")
-    expect(card.locator("table.compare tr[data-code='000001.SZ'] td").nth(5)).to_have_text("-300（不在目标中，卖出）")
+    expect(card.locator("table.compare tr[data-code='000001.SZ'] td").nth(5)).to_have_text("-300 清仓")
     site.screenshot("preflight")
 
     # the dialog says real orders follow; dismissing it changes nothing

@@ -384,7 +384,8 @@ function compareTable(lastRound, detail, ignored, preflight) {
       el('td', { class: 'num', text: t === undefined ? '0' : fmtInt(t) }),
       el('td', { class: 'num', text: fmtInt(h) }),
       el('td', { class: 'num', text: held[code] && held[code].can_use_volume !== undefined ? fmtInt(held[code].can_use_volume) : '—' }),
-      el('td', { class: 'num ' + (diff > 0 ? 'up' : diff < 0 ? 'down' : ''), text: ignore.has(code) ? '忽略' : t === undefined ? (h ? `${fmtSigned(diff)}（不在目标中，卖出）` : '不在目标中')
+      el('td', { class: 'num ' + (diff > 0 ? 'up' : diff < 0 ? 'down' : ''),
+        title: t === undefined && !ignore.has(code) ? '不在目标中：跟单端会卖出全部持仓' : null, text: ignore.has(code) ? '忽略' : t === undefined ? (h ? `${fmtSigned(diff)} 清仓` : '不在目标中')
         : (diff ? fmtSigned(diff) : '一致') }));
   });
   const tbody = el('tbody');
