@@ -6,6 +6,7 @@ reason. The page's tiles must show what the API returns and what a hand computat
 from the paper exchange's own fills gives; the curves must have points; the CSV link
 must download the API's CSV; the URL keeps the account and range across a reload."""
 
+import os
 import re
 
 import pytest
@@ -40,14 +41,23 @@ class _Server(object):
         self.instance = _Instance(demo)
 
 
-def run_demo(tmp_path, cycles=3):
-    """A started demo after its preflight, `cycles` cycles, one more cycle with a
-    hostile-named second strategy, and a report with a hostile reject reason. Returns
+def run_demo(tmp_path, cycles=3, hostile=True):
+    """A started demo after its preflight and `cycles` cycles; with `hostile`, one more
+    cycle with a hostile-named second strategy and a report with a hostile reject
+    reason. Returns
     (demo, {trade_id: (bps, cost)}) computed by hand from the paper exchange's fills
     and the last price of the cycle that placed them."""
+    demo = Demo(tmp_path, seed=11, echo=lambda text: None)
+    try:
+        return _feed(demo, cycles, hostile)
+    except BaseException:
+        demo.stop()
+        raise
+
+
+def _feed(demo, cycles, hostile):
     from jq2qmt.store import accounts
 
-    demo = Demo(tmp_path, seed=11, echo=lambda text: None)
     expected = {}
     demo.start()
     demo.preflight()
@@ -66,6 +76,8 @@ def run_demo(tmp_path, cycles=3):
 
     for _ in range(cycles):
         one_cycle()
+    if not hostile:
+        return demo, expected
     resp = requests.post(demo.url + "/api/v1/positions/update/internal", timeout=10,
                          headers={"X-Internal-Password": demo.admin_password},
                          json={"strategy_name": HOSTILE_STRATEGY,
@@ -85,15 +97,25 @@ def run_demo(tmp_path, cycles=3):
     return demo, expected
 
 
-@pytest.fixture
-def demo_site(tmp_path, browser):
-    demo, expected = run_demo(tmp_path)
+def _site(tmp_path, browser, **kwargs):
+    demo, expected = run_demo(tmp_path, **kwargs)
     site = Site(_Server(demo), browser)
     try:
         yield site, demo, expected
     finally:
         site.close()
         demo.stop()
+
+
+@pytest.fixture
+def demo_site(tmp_path, browser):
+    yield from _site(tmp_path, browser)
+
+
+@pytest.fixture
+def clean_site(tmp_path, browser):
+    """Five cycles of the demo alone (the README's screenshots)."""
+    yield from _site(tmp_path, browser, cycles=5, hostile=False)
 
 
 def _api(demo, path, **params):
@@ -213,8 +235,8 @@ def test_quality_page_tiles_charts_tables_and_csv(demo_site):
     assert not site.console_errors
 
 
-def test_quality_page_bad_range_and_phone_layout(demo_site):
-    site, demo, _ = demo_site
+def test_quality_page_bad_range_and_phone_layout(clean_site):
+    site, demo, _ = clean_site
     page = site.login()
     page.goto(site.url + "/quality?account=%s&from=2026-13-01" % ACCOUNT_ID)
     expect(page.locator("#flash")).to_contain_text("日期格式应为 YYYY-MM-DD（from）")  # the server's 422
@@ -238,7 +260,10 @@ def test_quality_page_bad_range_and_phone_layout(demo_site):
 
 
 def _save_docs(page, name):
-    """The README's screenshots: the desktop page at 1280 px, the phone one at 390 px."""
+    """The README's screenshots (desktop 1280 px, phone 390 px), rewritten only when
+    JQ2QMT_DOCS_SCREENSHOTS=1 so that a test run leaves the repository unchanged."""
+    if os.environ.get("JQ2QMT_DOCS_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("(() => { const f = document.getElementById('flash'); if (f) f.hidden = true; })()")
     page.set_viewport_size(DESKTOP)

@@ -79,7 +79,8 @@ function fillsCell(o) {
 function row(o) {
   const status = statusText(o);
   return el('tr', { dataset: { id: String(o.id), status: o.status } },
-    el('td', { class: 'time', text: fmtTime(o.placed_at).slice(5) }),
+    el('td', { class: 'time' }, fmtTime(o.placed_at).slice(5),
+      o.round_id ? el('div', { class: 'round', text: o.round_id }) : null),
     el('td', { class: 'acct', text: o.account_id || '—' }),
     el('td', { class: 'code', text: o.code }),
     el('td', { class: 'side ' + (o.side === 'buy' ? 'up' : (o.side === 'sell' ? 'down' : '')), text: o.status === 'skipped' ? '—' : sideText(o.side) }),
@@ -90,8 +91,7 @@ function row(o) {
       o.status_text && o.status_text !== status ? el('div', { class: 'muted small', text: o.status_text }) : null),
     fillsCell(o),
     el('td', { class: 'reason', text: o.reason || '' }),
-    el('td', { class: 'strategies', text: (o.strategies || []).join('、') }),
-    el('td', { class: 'round', text: o.round_id || '' }));
+    el('td', { class: 'strategies', text: (o.strategies || []).join('、') }));
 }
 
 async function refresh({ quiet = false } = {}) {
@@ -131,7 +131,7 @@ function render(data) {
   }
   const filtered = FILTERS.some((k) => state.params[k]);
   fillBody(document.querySelector('#orders-table tbody'), data.orders.map(row),
-    filtered ? '没有符合条件的委托。' : '还没有委托记录。跟单端下单、撤单、被拒或跳过之后会出现在这里。', 12);
+    filtered ? '没有符合条件的委托。' : '还没有委托记录。跟单端下单、撤单、被拒或跳过之后会出现在这里。', 11);
   const first = total ? data.offset + 1 : 0;
   const last = data.offset + data.orders.length;
   document.getElementById('o-summary').textContent = `共 ${fmtInt(total)} 条` + (total ? `，第 ${fmtInt(first)}–${fmtInt(last)} 条` : '');
