@@ -22,7 +22,7 @@ def _api(site, method, path, **kwargs):
     return requests.request(method, site.url + path, headers=site.instance.admin_headers(), timeout=10, **kwargs)
 
 
-class Robot(object):
+class Robot:
     """A local webhook that records what the test send delivers."""
 
     def __init__(self):

@@ -227,7 +227,8 @@ def delete_follow(account_id: str, strategy: str, request: Request, _: Principal
     return {"success": True, "account_id": account_id, "strategy": strategy}
 
 
-@router.post("/api/v1/accounts/{account_id}/token", summary="生成跟单令牌（只返回一次） / follower token (returned once)")
+@router.post("/api/v1/accounts/{account_id}/token",
+             summary="生成跟单令牌（只返回一次） / follower token (returned once)")
 async def create_token(account_id: str, request: Request, _: Principal = Depends(require_admin)):
     payload = _json_body(await request.body(), required=False) or {}
     unknown = sorted(set(payload) - {"rotate"})
