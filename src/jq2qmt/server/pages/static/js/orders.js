@@ -176,7 +176,7 @@ function go(page) {
 
 form.addEventListener('submit', (ev) => {
   ev.preventDefault();
-  const code = boxes.code.value.trim();
+  const code = boxes.code.value.trim().toUpperCase();  // codes are stored as 600519.SH
   if (code && !/^[\x21-\x7e]{1,32}$/.test(code)) {
     flash('代码只能是 ASCII 字符（如 600519.SH），最多 32 个。', true);
     boxes.code.focus();
@@ -184,6 +184,7 @@ form.addEventListener('submit', (ev) => {
   }
   state.params.account = boxes.account.value;
   state.params.code = code;
+  boxes.code.value = code;
   state.params.status = boxes.status.value;
   state.params.day = boxes.day.value;
   go(1);
