@@ -1,6 +1,8 @@
 """Every page at 390x844 (a phone): nothing sticks out of the viewport sideways except
 inside a scroll container, the main tables fit their card, dialogs fit, the nav wraps,
-tap targets are at least 32 px tall. Screenshots of each page (test-artifacts/screenshots/)."""
+tap targets are at least 32 px tall, every control has an accessible name. Screenshots of each page (test-artifacts/screenshots/)."""
+
+from pathlib import Path
 
 import requests
 
@@ -9,7 +11,8 @@ try:
 except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
     expect = None
 
-from conftest import PHONE
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 SNAPSHOT = [
     {"code": "600000.XSHG", "volume": 1000, "cost": 10.5, "name": "浦发银行"},
@@ -56,6 +59,19 @@ def _small_targets(page):
     return [t for t in page.evaluate(SMALL_TARGETS_JS) if t[1] < (19.5 if t[2] else 31.5)]
 
 
+# Buttons, links and form fields without an accessible name (text, aria-label or a label).
+NAMELESS_JS = """() => {
+  const named = (n) => {
+    if ((n.getAttribute('aria-label') || '').trim() || n.getAttribute('aria-labelledby')) return true;
+    if (n.tagName === 'BUTTON' || n.tagName === 'A') return n.textContent.trim() !== '';
+    if (n.id && document.querySelector('label[for="' + CSS.escape(n.id) + '"]')) return true;
+    return Boolean(n.closest('label'));
+  };
+  return [...document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea')]
+    .filter(n => !named(n)).map(n => n.outerHTML.slice(0, 120));
+}"""
+
+
 def _seed(site):
     site.upload_signed("多策略V1.0", SNAPSHOT)
     site.post_internal("ADJUSTMENT_手工", [{"code": "600000.SH", "volume": -200, "cost": 10.5}])
@@ -98,6 +114,8 @@ def test_every_page_fits_a_phone(site):
         cut = page.evaluate(CUT_TABLES_JS, MUST_FIT)
         assert not cut, (href, cut)
         small = _small_targets(page)
+        nameless = page.evaluate(NAMELESS_JS)
+        assert not nameless, (href, nameless)
         assert not small, (href, small)
         name = "phone-" + (href.split("?")[0].strip("/").replace("/", "-").split("%")[0].strip("-") or "overview")
         if "?" in href or "%" in href:
@@ -126,7 +144,5 @@ def test_every_page_fits_a_phone(site):
 
 
 def _shots():
-    from conftest import SCREENSHOTS
-
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
