@@ -291,3 +291,31 @@ def test_keyboard_only_skip_link_dialog_focus_trap_and_names(site):
     page.wait_for_timeout(300)
     page.keyboard.press("Escape")
     expect(card.get_by_role("button", name="键盘账户 的跟单令牌")).to_be_focused()
+
+
+def test_keyboard_focus_survives_the_auto_refresh_and_a_save(site):
+    site.post_internal("ADJUSTMENT_手工", [{"code": "600000.SH", "volume": -200, "cost": 10.5}])
+    requests.post(site.url + "/api/v1/accounts", json={"account_id": "kbd-002", "name": "刷新账户"},
+                  headers=site.instance.admin_headers(), timeout=10).raise_for_status()
+    page = site.login()
+    page.goto(site.url + "/accounts")
+    button = page.get_by_role("button", name="刷新账户 的交易参数")
+    button.focus()
+    old = button.element_handle()
+    page.evaluate("window.jq2qmt.reload()")  # what the 15 s refresh does: every card is rebuilt
+    page.wait_for_function("h => !h.isConnected", arg=old)
+    expect(page.get_by_role("button", name="刷新账户 的交易参数")).to_be_focused()
+
+    # 保存 on 持仓调整 disables the button; the next Tab continues after it, not at the top
+    page.goto(site.url + "/adjustment?strategy=ADJUSTMENT_%E6%89%8B%E5%B7%A5")
+    expect(page.locator("#rows-table")).to_contain_text("600000.SH")
+    page.locator("#rows-table tbody button").first.click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("input").nth(1).fill("-300")
+    page.keyboard.press("Enter")
+    expect(dialog).to_have_count(0)
+    page.locator("#save").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#save")).to_be_disabled()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null"), "Tab after 保存 went to the top"

@@ -436,10 +436,42 @@ if (typeof HTMLDialogElement !== 'undefined' && !HTMLDialogElement.prototype.jq2
   });
 }
 
+// Focus that fell to <body> (the focused button was disabled after a save, or a refresh
+// replaced it) comes back where it was: a re-rendered control's twin takes it at once
+// (below); otherwise the next Tab goes to the first control after the lost one, not to
+// the top of the page.
+let lastFocus = null;
+let lastFocusAgain = null;
+document.addEventListener('focusin', (ev) => {
+  if (ev.target === document.body || ev.target.closest('dialog')) return;
+  lastFocus = ev.target;
+  lastFocusAgain = openerSelector(ev.target);
+});
+document.addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Tab' || ev.shiftKey || document.activeElement !== document.body || !lastFocus) return;
+  if (document.querySelector('dialog[open]')) return;
+  let target = null;
+  if (lastFocus.isConnected && !lastFocus.disabled && lastFocus.offsetParent !== null) target = lastFocus;
+  else if (!lastFocus.isConnected && lastFocusAgain) target = document.querySelector(lastFocusAgain);
+  if ((!target || target.disabled) && lastFocus.isConnected) {
+    target = focusables(document.body).find((n) => lastFocus.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING);
+  }
+  if (target && !target.disabled) {
+    ev.preventDefault();
+    target.focus();
+  }
+});
+
 // Page-wide: enhance opted-in tables now and whenever a page inserts one.
 if (typeof document !== 'undefined' && document.body) {
   enhanceAll();
   new MutationObserver((records) => {
     for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) enhanceAll(n);
+    // an auto-refresh replaced the focused control: its twin takes the focus at once
+    if (document.activeElement === document.body && lastFocus && !lastFocus.isConnected && lastFocusAgain
+        && !document.querySelector('dialog[open]')) {
+      const twin = document.querySelector(lastFocusAgain);
+      if (twin) twin.focus({ preventScroll: true });
+    }
   }).observe(document.body, { childList: true, subtree: true });
 }
