@@ -1,6 +1,9 @@
 """Big tables and charts in a real browser: search, column sort and paging on the
 merged target (320+ codes), the strategy list (106 strategies), the version list
-(120 versions); the by-strategy chart scrolls instead of squeezing 106 bars."""
+(120 versions) and an account's target comparison (320 codes); the by-strategy chart
+scrolls instead of squeezing 106 bars."""
+
+import requests
 
 try:
     from playwright.sync_api import expect
@@ -113,3 +116,38 @@ def test_history_versions_page_sort_and_search(site):
     top = rows.first.locator("td").nth(2).inner_text()
     assert top.strip().lstrip("v").isdigit()
     assert not site.console_errors, site.console_errors
+
+
+def test_account_compare_table_pages_and_keeps_its_search_across_refreshes(site):
+    seed_many(site, strategies=0, big_codes=320)
+    headers = site.instance.admin_headers()
+    requests.post(site.url + "/api/v1/accounts", json={"account_id": "8886660057", "name": "主账户"},
+                  headers=headers, timeout=10).raise_for_status()
+    requests.post(site.url + "/api/v1/accounts/8886660057/confirm", headers=headers, timeout=10).raise_for_status()
+    requests.put(site.url + "/api/v1/accounts/8886660057/follow/" + BIG, json={"ratio": 1},
+                 headers=headers, timeout=10).raise_for_status()
+    token = site.instance.token("follow", account_id="8886660057")
+    plan = requests.get(site.url + "/api/v1/accounts/8886660057/plan", timeout=10,
+                        headers={"Authorization": "Bearer " + token}).json()
+    account = {"cash": 1000.0, "total_asset": 2000.0,
+               "positions": [{"code": "600005.SH", "volume": 600, "can_use_volume": 600}]}
+    requests.post(site.url + "/api/v1/accounts/8886660057/reports", timeout=10,
+                  headers={"Authorization": "Bearer " + token},
+                  json={"kind": "round", "round_id": "r20261125-093102-0001", "plan_version": plan["plan_version"],
+                        "status": "ok", "account": account, "follower": {"kind": "paper", "version": "0.1.0"},
+                        "placed": [], "rejected": [], "cancelled": [], "skipped": [], "errors": []}
+                  ).raise_for_status()
+    page = site.login()
+    page.goto(site.url + "/accounts")
+    card = page.locator("article.account[data-account='8886660057']")
+    bar = card.locator(".enh-bar")
+    expect(bar.locator(".enh-count")).to_have_text("共 320 个代码")
+    rows = visible_rows(page, "article.account table.compare tbody")
+    expect(rows).to_have_count(50)
+    bar.get_by_role("searchbox").fill("600005")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("600")  # target 600, held 600
+    page.evaluate("window.jq2qmt.reload()")  # the 15 s refresh rebuilds the card
+    page.wait_for_timeout(500)
+    expect(card.locator(".enh-bar").get_by_role("searchbox")).to_have_value("600005")
+    expect(rows).to_have_count(1)
