@@ -91,7 +91,7 @@ function showMissing(text) {
 function render(accounts, details) {
   if (!accounts.length) {
     box.replaceChildren(el('div', { class: 'card' }, el('p', { class: 'empty' },
-      '还没有跟单账户。在服务器上运行 ', el('code', { text: 'jq2qmt account add 账户ID --name 名称' }), ' 添加。')));
+      '还没有跟单账户。点右上角「＋ 新增账户」添加（或在服务器上运行 ', el('code', { text: 'jq2qmt account add 账户ID --name 名称' }), '）。')));
     return;
   }
   box.replaceChildren(...accounts.map((a, i) => accountCard(a, details[i])));
