@@ -7,6 +7,7 @@ same filters; hostile reasons and strategy names render literally."""
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,7 +19,9 @@ try:
 except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
     expect = None
 
-from conftest import DESKTOP, PHONE, ROOT, Site  # noqa: E402  (tests/browser/conftest.py)
+ROOT = Path(__file__).resolve().parents[2]
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
 
 HOSTILE_STRATEGY = "<img src=x onerror=alert(7) id=inj-o>&\"'策略"
 HOSTILE_REASON = "<b id=inj-reason>资金不足</b><svg onload=alert(8)>"
@@ -27,7 +30,17 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHINESE = {"filled": "已成", "cancelled": "已撤", "partial": "部成已撤", "rejected": "废单", "skipped": "跳过"}
 
 
-class _Instance(object):
+def _site_class(request):
+    """`Site` of tests/browser/conftest.py, from pytest's registered conftest plugins
+    (several test folders have a module named conftest, so not imported by name)."""
+    here = Path(__file__).resolve().parent / "conftest.py"
+    for plugin in request.config.pluginmanager.get_plugins():
+        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == here:
+            return plugin.Site
+    raise LookupError("tests/browser/conftest.py is not loaded")
+
+
+class _Instance:
     def __init__(self, demo):
         self.admin_password = demo.admin_password
 
@@ -35,7 +48,7 @@ class _Instance(object):
         return {"X-Internal-Password": self.admin_password}
 
 
-class _Server(object):
+class _Server:
     def __init__(self, demo):
         self.url = demo.url
         self.instance = _Instance(demo)
@@ -52,7 +65,7 @@ def _post_report(demo, round_id, at, **rows):
 
 
 @pytest.fixture
-def clean_site(tmp_path, browser):
+def clean_site(request, tmp_path, browser):
     """Four cycles of the demo alone (the README's screenshots)."""
     demo = Demo(tmp_path, seed=5, echo=lambda text: None)
     site = None
@@ -61,7 +74,7 @@ def clean_site(tmp_path, browser):
         demo.preflight()
         for _ in range(4):
             demo.cycle()
-        site = Site(_Server(demo), browser)
+        site = _site_class(request)(_Server(demo), browser)
         yield site, demo
     finally:
         if site is not None:
@@ -70,7 +83,7 @@ def clean_site(tmp_path, browser):
 
 
 @pytest.fixture
-def demo_site(tmp_path, browser):
+def demo_site(request, tmp_path, browser):
     from jq2qmt.store import accounts
 
     demo = Demo(tmp_path, seed=5, echo=lambda text: None)
@@ -93,7 +106,7 @@ def demo_site(tmp_path, browser):
                                 "reason": HOSTILE_REASON}],
                      skipped=[{"code": "%06d.SZ" % (300000 + i), "reason": "no_quote", "detail": "无行情"}
                               for i in range(150)])
-        site = Site(_Server(demo), browser)
+        site = _site_class(request)(_Server(demo), browser)
         yield site, demo
     finally:
         if site is not None:

@@ -8,6 +8,7 @@ must download the API's CSV; the URL keeps the account and range across a reload
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +20,9 @@ try:
 except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
     expect = None
 
-from conftest import DESKTOP, PHONE, ROOT, Site  # noqa: E402  (tests/browser/conftest.py)
+ROOT = Path(__file__).resolve().parents[2]
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
 
 HOSTILE_STRATEGY = "<img src=x onerror=alert(7) id=inj-q>&\"'策略"
 HOSTILE_REASON = "<b id=inj-reason>资金不足</b><svg onload=alert(8)>"
@@ -27,7 +30,17 @@ INJECTED = "img[src='x'], [id^='inj-'], [onerror], [onload], svg:not([aria-hidde
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
-class _Instance(object):
+def _site_class(request):
+    """`Site` of tests/browser/conftest.py, from pytest's registered conftest plugins
+    (several test folders have a module named conftest, so not imported by name)."""
+    here = Path(__file__).resolve().parent / "conftest.py"
+    for plugin in request.config.pluginmanager.get_plugins():
+        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == here:
+            return plugin.Site
+    raise LookupError("tests/browser/conftest.py is not loaded")
+
+
+class _Instance:
     def __init__(self, demo):
         self.admin_password = demo.admin_password
 
@@ -35,7 +48,7 @@ class _Instance(object):
         return {"X-Internal-Password": self.admin_password}
 
 
-class _Server(object):
+class _Server:
     def __init__(self, demo):
         self.url = demo.url
         self.instance = _Instance(demo)
@@ -97,9 +110,9 @@ def _feed(demo, cycles, hostile):
     return demo, expected
 
 
-def _site(tmp_path, browser, **kwargs):
+def _site(request, tmp_path, browser, **kwargs):
     demo, expected = run_demo(tmp_path, **kwargs)
-    site = Site(_Server(demo), browser)
+    site = _site_class(request)(_Server(demo), browser)
     try:
         yield site, demo, expected
     finally:
@@ -108,14 +121,14 @@ def _site(tmp_path, browser, **kwargs):
 
 
 @pytest.fixture
-def demo_site(tmp_path, browser):
-    yield from _site(tmp_path, browser)
+def demo_site(request, tmp_path, browser):
+    yield from _site(request, tmp_path, browser)
 
 
 @pytest.fixture
-def clean_site(tmp_path, browser):
+def clean_site(request, tmp_path, browser):
     """Five cycles of the demo alone (the README's screenshots)."""
-    yield from _site(tmp_path, browser, cycles=5, hostile=False)
+    yield from _site(request, tmp_path, browser, cycles=5, hostile=False)
 
 
 def _api(demo, path, **params):
@@ -126,7 +139,7 @@ def _api(demo, path, **params):
 
 
 def _money(x):
-    return "¥{:,.2f}".format(x)
+    return f"¥{x:,.2f}"
 
 
 def _seconds(s):
