@@ -38,6 +38,9 @@ def make_exchange(cash=1000000.0, auto_match=True):
 
 def _sim(exchange, **knobs):
     knobs.setdefault("budget", 0.1)  # QMT's single thread: ~100 ms per callback
+    # init runs once at start (~3 ms here); its thread start waits for the OS scheduler,
+    # which on a loaded test machine can take longer than a tick may
+    knobs.setdefault("init_budget", 0.5)
     return QmtBuiltinSim(exchange, ACCOUNT, SimClock(START), **knobs)
 
 

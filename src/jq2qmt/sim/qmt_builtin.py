@@ -65,6 +65,8 @@ query is live, any import works. The knobs make it as hostile as the real client
   callback. Every callback the sim calls is timed with ``time.perf_counter`` into
   ``sim.callback_times`` as ``(name, seconds)``; one that took longer than ``budget``
   raises `CallbackTooSlow` once it has returned (the one wall-clock check).
+  ``init_budget`` (default: ``budget``) is the limit for ``init``, which runs once when
+  the strategy starts (starting a thread there waits for the OS to schedule it).
 - ``settle_timeout`` (real s, default 2.0): after each timer callback (untimed) the
   sim calls the script's ``jq2qmt_settle(settle_timeout)`` if it defines one: the real
   time between two ticks in which a background request can finish. A small value
@@ -359,7 +361,7 @@ class QmtBuiltinSim(object):
                  status_86=False, run_mode="real", whitelist=None, whitelist_extra=(),
                  whitelist_registered="any",
                  budget=None, settle_timeout=2.0, quote_age=0.0, detail_names="both",
-                 require_set_account=False):
+                 require_set_account=False, init_budget=None):
         if run_mode not in RUN_MODES:
             raise ValueError("run_mode must be 'real' or 'simulate': %r" % (run_mode,))
         if detail_names not in DETAIL_NAMES:
@@ -374,6 +376,7 @@ class QmtBuiltinSim(object):
         self.visibility_delay = visibility_delay
         self.run_mode = run_mode
         self.budget = budget
+        self.init_budget = budget if init_budget is None else init_budget
         self.settle_timeout = settle_timeout
         self.quote_age = float(quote_age or 0.0)
         self.detail_names = detail_names
@@ -570,9 +573,10 @@ class QmtBuiltinSim(object):
         return result
 
     def _check_budget(self, name, elapsed):
-        if self.budget is not None and elapsed > self.budget:
+        budget = self.init_budget if name == "init" else self.budget
+        if budget is not None and elapsed > budget:
             raise CallbackTooSlow("callback %s took %.3f s, over the %.3f s budget of QMT's "
-                                  "single strategy thread" % (name, elapsed, self.budget))
+                                  "single strategy thread" % (name, elapsed, budget))
 
     def _deliver_order_errors(self):
         if self._delivering:
