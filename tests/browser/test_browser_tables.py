@@ -63,7 +63,7 @@ def test_overview_total_table_searches_sorts_and_pages_320_codes(site):
     search.fill("")
 
     # sort by 数量: numbers, largest first, then smallest first
-    sort = page.locator("#total-table thead").get_by_role("button", name="按「数量」排序")
+    sort = page.locator("#total-table thead").get_by_role("button", name="数量", exact=True)
     sort.click()
     expect(rows.first).to_contain_text("600319.SH")  # 32,000 shares
     expect(page.locator("#total-table thead th").nth(2)).to_have_attribute("aria-sort", "descending")
@@ -110,7 +110,7 @@ def test_history_versions_page_sort_and_search(site):
     expect(bar.locator(".enh-count")).to_contain_text("个版本")
     rows = visible_rows(page, "#versions-table tbody")
     expect(rows).to_have_count(50)
-    page.locator("#versions-table thead").get_by_role("button", name="按「版本」排序").click()
+    page.locator("#versions-table thead").get_by_role("button", name="版本", exact=True).click()
     order = page.locator("#versions-table thead th").nth(2).get_attribute("aria-sort")
     assert order == "ascending"
     top = rows.first.locator("td").nth(2).inner_text()

@@ -351,8 +351,10 @@ export function enhanceTable(target, options = {}) {
   if (isTable && target.tHead) {
     [...target.tHead.rows[0].cells].forEach((th, i) => {
       if (!th.textContent.trim() || th.dataset.nosort !== undefined) return;
+      // the button's name stays the column's name (what a screen reader reads for the
+      // header); the order is the header's aria-sort
       const button = el('button', { type: 'button', class: 'th-sort', text: th.textContent.trim(),
-        'aria-label': `按「${th.textContent.trim()}」排序` });
+        title: `按「${th.textContent.trim()}」排序` });
       button.addEventListener('click', () => {
         if (st.sortCol === i) st.sortDir = -st.sortDir;
         else { st.sortCol = i; st.sortDir = th.classList.contains('num') ? -1 : 1; }
