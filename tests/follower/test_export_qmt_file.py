@@ -22,7 +22,8 @@ def exported(tmp_path, plan_server, fx):
 # unnumbered for a while, status 86, delayed cancels and QMT's per-callback budget.
 PROFILES = {"friendly": {},
             "hostile": {"cache_lag": 1.0, "report_delay": 0.5, "status_86": True,
-                        "cancel_delay": 1.0, "reject_delay": 0.5, "budget": 0.1}}
+                        "cancel_delay": 1.0, "reject_delay": 0.5, "budget": 0.1,
+                        "init_budget": 0.5}}
 
 
 @pytest.fixture(params=sorted(PROFILES))
