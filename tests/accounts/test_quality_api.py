@@ -127,8 +127,9 @@ def test_quality_matches_hand_computation(db_url, instance, app_client, acc, adm
 
 def test_order_log_filters_and_csv(db_url, instance, app_client, acc, admin):
     _scenario(app_client, instance, acc)
-    reader = acc.bearer(instance.reader_token())
-    orders = app_client.get("/api/v1/orders?account=%s" % acc.ACCOUNT, headers=reader).json()["orders"]
+    reader = acc.bearer(instance.reader_token())  # account data is the admin's only
+    assert app_client.get("/api/v1/orders", headers=reader).status_code == 401
+    orders = app_client.get("/api/v1/orders?account=%s" % acc.ACCOUNT, headers=admin).json()["orders"]
     assert [(o["code"], o["status"]) for o in orders] == [
         ("000002.SZ", "skipped"), ("600036.SH", "rejected"), (B, "open"), (A, "filled")]
     filled = orders[3]
@@ -188,7 +189,7 @@ def test_bad_parameters_name_the_field(instance, app_client, acc, admin):
     assert app_client.get(base).status_code == 401
     assert app_client.get("/api/v1/orders").status_code == 401
     follower = acc.follower_token(instance)
-    assert app_client.get("/api/v1/orders", headers=acc.bearer(follower)).status_code == 403
+    assert app_client.get("/api/v1/orders", headers=acc.bearer(follower)).status_code == 401
 
 
 def test_held_plan_preview_and_stale_approval(db_url, instance, app_client, acc, admin):

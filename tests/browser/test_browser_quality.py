@@ -133,7 +133,7 @@ def clean_site(request, tmp_path, browser):
 
 def _api(demo, path, **params):
     resp = requests.get(demo.url + path, params=params, timeout=10,
-                        headers={"Authorization": "Bearer " + demo.reader_token})
+                        headers={"X-Internal-Password": demo.admin_password})
     assert resp.status_code == 200, resp.text
     return resp
 

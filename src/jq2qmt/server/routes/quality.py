@@ -3,7 +3,8 @@
 - GET /api/v1/accounts/{id}/quality?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
 - GET /api/v1/orders?account=&code=&status=&day=&limit=&offset=[&format=csv]
 
-Admin (password header or web session) or a reader token. CSV with ``format=csv`` or
+Admin only (password header or web session), like every account read: holdings,
+P&L and orders are the account owner's. CSV with ``format=csv`` or
 ``Accept: text/csv`` (UTF-8 with BOM, so Excel shows the Chinese text). A bad
 parameter is a 422 naming it. The JSON answers carry an ETag of their bytes: the
 pages poll with ``If-None-Match`` and get a 304 without a body while nothing changed.
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from jq2qmt.server.auth import Principal, require_reader
+from jq2qmt.server.auth import Principal, require_admin
 from jq2qmt.server.caches import held_etags
 from jq2qmt.server.errors import ApiError
 from jq2qmt.store import accounts as account_store
@@ -68,7 +69,7 @@ def _csv(text, name):
 
 
 @router.get("/api/v1/accounts/{account_id}/quality", summary="跟踪与成交质量 / tracking and execution quality")
-def get_quality(account_id: str, request: Request, _: Principal = Depends(require_reader)):
+def get_quality(account_id: str, request: Request, _: Principal = Depends(require_admin)):
     _known(request, ("from", "to", "format"))
     csv_wanted = _wants_csv(request)
     start = _run(store.parse_day, "from", request.query_params.get("from"))
@@ -83,7 +84,7 @@ def get_quality(account_id: str, request: Request, _: Principal = Depends(requir
 
 
 @router.get("/api/v1/orders", summary="委托与成交记录 / the order log")
-def get_orders(request: Request, _: Principal = Depends(require_reader)):
+def get_orders(request: Request, _: Principal = Depends(require_admin)):
     _known(request, ("account", "code", "status", "day", "limit", "offset", "format"))
     csv_wanted = _wants_csv(request)
     params = request.query_params
