@@ -349,3 +349,12 @@ def test_loading_xtquant_skips_its_pypi_version_check(sim):
     assert out.returncode == 0, out.stderr
     calls, version, has_check = out.stdout.split()
     assert (calls, has_check) == ("[]", "False") and version.startswith("xtquant_")
+
+
+def test_connects_on_a_main_thread_whose_asyncio_loop_was_cleared(connect, fx):
+    # XtQuantTrader() saves the main thread's loop; asyncio.run() elsewhere leaves none set
+    import asyncio
+
+    asyncio.set_event_loop(None)
+    broker = connect()
+    assert [p["code"] for p in broker.positions()] == ["600036.SH"]

@@ -31,6 +31,7 @@ What the real xttrader does, and what this adapter does about it:
   falling back to `order_type` (23/24) when offset_flag is absent or 0.
 """
 
+import asyncio
 import datetime
 import importlib
 import importlib.util
@@ -39,6 +40,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 
 from . import base
 
@@ -244,6 +246,7 @@ class MiniQmtBroker(object):
         try:
             # built on the calling thread, as xttrader expects (it saves and restores that
             # thread's asyncio loop); the constructor only builds objects, no I/O
+            _give_main_thread_a_loop()
             trader = self.xttrader.XtQuantTrader(self.qmt_path, self.session_id)
             trader.register_callback(callback)
             # xtquant does not document the unit; milliseconds is the harmless reading
@@ -583,3 +586,18 @@ def _int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _give_main_thread_a_loop():
+    """XtQuantTrader() on the main thread saves that thread's asyncio loop to restore it
+    later and fails when an earlier user of asyncio left none set: set a new one then."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            asyncio.get_event_loop()
+            return
+        except RuntimeError:
+            pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
