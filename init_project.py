@@ -1,6 +1,6 @@
 """Guided setup, as in the original project: same as `jq2qmt init`.
 
-    python init_project.py [--help]
+python init_project.py [--help]
 """
 
 import sys

@@ -28,9 +28,18 @@ from pathlib import Path
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 # Code blocks that are ordinary tradable stocks (board prefixes of jq2qmt.rules.codes).
-_BLOCKS = [("600", "XSHG"), ("601", "XSHG"), ("603", "XSHG"), ("605", "XSHG"),
-           ("000", "XSHE"), ("001", "XSHE"), ("002", "XSHE"), ("003", "XSHE"),
-           ("300", "XSHE"), ("301", "XSHE")]
+_BLOCKS = [
+    ("600", "XSHG"),
+    ("601", "XSHG"),
+    ("603", "XSHG"),
+    ("605", "XSHG"),
+    ("000", "XSHE"),
+    ("001", "XSHE"),
+    ("002", "XSHE"),
+    ("003", "XSHE"),
+    ("300", "XSHE"),
+    ("301", "XSHE"),
+]
 
 
 def codes(count, form="jq"):
@@ -53,9 +62,15 @@ def positions_for(index, count, universe, version=0):
     """`count` positions of strategy `index`, drawn from `universe` (overlapping
     between strategies, as real strategies hold many of the same stocks)."""
     start = (index * 7) % max(1, len(universe) - count)
-    return [{"code": code, "volume": 100 * (1 + (index + i + version) % 50), "cost": 10.0 + (i % 17) * 0.37,
-             "name": "股票%d" % i}
-            for i, code in enumerate(universe[start:start + count])]
+    return [
+        {
+            "code": code,
+            "volume": 100 * (1 + (index + i + version) % 50),
+            "cost": 10.0 + (i % 17) * 0.37,
+            "name": "股票%d" % i,
+        }
+        for i, code in enumerate(universe[start : start + count])
+    ]
 
 
 def percentile(sorted_values, q):
@@ -91,11 +106,12 @@ def _round(value, digits=2):
 
 # ---- a small HTTP/1.1 client --------------------------------------------------------------
 
+
 class HttpError(Exception):
     pass
 
 
-class HttpConnection(object):
+class HttpConnection:
     """One keep-alive connection to host:port; `request` returns (status, headers, body)."""
 
     def __init__(self, host, port, timeout=30.0):
@@ -107,14 +123,17 @@ class HttpConnection(object):
 
     async def _connect(self):
         self._reader, self._writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port), self.timeout)
+            asyncio.open_connection(self.host, self.port), self.timeout
+        )
 
     async def request(self, method, target, headers=None, body=b""):
         for attempt in (0, 1):
             if self._writer is None:
                 await self._connect()
             try:
-                return await asyncio.wait_for(self._exchange(method, target, headers or {}, body), self.timeout)
+                return await asyncio.wait_for(
+                    self._exchange(method, target, headers or {}, body), self.timeout
+                )
             except (ConnectionError, asyncio.IncompleteReadError, HttpError):
                 self.close()
                 if attempt:
@@ -193,8 +212,16 @@ def run_async(coroutine):
     return uvloop.run(coroutine)
 
 
-async def run_load(host, port, make_request, concurrency, max_requests, max_seconds, expect=(200,),
-                   connections=None):
+async def run_load(
+    host,
+    port,
+    make_request,
+    concurrency,
+    max_requests,
+    max_seconds,
+    expect=(200,),
+    connections=None,
+):
     """Run `concurrency` workers until `max_requests` are done or `max_seconds` pass.
 
     `make_request(i)` returns (method, target, headers, body) for request number i, or
@@ -237,13 +264,14 @@ async def run_load(host, port, make_request, concurrency, max_requests, max_seco
 
 # ---- a spawned server -------------------------------------------------------------------------
 
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class SpawnedServer(object):
+class SpawnedServer:
     """A new instance served by `python -m jq2qmt serve` (a child process) on 127.0.0.1.
 
     The instance folder is temporary; its SQLite file lives in it unless
@@ -267,11 +295,30 @@ class SpawnedServer(object):
 
         self._tmp = tempfile.TemporaryDirectory(prefix="jq2qmt-bench-")
         folder = Path(self._tmp.name) / "instance"
-        result = init_instance(folder, database_url=self.database_url, host="127.0.0.1", port=self.port,
-                               public_url=self.url, client_kind=self.client_kind, overwrite=True)
+        result = init_instance(
+            folder,
+            database_url=self.database_url,
+            host="127.0.0.1",
+            port=self.port,
+            public_url=self.url,
+            client_kind=self.client_kind,
+            overwrite=True,
+        )
         self.instance = BenchInstance(result.settings, result.admin_password)
-        command = [sys.executable, "-m", "jq2qmt", "serve", "--instance", str(folder), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--log-level", self.log_level]
+        command = [
+            sys.executable,
+            "-m",
+            "jq2qmt",
+            "serve",
+            "--instance",
+            str(folder),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            self.log_level,
+        ]
         if self.workers and self.workers > 1:
             command += ["--workers", str(self.workers)]
         self._log = open(str(Path(self._tmp.name) / "server.log"), "wb")
@@ -334,7 +381,7 @@ class SpawnedServer(object):
         self.stop()
 
 
-class BenchInstance(object):
+class BenchInstance:
     """An instance's settings plus the credentials a benchmark needs."""
 
     def __init__(self, settings, admin_password=None):
@@ -359,7 +406,7 @@ class BenchInstance(object):
     def sqlite_path(self):
         url = self.settings.database_url
         if url.startswith("sqlite:///"):
-            return Path(url[len("sqlite:///"):])
+            return Path(url[len("sqlite:///") :])
         return None
 
     def token(self, scope="read", account_id=None):
@@ -372,13 +419,17 @@ class BenchInstance(object):
         if self._key is None:
             from jq2qmt import signing
 
-            self._key = signing.load_private_key(Path(self.settings.jq_private_key_path).read_bytes())
+            self._key = signing.load_private_key(
+                Path(self.settings.jq_private_key_path).read_bytes()
+            )
         return self._key
 
     def signed_headers(self, path, body):
         from jq2qmt import signing
 
-        return signing.signed_headers(self.private_key(), self.settings.jq_client_id, "POST", path, body)
+        return signing.signed_headers(
+            self.private_key(), self.settings.jq_client_id, "POST", path, body
+        )
 
     def add_account(self, account_id, strategies, ratio=1.0):
         """A follower account following `strategies` (ratio mode); returns its token."""
@@ -396,6 +447,7 @@ class BenchInstance(object):
 
 
 # ---- output ----------------------------------------------------------------------------------
+
 
 def _cpu_model():
     try:
@@ -444,7 +496,9 @@ def print_table(rows, columns):
     """Print `rows` (dicts) as an aligned text table with the given columns."""
     header = [c for c in columns]
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)
+    ]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("  ".join("-" * w for w in widths))
     for r in cells:

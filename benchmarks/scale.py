@@ -40,13 +40,19 @@ def seed(instance, count, positions, universe):
     times = []
     started = time.perf_counter()
     for i in range(count):
-        payload = {"strategy_name": "scale-%05d" % i, "positions": _bench.positions_for(i, positions, universe),
-                   "portfolio": {"total_value": 1e7, "cash": 0.0}}
+        payload = {
+            "strategy_name": "scale-%05d" % i,
+            "positions": _bench.positions_for(i, positions, universe),
+            "portfolio": {"total_value": 1e7, "cash": 0.0},
+        }
         t = time.perf_counter()
         repo.save_snapshot(db, parse_snapshot(payload), "client:bench")
         times.append((time.perf_counter() - t) * 1000.0)
         if (i + 1) % 1000 == 0:
-            print("  seeded %d/%d (%.0f s)" % (i + 1, count, time.perf_counter() - started), flush=True)
+            print(
+                "  seeded %d/%d (%.0f s)" % (i + 1, count, time.perf_counter() - started),
+                flush=True,
+            )
     return time.perf_counter() - started, times
 
 
@@ -66,11 +72,20 @@ def timed(fn, repeat, cpu=None):
 
 def stats(name, times, **extra):
     values = sorted(times)
-    row = {"step": name, "n": len(values), "min_ms": round(values[0], 2),
-           "p50_ms": round(_bench.percentile(values, 0.5), 2), "p99_ms": round(_bench.percentile(values, 0.99), 2),
-           "max_ms": round(values[-1], 2)}
+    row = {
+        "step": name,
+        "n": len(values),
+        "min_ms": round(values[0], 2),
+        "p50_ms": round(_bench.percentile(values, 0.5), 2),
+        "p99_ms": round(_bench.percentile(values, 0.99), 2),
+        "max_ms": round(values[-1], 2),
+    }
     row.update(extra)
-    print("  %-14s p50 %9.2f ms  min %9.2f ms  (n=%d)" % (name, row["p50_ms"], row["min_ms"], row["n"]), flush=True)
+    print(
+        "  %-14s p50 %9.2f ms  min %9.2f ms  (n=%d)"
+        % (name, row["p50_ms"], row["min_ms"], row["n"]),
+        flush=True,
+    )
     return row
 
 
@@ -86,19 +101,33 @@ def http_get(host, port, target, headers, repeat):
         finally:
             conn.close()
         return last, times
+
     return asyncio.run(run())
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--strategies", type=int, default=10000, help="strategies (default 10000)")
     p.add_argument("--positions", type=int, default=50, help="positions per strategy (default 50)")
-    p.add_argument("--universe", type=int, default=5000, help="distinct codes the strategies draw from (default 5000)")
-    p.add_argument("--follow", type=int, default=100, help="strategies the plan account follows (default 100)")
-    p.add_argument("--uploads", type=int, default=50, help="timed HTTP uploads at size (default 50)")
+    p.add_argument(
+        "--universe",
+        type=int,
+        default=5000,
+        help="distinct codes the strategies draw from (default 5000)",
+    )
+    p.add_argument(
+        "--follow", type=int, default=100, help="strategies the plan account follows (default 100)"
+    )
+    p.add_argument(
+        "--uploads", type=int, default=50, help="timed HTTP uploads at size (default 50)"
+    )
     p.add_argument("--repeat", type=int, default=20, help="repeats of each timed read (default 20)")
     p.add_argument("--quick", action="store_true", help="500 strategies, 5 repeats")
-    p.add_argument("--database-url", help="use this (empty, throw-away) database instead of a temp SQLite")
+    p.add_argument(
+        "--database-url", help="use this (empty, throw-away) database instead of a temp SQLite"
+    )
     p.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
     p.add_argument("--out", help="JSON output path (default benchmarks/results/scale-<time>.json)")
     args = p.parse_args(argv)
@@ -111,7 +140,9 @@ def main(argv=None):
     with _bench.SpawnedServer(args.database_url, workers=args.workers) as server:
         instance = server.instance
         host, port = _bench.split_url(server.url)
-        print("seeding %d strategies x %d positions" % (args.strategies, args.positions), flush=True)
+        print(
+            "seeding %d strategies x %d positions" % (args.strategies, args.positions), flush=True
+        )
         seconds, seed_times = seed(instance, args.strategies, args.positions, universe)
         rows.append(stats("seed", seed_times, total_s=round(seconds, 1)))
 
@@ -121,8 +152,12 @@ def main(argv=None):
         upload_times = []
         for k in range(args.uploads):
             i = k % args.strategies
-            body = json.dumps({"strategy_name": "scale-%05d" % i,
-                               "positions": _bench.positions_for(i, args.positions, universe, version=k + 1)}).encode()
+            body = json.dumps(
+                {
+                    "strategy_name": "scale-%05d" % i,
+                    "positions": _bench.positions_for(i, args.positions, universe, version=k + 1),
+                }
+            ).encode()
             headers = instance.signed_headers(UPLOAD, body)
             headers["Content-Type"] = "application/json"
             t = time.perf_counter()
@@ -137,15 +172,23 @@ def main(argv=None):
         def cold():
             with instance.db().read() as s:
                 return repo.total_positions(s)
+
         cpu = []
         total, times = timed(cold, max(3, args.repeat // 4), cpu)
         # cpu_p50_ms: this process only (SQLite runs in it; a MariaDB/PostgreSQL server does not)
-        rows.append(stats("cold_total", times, codes=len(total["positions"]),
-                          cpu_p50_ms=round(_bench.percentile(sorted(cpu), 0.5), 2)))
+        rows.append(
+            stats(
+                "cold_total",
+                times,
+                codes=len(total["positions"]),
+                cpu_p50_ms=round(_bench.percentile(sorted(cpu), 0.5), 2),
+            )
+        )
 
         def fingerprint():
             with instance.db().read() as s:
                 return repo.total_fingerprint(s)
+
         _, times = timed(fingerprint, args.repeat)
         rows.append(stats("fingerprint", times))
 
@@ -159,7 +202,10 @@ def main(argv=None):
         (status, _, _), times = http_get(host, port, target, conditional, args.repeat)
         rows.append(stats("total_304", times, status=status))
 
-        names = ["scale-%05d" % i for i in range(0, args.strategies, max(1, args.strategies // args.follow))][:args.follow]
+        names = [
+            "scale-%05d" % i
+            for i in range(0, args.strategies, max(1, args.strategies // args.follow))
+        ][: args.follow]
         token = instance.add_account("scale-acct", names)
         plan = "/api/v1/accounts/scale-acct/plan"
         follower = {"Authorization": "Bearer %s" % token}
@@ -173,14 +219,31 @@ def main(argv=None):
 
         size = server.db_size()
         rss = _bench.rss_mb(server.process.pid)
-    _bench.print_table(rows, ["step", "n", "p50_ms", "min_ms", "p99_ms", "max_ms", "cpu_p50_ms", "status", "bytes"])
-    print("database size: %s MiB   server RSS: %s MiB" % (round(size / 1048576.0, 1) if size else "-", rss))
-    _bench.write_json(args.out or _bench.default_out("scale"), {
-        "benchmark": "scale", "machine": _bench.finish_machine_info(info),
-        "parameters": {"strategies": args.strategies, "positions": args.positions, "universe": args.universe,
-                       "follow": args.follow, "workers": args.workers,
-                       "database": (args.database_url or "sqlite").split("://")[0].split("+")[0]},
-        "results": rows, "db_size_bytes": size, "server_rss_mb": rss})
+    _bench.print_table(
+        rows, ["step", "n", "p50_ms", "min_ms", "p99_ms", "max_ms", "cpu_p50_ms", "status", "bytes"]
+    )
+    print(
+        "database size: %s MiB   server RSS: %s MiB"
+        % (round(size / 1048576.0, 1) if size else "-", rss)
+    )
+    _bench.write_json(
+        args.out or _bench.default_out("scale"),
+        {
+            "benchmark": "scale",
+            "machine": _bench.finish_machine_info(info),
+            "parameters": {
+                "strategies": args.strategies,
+                "positions": args.positions,
+                "universe": args.universe,
+                "follow": args.follow,
+                "workers": args.workers,
+                "database": (args.database_url or "sqlite").split("://")[0].split("+")[0],
+            },
+            "results": rows,
+            "db_size_bytes": size,
+            "server_rss_mb": rss,
+        },
+    )
     return 0
 
 

@@ -39,7 +39,7 @@ UPLOAD = "/api/v1/positions/update"
 START = datetime.datetime(2026, 11, 25, 9, 35, 0)  # a Wednesday, in session
 
 
-class Uploader(object):
+class Uploader:
     """Signed uploads of the strategy, one more lot each time."""
 
     def __init__(self, server):
@@ -51,9 +51,13 @@ class Uploader(object):
 
     def upload(self):
         self.volume += 100
-        body = json.dumps({"strategy_name": STRATEGY, "positions": [
-            {"code": CODE_JQ, "volume": self.volume, "cost": 10.0}],
-            "portfolio": {"total_value": 1e7, "cash": 0.0}}).encode("utf-8")
+        body = json.dumps(
+            {
+                "strategy_name": STRATEGY,
+                "positions": [{"code": CODE_JQ, "volume": self.volume, "cost": 10.0}],
+                "portfolio": {"total_value": 1e7, "cash": 0.0},
+            }
+        ).encode("utf-8")
         headers = self.server.instance.signed_headers(UPLOAD, body)
         headers["Content-Type"] = "application/json"
         resp = self.session.post(self.server.url + UPLOAD, data=body, headers=headers, timeout=10)
@@ -63,7 +67,7 @@ class Uploader(object):
         return done
 
 
-class OrderWatch(object):
+class OrderWatch:
     """The time of the first order placed on the exchange after `arm()`."""
 
     def __init__(self, exchange):
@@ -127,8 +131,12 @@ def run_follow(server, token, uploads, uploader):
         if stop.wait(seconds):
             raise KeyboardInterrupt
 
-    thread = threading.Thread(target=daemon.run, args=(follower,), daemon=True,
-                              kwargs={"echo": lambda line: None, "sleep": sleep})
+    thread = threading.Thread(
+        target=daemon.run,
+        args=(follower,),
+        daemon=True,
+        kwargs={"echo": lambda line: None, "sleep": sleep},
+    )
     thread.start()
     latencies = []
     try:
@@ -209,20 +217,36 @@ def prepare(server):
 def row(mode, latencies, target_p50, target_p99):
     values = sorted(latencies)
     p50, p99 = _bench.percentile(values, 0.5), _bench.percentile(values, 0.99)
-    return {"mode": mode, "uploads": len(values), "p50_ms": round(p50, 1), "p90_ms": round(_bench.percentile(values, 0.9), 1),
-            "p99_ms": round(p99, 1), "max_ms": round(values[-1], 1), "min_ms": round(values[0], 1),
-            "target_p50_ms": target_p50, "target_p99_ms": target_p99,
-            "met": (target_p50 is None or p50 <= target_p50) and p99 <= target_p99}
+    return {
+        "mode": mode,
+        "uploads": len(values),
+        "p50_ms": round(p50, 1),
+        "p90_ms": round(_bench.percentile(values, 0.9), 1),
+        "p99_ms": round(p99, 1),
+        "max_ms": round(values[-1], 1),
+        "min_ms": round(values[0], 1),
+        "target_p50_ms": target_p50,
+        "target_p99_ms": target_p99,
+        "met": (target_p50 is None or p50 <= target_p50) and p99 <= target_p99,
+    }
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--modes", default="follow,builtin", help="follow, builtin (default both)")
-    p.add_argument("--uploads", type=int, default=200, help="measured uploads per mode (default 200)")
+    p.add_argument(
+        "--uploads", type=int, default=200, help="measured uploads per mode (default 200)"
+    )
     p.add_argument("--quick", action="store_true", help="20 uploads per mode")
-    p.add_argument("--database-url", help="use this (empty, throw-away) database instead of a temp SQLite")
+    p.add_argument(
+        "--database-url", help="use this (empty, throw-away) database instead of a temp SQLite"
+    )
     p.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
-    p.add_argument("--out", help="JSON output path (default benchmarks/results/signal_latency-<time>.json)")
+    p.add_argument(
+        "--out", help="JSON output path (default benchmarks/results/signal_latency-<time>.json)"
+    )
     args = p.parse_args(argv)
     uploads = 20 if args.quick else args.uploads
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -242,15 +266,37 @@ def main(argv=None):
             else:
                 raise SystemExit("unknown mode %r" % mode)
             rows[-1]["latencies_ms"] = [round(x, 2) for x in latencies]
-            print("  %s: p50 %.1f ms  p99 %.1f ms" % (rows[-1]["mode"], rows[-1]["p50_ms"], rows[-1]["p99_ms"]),
-                  flush=True)
-    _bench.print_table(rows, ["mode", "uploads", "p50_ms", "p90_ms", "p99_ms", "max_ms", "target_p50_ms",
-                              "target_p99_ms", "met"])
-    _bench.write_json(args.out or _bench.default_out("signal_latency"),
-                      {"benchmark": "signal_latency", "machine": _bench.finish_machine_info(info),
-                       "server": {"workers": args.workers,
-                                  "database": (args.database_url or "sqlite").split("://")[0].split("+")[0]},
-                       "results": rows})
+            print(
+                "  %s: p50 %.1f ms  p99 %.1f ms"
+                % (rows[-1]["mode"], rows[-1]["p50_ms"], rows[-1]["p99_ms"]),
+                flush=True,
+            )
+    _bench.print_table(
+        rows,
+        [
+            "mode",
+            "uploads",
+            "p50_ms",
+            "p90_ms",
+            "p99_ms",
+            "max_ms",
+            "target_p50_ms",
+            "target_p99_ms",
+            "met",
+        ],
+    )
+    _bench.write_json(
+        args.out or _bench.default_out("signal_latency"),
+        {
+            "benchmark": "signal_latency",
+            "machine": _bench.finish_machine_info(info),
+            "server": {
+                "workers": args.workers,
+                "database": (args.database_url or "sqlite").split("://")[0].split("+")[0],
+            },
+            "results": rows,
+        },
+    )
     return 0
 
 

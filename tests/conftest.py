@@ -51,11 +51,10 @@ from jq2qmt.store import credentials, migrate
 from jq2qmt.store.db import Database
 from testkit import backend_url
 
-
-
 # ---- databases -------------------------------------------------------------------------
 
-class _ServerDatabase(object):
+
+class _ServerDatabase:
     """A MySQL/PostgreSQL test database kept migrated and emptied between tests."""
 
     def __init__(self, url):
@@ -69,7 +68,9 @@ class _ServerDatabase(object):
         if self._tables is None:
             metadata = MetaData()
             metadata.reflect(self.db.engine)
-            self._tables = [t for t in reversed(metadata.sorted_tables) if t.name != "alembic_version"]
+            self._tables = [
+                t for t in reversed(metadata.sorted_tables) if t.name != "alembic_version"
+            ]
         with self.db.engine.begin() as conn:
             for table in self._tables:
                 conn.execute(delete(table))
@@ -127,12 +128,13 @@ def pytest_sessionfinish(session, exitstatus):
 
 # ---- instances -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def rsa_private_pem():
     return generate_key_pair("rsa")[0]
 
 
-class TestInstance(object):
+class TestInstance:
     """An initialised instance folder plus helpers for tests (see module docstring)."""
 
     __test__ = False  # not a test class
@@ -167,7 +169,9 @@ class TestInstance(object):
         from jq2qmt import signing
 
         key = signing.load_private_key(self.jq_private_key_path.read_bytes())
-        return signing.signed_headers(key, self.jq_client_id, method, path_and_query, body, **kwargs)
+        return signing.signed_headers(
+            key, self.jq_client_id, method, path_and_query, body, **kwargs
+        )
 
     def close(self):
         if self._db is not None:
@@ -201,13 +205,14 @@ def app_client(instance):
 
 # ---- live server ----------------------------------------------------------------------------
 
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class LiveServer(object):
+class LiveServer:
     """uvicorn serving an instance in a background thread; restartable on the same port."""
 
     def __init__(self, instance, port=None):
@@ -226,10 +231,18 @@ class LiveServer(object):
         if self._thread is not None:
             raise RuntimeError("already running")
         self.app = create_app(self.instance.settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="live-server-%d" % self.port, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name="live-server-%d" % self.port, daemon=True
+        )
         self._thread.start()
         while not self._server.started:
             self._thread.join(0.02)

@@ -25,9 +25,9 @@ ALLOWED = {
     "engine": {"rules"},
     "signing": set(),
     # the package's own facts, read by everyone
-    "__init__": set(),                          # __version__
+    "__init__": set(),  # __version__
     "config": set(),
-    "trading_calendar": set(),                  # the A-share calendar the server sends
+    "trading_calendar": set(),  # the A-share calendar the server sends
     "metrics": set(),
     "logging_setup": {"config"},
     # simulators of the exchange and the brokers' platforms (tests, demo, paper broker)
@@ -42,14 +42,50 @@ ALLOWED = {
     "store": {"rules", "engine", "signing", "config", "trading_calendar", "__init__"},
     # notifications and the server's watchdog (tables in store, market hours in rules)
     "notify": {"store", "rules", "trading_calendar", "config", "__init__"},
-    "server": {"store", "notify", "engine", "rules", "signing", "config", "metrics",
-               "trading_calendar", "logging_setup", "__init__"},
+    "server": {
+        "store",
+        "notify",
+        "engine",
+        "rules",
+        "signing",
+        "config",
+        "metrics",
+        "trading_calendar",
+        "logging_setup",
+        "__init__",
+    },
     "instance": {"config", "signing", "store", "__init__"},
-    "demo": {"server", "store", "instance", "clients", "follower", "brokers", "sim",
-             "trading_calendar", "config", "__init__"},
-    "cli": {"demo", "instance", "server", "store", "notify", "clients", "follower",
-            "brokers", "sim", "engine", "rules", "signing", "config", "logging_setup",
-            "metrics", "trading_calendar", "__init__"},
+    "demo": {
+        "server",
+        "store",
+        "instance",
+        "clients",
+        "follower",
+        "brokers",
+        "sim",
+        "trading_calendar",
+        "config",
+        "__init__",
+    },
+    "cli": {
+        "demo",
+        "instance",
+        "server",
+        "store",
+        "notify",
+        "clients",
+        "follower",
+        "brokers",
+        "sim",
+        "engine",
+        "rules",
+        "signing",
+        "config",
+        "logging_setup",
+        "metrics",
+        "trading_calendar",
+        "__init__",
+    },
     "__main__": {"cli"},
 }
 
@@ -92,7 +128,7 @@ def imports_of(module, path):
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 source = ".".join(base + ([node.module] if node.module else []))
             else:
                 source = node.module or ""
@@ -113,8 +149,11 @@ def part(module):
     return pieces[1] if len(pieces) > 1 else "__init__"
 
 
-EDGES = [(module, line, target) for module, path in sorted(MODULES.items())
-         for line, target in imports_of(module, path)]
+EDGES = [
+    (module, line, target)
+    for module, path in sorted(MODULES.items())
+    for line, target in imports_of(module, path)
+]
 
 
 def test_every_part_is_in_the_table():
@@ -128,9 +167,10 @@ def test_imports_between_parts_follow_the_table():
         if source_part == target_part or (module, target) in EXCEPTIONS:
             continue
         if target_part not in ALLOWED[source_part]:
-            bad.append("%s:%d imports %s (%s -> %s is not in tests/test_layers.py ALLOWED)"
-                       % (MODULES[module].relative_to(PKG.parent), line, target, source_part,
-                          target_part))
+            bad.append(
+                "%s:%d imports %s (%s -> %s is not in tests/test_layers.py ALLOWED)"
+                % (MODULES[module].relative_to(PKG.parent), line, target, source_part, target_part)
+            )
     assert not bad, "\n".join(bad)
 
 
@@ -181,13 +221,16 @@ def test_no_modules_import_each_other():
     assert _cycles(graph) == []
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from . import codes", ["jq2qmt.rules.codes"]),
-    ("from ..rules.instrument import instrument", ["jq2qmt.rules.instrument"]),
-    ("def f():\n    from jq2qmt.store.models import Base", ["jq2qmt.store.models"]),
-    ("import jq2qmt.notify.store", ["jq2qmt.notify.store"]),
-    ("from jq2qmt import __version__, signing", ["jq2qmt", "jq2qmt.signing"]),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from . import codes", ["jq2qmt.rules.codes"]),
+        ("from ..rules.instrument import instrument", ["jq2qmt.rules.instrument"]),
+        ("def f():\n    from jq2qmt.store.models import Base", ["jq2qmt.store.models"]),
+        ("import jq2qmt.notify.store", ["jq2qmt.notify.store"]),
+        ("from jq2qmt import __version__, signing", ["jq2qmt", "jq2qmt.signing"]),
+    ],
+)
 def test_the_check_sees_every_form_of_import(tmp_path, source, expected):
     path = tmp_path / "lots.py"
     path.write_text(source, encoding="utf-8")

@@ -59,7 +59,7 @@ QUOTES = {
 }
 
 
-class Clock(object):
+class Clock:
     """A settable clock handed to the follower loop (it never reads the real time)."""
 
     def __init__(self, start=MORNING):
@@ -79,7 +79,7 @@ class Clock(object):
         return self.current
 
 
-class RawServer(object):
+class RawServer:
     """A listening socket on 127.0.0.1 whose connections `serve(conn)` handles."""
 
     def __init__(self):

@@ -4,9 +4,8 @@
 # 使用前：用 `jq2qmt export jq` 生成 jq_qmt_api.py、jq_config.py 和私钥文件，
 # 上传到聚宽「研究环境」根目录；然后新建策略，粘贴本文件，以「模拟交易」运行。
 # 回测时不会上传任何东西（回测不能覆盖实盘目标）。
-from jqdata import *
-
 from jq_qmt_api import JQQMTAPI
+from jqdata import *
 
 # 服务器上的策略名：QMT 跟单端按这个名字选择要跟的策略。
 STRATEGY_NAME = "jq2qmt示例-固定权重"
@@ -23,9 +22,17 @@ TARGET_WEIGHTS = {
 def initialize(context):
     set_benchmark("000300.XSHG")
     set_option("use_real_price", True)
-    set_order_cost(OrderCost(open_tax=0, close_tax=0.001, open_commission=0.0003,
-                             close_commission=0.0003, close_today_commission=0,
-                             min_commission=5), type="stock")
+    set_order_cost(
+        OrderCost(
+            open_tax=0,
+            close_tax=0.001,
+            open_commission=0.0003,
+            close_commission=0.0003,
+            close_today_commission=0,
+            min_commission=5,
+        ),
+        type="stock",
+    )
     # 上传客户端：读取 jq_config.py；上传失败只写日志，不会打断策略。
     g.jq_qmt_api = JQQMTAPI()
     run_daily(rebalance, time="10:00")
@@ -41,8 +48,11 @@ def rebalance(context):
         if position.total_amount > 0 and code not in TARGET_WEIGHTS and not current[code].paused:
             order_target(code, 0)
     # 先卖后买：先处理超配的股票，腾出资金再买欠配的。
-    targets = [(code, total_value * weight) for code, weight in TARGET_WEIGHTS.items()
-               if not current[code].paused]
+    targets = [
+        (code, total_value * weight)
+        for code, weight in TARGET_WEIGHTS.items()
+        if not current[code].paused
+    ]
     held_value = {code: context.portfolio.positions[code].value for code, _ in targets}
     for code, value in sorted(targets, key=lambda t: t[1] - held_value[t[0]]):
         order_target_value(code, value)

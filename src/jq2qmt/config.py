@@ -118,7 +118,11 @@ def default_database_url(instance_dir):
 def resolve_database_url(url, instance_dir):
     """Make a relative SQLite path absolute against the instance folder."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return url
     path = Path(parsed.database)
     if not path.is_absolute():
@@ -195,7 +199,9 @@ def parse_trusted_proxies(text):
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            raise ValueError("%r 不是 IP 地址或网段 / %r is not an IP address or network" % (entry, entry))
+            raise ValueError(
+                "%r 不是 IP 地址或网段 / %r is not an IP address or network" % (entry, entry)
+            )
     return tuple(networks)
 
 
@@ -244,13 +250,17 @@ def build_settings(instance_dir, values):
     unknown = set(values) - known
     if unknown:
         raise TypeError("unknown settings: %s" % ", ".join(sorted(unknown)))
-    settings = Settings(instance_dir=instance_dir, **{k: v for k, v in values.items() if k != "instance_dir"})
+    settings = Settings(
+        instance_dir=instance_dir, **{k: v for k, v in values.items() if k != "instance_dir"}
+    )
     url = settings.database_url or default_database_url(instance_dir)
     try:
         url = resolve_database_url(url, instance_dir)
     except Exception:
         raise ConfigError("数据库地址无效 / invalid database URL")
-    key_path = settings.jq_private_key_path or Path("keys") / ("%s_private.pem" % settings.jq_client_id)
+    key_path = settings.jq_private_key_path or Path("keys") / (
+        "%s_private.pem" % settings.jq_client_id
+    )
     key_path = Path(key_path)
     if not key_path.is_absolute():
         key_path = instance_dir / key_path
@@ -259,6 +269,11 @@ def build_settings(instance_dir, values):
     except ValueError as exc:
         raise ConfigError("配置项无效 / invalid value for [server] trusted_proxies: %s" % exc)
     public_url = settings.public_url or "http://127.0.0.1:%d" % settings.port
-    return replace(settings, database_url=url, jq_private_key_path=key_path,
-                   public_url=public_url.rstrip("/"),
-                   certfile=settings.certfile or None, keyfile=settings.keyfile or None)
+    return replace(
+        settings,
+        database_url=url,
+        jq_private_key_path=key_path,
+        public_url=public_url.rstrip("/"),
+        certfile=settings.certfile or None,
+        keyfile=settings.keyfile or None,
+    )

@@ -36,12 +36,19 @@ STRATEGY_NAME = "演示策略-轮动"
 ACCOUNT_ID = "demo-paper"
 STRATEGY_CASH = 1000000.0
 PAPER_CASH = 1200000.0
-START_PRICES = {"600519.XSHG": 1500.0, "600036.XSHG": 35.0, "000858.XSHE": 130.0, "000333.XSHE": 70.0,
-                "601318.XSHG": 45.0, "000001.XSHE": 11.0, "300750.XSHE": 190.0}
+START_PRICES = {
+    "600519.XSHG": 1500.0,
+    "600036.XSHG": 35.0,
+    "000858.XSHE": 130.0,
+    "000333.XSHE": 70.0,
+    "601318.XSHG": 45.0,
+    "000001.XSHE": 11.0,
+    "300750.XSHE": 190.0,
+}
 MAX_FOLLOWER_ROUNDS = 10
 SPREAD = (0.0005, 0.002)  # half-spread around the last price, as a fraction of it
 
-STRATEGY_SOURCE = '''# -*- coding: utf-8 -*-
+STRATEGY_SOURCE = """# -*- coding: utf-8 -*-
 # jq2qmt 演示策略：在三个组合之间轮动，每次调仓后上传持仓。
 from jqdata import *
 
@@ -78,10 +85,10 @@ def rebalance(context):
         order_target_value(code, total * weight * 0.95)
     version = _api[0].sync_portfolio(context, STRATEGY_NAME)
     log.info("上传完成，版本 %%s" %% version)
-'''
+"""
 
 
-class DemoServer(object):
+class DemoServer:
     """uvicorn serving the demo instance on 127.0.0.1 in a background thread."""
 
     def __init__(self, settings, port):
@@ -95,15 +102,25 @@ class DemoServer(object):
 
         from jq2qmt.server.app import create_app
 
-        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port,
-                                log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            create_app(self.settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="jq2qmt-demo-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name="jq2qmt-demo-server", daemon=True
+        )
         self._thread.start()
         while not self._server.started:
             self._thread.join(0.05)
             if not self._thread.is_alive():
-                raise RuntimeError("服务器未能启动 / the server did not start on port %d" % self.port)
+                raise RuntimeError(
+                    "服务器未能启动 / the server did not start on port %d" % self.port
+                )
 
     def stop(self):
         if self._thread is not None:
@@ -131,7 +148,7 @@ def qmt_code(code):
     return code.replace(".XSHG", ".SH").replace(".XSHE", ".SZ")
 
 
-class Demo(object):
+class Demo:
     """The three parts and one `cycle()` that moves them one trading day."""
 
     def __init__(self, folder, port=None, seed=None, echo=print):
@@ -140,7 +157,9 @@ class Demo(object):
         self.url = "http://127.0.0.1:%d" % self.port
         self.echo = echo
         self.random = random.Random(seed)
-        self.spreads = random.Random(None if seed is None else "spread-%s" % seed)  # keeps the price path
+        self.spreads = random.Random(
+            None if seed is None else "spread-%s" % seed
+        )  # keeps the price path
         self.prices = dict(START_PRICES)
         # The strategy's as_of must not be in the future: trade on the last trading day.
         beijing_today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
@@ -155,7 +174,9 @@ class Demo(object):
         from jq2qmt.instance import init_instance
         from jq2qmt.store.db import Database
 
-        result = init_instance(self.folder / "instance", host="127.0.0.1", port=self.port, public_url=self.url)
+        result = init_instance(
+            self.folder / "instance", host="127.0.0.1", port=self.port, public_url=self.url
+        )
         self.settings = result.settings
         self.admin_password = result.admin_password
         self.db = Database(self.settings.database_url)
@@ -181,8 +202,12 @@ class Demo(object):
         export_jq(self.settings, research, api_url=self.url)
         strategy_file = research / "demo_strategy.py"
         strategy_file.write_text(STRATEGY_SOURCE % {"name": STRATEGY_NAME}, encoding="utf-8")
-        self.sim = JoinQuantSim(prices=dict(self.prices), research_dir=research, cash=STRATEGY_CASH,
-                                start_date=self.day.isoformat())
+        self.sim = JoinQuantSim(
+            prices=dict(self.prices),
+            research_dir=research,
+            cash=STRATEGY_CASH,
+            start_date=self.day.isoformat(),
+        )
         self._installed = self.sim.installed()
         self._installed.__enter__()
         self.sim.load_strategy(strategy_file)
@@ -214,17 +239,31 @@ class Demo(object):
             received = accounts.latest_preflight(session, account)
         seen = (received or {}).get("preflight")
         if seen is None:
-            self.echo("预检：服务器没有收到预检报告（本轮状态 %s） / no preflight report received" % report["status"])
+            self.echo(
+                "预检：服务器没有收到预检报告（本轮状态 %s） / no preflight report received"
+                % report["status"]
+            )
         else:
             asset = seen.get("asset") or {}
-            self.echo("预检：看到 %d 个持仓，现金 %s，总资产 %s，未完成委托 %d 笔，行情 %d 个，错误 %d 条，一轮 %s 毫秒"
-                      " / preflight (status %s): nothing placed" % (
-                          len(seen.get("positions") or []), _money(asset.get("cash")), _money(asset.get("total_asset")),
-                          len(seen.get("open_orders") or []), len(seen.get("quotes") or []),
-                          len(seen.get("errors") or []), seen.get("round_ms"), report["status"]))
+            self.echo(
+                "预检：看到 %d 个持仓，现金 %s，总资产 %s，未完成委托 %d 笔，行情 %d 个，错误 %d 条，一轮 %s 毫秒"
+                " / preflight (status %s): nothing placed"
+                % (
+                    len(seen.get("positions") or []),
+                    _money(asset.get("cash")),
+                    _money(asset.get("total_asset")),
+                    len(seen.get("open_orders") or []),
+                    len(seen.get("quotes") or []),
+                    len(seen.get("errors") or []),
+                    seen.get("round_ms"),
+                    report["status"],
+                )
+            )
         accounts.confirm_account(self.db, ACCOUNT_ID)
-        self.echo("已确认账户 %s（同 jq2qmt account confirm %s，或跟单页的「确认账户，开始跟单」），"
-                  "跟单端下一轮起下单 / account confirmed" % (ACCOUNT_ID, ACCOUNT_ID))
+        self.echo(
+            "已确认账户 %s（同 jq2qmt account confirm %s，或跟单页的「确认账户，开始跟单」），"
+            "跟单端下一轮起下单 / account confirmed" % (ACCOUNT_ID, ACCOUNT_ID)
+        )
         return seen
 
     def _set_quotes(self, previous):
@@ -233,10 +272,14 @@ class Demo(object):
         # quality page has slippage to show
         for code, price in self.prices.items():
             spread = self.spreads.uniform(SPREAD[0], SPREAD[1])
-            self.exchange.set_quote(qmt_code(code), last=price,
-                                    prev_close=previous[code] if previous else price,
-                                    bid1=round(price * (1 - spread), 2), ask1=round(price * (1 + spread), 2),
-                                    name=self.sim.names.get(code) if hasattr(self, "sim") else None)
+            self.exchange.set_quote(
+                qmt_code(code),
+                last=price,
+                prev_close=previous[code] if previous else price,
+                bid1=round(price * (1 - spread), 2),
+                ask1=round(price * (1 + spread), 2),
+                name=self.sim.names.get(code) if hasattr(self, "sim") else None,
+            )
 
     # ---- one cycle ------------------------------------------------------------------
     def cycle(self):
@@ -260,9 +303,16 @@ class Demo(object):
         ok = target == held
         self.converged += 1 if ok else 0
         account = self.exchange.asset()
-        self.echo("第 %d 轮 / cycle %d: 策略持仓 %d 只，纸面账户 %s，总资产 %.2f" % (
-            self.cycles, self.cycles, len(target), "已跟上 / in line" if ok else "未跟上 / differs: %r" % held,
-            account["total_asset"]))
+        self.echo(
+            "第 %d 轮 / cycle %d: 策略持仓 %d 只，纸面账户 %s，总资产 %.2f"
+            % (
+                self.cycles,
+                self.cycles,
+                len(target),
+                "已跟上 / in line" if ok else "未跟上 / differs: %r" % held,
+                account["total_asset"],
+            )
+        )
         return ok
 
     def target(self):
@@ -273,12 +323,17 @@ class Demo(object):
         return dict((p["code"], p["volume"]) for p in self.exchange.positions() if p["volume"] > 0)
 
     def history_versions(self):
-        return [v["version"] for v in self._get("/api/v1/strategies/%s/history" % STRATEGY_NAME)["versions"]]
+        return [
+            v["version"]
+            for v in self._get("/api/v1/strategies/%s/history" % STRATEGY_NAME)["versions"]
+        ]
 
     def _get(self, path):
         import requests
 
-        response = requests.get(self.url + path, headers={"Authorization": "Bearer " + self.reader_token}, timeout=10)
+        response = requests.get(
+            self.url + path, headers={"Authorization": "Bearer " + self.reader_token}, timeout=10
+        )
         response.raise_for_status()
         return response.json()
 
@@ -299,7 +354,7 @@ class Demo(object):
 
 
 def _money(value):
-    return "—" if value is None else "{:,.2f}".format(value)
+    return "—" if value is None else f"{value:,.2f}"
 
 
 def interruptible_sleep(seconds):
@@ -312,13 +367,21 @@ def interruptible_sleep(seconds):
         time.sleep(min(left, 0.2))
 
 
-def run_demo(cycles=0, interval=5.0, port=None, keep=False, folder=None, seed=None, echo=print, ready=None):
+def run_demo(
+    cycles=0, interval=5.0, port=None, keep=False, folder=None, seed=None, echo=print, ready=None
+):
     """Run the demo; `cycles` 0 means until Ctrl-C. Returns a summary dict."""
     owns_folder = folder is None
     folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="jq2qmt-demo-"))
     demo = Demo(folder, port=port, seed=seed, echo=echo)
-    summary = {"url": demo.url, "folder": str(folder), "cycles": 0, "converged": 0, "history": [],
-               "interrupted": False}
+    summary = {
+        "url": demo.url,
+        "folder": str(folder),
+        "cycles": 0,
+        "converged": 0,
+        "history": [],
+        "interrupted": False,
+    }
     try:
         demo.start()
         echo("jq2qmt 演示已启动 / demo running")

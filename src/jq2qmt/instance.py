@@ -47,10 +47,12 @@ def generate_key_pair(kind="rsa"):
         private = ed25519.Ed25519PrivateKey.generate()
     else:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
-    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return private_pem, public_pem
 
 
@@ -60,8 +62,9 @@ def public_pem_of(private_pem):
     from jq2qmt import signing
 
     key = signing.load_private_key(private_pem)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def check_database(database_url):
@@ -74,7 +77,9 @@ def check_database(database_url):
         hint = ""
         if isinstance(exc, ImportError) or type(exc).__name__ == "NoSuchModuleError":
             hint = "（请用 sqlite:///、mysql+pymysql://、postgresql+psycopg:// / use sqlite:///, mysql+pymysql://, postgresql+psycopg://）"
-        raise ConfigError("数据库地址无效 / invalid database URL: %s%s" % (type(exc).__name__, hint))
+        raise ConfigError(
+            "数据库地址无效 / invalid database URL: %s%s" % (type(exc).__name__, hint)
+        )
     try:
         db.ping()
     except Exception as exc:
@@ -98,8 +103,10 @@ def open_instance(instance_dir=None, database_url=None):
         settings = load_settings(folder, database_url=database_url)
     except ConfigError:
         if not database_url and not _env_database_url():
-            raise ConfigError("找不到实例 %s，先运行 jq2qmt init / no instance at %s, run: jq2qmt init"
-                              % (folder, folder))
+            raise ConfigError(
+                "找不到实例 %s，先运行 jq2qmt init / no instance at %s, run: jq2qmt init"
+                % (folder, folder)
+            )
         settings = build_settings(folder, {"database_url": database_url or _env_database_url()})
     try:
         return settings, Database(settings.database_url)
@@ -128,15 +135,30 @@ def schema_problem(db):
     if current == head:
         return None
     if not migrate.is_known(current):
-        return ("数据库结构版本 %s 比这个 jq2qmt 新，请升级 jq2qmt / database schema %s is newer than this jq2qmt, "
-                "upgrade jq2qmt" % (current, current))
-    return ("数据库结构版本 %s 落后于 %s，请运行：jq2qmt db upgrade / database schema %s is behind %s, run: "
-            "jq2qmt db upgrade" % (current or "(空 empty)", head, current or "(empty)", head))
+        return (
+            "数据库结构版本 %s 比这个 jq2qmt 新，请升级 jq2qmt / database schema %s is newer than this jq2qmt, "
+            "upgrade jq2qmt" % (current, current)
+        )
+    return (
+        "数据库结构版本 %s 落后于 %s，请运行：jq2qmt db upgrade / database schema %s is behind %s, run: "
+        "jq2qmt db upgrade" % (current or "(空 empty)", head, current or "(empty)", head)
+    )
 
 
-def init_instance(path, database_url=None, host=DEFAULT_HOST, port=DEFAULT_PORT, public_url=None,
-                  admin_password=None, jq_client_id=DEFAULT_CLIENT_ID, client_kind="rsa",
-                  jq_private_key_pem=None, overwrite=False, migrate=True, **settings_values):
+def init_instance(
+    path,
+    database_url=None,
+    host=DEFAULT_HOST,
+    port=DEFAULT_PORT,
+    public_url=None,
+    admin_password=None,
+    jq_client_id=DEFAULT_CLIENT_ID,
+    client_kind="rsa",
+    jq_private_key_pem=None,
+    overwrite=False,
+    migrate=True,
+    **settings_values,
+):
     """Create the instance folder at `path` and prepare its database.
 
     - writes jq2qmt.ini (0600), secret_key (0600), the client's key pair (private 0600);
@@ -166,7 +188,8 @@ def init_instance(path, database_url=None, host=DEFAULT_HOST, port=DEFAULT_PORT,
     write_secret_bytes(settings.secret_key_path, secrets.token_hex(32).encode("ascii"))
     written.append(settings.secret_key_path)
 
-    from jq2qmt.store import credentials, migrate as migrations
+    from jq2qmt.store import credentials
+    from jq2qmt.store import migrate as migrations
     from jq2qmt.store.db import Database
 
     db = Database(settings.database_url)

@@ -29,8 +29,10 @@ BACKUPS = 5
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:password|passwd|secret|token|sign|signature|access_token|key|sendkey)"
-               r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+"),
+    re.compile(
+        r"(?i)((?:password|passwd|secret|token|sign|signature|access_token|key|sendkey)"
+        r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+"
+    ),
     re.compile(r"(?i)(x-internal-password[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"),
     re.compile(r"(https?://sctapi\.ftqq\.com/)[^/\s]+"),
     re.compile(r"(/open-apis/bot/v2/hook/)[^\s?\"']+"),
@@ -54,7 +56,10 @@ class RedactingFormatter(logging.Formatter):
         return redact(line).replace("\r", "\\r").replace("\n", "\\n")
 
     def formatTime(self, record, datefmt=None):
-        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + ".%03dZ" % record.msecs
+        return (
+            time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created))
+            + ".%03dZ" % record.msecs
+        )
 
 
 def mask_query(target):
@@ -90,7 +95,9 @@ def access_log_config():
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["jq2qmt_mask_query"] = {"()": "jq2qmt.logging_setup.AccessQueryFilter"}
+    config.setdefault("filters", {})["jq2qmt_mask_query"] = {
+        "()": "jq2qmt.logging_setup.AccessQueryFilter"
+    }
     for name in ("uvicorn.access",):
         config["loggers"].setdefault(name, {}).setdefault("filters", []).append("jq2qmt_mask_query")
     config["handlers"]["access"].setdefault("filters", []).append("jq2qmt_mask_query")
@@ -101,7 +108,9 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log file readable by its owner only (0600), also after rotation."""
 
     def _open(self):
-        return open_private(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors)
+        return open_private(
+            self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors
+        )
 
 
 def setup_logging(instance_dir, level="info", console=True):
@@ -119,8 +128,11 @@ def setup_logging(instance_dir, level="info", console=True):
         if getattr(handler, "_jq2qmt", False):
             logger.removeHandler(handler)
             handler.close()
-    handlers = [PrivateRotatingFileHandler(str(path), maxBytes=MAX_BYTES, backupCount=BACKUPS,
-                                                     encoding="utf-8", delay=True)]
+    handlers = [
+        PrivateRotatingFileHandler(
+            str(path), maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True
+        )
+    ]
     if console:
         handlers.append(logging.StreamHandler())
     for handler in handlers:

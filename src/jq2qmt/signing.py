@@ -126,7 +126,9 @@ def verify_message(public_key, message, signature):
     return True
 
 
-def signed_headers(private_key, client_id, method, path_and_query, body, timestamp=None, nonce=None):
+def signed_headers(
+    private_key, client_id, method, path_and_query, body, timestamp=None, nonce=None
+):
     """Headers that authenticate one request; `private_key` is a key object."""
     if timestamp is None:
         timestamp = int(time.time())

@@ -59,14 +59,18 @@ def _library():
         from chinese_calendar import constants
     except ImportError:
         return None
-    years = sorted(set(d.year for d in constants.holidays) | set(d.year for d in constants.workdays))
+    years = sorted(
+        set(d.year for d in constants.holidays) | set(d.year for d in constants.workdays)
+    )
     version = getattr(chinese_calendar, "__version__", "") or "?"
     return frozenset(constants.holidays), years[0], years[-1], version
 
 
 def beijing_now():
     """The exchange clock (naive Beijing time), whatever the server's time zone."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(hours=8)
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(
+        hours=8
+    )
 
 
 def beijing_today():
@@ -79,8 +83,13 @@ def build_calendar(today, library):
     the package is missing."""
     start = datetime.date(today.year, 1, 1)
     if library is None:
-        return {"holidays": [], "from": start.isoformat(), "to": start.isoformat(),
-                "source": SOURCE_NAME + " (not installed)", "known": False}
+        return {
+            "holidays": [],
+            "from": start.isoformat(),
+            "to": start.isoformat(),
+            "source": SOURCE_NAME + " (not installed)",
+            "known": False,
+        }
     holidays, first_year, last_year, version = library
     end_year = min(last_year, today.year + 1)
     if first_year > today.year or end_year < today.year:
@@ -90,8 +99,13 @@ def build_calendar(today, library):
         dates = sorted(d for d in holidays if start <= d <= end and d.weekday() < 5)
     near_year_end = (datetime.date(today.year, 12, 31) - today).days < LOOKAHEAD_DAYS
     known = first_year <= today.year <= last_year and (last_year > today.year or not near_year_end)
-    return {"holidays": [d.isoformat() for d in dates], "from": start.isoformat(),
-            "to": end.isoformat(), "source": "%s %s" % (SOURCE_NAME, version), "known": known}
+    return {
+        "holidays": [d.isoformat() for d in dates],
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "source": "%s %s" % (SOURCE_NAME, version),
+        "known": known,
+    }
 
 
 def _key(today):
@@ -110,14 +124,23 @@ def _entry(today):
             body = build_calendar(today, _library())
             text = json.dumps(body, sort_keys=True, separators=(",", ":"))
             dates = frozenset(datetime.date(*map(int, d.split("-"))) for d in body["holidays"])
-            found = _cache[key] = (body, hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], dates)
+            found = _cache[key] = (
+                body,
+                hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+                dates,
+            )
             if not body["known"] and key not in _warned:
                 _warned.add(key)
                 missing = today.year + 1 if body["to"] >= "%d-12-31" % today.year else today.year
-                log.warning("event=calendar_unknown year=%d source=%r: the trading calendar does not know "
-                            "%d's holidays yet; followers fall back to weekdays after %s. "
-                            "Upgrade the package when it does: pip install -U chinesecalendar",
-                            missing, body["source"], missing, body["to"])
+                log.warning(
+                    "event=calendar_unknown year=%d source=%r: the trading calendar does not know "
+                    "%d's holidays yet; followers fall back to weekdays after %s. "
+                    "Upgrade the package when it does: pip install -U chinesecalendar",
+                    missing,
+                    body["source"],
+                    missing,
+                    body["to"],
+                )
     return found
 
 

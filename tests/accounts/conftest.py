@@ -13,8 +13,13 @@ UPLOAD = "/api/v1/positions/update"
 
 
 def snapshot(name=STRATEGY, positions=None, total_value=None):
-    body = {"strategy_name": name,
-            "positions": [{"code": c, "volume": v, "cost": 10.0, "name": c} for c, v in sorted((positions or {}).items())]}
+    body = {
+        "strategy_name": name,
+        "positions": [
+            {"code": c, "volume": v, "cost": 10.0, "name": c}
+            for c, v in sorted((positions or {}).items())
+        ],
+    }
     if total_value is not None:
         body["portfolio"] = {"total_value": total_value, "cash": 0.0}
     return body
@@ -56,7 +61,7 @@ def bearer(token):
     return {"Authorization": "Bearer " + token}
 
 
-class Helpers(object):
+class Helpers:
     ACCOUNT = ACCOUNT
     OTHER = OTHER
     STRATEGY = STRATEGY
@@ -77,13 +82,16 @@ class Helpers(object):
 
     @staticmethod
     def follow(client, headers, account_id=ACCOUNT, strategy=STRATEGY, **how):
-        response = client.put("/api/v1/accounts/%s/follow/%s" % (account_id, strategy), json=how,
-                              headers=headers)
+        response = client.put(
+            "/api/v1/accounts/%s/follow/%s" % (account_id, strategy), json=how, headers=headers
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
     @staticmethod
-    def store_account(instance, account_id=ACCOUNT, mode="ratio", follow=None, confirmed=True, **settings):
+    def store_account(
+        instance, account_id=ACCOUNT, mode="ratio", follow=None, confirmed=True, **settings
+    ):
         """Create an account (and follows, {strategy: ratio|capital}) straight in the store;
         confirmed (past its preflight, so it trades) unless `confirmed=False`."""
         from jq2qmt.store import accounts
@@ -108,7 +116,9 @@ class Helpers(object):
     def followed_account(cls, instance, client):
         """The account following the strategy x0.5 after one upload; its follower token."""
         cls.store_account(instance, follow={STRATEGY: 0.5})
-        upload(client, instance, positions={"600000.XSHG": 1000, "000001.XSHE": 300}, total_value=1e6)
+        upload(
+            client, instance, positions={"600000.XSHG": 1000, "000001.XSHE": 300}, total_value=1e6
+        )
         return cls.follower_token(instance)
 
     @staticmethod
@@ -130,8 +140,11 @@ def admin(app_client, instance):
     is emptied again, so requests without these headers stay anonymous."""
     page = app_client.get("/login").text
     login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = app_client.post("/login", data={"password": instance.admin_password, "csrf_token": login_csrf,
-                                               "next": "/"}, follow_redirects=False)
+    response = app_client.post(
+        "/login",
+        data={"password": instance.admin_password, "csrf_token": login_csrf, "next": "/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     cookie = response.cookies["jq2qmt_session"]
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', app_client.get("/").text).group(1)

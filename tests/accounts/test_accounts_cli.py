@@ -7,8 +7,21 @@ from click.testing import CliRunner
 from jq2qmt.cli import main
 from jq2qmt.store import accounts, credentials
 
-SUBCOMMANDS = ("add", "remove", "follow", "unfollow", "set", "pause", "resume", "list", "show", "token", "approve", "reject",
-               "confirm")
+SUBCOMMANDS = (
+    "add",
+    "remove",
+    "follow",
+    "unfollow",
+    "set",
+    "pause",
+    "resume",
+    "list",
+    "show",
+    "token",
+    "approve",
+    "reject",
+    "confirm",
+)
 
 
 @pytest.fixture
@@ -26,8 +39,10 @@ def run(instance):
 
 def _state(instance):
     with instance.db().read() as session:
-        return [(a["account_id"], a["revision"], a["settings"], a["follow"], a["paused"])
-                for a in accounts.list_accounts(session)]
+        return [
+            (a["account_id"], a["revision"], a["settings"], a["follow"], a["paused"])
+            for a in accounts.list_accounts(session)
+        ]
 
 
 def _error(result):
@@ -41,28 +56,75 @@ def test_every_subcommand_has_help():
     runner = CliRunner()
     for name in SUBCOMMANDS:
         result = runner.invoke(main, ["account", name, "--help"])
-        assert result.exit_code == 0 and "--instance" in result.output and "--database-url" in result.output
+        assert (
+            result.exit_code == 0
+            and "--instance" in result.output
+            and "--database-url" in result.output
+        )
 
 
 def test_account_workflow(run, instance, acc):
     assert "added account 8886660057" in run("add", acc.ACCOUNT, "--name", "主账户").output
     assert "no snapshot yet" in run("follow", acc.ACCOUNT, acc.STRATEGY, "--ratio", "0.5").output
-    output = run("set", acc.ACCOUNT, "--ignore", "511880.XSHG,1318*", "--min-order-value", "1000",
-                 "--max-order-value", "50000", "--max-turnover", "30%", "--slice-value", "20000",
-                 "--use-sell-proceeds", "on", "--slippage", "0.003", "--order-timeout", "20",
-                 "--max-reprices", "2", "--sessions", "09:30-11:30,13:00-14:50", "--dry-run", "on").output
+    output = run(
+        "set",
+        acc.ACCOUNT,
+        "--ignore",
+        "511880.XSHG,1318*",
+        "--min-order-value",
+        "1000",
+        "--max-order-value",
+        "50000",
+        "--max-turnover",
+        "30%",
+        "--slice-value",
+        "20000",
+        "--use-sell-proceeds",
+        "on",
+        "--slippage",
+        "0.003",
+        "--order-timeout",
+        "20",
+        "--max-reprices",
+        "2",
+        "--sessions",
+        "09:30-11:30,13:00-14:50",
+        "--dry-run",
+        "on",
+    ).output
     assert "updated" in output
     with instance.db().read() as session:
         summary = accounts.summary(session, accounts.get_account(session, acc.ACCOUNT))
     assert summary["settings"] == {
-        "ignore": ["511880.SH", "1318*"], "min_order_value": 1000, "max_order_value": 50000, "max_turnover": 0.3,
-        "slice_value": 20000, "use_sell_proceeds": True, "slippage": 0.003, "order_timeout": 20, "max_reprices": 2,
-        "sessions": [["09:30", "11:30"], ["13:00", "14:50"]]}
+        "ignore": ["511880.SH", "1318*"],
+        "min_order_value": 1000,
+        "max_order_value": 50000,
+        "max_turnover": 0.3,
+        "slice_value": 20000,
+        "use_sell_proceeds": True,
+        "slippage": 0.003,
+        "order_timeout": 20,
+        "max_reprices": 2,
+        "sessions": [["09:30", "11:30"], ["13:00", "14:50"]],
+    }
     assert summary["dry_run"] is True
-    run("set", acc.ACCOUNT, "--max-order-value", "none", "--max-turnover", "none", "--ignore", "none")
+    run(
+        "set",
+        acc.ACCOUNT,
+        "--max-order-value",
+        "none",
+        "--max-turnover",
+        "none",
+        "--ignore",
+        "none",
+    )
     with instance.db().read() as session:
         settings = accounts.settings_of(accounts.get_account(session, acc.ACCOUNT))
-    assert settings["max_order_value"] is None and settings["max_turnover"] is None and settings["ignore"] == []
+    assert (
+        settings["max_order_value"] is None
+        and settings["max_turnover"] is None
+        and settings["ignore"] == []
+    )
     run("pause", acc.ACCOUNT)
     listing = run("list").output
     assert acc.ACCOUNT in listing and "多策略V1.0 x0.5" in listing and "yes" in listing
@@ -95,30 +157,33 @@ def test_show_prints_the_merged_target(run, instance, app_client, acc):
     assert "600000.SH" in show and " 500 " in show
 
 
-@pytest.mark.parametrize("args, message", [
-    (("add", "8886660057"), "already exists"),
-    (("add", "bad id"), "account id"),
-    (("follow", "8886660057", "S2"), "--ratio"),
-    (("follow", "8886660057", "S2", "--ratio", "1", "--capital", "5"), "--ratio"),
-    (("follow", "8886660057", "S2", "--capital", "5"), "ratio mode"),
-    (("follow", "8886660057", "S2", "--ratio", "-1"), "greater than 0"),
-    (("follow", "8886660057", "S2", "--ratio", "x"), "not a number"),
-    (("follow", "nope", "S2", "--ratio", "1"), "not found"),
-    (("unfollow", "8886660057", "S9"), "does not follow"),
-    (("set", "8886660057"), "no setting given"),
-    (("set", "8886660057", "--ignore", "abc", "--dry-run", "on"), "ignore[0]"),
-    (("set", "8886660057", "--max-turnover", "0", "--dry-run", "on"), "max_turnover"),
-    (("set", "8886660057", "--sessions", "0930-1130"), "09:30-11:30"),
-    (("set", "8886660057", "--sessions", "09:30-16:00"), "sessions[0]"),
-    (("set", "8886660057", "--max-reprices", "1.5"), "integer"),
-    (("set", "8886660057", "--mode", "weight"), "unfollow"),
-    (("pause", "nope"), "not found"),
-    (("remove", "nope", "--yes"), "not found"),
-    (("token", "8886660057"), "--rotate"),
-    (("approve", "8886660057", "deadbeef"), "plan version"),
-    (("reject", "8886660057", "deadbeef"), "plan version"),
-    (("confirm", "nope"), "not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("add", "8886660057"), "already exists"),
+        (("add", "bad id"), "account id"),
+        (("follow", "8886660057", "S2"), "--ratio"),
+        (("follow", "8886660057", "S2", "--ratio", "1", "--capital", "5"), "--ratio"),
+        (("follow", "8886660057", "S2", "--capital", "5"), "ratio mode"),
+        (("follow", "8886660057", "S2", "--ratio", "-1"), "greater than 0"),
+        (("follow", "8886660057", "S2", "--ratio", "x"), "not a number"),
+        (("follow", "nope", "S2", "--ratio", "1"), "not found"),
+        (("unfollow", "8886660057", "S9"), "does not follow"),
+        (("set", "8886660057"), "no setting given"),
+        (("set", "8886660057", "--ignore", "abc", "--dry-run", "on"), "ignore[0]"),
+        (("set", "8886660057", "--max-turnover", "0", "--dry-run", "on"), "max_turnover"),
+        (("set", "8886660057", "--sessions", "0930-1130"), "09:30-11:30"),
+        (("set", "8886660057", "--sessions", "09:30-16:00"), "sessions[0]"),
+        (("set", "8886660057", "--max-reprices", "1.5"), "integer"),
+        (("set", "8886660057", "--mode", "weight"), "unfollow"),
+        (("pause", "nope"), "not found"),
+        (("remove", "nope", "--yes"), "not found"),
+        (("token", "8886660057"), "--rotate"),
+        (("approve", "8886660057", "deadbeef"), "plan version"),
+        (("reject", "8886660057", "deadbeef"), "plan version"),
+        (("confirm", "nope"), "not found"),
+    ],
+)
 def test_errors_are_one_line_and_write_nothing(run, instance, args, message):
     run("add", "8886660057")
     run("follow", "8886660057", "S1", "--ratio", "1")

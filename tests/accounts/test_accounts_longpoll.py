@@ -19,8 +19,12 @@ class Waiter(threading.Thread):
 
     def run(self):
         url, token, etag, wait = self.args
-        self.response = requests.get(url, params={"wait": str(wait)}, timeout=wait + 10,
-                                     headers={"Authorization": "Bearer " + token, "If-None-Match": etag})
+        self.response = requests.get(
+            url,
+            params={"wait": str(wait)},
+            timeout=wait + 10,
+            headers={"Authorization": "Bearer " + token, "If-None-Match": etag},
+        )
 
 
 def parked(server, waiter):
@@ -31,7 +35,9 @@ def parked(server, waiter):
 
 
 def first_plan(server, token, account):
-    response = requests.get(server.url + PLAN % account, headers={"Authorization": "Bearer " + token}, timeout=10)
+    response = requests.get(
+        server.url + PLAN % account, headers={"Authorization": "Bearer " + token}, timeout=10
+    )
     assert response.status_code == 200
     return response
 
@@ -64,8 +70,12 @@ def test_long_poll_wakes_on_a_write_to_another_server_process(live_server, acc):
         waiter = Waiter(live_server.url + PLAN % acc.ACCOUNT, token, etag, 30)
         waiter.start()
         parked(live_server, waiter)
-        response = requests.patch(other.url + "/api/v1/accounts/%s" % acc.ACCOUNT, json={"dry_run": True},
-                                  headers=live_server.instance.admin_headers(), timeout=10)
+        response = requests.patch(
+            other.url + "/api/v1/accounts/%s" % acc.ACCOUNT,
+            json={"dry_run": True},
+            headers=live_server.instance.admin_headers(),
+            timeout=10,
+        )
         assert response.status_code == 200
         waiter.join(30)
         assert waiter.response.status_code == 200 and waiter.response.json()["dry_run"] is True
@@ -80,8 +90,11 @@ def test_long_poll_times_out_with_304_and_ignores_other_accounts(live_server, ac
     waiter = Waiter(live_server.url + PLAN % acc.ACCOUNT, token, etag, 2)
     waiter.start()
     parked(live_server, waiter)
-    response = requests.post(live_server.url + "/api/v1/accounts/%s/pause" % acc.OTHER,
-                             headers=live_server.instance.admin_headers(), timeout=10)
+    response = requests.post(
+        live_server.url + "/api/v1/accounts/%s/pause" % acc.OTHER,
+        headers=live_server.instance.admin_headers(),
+        timeout=10,
+    )
     assert response.status_code == 200
     waiter.join(30)
     assert waiter.response.status_code == 304 and waiter.response.headers["ETag"] == etag
@@ -91,10 +104,13 @@ def test_long_poll_times_out_with_304_and_ignores_other_accounts(live_server, ac
 def test_wait_above_30_is_refused(live_server, acc):
     token = _server_with_account(live_server, acc)
     etag = first_plan(live_server, token, acc.ACCOUNT).headers["ETag"]
-    response = requests.get(live_server.url + PLAN % acc.ACCOUNT, params={"wait": "31"}, timeout=10,
-                            headers={"Authorization": "Bearer " + token, "If-None-Match": etag})
+    response = requests.get(
+        live_server.url + PLAN % acc.ACCOUNT,
+        params={"wait": "31"},
+        timeout=10,
+        headers={"Authorization": "Bearer " + token, "If-None-Match": etag},
+    )
     assert acc.error_of(response, 422, "wait")
-
 
 
 def test_long_poll_wakes_on_confirming_the_account(live_server, acc):
@@ -106,18 +122,27 @@ def test_long_poll_wakes_on_confirming_the_account(live_server, acc):
     first = first_plan(live_server, token, acc.ACCOUNT)
     assert first.json()["preflight"] is True
     etag = first.headers["ETag"]
-    again = requests.get(live_server.url + PLAN % acc.ACCOUNT, timeout=10,
-                         headers={"Authorization": "Bearer " + token, "If-None-Match": etag})
+    again = requests.get(
+        live_server.url + PLAN % acc.ACCOUNT,
+        timeout=10,
+        headers={"Authorization": "Bearer " + token, "If-None-Match": etag},
+    )
     assert again.status_code == 304
     waiter = Waiter(live_server.url + PLAN % acc.ACCOUNT, token, etag, 30)
     waiter.start()
     parked(live_server, waiter)
-    confirmed = requests.post(live_server.url + "/api/v1/accounts/%s/confirm" % acc.ACCOUNT, timeout=10,
-                              headers=instance.admin_headers())
+    confirmed = requests.post(
+        live_server.url + "/api/v1/accounts/%s/confirm" % acc.ACCOUNT,
+        timeout=10,
+        headers=instance.admin_headers(),
+    )
     assert confirmed.status_code == 200 and confirmed.json()["confirmed"] is True
     waiter.join(30)
     assert waiter.response.status_code == 200 and waiter.response.headers["ETag"] != etag
     assert waiter.response.json()["preflight"] is False
-    stale = requests.get(live_server.url + PLAN % acc.ACCOUNT, timeout=10,
-                         headers={"Authorization": "Bearer " + token, "If-None-Match": etag})
+    stale = requests.get(
+        live_server.url + PLAN % acc.ACCOUNT,
+        timeout=10,
+        headers={"Authorization": "Bearer " + token, "If-None-Match": etag},
+    )
     assert stale.status_code == 200 and stale.json()["preflight"] is False

@@ -16,14 +16,21 @@ TABLES = ("accounts", "account_strategies", "account_reports", "account_approval
 
 
 def _snapshot(name, volume):
-    return parse_snapshot({"strategy_name": name, "positions": [{"code": "600000.XSHG", "volume": volume, "cost": 10.0}]})
+    return parse_snapshot(
+        {
+            "strategy_name": name,
+            "positions": [{"code": "600000.XSHG", "volume": volume, "cost": 10.0}],
+        }
+    )
 
 
 def test_migration_creates_exactly_the_account_models(db_url):
     db = Database(db_url)
     try:
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            )
         ours = [d for d in diff if any(name in repr(d) for name in TABLES)]
         assert ours == []
         assert set(TABLES) <= set(inspect(db.engine).get_table_names())
@@ -82,11 +89,13 @@ def test_concurrent_writers_lose_no_change(db_url):
             try:
                 for value in values:
                     accounts.update_account(db, "A1", {key: value})
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:
                 errors.append(exc)
 
-        threads = [threading.Thread(target=writer, args=("min_order_value", range(1, 6))),
-                   threading.Thread(target=writer, args=("slippage", [0.001, 0.002, 0.003, 0.004, 0.005]))]
+        threads = [
+            threading.Thread(target=writer, args=("min_order_value", range(1, 6))),
+            threading.Thread(target=writer, args=("slippage", [0.001, 0.002, 0.003, 0.004, 0.005])),
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -107,8 +116,10 @@ def test_float_settings_keep_full_precision(db_url):
         accounts.add_account(db, "A1", "一号", "weight")
         accounts.set_follow(db, "A1", "S1", capital=1234567.891)
         with db.read() as session:
-            follow = accounts.follow_dict(accounts.get_account(session, "A1"),
-                                          accounts.follows_of(session, accounts.get_account(session, "A1")))
+            follow = accounts.follow_dict(
+                accounts.get_account(session, "A1"),
+                accounts.follows_of(session, accounts.get_account(session, "A1")),
+            )
         assert follow["strategies"]["S1"]["capital"] == 1234567.891
     finally:
         db.dispose()

@@ -23,7 +23,7 @@ def _setup(instance, app_client, acc):
     return acc.followed_account(instance, app_client)
 
 
-class Counter(object):
+class Counter:
     """Wraps a function and counts its calls."""
 
     def __init__(self, monkeypatch, owner, name):
@@ -45,7 +45,8 @@ def _plan(client, token, account, etag=None, query=""):
 
 
 def test_unchanged_plan_reads_are_answered_without_the_route_or_recomputing(
-        db_url, instance, app_client, acc, monkeypatch):
+    db_url, instance, app_client, acc, monkeypatch
+):
     token = _setup(instance, app_client, acc)
     first = _plan(app_client, token, acc.ACCOUNT)
     assert first.status_code == 200
@@ -65,23 +66,33 @@ def test_unchanged_plan_reads_are_answered_without_the_route_or_recomputing(
 
 
 def test_a_change_written_by_another_server_process_is_seen_by_the_next_read(db_url, instance, acc):
-    with TestClient(create_app(instance.settings)) as one, TestClient(create_app(instance.settings)) as two:
+    with (
+        TestClient(create_app(instance.settings)) as one,
+        TestClient(create_app(instance.settings)) as two,
+    ):
         token = _setup(instance, one, acc)
         reader = instance.reader_token()
         old_plan = _plan(two, token, acc.ACCOUNT).headers["ETag"]
         total_headers = {"Authorization": "Bearer " + reader}
         old_total = two.get(TOTAL, headers=total_headers)
-        assert _plan(two, token, acc.ACCOUNT, old_plan).status_code == 304  # warm: memoized in `two`
+        assert (
+            _plan(two, token, acc.ACCOUNT, old_plan).status_code == 304
+        )  # warm: memoized in `two`
 
         acc.upload(one, instance, positions={"600000.XSHG": 2000}, total_value=1e6)
 
         fresh = _plan(two, token, acc.ACCOUNT, old_plan)
         assert fresh.status_code == 200 and fresh.headers["ETag"] != old_plan
         assert fresh.json()["targets"][0]["positions"] == [
-            {"code": "600000.SH", "volume": 2000, "cost": 10.0, "name": "600000.XSHG"}]
-        total = two.get(TOTAL, headers=dict(total_headers, **{"If-None-Match": old_total.headers["ETag"]}))
+            {"code": "600000.SH", "volume": 2000, "cost": 10.0, "name": "600000.XSHG"}
+        ]
+        total = two.get(
+            TOTAL, headers=dict(total_headers, **{"If-None-Match": old_total.headers["ETag"]})
+        )
         assert total.status_code == 200 and total.headers["ETag"] != old_total.headers["ETag"]
-        assert [(p["code"], p["total_volume"]) for p in total.json()["positions"]] == [("600000.SH", 2000)]
+        assert [(p["code"], p["total_volume"]) for p in total.json()["positions"]] == [
+            ("600000.SH", 2000)
+        ]
 
 
 def test_a_token_revoked_elsewhere_is_refused_at_once(db_url, instance, app_client, acc):
@@ -103,7 +114,10 @@ def test_reads_the_fast_path_cannot_vouch_for_get_the_routes_answer(instance, ap
     assert _plan(app_client, "jq2qmt_nonsense", acc.ACCOUNT, etag).status_code == 401
     assert _plan(app_client, token, "nobody", etag).status_code in (403, 404)
     assert _plan(app_client, token, acc.ACCOUNT, etag, "?wait=abc").status_code == 422
-    assert _plan(app_client, token, acc.ACCOUNT, etag, "?token=x").json()["error"]["code"] == "secret_in_query"
+    assert (
+        _plan(app_client, token, acc.ACCOUNT, etag, "?token=x").json()["error"]["code"]
+        == "secret_in_query"
+    )
     follow_total = app_client.get(TOTAL, headers={"Authorization": "Bearer " + token})
     assert follow_total.json()["error"]["code"] == "wrong_scope"
     headers = {"Authorization": "Bearer " + reader}
@@ -116,7 +130,9 @@ def test_reads_the_fast_path_cannot_vouch_for_get_the_routes_answer(instance, ap
     assert spelled.content == plain.content
 
 
-def test_total_reads_from_the_fast_path_equal_the_routes(db_url, instance, app_client, acc, monkeypatch):
+def test_total_reads_from_the_fast_path_equal_the_routes(
+    db_url, instance, app_client, acc, monkeypatch
+):
     _setup(instance, app_client, acc)
     acc.upload(app_client, instance, name="ADJUSTMENT_manual", positions={"600000.XSHG": 100})
     headers = {"Authorization": "Bearer " + instance.reader_token()}
@@ -126,13 +142,17 @@ def test_total_reads_from_the_fast_path_equal_the_routes(db_url, instance, app_c
         fingerprints = Counter(monkeypatch, fastpath, "_total_fingerprint")
         again = app_client.get(TOTAL + query, headers=headers)
         assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
-        unchanged = app_client.get(TOTAL + query, headers=dict(headers, **{"If-None-Match": first.headers["ETag"]}))
+        unchanged = app_client.get(
+            TOTAL + query, headers=dict(headers, **{"If-None-Match": first.headers["ETag"]})
+        )
         assert unchanged.status_code == 304 and unchanged.headers["ETag"] == first.headers["ETag"]
         assert fingerprints.calls <= 1
         monkeypatch.undo()
 
 
-def test_a_database_error_in_the_fast_path_leaves_the_read_to_the_route(instance, app_client, acc, monkeypatch):
+def test_a_database_error_in_the_fast_path_leaves_the_read_to_the_route(
+    instance, app_client, acc, monkeypatch
+):
     token = _setup(instance, app_client, acc)
     etag = _plan(app_client, token, acc.ACCOUNT).headers["ETag"]
 
@@ -224,12 +244,19 @@ def test_reads_that_miss_together_share_one_database_read():
 
     async def scenario():
         memo, changes = fastpath.Memo(), frozenset([1])
-        waiting = [asyncio.ensure_future(fastpath._memoized(memo, "k", changes, read, "v1")) for _ in range(10)]
+        waiting = [
+            asyncio.ensure_future(fastpath._memoized(memo, "k", changes, read, "v1"))
+            for _ in range(10)
+        ]
         await asyncio.sleep(0.05)
         release.set()
         shared = await asyncio.gather(*waiting)
-        failed = await asyncio.gather(fastpath._memoized(memo, "b", changes, read, "bad"), return_exceptions=True)
-        retried = await asyncio.gather(fastpath._memoized(memo, "b", changes, read, "bad"), return_exceptions=True)
+        failed = await asyncio.gather(
+            fastpath._memoized(memo, "b", changes, read, "bad"), return_exceptions=True
+        )
+        retried = await asyncio.gather(
+            fastpath._memoized(memo, "b", changes, read, "bad"), return_exceptions=True
+        )
         return shared, failed, retried
 
     shared, failed, retried = asyncio.run(scenario())

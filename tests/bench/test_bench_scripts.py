@@ -13,8 +13,13 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 def run_script(name, tmp_path, *args, timeout=240):
     out = tmp_path / (name + ".json")
-    result = subprocess.run([sys.executable, str(BENCH / (name + ".py"))] + list(args) + ["--out", str(out)],
-                            capture_output=True, text=True, timeout=timeout, cwd=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, str(BENCH / (name + ".py"))] + list(args) + ["--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(tmp_path),
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["machine"]["cpu_count"] >= 1 and data["machine"]["date_utc"]
@@ -23,8 +28,12 @@ def run_script(name, tmp_path, *args, timeout=240):
 
 @pytest.mark.parametrize("name", ["http_load", "signal_latency", "scale", "engine"])
 def test_help(name):
-    result = subprocess.run([sys.executable, str(BENCH / (name + ".py")), "--help"], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(BENCH / (name + ".py")), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "--out" in result.stdout
 
 
@@ -41,15 +50,39 @@ def test_engine(tmp_path):
 
 
 def test_http_load_spawned(tmp_path):
-    data, stdout = run_script("http_load", tmp_path, "--spawn", "--strategies", "3", "--concurrency", "2",
-                              "--seconds", "0.3", "--requests", "20", "--upload-requests", "6",
-                              "--mix-seconds", "0.5")
+    data, stdout = run_script(
+        "http_load",
+        tmp_path,
+        "--spawn",
+        "--strategies",
+        "3",
+        "--concurrency",
+        "2",
+        "--seconds",
+        "0.3",
+        "--requests",
+        "20",
+        "--upload-requests",
+        "6",
+        "--mix-seconds",
+        "0.5",
+    )
     rows = dict((r["scenario"], r) for r in data["results"])
-    assert set(rows) == {"upload", "total", "total_304", "strategy", "plan_200", "plan_304", "mix_upload",
-                         "mix_poll"}
+    assert set(rows) == {
+        "upload",
+        "total",
+        "total_304",
+        "strategy",
+        "plan_200",
+        "plan_304",
+        "mix_upload",
+        "mix_poll",
+    }
     for name, row in rows.items():
         assert row["requests"] > 0 and row["errors"] == 0, (name, row)
-        assert _is_figure(row["req_per_s"]) and _is_figure(row["p50_ms"]) and _is_figure(row["p99_ms"])
+        assert (
+            _is_figure(row["req_per_s"]) and _is_figure(row["p50_ms"]) and _is_figure(row["p99_ms"])
+        )
     assert rows["plan_304"]["statuses"] == {"304": rows["plan_304"]["requests"]}
     assert rows["total_304"]["statuses"] == {"304": rows["total_304"]["requests"]}
     assert set(rows["mix_poll"]["statuses"]) <= {"200", "304"}
@@ -57,9 +90,22 @@ def test_http_load_spawned(tmp_path):
 
 
 def test_http_load_refuses_remote_hosts(tmp_path):
-    result = subprocess.run([sys.executable, str(BENCH / "http_load.py"), "http://example.com:5366", "--auth",
-                             "original", "--api-key", "k", "--out", str(tmp_path / "x.json")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "http_load.py"),
+            "http://example.com:5366",
+            "--auth",
+            "original",
+            "--api-key",
+            "k",
+            "--out",
+            str(tmp_path / "x.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "127.0.0.1" in (result.stdout + result.stderr)
     assert not (tmp_path / "x.json").exists()
 
@@ -75,11 +121,32 @@ def test_signal_latency(tmp_path):
 
 
 def test_scale(tmp_path):
-    data, _ = run_script("scale", tmp_path, "--strategies", "20", "--positions", "5", "--follow", "4",
-                         "--uploads", "2", "--repeat", "2")
+    data, _ = run_script(
+        "scale",
+        tmp_path,
+        "--strategies",
+        "20",
+        "--positions",
+        "5",
+        "--follow",
+        "4",
+        "--uploads",
+        "2",
+        "--repeat",
+        "2",
+    )
     steps = dict((r["step"], r) for r in data["results"])
-    assert {"seed", "upload_http", "cold_total", "fingerprint", "total_cached", "total_304", "plan_cold",
-            "plan_cached", "plan_304"} <= set(steps)
+    assert {
+        "seed",
+        "upload_http",
+        "cold_total",
+        "fingerprint",
+        "total_cached",
+        "total_304",
+        "plan_cold",
+        "plan_cached",
+        "plan_304",
+    } <= set(steps)
     assert steps["seed"]["n"] == 20
     assert steps["total_304"]["status"] == 304 and steps["plan_304"]["status"] == 304
     assert steps["total_cached"]["status"] == 200 and steps["plan_cold"]["follows"] == 4

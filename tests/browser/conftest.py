@@ -18,8 +18,14 @@ import requests
 
 REQUIRE_ALL = os.environ.get("JQ2QMT_TEST_REQUIRE_ALL_BACKENDS") == "1"
 CHROMIUM = os.environ.get("JQ2QMT_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
@@ -29,7 +35,9 @@ TIMEOUT_MS = 15000
 
 def _unavailable(reason):
     if REQUIRE_ALL:
-        pytest.fail(reason + " but JQ2QMT_TEST_REQUIRE_ALL_BACKENDS=1 (CI installs Debian's chromium)")
+        pytest.fail(
+            reason + " but JQ2QMT_TEST_REQUIRE_ALL_BACKENDS=1 (CI installs Debian's chromium)"
+        )
     pytest.skip(reason)
 
 
@@ -40,19 +48,23 @@ def _playwright():
     except ImportError:
         _unavailable("playwright is not installed (pip install '.[test]')")
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        _unavailable("Chromium not found at %s (apt-get install chromium fonts-noto-cjk)" % CHROMIUM)
+        _unavailable(
+            "Chromium not found at %s (apt-get install chromium fonts-noto-cjk)" % CHROMIUM
+        )
     with sync_playwright() as pw:
         yield pw
 
 
 @pytest.fixture(scope="session")
 def browser(_playwright):
-    browser = _playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    browser = _playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
     yield browser
     browser.close()
 
 
-class Site(object):
+class Site:
     """One live server and one browser context (cookies) logged in or not."""
 
     def __init__(self, server, browser, viewport=DESKTOP):
@@ -61,11 +73,15 @@ class Site(object):
         self.instance = server.instance
         self.password = server.instance.admin_password
         self.browser = browser
-        self.context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+        self.context = browser.new_context(
+            viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai"
+        )
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page = self.context.new_page()
         self.console_errors = []
-        self.page.on("console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text))
+        self.page.on(
+            "console", lambda msg: msg.type == "error" and self.console_errors.append(msg.text)
+        )
         self.page.on("pageerror", lambda exc: self.console_errors.append(str(exc)))
 
     def close(self):
@@ -84,16 +100,21 @@ class Site(object):
 
     # -- data through the real API (admin password header), as a test's setup -----
     def post_internal(self, strategy, positions):
-        resp = requests.post(self.url + "/api/v1/positions/update/internal",
-                             headers=self.instance.admin_headers(),
-                             json={"strategy_name": strategy, "positions": positions}, timeout=10)
+        resp = requests.post(
+            self.url + "/api/v1/positions/update/internal",
+            headers=self.instance.admin_headers(),
+            json={"strategy_name": strategy, "positions": positions},
+            timeout=10,
+        )
         assert resp.status_code == 200, resp.text
         return resp.json()
 
     def upload_signed(self, strategy, positions):
         """A JoinQuant-style signed upload (client:joinquant in the history)."""
         path = "/api/v1/positions/update"
-        body = json.dumps({"strategy_name": strategy, "positions": positions}, ensure_ascii=False).encode("utf-8")
+        body = json.dumps(
+            {"strategy_name": strategy, "positions": positions}, ensure_ascii=False
+        ).encode("utf-8")
         headers = self.instance.signed_headers("POST", path, body)
         headers["Content-Type"] = "application/json"
         resp = requests.post(self.url + path, data=body, headers=headers, timeout=10)
@@ -101,9 +122,12 @@ class Site(object):
         return resp.json()
 
     def total(self, include_adjustments=True):
-        resp = requests.get(self.url + "/api/v1/positions/total",
-                            params={"include_adjustments": "true" if include_adjustments else "false"},
-                            headers=self.instance.admin_headers(), timeout=10)
+        resp = requests.get(
+            self.url + "/api/v1/positions/total",
+            params={"include_adjustments": "true" if include_adjustments else "false"},
+            headers=self.instance.admin_headers(),
+            timeout=10,
+        )
         assert resp.status_code == 200, resp.text
         return {p["code"]: p for p in resp.json()["positions"]}
 
@@ -113,7 +137,9 @@ class Site(object):
         page = self.page
         original = page.viewport_size
         page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top
-        page.evaluate("(() => { const f = document.getElementById('flash'); if (f) f.hidden = true; })()")
+        page.evaluate(
+            "(() => { const f = document.getElementById('flash'); if (f) f.hidden = true; })()"
+        )
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(size)
             # the page re-lays out its charts on resize; wait two frames for the paint

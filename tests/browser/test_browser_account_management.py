@@ -19,7 +19,9 @@ HOSTILE = "<img src=x onerror=window.__pwned=1>主账户"
 
 
 def _api(site, method, path, **kwargs):
-    return requests.request(method, site.url + path, headers=site.instance.admin_headers(), timeout=10, **kwargs)
+    return requests.request(
+        method, site.url + path, headers=site.instance.admin_headers(), timeout=10, **kwargs
+    )
 
 
 class Robot:
@@ -31,7 +33,9 @@ class Robot:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                robot.got.put((self.path, self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+                robot.got.put(
+                    (self.path, self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                )
                 body = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -74,7 +78,12 @@ def test_add_configure_token_and_remove_an_account(site):
     assert _api(site, "GET", "/api/v1/accounts/" + ACCOUNT).json()["mode"] == "ratio"
 
     # follow a strategy through the API, then try to switch the mode: refused, nothing saved
-    assert _api(site, "PUT", "/api/v1/accounts/%s/follow/多策略V1.0" % ACCOUNT, json={"ratio": 0.5}).status_code == 200
+    assert (
+        _api(
+            site, "PUT", "/api/v1/accounts/%s/follow/多策略V1.0" % ACCOUNT, json={"ratio": 0.5}
+        ).status_code
+        == 200
+    )
     page.wait_for_timeout(100)
     card.get_by_role("button", name=HOSTILE + " 的交易参数").click()
     params = page.locator("#params-dialog")
@@ -99,8 +108,15 @@ def test_add_configure_token_and_remove_an_account(site):
     page.click("#pm-save")
     expect(params).not_to_be_visible()
     settings = _api(site, "GET", "/api/v1/accounts/" + ACCOUNT).json()["settings"]
-    assert settings["slippage"] == 0.005 and settings["order_timeout"] == 20 and settings["max_reprices"] == 2
-    assert settings["sessions"] == [["09:35", "11:20"], ["13:05", "14:50"]] and settings["use_sell_proceeds"] is True
+    assert (
+        settings["slippage"] == 0.005
+        and settings["order_timeout"] == 20
+        and settings["max_reprices"] == 2
+    )
+    assert (
+        settings["sessions"] == [["09:35", "11:20"], ["13:05", "14:50"]]
+        and settings["use_sell_proceeds"] is True
+    )
     # server-side limits come back with a Chinese field name
     card.get_by_role("button", name=HOSTILE + " 的交易参数").click()
     page.fill("#pm-reprices", "1.5")
@@ -117,8 +133,11 @@ def test_add_configure_token_and_remove_an_account(site):
     token = page.input_value("#tk-value")
     expect(page.locator("#tk-value")).to_be_focused()
     site.screenshot("account-token-shown-once")
-    plan = requests.get(site.url + "/api/v1/accounts/%s/plan" % ACCOUNT, headers={"Authorization": "Bearer " + token},
-                        timeout=10)
+    plan = requests.get(
+        site.url + "/api/v1/accounts/%s/plan" % ACCOUNT,
+        headers={"Authorization": "Bearer " + token},
+        timeout=10,
+    )
     assert plan.status_code == 200
     page.click("#tk-close")
     expect(token_dialog).not_to_be_visible()
@@ -131,8 +150,14 @@ def test_add_configure_token_and_remove_an_account(site):
     expect(page.locator("#tk-value")).not_to_have_value("")
     assert page.input_value("#tk-value") != token
     page.keyboard.press("Escape")
-    assert requests.get(site.url + "/api/v1/accounts/%s/plan" % ACCOUNT, headers={"Authorization": "Bearer " + token},
-                        timeout=10).status_code == 401
+    assert (
+        requests.get(
+            site.url + "/api/v1/accounts/%s/plan" % ACCOUNT,
+            headers={"Authorization": "Bearer " + token},
+            timeout=10,
+        ).status_code
+        == 401
+    )
 
     # unfollow in the settings dialog, then the mode can change
     card.get_by_role("button", name=HOSTILE + "：编辑设置").click()
@@ -259,8 +284,12 @@ def test_keyboard_only_skip_link_dialog_focus_trap_and_names(site):
     # Tab and Shift+Tab stay inside the dialog
     for _ in range(8):
         page.keyboard.press("Tab")
-        assert page.evaluate("document.activeElement.closest('dialog') && document.activeElement.closest('dialog').id") \
+        assert (
+            page.evaluate(
+                "document.activeElement.closest('dialog') && document.activeElement.closest('dialog').id"
+            )
             == "add-account-dialog"
+        )
     page.locator("#aa-id").focus()
     page.keyboard.press("Shift+Tab")
     expect(page.locator("#aa-save")).to_be_focused()
@@ -286,7 +315,10 @@ def test_keyboard_only_skip_link_dialog_focus_trap_and_names(site):
     expect(page.locator("#tk-create")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#tk-value")).to_be_focused()
-    assert page.evaluate("document.activeElement.selectionEnd - document.activeElement.selectionStart") > 20
+    assert (
+        page.evaluate("document.activeElement.selectionEnd - document.activeElement.selectionStart")
+        > 20
+    )
     page.evaluate("window.jq2qmt.reload()")  # the 15 s refresh replaces the card under the dialog
     page.wait_for_timeout(300)
     page.keyboard.press("Escape")
@@ -295,8 +327,12 @@ def test_keyboard_only_skip_link_dialog_focus_trap_and_names(site):
 
 def test_keyboard_focus_survives_the_auto_refresh_and_a_save(site):
     site.post_internal("ADJUSTMENT_手工", [{"code": "600000.SH", "volume": -200, "cost": 10.5}])
-    requests.post(site.url + "/api/v1/accounts", json={"account_id": "kbd-002", "name": "刷新账户"},
-                  headers=site.instance.admin_headers(), timeout=10).raise_for_status()
+    requests.post(
+        site.url + "/api/v1/accounts",
+        json={"account_id": "kbd-002", "name": "刷新账户"},
+        headers=site.instance.admin_headers(),
+        timeout=10,
+    ).raise_for_status()
     page = site.login()
     page.goto(site.url + "/accounts")
     button = page.get_by_role("button", name="刷新账户 的交易参数")
@@ -318,4 +354,6 @@ def test_keyboard_focus_survives_the_auto_refresh_and_a_save(site):
     page.keyboard.press("Enter")
     expect(page.locator("#save")).to_be_disabled()
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.closest('main') !== null"), "Tab after 保存 went to the top"
+    assert page.evaluate("document.activeElement.closest('main') !== null"), (
+        "Tab after 保存 went to the top"
+    )

@@ -14,44 +14,112 @@ SPARE = "8886660099"
 
 
 def _admin(site, method, path, body=None):
-    resp = requests.request(method, site.url + path, json=body, headers=site.instance.admin_headers(), timeout=10)
+    resp = requests.request(
+        method, site.url + path, json=body, headers=site.instance.admin_headers(), timeout=10
+    )
     assert resp.status_code in (200, 201), resp.text
     return resp.json()
 
 
 def _report(site, token, body):
-    resp = requests.post(site.url + "/api/v1/accounts/%s/reports" % MAIN, json=body, timeout=10,
-                         headers={"Authorization": "Bearer " + token})
+    resp = requests.post(
+        site.url + "/api/v1/accounts/%s/reports" % MAIN,
+        json=body,
+        timeout=10,
+        headers={"Authorization": "Bearer " + token},
+    )
     assert resp.status_code == 200, resp.text
 
 
 def _setup(site):
-    site.upload_signed(STRATEGY, [
-        {"code": "600000.XSHG", "volume": 1000, "cost": 10.5, "name": "浦发银行"},
-        {"code": "000001.XSHE", "volume": 2000, "cost": 12.25, "name": "平安银行"},
-    ])
-    _admin(site, "POST", "/api/v1/accounts", {"account_id": MAIN, "name": "主账户", "mode": "ratio",
-                                              "settings": {"ignore": ["511880.SH"], "max_turnover": 0.5}})
+    site.upload_signed(
+        STRATEGY,
+        [
+            {"code": "600000.XSHG", "volume": 1000, "cost": 10.5, "name": "浦发银行"},
+            {"code": "000001.XSHE", "volume": 2000, "cost": 12.25, "name": "平安银行"},
+        ],
+    )
+    _admin(
+        site,
+        "POST",
+        "/api/v1/accounts",
+        {
+            "account_id": MAIN,
+            "name": "主账户",
+            "mode": "ratio",
+            "settings": {"ignore": ["511880.SH"], "max_turnover": 0.5},
+        },
+    )
     _admin(site, "POST", "/api/v1/accounts/%s/confirm" % MAIN)  # past its preflight: it trades
     _admin(site, "PUT", "/api/v1/accounts/%s/follow/%s" % (MAIN, STRATEGY), {"ratio": 0.5})
-    _admin(site, "POST", "/api/v1/accounts", {"account_id": SPARE, "name": "备用账户", "mode": "ratio"})
+    _admin(
+        site, "POST", "/api/v1/accounts", {"account_id": SPARE, "name": "备用账户", "mode": "ratio"}
+    )
     token = site.instance.token("follow", account_id=MAIN)
-    plan = requests.get(site.url + "/api/v1/accounts/%s/plan" % MAIN, timeout=10,
-                        headers={"Authorization": "Bearer " + token}).json()
+    plan = requests.get(
+        site.url + "/api/v1/accounts/%s/plan" % MAIN,
+        timeout=10,
+        headers={"Authorization": "Bearer " + token},
+    ).json()
     follower = {"kind": "miniqmt", "version": "0.1.0"}
-    account = {"cash": 50000.0, "total_asset": 60500.0,
-               "positions": [{"code": "600000.SH", "volume": 500, "can_use_volume": 500},
-                             {"code": "511880.SH", "volume": 100, "can_use_volume": 100}]}
-    _report(site, token, {"kind": "round", "round_id": "r20261125-093102-0001", "plan_version": plan["plan_version"],
-                          "status": "ok", "account": account, "follower": follower,
-                          "placed": [{"code": "000001.SZ", "side": "buy", "volume": 1000, "price": 12.3,
-                                      "order_id": "1001", "remark": "jq2qmt r0001"}],
-                          "rejected": [{"code": "000001.SZ", "side": "buy", "volume": 100, "price": 12.3,
-                                        "reason": "资金不足"}],
-                          "cancelled": [], "skipped": [], "errors": []})
-    _report(site, token, {"kind": "round", "round_id": "r20261125-093202-0002", "plan_version": plan["plan_version"],
-                          "status": "held", "account": account, "follower": follower,
-                          "held_reason": "换手 62% 超过上限 50%，等待确认", "placed": [], "rejected": [], "errors": []})
+    account = {
+        "cash": 50000.0,
+        "total_asset": 60500.0,
+        "positions": [
+            {"code": "600000.SH", "volume": 500, "can_use_volume": 500},
+            {"code": "511880.SH", "volume": 100, "can_use_volume": 100},
+        ],
+    }
+    _report(
+        site,
+        token,
+        {
+            "kind": "round",
+            "round_id": "r20261125-093102-0001",
+            "plan_version": plan["plan_version"],
+            "status": "ok",
+            "account": account,
+            "follower": follower,
+            "placed": [
+                {
+                    "code": "000001.SZ",
+                    "side": "buy",
+                    "volume": 1000,
+                    "price": 12.3,
+                    "order_id": "1001",
+                    "remark": "jq2qmt r0001",
+                }
+            ],
+            "rejected": [
+                {
+                    "code": "000001.SZ",
+                    "side": "buy",
+                    "volume": 100,
+                    "price": 12.3,
+                    "reason": "资金不足",
+                }
+            ],
+            "cancelled": [],
+            "skipped": [],
+            "errors": [],
+        },
+    )
+    _report(
+        site,
+        token,
+        {
+            "kind": "round",
+            "round_id": "r20261125-093202-0002",
+            "plan_version": plan["plan_version"],
+            "status": "held",
+            "account": account,
+            "follower": follower,
+            "held_reason": "换手 62% 超过上限 50%，等待确认",
+            "placed": [],
+            "rejected": [],
+            "errors": [],
+        },
+    )
     return token
 
 
@@ -131,13 +199,17 @@ def test_silent_rule(site):
         (None, "2026-11-25T10:00:00+08:00", "never"),
     ]
     for seen, now, expected in cases:
-        got = page.evaluate("([s, n]) => window.jq2qmt.followerStatus(s, new Date(n)).key", [seen, now])
+        got = page.evaluate(
+            "([s, n]) => window.jq2qmt.followerStatus(s, new Date(n)).key", [seen, now]
+        )
         assert got == expected, (seen, now)
 
 
 def test_edit_settings_and_follows(site):
     _setup(site)
-    site.upload_signed("趋势跟踪", [{"code": "510300.XSHG", "volume": 5000, "cost": 3.9, "name": "沪深300ETF"}])
+    site.upload_signed(
+        "趋势跟踪", [{"code": "510300.XSHG", "volume": 5000, "cost": 3.9, "name": "沪深300ETF"}]
+    )
     page = site.login()
     page.goto(site.url + "/accounts")
     main = page.locator("article.account[data-account='%s']" % MAIN)
@@ -170,5 +242,7 @@ def test_edit_settings_and_follows(site):
     dialog.locator("tr[data-strategy='趋势跟踪'] button").click()
     page.click("#s-save")
     expect(main.locator(".follow-row[data-strategy='趋势跟踪']")).to_have_count(0)
-    assert "趋势跟踪" not in _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)["follow"]["strategies"]
+    assert (
+        "趋势跟踪" not in _admin(site, "GET", "/api/v1/accounts/%s" % MAIN)["follow"]["strategies"]
+    )
     assert not site.console_errors, site.console_errors

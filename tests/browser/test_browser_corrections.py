@@ -17,7 +17,9 @@ ACCOUNT = "8886660057"
 
 
 def _admin(site, method, path, body=None):
-    resp = requests.request(method, site.url + path, json=body, headers=site.instance.admin_headers(), timeout=10)
+    resp = requests.request(
+        method, site.url + path, json=body, headers=site.instance.admin_headers(), timeout=10
+    )
     assert resp.status_code in (200, 201), resp.text
     return resp.json()
 
@@ -25,11 +27,18 @@ def _admin(site, method, path, body=None):
 def _upload(site, name, volume, as_of, total_value=1000000.0):
     """A signed JoinQuant upload with portfolio and as_of (what the real client sends)."""
     path = "/api/v1/positions/update"
-    body = json.dumps({"strategy_name": name, "as_of": as_of,
-                       "portfolio": {"total_value": total_value, "cash": 1000.0},
-                       "positions": [{"code": "600000.XSHG", "volume": volume, "cost": 10.0, "name": "浦发银行"},
-                                     {"code": "000001.XSHE", "volume": 2000, "cost": 12.0, "name": "平安银行"}]},
-                      ensure_ascii=False).encode("utf-8")
+    body = json.dumps(
+        {
+            "strategy_name": name,
+            "as_of": as_of,
+            "portfolio": {"total_value": total_value, "cash": 1000.0},
+            "positions": [
+                {"code": "600000.XSHG", "volume": volume, "cost": 10.0, "name": "浦发银行"},
+                {"code": "000001.XSHE", "volume": 2000, "cost": 12.0, "name": "平安银行"},
+            ],
+        },
+        ensure_ascii=False,
+    ).encode("utf-8")
     headers = site.instance.signed_headers("POST", path, body)
     headers["Content-Type"] = "application/json"
     resp = requests.post(site.url + path, data=body, headers=headers, timeout=10)
@@ -64,7 +73,9 @@ def test_stale_correction_is_refused_and_reload_shows_the_new_version(site):
     expect(error).to_contain_text("你编辑的是 v1")
     site.screenshot("correction-conflict")
     stored = _snapshot(site, STRATEGY)
-    assert stored["version"] == 3 and stored["positions"][1]["volume"] == 1200  # nothing overwritten
+    assert (
+        stored["version"] == 3 and stored["positions"][1]["volume"] == 1200
+    )  # nothing overwritten
     page.click("#conflict-reload")
     expect(page.locator("#editor-meta")).to_contain_text("版本 3")
     expect(page.locator("#rows-table tr[data-code='600000.SH'] td").nth(2)).to_have_text("1,200")
@@ -80,7 +91,12 @@ def test_stale_correction_is_refused_and_reload_shows_the_new_version(site):
 
 def test_weight_account_keeps_its_target_after_a_web_correction_and_shows_when_it_cannot(site):
     _upload(site, STRATEGY, 1000, "2026-11-30T14:50:00")
-    _admin(site, "POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "权重账户", "mode": "weight"})
+    _admin(
+        site,
+        "POST",
+        "/api/v1/accounts",
+        {"account_id": ACCOUNT, "name": "权重账户", "mode": "weight"},
+    )
     _admin(site, "PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), {"capital": 500000})
     page = site.login()
     page.goto(site.url + "/adjustment?strategy=" + requests.utils.quote(STRATEGY))
@@ -96,7 +112,12 @@ def test_weight_account_keeps_its_target_after_a_web_correction_and_shows_when_i
     expect(card.locator(".target-error")).to_have_count(0)
     # a snapshot without portfolio (an old client): the card says why there is no target
     site.post_internal(STRATEGY + "-旧", [{"code": "600000.SH", "volume": 100, "cost": 10}])
-    _admin(site, "PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY + "-旧"), {"capital": 1000})
+    _admin(
+        site,
+        "PUT",
+        "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY + "-旧"),
+        {"capital": 1000},
+    )
     page.reload()
     problem = card.locator(".target-error")
     expect(problem).to_contain_text("目标无法计算")
@@ -122,7 +143,9 @@ def test_negative_merged_target_is_warned_on_save(site):
     expect(warning).to_be_visible()
     expect(warning.locator("[data-code='000001.SZ']")).to_contain_text("合并目标 -98,000 股")
     expect(warning).to_contain_text("按 0 处理")
-    expect(page.locator("#rows-table tr[data-code='000001.SZ'] .negative-target")).to_have_text("按 0 处理（清仓）")
+    expect(page.locator("#rows-table tr[data-code='000001.SZ'] .negative-target")).to_have_text(
+        "按 0 处理（清仓）"
+    )
     site.screenshot("adjustment-negative-warning")
     page.goto(site.url + "/")
     row = page.locator("#total-table tr[data-code='000001.SZ']")
@@ -132,21 +155,43 @@ def test_negative_merged_target_is_warned_on_save(site):
 
 def test_settings_dialog_saves_all_or_nothing_and_ignored_codes_come_from_the_server(site):
     _upload(site, STRATEGY, 1000, "2026-11-30T14:50:00")
-    site.upload_signed("另一个", [{"code": "600036.XSHG", "volume": 500, "cost": 30.0, "name": "招商银行"}])
-    _admin(site, "POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "主账户", "mode": "ratio"})
+    site.upload_signed(
+        "另一个", [{"code": "600036.XSHG", "volume": 500, "cost": 30.0, "name": "招商银行"}]
+    )
+    _admin(
+        site, "POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "主账户", "mode": "ratio"}
+    )
     _admin(site, "POST", "/api/v1/accounts/%s/confirm" % ACCOUNT)
     _admin(site, "PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), {"ratio": 1})
     _admin(site, "PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, "另一个"), {"ratio": 1})
     token = site.instance.token("follow", account_id=ACCOUNT)
-    plan = requests.get(site.url + "/api/v1/accounts/%s/plan" % ACCOUNT, timeout=10,
-                        headers={"Authorization": "Bearer " + token}).json()
-    resp = requests.post(site.url + "/api/v1/accounts/%s/reports" % ACCOUNT, timeout=10,
-                         headers={"Authorization": "Bearer " + token},
-                         json={"kind": "round", "round_id": "r20261125-093102-0001", "status": "ok",
-                               "plan_version": plan["plan_version"], "follower": {"kind": "miniqmt"},
-                               "account": {"cash": 1.0, "total_asset": 2.0, "positions": [
-                                   {"code": "600036.SH", "volume": 1600, "can_use_volume": 1600}]},
-                               "placed": [], "rejected": [], "cancelled": [], "skipped": [], "errors": []})
+    plan = requests.get(
+        site.url + "/api/v1/accounts/%s/plan" % ACCOUNT,
+        timeout=10,
+        headers={"Authorization": "Bearer " + token},
+    ).json()
+    resp = requests.post(
+        site.url + "/api/v1/accounts/%s/reports" % ACCOUNT,
+        timeout=10,
+        headers={"Authorization": "Bearer " + token},
+        json={
+            "kind": "round",
+            "round_id": "r20261125-093102-0001",
+            "status": "ok",
+            "plan_version": plan["plan_version"],
+            "follower": {"kind": "miniqmt"},
+            "account": {
+                "cash": 1.0,
+                "total_asset": 2.0,
+                "positions": [{"code": "600036.SH", "volume": 1600, "can_use_volume": 1600}],
+            },
+            "placed": [],
+            "rejected": [],
+            "cancelled": [],
+            "skipped": [],
+            "errors": [],
+        },
+    )
     assert resp.status_code == 200, resp.text
     page = site.login()
     page.goto(site.url + "/accounts")
@@ -173,5 +218,7 @@ def test_settings_dialog_saves_all_or_nothing_and_ignored_codes_come_from_the_se
     # the compare table marks exactly what the follower ignores: a bare number on either
     # exchange and '?' patterns, not only exact codes and a trailing '*'
     for code in ("000001.SZ", "600000.SH", "600036.SH"):
-        expect(card.locator("table.compare tr[data-code='%s'] td" % code).nth(5)).to_have_text("忽略")
+        expect(card.locator("table.compare tr[data-code='%s'] td" % code).nth(5)).to_have_text(
+            "忽略"
+        )
     site.screenshot("accounts-ignore-patterns")

@@ -18,7 +18,9 @@ def test_password_page_takes_the_server_minimum_length(site):
     expect(page.locator("#strength-text")).to_contain_text("至少 %d 个字符" % MIN_PASSWORD_LENGTH)
     page.fill("#new-password", "Abcdef12!")  # one short
     expect(page.locator("#strength-text")).to_contain_text("还差 1 个字符")
-    page.fill("#new-password", "Abcdef123!")  # exactly the minimum: accepted by the server and the CLI
+    page.fill(
+        "#new-password", "Abcdef123!"
+    )  # exactly the minimum: accepted by the server and the CLI
     expect(page.locator("#strength-text")).not_to_contain_text("太短")
 
 

@@ -27,7 +27,13 @@ HOSTILE_STRATEGY = "<img src=x onerror=alert(7) id=inj-o>&\"'策略"
 HOSTILE_REASON = "<b id=inj-reason>资金不足</b><svg onload=alert(8)>"
 INJECTED = "img[src='x'], [id^='inj-'], [onerror], [onload], svg:not([aria-hidden])"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHINESE = {"filled": "已成", "cancelled": "已撤", "partial": "部成已撤", "rejected": "废单", "skipped": "跳过"}
+CHINESE = {
+    "filled": "已成",
+    "cancelled": "已撤",
+    "partial": "部成已撤",
+    "rejected": "废单",
+    "skipped": "跳过",
+}
 
 
 def _site_class(request):
@@ -55,12 +61,26 @@ class _Server:
 
 
 def _post_report(demo, round_id, at, **rows):
-    body = {"kind": "round", "round_id": round_id, "status": "ok", "plan_version": "manual", "at": at,
-            "placed": [], "cancelled": [], "skipped": [], "rejected": [], "errors": [],
-            "follower": {"kind": "paper", "version": "test"}}
+    body = {
+        "kind": "round",
+        "round_id": round_id,
+        "status": "ok",
+        "plan_version": "manual",
+        "at": at,
+        "placed": [],
+        "cancelled": [],
+        "skipped": [],
+        "rejected": [],
+        "errors": [],
+        "follower": {"kind": "paper", "version": "test"},
+    }
     body.update(rows)
-    resp = requests.post(demo.url + "/api/v1/accounts/%s/reports" % ACCOUNT_ID, json=body, timeout=10,
-                         headers={"Authorization": "Bearer " + demo.follower_token})
+    resp = requests.post(
+        demo.url + "/api/v1/accounts/%s/reports" % ACCOUNT_ID,
+        json=body,
+        timeout=10,
+        headers={"Authorization": "Bearer " + demo.follower_token},
+    )
     assert resp.status_code == 200, resp.text
 
 
@@ -93,19 +113,37 @@ def demo_site(request, tmp_path, browser):
         demo.preflight()
         for _ in range(2):
             demo.cycle()
-        resp = requests.post(demo.url + "/api/v1/positions/update/internal", timeout=10,
-                             headers={"X-Internal-Password": demo.admin_password},
-                             json={"strategy_name": HOSTILE_STRATEGY,
-                                   "positions": [{"code": "601318.XSHG", "volume": 1000, "cost": 45.0}]})
+        resp = requests.post(
+            demo.url + "/api/v1/positions/update/internal",
+            timeout=10,
+            headers={"X-Internal-Password": demo.admin_password},
+            json={
+                "strategy_name": HOSTILE_STRATEGY,
+                "positions": [{"code": "601318.XSHG", "volume": 1000, "cost": 45.0}],
+            },
+        )
         assert resp.status_code == 200, resp.text
         accounts.set_follow(demo.db, ACCOUNT_ID, HOSTILE_STRATEGY, ratio=1.0)
         demo.cycle()
         day = demo.day.isoformat()
-        _post_report(demo, "jq%s145900-x001" % demo.day.strftime("%m%d"), day + "T14:59:00",
-                     rejected=[{"code": "600036.SH", "side": "buy", "volume": 100, "price": 35.0,
-                                "reason": HOSTILE_REASON}],
-                     skipped=[{"code": "%06d.SZ" % (300000 + i), "reason": "no_quote", "detail": "无行情"}
-                              for i in range(150)])
+        _post_report(
+            demo,
+            "jq%s145900-x001" % demo.day.strftime("%m%d"),
+            day + "T14:59:00",
+            rejected=[
+                {
+                    "code": "600036.SH",
+                    "side": "buy",
+                    "volume": 100,
+                    "price": 35.0,
+                    "reason": HOSTILE_REASON,
+                }
+            ],
+            skipped=[
+                {"code": "%06d.SZ" % (300000 + i), "reason": "no_quote", "detail": "无行情"}
+                for i in range(150)
+            ],
+        )
         site = _site_class(request)(_Server(demo), browser)
         yield site, demo
     finally:
@@ -116,8 +154,12 @@ def demo_site(request, tmp_path, browser):
 
 def _orders(demo, **params):
     params.setdefault("limit", 5000)
-    resp = requests.get(demo.url + "/api/v1/orders", params=params, timeout=10,
-                        headers={"X-Internal-Password": demo.admin_password})
+    resp = requests.get(
+        demo.url + "/api/v1/orders",
+        params=params,
+        timeout=10,
+        headers={"X-Internal-Password": demo.admin_password},
+    )
     assert resp.status_code == 200, resp.text
     return resp
 
@@ -131,7 +173,9 @@ def _expect_ids(page, ids):
     page change rewrites the URL first and the rows when the API answers)."""
     page.wait_for_function(
         "want => JSON.stringify([...document.querySelectorAll('#orders-table tbody tr[data-id]')]"
-        ".map(r => Number(r.dataset.id))) === JSON.stringify(want)", arg=list(ids))
+        ".map(r => Number(r.dataset.id))) === JSON.stringify(want)",
+        arg=list(ids),
+    )
 
 
 def test_orders_page_rows_status_paging_and_csv(demo_site):
@@ -174,13 +218,17 @@ def test_orders_page_rows_status_paging_and_csv(demo_site):
     # code filter (typed), combined with status=filled: that code's filled orders, with fills
     one = filled[0]
     page.select_option("#o-status", "filled")
-    page.fill("#o-code", one["code"].lower())  # typed in lower case: the page asks for the stored form
+    page.fill(
+        "#o-code", one["code"].lower()
+    )  # typed in lower case: the page asks for the stored form
     page.press("#o-code", "Enter")
     page.wait_for_url(re.compile(r"code=%s" % re.escape(one["code"])))
     want = [o for o in everything if o["status"] == "filled" and o["code"] == one["code"]]
     _expect_ids(page, [o["id"] for o in want])
     cell = page.locator("#orders-table tr[data-id='%d'] td.fills" % one["id"])
-    expect(cell).to_contain_text("%s / %s" % ("{:,}".format(one["traded_volume"]), "{:,}".format(one["volume"])))
+    expect(cell).to_contain_text(
+        "%s / %s" % ("{:,}".format(one["traded_volume"]), "{:,}".format(one["volume"]))
+    )
     expect(cell).to_contain_text("{:,.2f}".format(one["fills"][0]["price"]))
     strategies = page.locator("#orders-table tr[data-id='%d'] td.strategies" % one["id"])
     expect(strategies).to_have_text("、".join(one["strategies"]))
@@ -248,7 +296,9 @@ def test_orders_page_bad_code_and_phone_layout(clean_site):
         expect(page.get_by_label(name, exact=True)).to_be_visible()
     # the wide table scrolls inside its container
     wrap = page.locator("#orders-table").locator("xpath=..")
-    assert wrap.evaluate("w => w.scrollWidth > w.clientWidth && getComputedStyle(w).overflowX === 'auto'")
+    assert wrap.evaluate(
+        "w => w.scrollWidth > w.clientWidth && getComputedStyle(w).overflowX === 'auto'"
+    )
     page.fill("#o-code", "")
     page.goto(site.url + "/orders?account=%s&status=filled" % ACCOUNT_ID)
     expect(page.locator("#orders-table tbody tr[data-status='filled']").first).to_be_visible()
@@ -264,7 +314,9 @@ def _save_docs(page, name):
     if os.environ.get("JQ2QMT_DOCS_SCREENSHOTS") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("(() => { const f = document.getElementById('flash'); if (f) f.hidden = true; })()")
+    page.evaluate(
+        "(() => { const f = document.getElementById('flash'); if (f) f.hidden = true; })()"
+    )
     page.set_viewport_size(DESKTOP)
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(SCREENSHOTS / ("%s.png" % name)), full_page=True)

@@ -47,13 +47,18 @@ def _backdate(site, strategy, days):
     from jq2qmt.store.models import Strategy, utcnow
 
     with site.instance.db().write_once() as session:
-        session.execute(update(Strategy).where(Strategy.name == strategy)
-                        .values(update_time=utcnow() - timedelta(days=days)))
+        session.execute(
+            update(Strategy)
+            .where(Strategy.name == strategy)
+            .values(update_time=utcnow() - timedelta(days=days))
+        )
 
 
 def test_overview_shows_uploaded_strategy_and_refreshes_by_etag(site):
     site.upload_signed(STRATEGY, SNAPSHOT)
-    site.upload_signed("趋势跟踪", [{"code": "510300.XSHG", "volume": 5000, "cost": 3.9, "name": "沪深300ETF"}])
+    site.upload_signed(
+        "趋势跟踪", [{"code": "510300.XSHG", "volume": 5000, "cost": 3.9, "name": "沪深300ETF"}]
+    )
     _backdate(site, "趋势跟踪", 8)
     site.post_internal("ADJUSTMENT_手工", [{"code": "600000.SH", "volume": -200, "cost": 10.5}])
     page = site.login()
@@ -77,7 +82,10 @@ def test_overview_shows_uploaded_strategy_and_refreshes_by_etag(site):
     with page.expect_response(lambda r: "/positions/total" in r.url) as first:
         page.evaluate("window.jq2qmt.refresh()")
     assert first.value.status == 304
-    site.upload_signed(STRATEGY, SNAPSHOT[:3] + [{"code": "601318.XSHG", "volume": 100, "cost": 50.0, "name": "中国平安"}])
+    site.upload_signed(
+        STRATEGY,
+        SNAPSHOT[:3] + [{"code": "601318.XSHG", "volume": 100, "cost": 50.0, "name": "中国平安"}],
+    )
     with page.expect_response(lambda r: "/positions/total" in r.url) as second:
         page.evaluate("window.jq2qmt.refresh()")
     assert second.value.status == 200
@@ -106,9 +114,13 @@ def test_stale_rule_counts_whole_weekdays(site):
         ("2026-11-24T23:30:00+08:00", "2026-11-25T14:00:00+08:00"): False,
     }
     for (updated, now), stale in cases.items():
-        result = page.evaluate("([u, n]) => window.jq2qmt.isStale('S', u, new Date(n))", [updated, now])
+        result = page.evaluate(
+            "([u, n]) => window.jq2qmt.isStale('S', u, new Date(n))", [updated, now]
+        )
         assert result is stale, (updated, now)
-    assert page.evaluate("window.jq2qmt.isStale('ADJUSTMENT_X', '2020-01-01T00:00:00+08:00')") is False
+    assert (
+        page.evaluate("window.jq2qmt.isStale('ADJUSTMENT_X', '2020-01-01T00:00:00+08:00')") is False
+    )
 
 
 def _open_editor(page, strategy):
@@ -147,7 +159,9 @@ def test_adjustment_add_edit_delete_changes_the_total(site):
     expect(merged).to_have_text("700")
     assert site.total()["600000.SH"]["total_volume"] == 700
     # edit
-    page.locator("#rows-table tbody tr[data-code='600000.SH']").get_by_role("button", name="编辑").click()
+    page.locator("#rows-table tbody tr[data-code='600000.SH']").get_by_role(
+        "button", name="编辑"
+    ).click()
     expect(page.locator("#f-volume")).to_have_value("-300")
     page.fill("#f-volume", "-100")
     page.click("#row-ok")
@@ -157,7 +171,9 @@ def test_adjustment_add_edit_delete_changes_the_total(site):
     page.click("#add-row")
     _fill_row(page, "000001.SZ", 100, 12.0)
     page.click("#save")
-    expect(page.locator("#rows-table tbody tr[data-code='000001.SZ'] td.merged")).to_have_text("2,100")
+    expect(page.locator("#rows-table tbody tr[data-code='000001.SZ'] td.merged")).to_have_text(
+        "2,100"
+    )
     site.screenshot("adjustment")
     # delete
     page.once("dialog", lambda d: d.accept())
@@ -196,7 +212,9 @@ def test_manual_correction_of_a_strategy_is_recorded_and_diffed(site):
     page = site.login()
     page.goto(site.url + "/adjustment?strategy=" + STRATEGY)
     expect(page.locator("#editor-title")).to_contain_text("手工修正")
-    page.locator("#rows-table tbody tr[data-code='000001.SZ']").get_by_role("button", name="编辑").click()
+    page.locator("#rows-table tbody tr[data-code='000001.SZ']").get_by_role(
+        "button", name="编辑"
+    ).click()
     page.fill("#f-volume", "2500")
     page.click("#row-ok")
     page.once("dialog", lambda d: d.accept())
@@ -213,8 +231,12 @@ def test_manual_correction_of_a_strategy_is_recorded_and_diffed(site):
     expect(versions.nth(1)).to_contain_text("聚宽上传")
     diff = page.locator("#diff-table tbody")
     expect(diff.locator("tr[data-change='added'][data-code='601318.SH']")).to_be_visible()
-    expect(diff.locator("tr[data-change='removed'][data-code='300750.SZ'] td.delta")).to_have_text("-300")
-    expect(diff.locator("tr[data-change='changed'][data-code='000001.SZ'] td.delta")).to_have_text("+500")
+    expect(diff.locator("tr[data-change='removed'][data-code='300750.SZ'] td.delta")).to_have_text(
+        "-300"
+    )
+    expect(diff.locator("tr[data-change='changed'][data-code='000001.SZ'] td.delta")).to_have_text(
+        "+500"
+    )
     expect(page.locator("#diff-summary")).to_have_text("新增 1 · 移除 1 · 变动 1")
     site.screenshot("history")
     # the two versions the other way round
@@ -262,18 +284,27 @@ def test_write_without_csrf_token_refused(site):
     }""")
     assert result == [403, "csrf_failed", 200]
     # a cross-site form post carries no cookie at all (SameSite=Strict) and no token
-    resp = requests.post(site.url + "/api/v1/positions/update/internal",
-                         json={"strategy_name": "ADJUSTMENT_Y", "positions": []}, timeout=10,
-                         cookies={c["name"]: c["value"] for c in site.context.cookies()})
+    resp = requests.post(
+        site.url + "/api/v1/positions/update/internal",
+        json={"strategy_name": "ADJUSTMENT_Y", "positions": []},
+        timeout=10,
+        cookies={c["name"]: c["value"] for c in site.context.cookies()},
+    )
     assert resp.status_code == 403
 
 
 def test_names_are_shown_as_text_never_as_markup(site):
     name = "<img src=x onerror=window.__xss=1>"
-    site.post_internal(name, [{"code": "600000.SH", "volume": 100, "cost": 10.0, "name": "<b>粗体</b>"}])
+    site.post_internal(
+        name, [{"code": "600000.SH", "volume": 100, "cost": 10.0, "name": "<b>粗体</b>"}]
+    )
     page = site.login()
-    expect(page.locator(f"details.strategy[data-strategy='{name}'] .strategy-name")).to_have_text(name)
-    expect(page.locator("#total-table tbody tr[data-code='600000.SH']")).to_contain_text("<b>粗体</b>")
+    expect(page.locator(f"details.strategy[data-strategy='{name}'] .strategy-name")).to_have_text(
+        name
+    )
+    expect(page.locator("#total-table tbody tr[data-code='600000.SH']")).to_contain_text(
+        "<b>粗体</b>"
+    )
     page.goto(site.url + "/history/" + requests.utils.quote(name, safe=""))
     expect(page.locator("h1")).to_have_text("历史 · " + name)
     expect(page.locator("#versions-table tbody tr")).to_have_count(1)

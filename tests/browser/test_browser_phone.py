@@ -76,10 +76,18 @@ def _seed(site):
     site.upload_signed("多策略V1.0", SNAPSHOT)
     site.post_internal("ADJUSTMENT_手工", [{"code": "600000.SH", "volume": -200, "cost": 10.5}])
     headers = site.instance.admin_headers()
-    requests.post(site.url + "/api/v1/accounts", json={"account_id": "8886660057", "name": "主账户"},
-                  headers=headers, timeout=10).raise_for_status()
-    requests.put(site.url + "/api/v1/accounts/8886660057/follow/多策略V1.0", json={"ratio": 0.5},
-                 headers=headers, timeout=10).raise_for_status()
+    requests.post(
+        site.url + "/api/v1/accounts",
+        json={"account_id": "8886660057", "name": "主账户"},
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()
+    requests.put(
+        site.url + "/api/v1/accounts/8886660057/follow/多策略V1.0",
+        json={"ratio": 0.5},
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()
 
 
 def _check(page, label):
@@ -92,8 +100,13 @@ def _check(page, label):
 def test_every_page_fits_a_phone(site):
     _seed(site)
     site.context.close()
-    site.context = site.browser.new_context(viewport=PHONE, is_mobile=True, device_scale_factor=2, locale="zh-CN",
-                                            timezone_id="Asia/Shanghai")
+    site.context = site.browser.new_context(
+        viewport=PHONE,
+        is_mobile=True,
+        device_scale_factor=2,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
     site.context.set_default_timeout(15000)
     site.page = page = site.context.new_page()
     page.goto(site.url + "/login")
@@ -105,9 +118,14 @@ def test_every_page_fits_a_phone(site):
     hrefs = page.eval_on_selector_all(".nav a", "as => as.map(a => a.getAttribute('href'))")
     assert len(hrefs) >= 5
     # the nav wraps: every entry is inside the viewport without sideways scrolling
-    for box in page.eval_on_selector_all(".nav a", "as => as.map(a => a.getBoundingClientRect().toJSON())"):
+    for box in page.eval_on_selector_all(
+        ".nav a", "as => as.map(a => a.getBoundingClientRect().toJSON())"
+    ):
         assert box["left"] >= 0 and box["right"] <= PHONE["width"], box
-    pages = hrefs + ["/history/%E5%A4%9A%E7%AD%96%E7%95%A5V1.0", "/adjustment?strategy=ADJUSTMENT_%E6%89%8B%E5%B7%A5"]
+    pages = hrefs + [
+        "/history/%E5%A4%9A%E7%AD%96%E7%95%A5V1.0",
+        "/adjustment?strategy=ADJUSTMENT_%E6%89%8B%E5%B7%A5",
+    ]
     for href in pages:
         page.goto(site.url + href)
         _check(page, href)
@@ -117,7 +135,9 @@ def test_every_page_fits_a_phone(site):
         nameless = page.evaluate(NAMELESS_JS)
         assert not nameless, (href, nameless)
         assert not small, (href, small)
-        name = "phone-" + (href.split("?")[0].strip("/").replace("/", "-").split("%")[0].strip("-") or "overview")
+        name = "phone-" + (
+            href.split("?")[0].strip("/").replace("/", "-").split("%")[0].strip("-") or "overview"
+        )
         if "?" in href or "%" in href:
             name += "-detail"
         page.screenshot(path=str(_shots() / (name + ".png")), full_page=True)
@@ -126,11 +146,13 @@ def test_every_page_fits_a_phone(site):
     page.goto(site.url + "/accounts")
     card = page.locator("article.account[data-account='8886660057']")
     expect(card).to_be_visible()
-    for opener, dialog in (("#add-account", "#add-account-dialog"),
-                           ("[data-action=params]", "#params-dialog"),
-                           ("[data-action=token]", "#token-dialog"),
-                           ("[data-action=edit]", "#settings-dialog"),
-                           ("#notify-add", "#channel-dialog")):
+    for opener, dialog in (
+        ("#add-account", "#add-account-dialog"),
+        ("[data-action=params]", "#params-dialog"),
+        ("[data-action=token]", "#token-dialog"),
+        ("[data-action=edit]", "#settings-dialog"),
+        ("#notify-add", "#channel-dialog"),
+    ):
         page.locator(opener).first.click()
         expect(page.locator(dialog)).to_be_visible()
         box = page.locator(dialog).bounding_box()

@@ -15,44 +15,114 @@ HOSTILE = '<img src=x onerror="window.__pwned=1">'
 
 
 def _admin(site, method, path, body=None):
-    resp = requests.request(method, site.url + path, json=body, headers=site.instance.admin_headers(), timeout=10)
+    resp = requests.request(
+        method, site.url + path, json=body, headers=site.instance.admin_headers(), timeout=10
+    )
     assert resp.status_code in (200, 201), resp.text
     return resp.json()
 
+
 PREFLIGHT = {
-    "at": "2026-11-25T09:31:02", "python": "3.6.8", "platform": "Windows-10-10.0.19045-SP0", "broker": "builtin",
-    "positions": [{"code": "600000.SH", "volume": 1000, "can_use_volume": 800, "avg_cost": 10.52, "name": "浦发银行"},
-                  {"code": "000001.SZ", "volume": 300, "can_use_volume": 300, "avg_cost": 12.1, "name": HOSTILE}],
-    "asset": {"cash": 50000.0, "frozen_cash": 1230.0, "market_value": 10500.0, "total_asset": 61730.0},
-    "open_orders": [{"order_id": "1001", "code": "000001.SZ", "side": "buy", "volume": 100, "traded_volume": 0,
-                     "price": 12.3, "status": 50, "remark": "手工单"}],
-    "quotes": [{"code": "600000.SH", "last": 10.6, "bid1": 10.59, "ask1": 10.61, "age_seconds": 1.5},
-               {"code": "000001.SZ", "last": 12.3, "bid1": None, "ask1": None, "age_seconds": None}],
-    "fields": {"POSITION": ["m_strInstrumentID", "m_nVolume"], "ORDER": ["m_strOrderSysID"],
-               "ACCOUNT": ["m_dAvailable", "m_dBalance", "m_dStockValue"]},
-    "checks": {"http": "thread", "threads": True, "requests": False, "journal": "C:/qmt/jq2qmt-journal.json",
-               "journal_error": "PermissionError: <denied>"},
+    "at": "2026-11-25T09:31:02",
+    "python": "3.6.8",
+    "platform": "Windows-10-10.0.19045-SP0",
+    "broker": "builtin",
+    "positions": [
+        {
+            "code": "600000.SH",
+            "volume": 1000,
+            "can_use_volume": 800,
+            "avg_cost": 10.52,
+            "name": "浦发银行",
+        },
+        {
+            "code": "000001.SZ",
+            "volume": 300,
+            "can_use_volume": 300,
+            "avg_cost": 12.1,
+            "name": HOSTILE,
+        },
+    ],
+    "asset": {
+        "cash": 50000.0,
+        "frozen_cash": 1230.0,
+        "market_value": 10500.0,
+        "total_asset": 61730.0,
+    },
+    "open_orders": [
+        {
+            "order_id": "1001",
+            "code": "000001.SZ",
+            "side": "buy",
+            "volume": 100,
+            "traded_volume": 0,
+            "price": 12.3,
+            "status": 50,
+            "remark": "手工单",
+        }
+    ],
+    "quotes": [
+        {"code": "600000.SH", "last": 10.6, "bid1": 10.59, "ask1": 10.61, "age_seconds": 1.5},
+        {"code": "000001.SZ", "last": 12.3, "bid1": None, "ask1": None, "age_seconds": None},
+    ],
+    "fields": {
+        "POSITION": ["m_strInstrumentID", "m_nVolume"],
+        "ORDER": ["m_strOrderSysID"],
+        "ACCOUNT": ["m_dAvailable", "m_dBalance", "m_dStockValue"],
+    },
+    "checks": {
+        "http": "thread",
+        "threads": True,
+        "requests": False,
+        "journal": "C:/qmt/jq2qmt-journal.json",
+        "journal_error": "PermissionError: <denied>",
+    },
     "round_ms": 12.3,
     "errors": ["委托查询超时 <b>2 s</b>"],
 }
 
 
 def _setup(site):
-    site.upload_signed(STRATEGY, [{"code": "600000.XSHG", "volume": 1000, "cost": 10.5, "name": "浦发银行"}])
-    _admin(site, "POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "新开户", "mode": "ratio"})
+    site.upload_signed(
+        STRATEGY, [{"code": "600000.XSHG", "volume": 1000, "cost": 10.5, "name": "浦发银行"}]
+    )
+    _admin(
+        site, "POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "新开户", "mode": "ratio"}
+    )
     _admin(site, "PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), {"ratio": 1})
     token = site.instance.token("follow", account_id=ACCOUNT)
     headers = {"Authorization": "Bearer " + token}
-    plan = requests.get(site.url + "/api/v1/accounts/%s/plan" % ACCOUNT, headers=headers, timeout=10).json()
+    plan = requests.get(
+        site.url + "/api/v1/accounts/%s/plan" % ACCOUNT, headers=headers, timeout=10
+    ).json()
     assert plan["preflight"] is True
     follower = {"kind": "builtin", "version": "0.1.0"}
-    for body in ({"kind": "preflight", "follower": follower, "preflight": PREFLIGHT,
-                  "plan_version": plan["plan_version"]},
-                 {"kind": "round", "round_id": "r20261125-093102-0001", "plan_version": plan["plan_version"],
-                  "status": "preflight", "follower": follower, "placed": [], "cancelled": [], "rejected": [],
-                  "skipped": [], "errors": []}):
-        resp = requests.post(site.url + "/api/v1/accounts/%s/reports" % ACCOUNT, json=body, headers=headers,
-                             timeout=10)
+    for body in (
+        {
+            "kind": "preflight",
+            "follower": follower,
+            "preflight": PREFLIGHT,
+            "plan_version": plan["plan_version"],
+        },
+        {
+            "kind": "round",
+            "round_id": "r20261125-093102-0001",
+            "plan_version": plan["plan_version"],
+            "status": "preflight",
+            "follower": follower,
+            "placed": [],
+            "cancelled": [],
+            "rejected": [],
+            "skipped": [],
+            "errors": [],
+        },
+    ):
+        resp = requests.post(
+            site.url + "/api/v1/accounts/%s/reports" % ACCOUNT,
+            json=body,
+            headers=headers,
+            timeout=10,
+        )
         assert resp.status_code == 200, resp.text
     return plan
 
@@ -67,7 +137,9 @@ def test_preflight_is_shown_and_the_button_confirms_the_account(site):
     box = card.locator(".preflight-box")
     expect(box).to_contain_text("交易所时间 2026-11-25 09:31:02")
     expect(box).to_contain_text("QMT 内置 · Python 3.6.8 · Windows-10-10.0.19045-SP0")
-    expect(box).to_contain_text("现金 50,000.00 · 冻结 1,230.00 · 市值 10,500.00 · 总资产 61,730.00")
+    expect(box).to_contain_text(
+        "现金 50,000.00 · 冻结 1,230.00 · 市值 10,500.00 · 总资产 61,730.00"
+    )
     expect(box).to_contain_text("HTTP 后台线程 · 线程 可用 · requests 不可用 · 一轮 12.30 毫秒")
     expect(box).to_contain_text("POSITION 2 个 · ORDER 1 个 · ACCOUNT 3 个")
     expect(box).to_contain_text("C:/qmt/jq2qmt-journal.json（写入失败：PermissionError: <denied>）")
@@ -86,7 +158,9 @@ def test_preflight_is_shown_and_the_button_confirms_the_account(site):
     # before any trading round, the positions the preflight saw stand in for the account
     expect(card).to_contain_text("预检看到的持仓")
     expect(card.locator("table.compare tr[data-code='600000.SH'] td").nth(5)).to_have_text("一致")
-    expect(card.locator("table.compare tr[data-code='000001.SZ'] td").nth(5)).to_have_text("-300 清仓")
+    expect(card.locator("table.compare tr[data-code='000001.SZ'] td").nth(5)).to_have_text(
+        "-300 清仓"
+    )
     site.screenshot("preflight")
 
     # the dialog says real orders follow; dismissing it changes nothing
@@ -96,6 +170,7 @@ def test_preflight_is_shown_and_the_button_confirms_the_account(site):
         def handler(dialog):
             messages.append(dialog.message)
             dialog.accept() if accept else dialog.dismiss()
+
         return handler
 
     page.once("dialog", answer(False))
@@ -111,18 +186,24 @@ def test_preflight_is_shown_and_the_button_confirms_the_account(site):
     detail = _admin(site, "GET", "/api/v1/accounts/%s" % ACCOUNT)
     assert detail["confirmed"] is True and detail["plan_version"] != plan["plan_version"]
     token = site.instance.token("follow", account_id=ACCOUNT)
-    new_plan = requests.get(site.url + "/api/v1/accounts/%s/plan" % ACCOUNT, timeout=10,
-                            headers={"Authorization": "Bearer " + token}).json()
+    new_plan = requests.get(
+        site.url + "/api/v1/accounts/%s/plan" % ACCOUNT,
+        timeout=10,
+        headers={"Authorization": "Bearer " + token},
+    ).json()
     assert new_plan["preflight"] is False
     assert not site.console_errors, site.console_errors
 
 
 def test_an_account_without_a_preflight_report_says_so(site):
-    _admin(site, "POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "新开户", "mode": "ratio"})
+    _admin(
+        site, "POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "新开户", "mode": "ratio"}
+    )
     page = site.login()
     page.goto(site.url + "/accounts")
     card = page.locator("article.account[data-account='%s']" % ACCOUNT)
-    expect(card.locator("[data-preflight='none']")).to_have_text("尚未收到预检报告。跟单端连接服务器后的第一轮会发送。")
+    expect(card.locator("[data-preflight='none']")).to_have_text(
+        "尚未收到预检报告。跟单端连接服务器后的第一轮会发送。"
+    )
     expect(card.locator("button[data-action='confirm']")).to_be_visible()
     assert not site.console_errors, site.console_errors
-

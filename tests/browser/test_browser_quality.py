@@ -91,21 +91,45 @@ def _feed(demo, cycles, hostile):
         one_cycle()
     if not hostile:
         return demo, expected
-    resp = requests.post(demo.url + "/api/v1/positions/update/internal", timeout=10,
-                         headers={"X-Internal-Password": demo.admin_password},
-                         json={"strategy_name": HOSTILE_STRATEGY,
-                               "positions": [{"code": "601318.XSHG", "volume": 1000, "cost": 45.0}]})
+    resp = requests.post(
+        demo.url + "/api/v1/positions/update/internal",
+        timeout=10,
+        headers={"X-Internal-Password": demo.admin_password},
+        json={
+            "strategy_name": HOSTILE_STRATEGY,
+            "positions": [{"code": "601318.XSHG", "volume": 1000, "cost": 45.0}],
+        },
+    )
     assert resp.status_code == 200, resp.text
     accounts.set_follow(demo.db, ACCOUNT_ID, HOSTILE_STRATEGY, ratio=1.0)
     one_cycle()
-    report = {"kind": "round", "round_id": "jq%s-x001" % demo.day.strftime("%m%d") + "150000", "status": "ok",
-              "plan_version": "manual", "at": demo.day.isoformat() + "T14:59:00",
-              "placed": [], "cancelled": [], "skipped": [], "errors": [],
-              "rejected": [{"code": "600036.SH", "side": "buy", "volume": 100, "price": 35.0,
-                            "reason": HOSTILE_REASON}],
-              "follower": {"kind": "paper", "version": "test"}}
-    resp = requests.post(demo.url + "/api/v1/accounts/%s/reports" % ACCOUNT_ID, json=report, timeout=10,
-                         headers={"Authorization": "Bearer " + demo.follower_token})
+    report = {
+        "kind": "round",
+        "round_id": "jq%s-x001" % demo.day.strftime("%m%d") + "150000",
+        "status": "ok",
+        "plan_version": "manual",
+        "at": demo.day.isoformat() + "T14:59:00",
+        "placed": [],
+        "cancelled": [],
+        "skipped": [],
+        "errors": [],
+        "rejected": [
+            {
+                "code": "600036.SH",
+                "side": "buy",
+                "volume": 100,
+                "price": 35.0,
+                "reason": HOSTILE_REASON,
+            }
+        ],
+        "follower": {"kind": "paper", "version": "test"},
+    }
+    resp = requests.post(
+        demo.url + "/api/v1/accounts/%s/reports" % ACCOUNT_ID,
+        json=report,
+        timeout=10,
+        headers={"Authorization": "Bearer " + demo.follower_token},
+    )
     assert resp.status_code == 200, resp.text
     return demo, expected
 
@@ -132,8 +156,12 @@ def clean_site(request, tmp_path, browser):
 
 
 def _api(demo, path, **params):
-    resp = requests.get(demo.url + path, params=params, timeout=10,
-                        headers={"X-Internal-Password": demo.admin_password})
+    resp = requests.get(
+        demo.url + path,
+        params=params,
+        timeout=10,
+        headers={"X-Internal-Password": demo.admin_password},
+    )
     assert resp.status_code == 200, resp.text
     return resp
 
@@ -160,7 +188,10 @@ def test_quality_page_tiles_charts_tables_and_csv(demo_site):
     ex = q["execution"]
     # the API against the hand computation from the paper exchange's fills
     assert len(expected) >= 8
-    assert dict((f["trade_id"], (f["slippage_bps"], f["slippage_cost"])) for f in q["fills"]) == expected
+    assert (
+        dict((f["trade_id"], (f["slippage_bps"], f["slippage_cost"])) for f in q["fills"])
+        == expected
+    )
     assert ex["slippage_cost"] == round(sum(cost for _, cost in expected.values()), 2) > 0
     assert ex["rejects"] == 1 and ex["reject_reasons"] == [{"reason": HOSTILE_REASON, "count": 1}]
 
@@ -174,17 +205,21 @@ def test_quality_page_tiles_charts_tables_and_csv(demo_site):
     last = q["rounds"][-1]
     expect(page.locator("#tile-dev-value")).to_have_text(_money(last["deviation_value"]))
     expect(page.locator("#tile-dev-pct")).to_contain_text("%.2f%%" % last["deviation_pct"])
-    expect(page.locator("#tile-dev-label")).to_contain_text(last["day"])  # the demo trades on a past day
+    expect(page.locator("#tile-dev-label")).to_contain_text(
+        last["day"]
+    )  # the demo trades on a past day
     expect(page.locator("#tile-slip-bps")).to_have_text("%.2f bp" % ex["slippage_bps"])
     expect(page.locator("#tile-slip-cost")).to_contain_text(_money(ex["slippage_cost"]))
     expect(page.locator("#tile-slip-cost")).to_contain_text("%d 笔成交" % len(expected))
     expect(page.locator("#tile-fill-rate")).to_have_text("%.2f%%" % (ex["fill_rate"] * 100))
     lat = ex["upload_to_first_order_s"]
     expect(page.locator("#tile-latency-order")).to_have_text(
-        "首笔委托 %s / %s" % (_seconds(lat["p50"]), _seconds(lat["p90"])))
+        "首笔委托 %s / %s" % (_seconds(lat["p50"]), _seconds(lat["p90"]))
+    )
     fill_lat = ex["upload_to_last_fill_s"]
     expect(page.locator("#tile-latency-fill")).to_contain_text(
-        "%s / %s" % (_seconds(fill_lat["p50"]), _seconds(fill_lat["p90"])))
+        "%s / %s" % (_seconds(fill_lat["p50"]), _seconds(fill_lat["p90"]))
+    )
 
     # the charts: one point per round, both curves moving, the deviation from >50 % to 0
     assert len(q["rounds"]) >= 6
@@ -200,7 +235,9 @@ def test_quality_page_tiles_charts_tables_and_csv(demo_site):
     assert option["dev"] == [r["deviation_pct"] for r in q["rounds"]] and option["dev"][0] > 50
     page.click("[data-grain='day']")
     page.wait_for_url(re.compile(r"grain=day"))
-    days = page.evaluate("() => echarts.getInstanceByDom(document.getElementById('chart-equity')).getOption().xAxis[0].data")
+    days = page.evaluate(
+        "() => echarts.getInstanceByDom(document.getElementById('chart-equity')).getOption().xAxis[0].data"
+    )
     assert days == [d["day"] for d in q["days"]]
 
     # tables: per strategy (the hostile name literally), reasons, daily rows
@@ -252,7 +289,9 @@ def test_quality_page_bad_range_and_phone_layout(clean_site):
     site, demo, _ = clean_site
     page = site.login()
     page.goto(site.url + "/quality?account=%s&from=2026-13-01" % ACCOUNT_ID)
-    expect(page.locator("#flash")).to_contain_text("日期格式应为 YYYY-MM-DD（from）")  # the server's 422
+    expect(page.locator("#flash")).to_contain_text(
+        "日期格式应为 YYYY-MM-DD（from）"
+    )  # the server's 422
     site.console_errors.clear()  # the browser logs the 422 itself
     page.goto(site.url + "/quality?account=%s" % ACCOUNT_ID)
     _wait_rendered(page)
@@ -278,7 +317,9 @@ def _save_docs(page, name):
     if os.environ.get("JQ2QMT_DOCS_SCREENSHOTS") != "1":
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("(() => { const f = document.getElementById('flash'); if (f) f.hidden = true; })()")
+    page.evaluate(
+        "(() => { const f = document.getElementById('flash'); if (f) f.hidden = true; })()"
+    )
     page.set_viewport_size(DESKTOP)
     page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(SCREENSHOTS / ("%s.png" % name)), full_page=True)

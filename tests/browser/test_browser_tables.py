@@ -23,11 +23,32 @@ def _save(db, name, positions, source="admin"):
 def seed_many(site, strategies=105, big_codes=320):
     """`strategies` small strategies and one with `big_codes` codes, straight into the store."""
     db = site.instance.db()
-    _save(db, BIG, [{"code": "%06d.XSHG" % (600000 + i), "volume": 100 * (i + 1), "cost": 10.0,
-                     "name": "股票%03d" % i} for i in range(big_codes)])
+    _save(
+        db,
+        BIG,
+        [
+            {
+                "code": "%06d.XSHG" % (600000 + i),
+                "volume": 100 * (i + 1),
+                "cost": 10.0,
+                "name": "股票%03d" % i,
+            }
+            for i in range(big_codes)
+        ],
+    )
     for n in range(strategies):
-        _save(db, "压测策略%03d" % n, [{"code": "000%03d.XSHE" % (n % 50 + 1), "volume": 100 * (n + 1), "cost": 5.0 + n,
-                                        "name": "深股%02d" % (n % 50)}])
+        _save(
+            db,
+            "压测策略%03d" % n,
+            [
+                {
+                    "code": "000%03d.XSHE" % (n % 50 + 1),
+                    "volume": 100 * (n + 1),
+                    "cost": 5.0 + n,
+                    "name": "深股%02d" % (n % 50),
+                }
+            ],
+        )
 
 
 def visible_rows(page, selector):
@@ -66,7 +87,9 @@ def test_overview_total_table_searches_sorts_and_pages_320_codes(site):
     sort = page.locator("#total-table thead").get_by_role("button", name="数量", exact=True)
     sort.click()
     expect(rows.first).to_contain_text("600319.SH")  # 32,000 shares
-    expect(page.locator("#total-table thead th").nth(2)).to_have_attribute("aria-sort", "descending")
+    expect(page.locator("#total-table thead th").nth(2)).to_have_attribute(
+        "aria-sort", "descending"
+    )
     sort.click()
     expect(page.locator("#total-table thead th").nth(2)).to_have_attribute("aria-sort", "ascending")
     first = rows.first.locator("td").nth(2).inner_text()
@@ -78,7 +101,9 @@ def test_overview_total_table_searches_sorts_and_pages_320_codes(site):
 def test_overview_strategy_list_pages_and_chart_scrolls_with_106_strategies(site):
     seed_many(site)
     page = site.login()
-    bar = page.locator("#strategy-list").locator("xpath=preceding-sibling::div[contains(@class,'enh-bar')]")
+    bar = page.locator("#strategy-list").locator(
+        "xpath=preceding-sibling::div[contains(@class,'enh-bar')]"
+    )
     expect(bar.locator(".enh-count")).to_have_text("共 106 个策略")
     expect(page.locator("#strategy-list > details:not(.enh-off)")).to_have_count(30)
     bar.get_by_role("searchbox").fill("压测策略07")
@@ -93,7 +118,9 @@ def test_overview_strategy_list_pages_and_chart_scrolls_with_106_strategies(site
               other: p.series[0].data.filter(d => d.name === '其他').map(d => d.itemStyle.color)};
     })()""")
     assert option["bars"] == 106
-    assert ["inside", 91, 105] in option["zoom"] and ["slider", 91, 105] in option["zoom"], option["zoom"]
+    assert ["inside", 91, 105] in option["zoom"] and ["slider", 91, 105] in option["zoom"], option[
+        "zoom"
+    ]
     assert len(set(option["colors"])) == 10 and option["other"] == ["#b8c2cc"]
     assert "#b8c2cc" not in option["colors"]
     page.locator("#chart-strategies").scroll_into_view_if_needed()
@@ -103,7 +130,11 @@ def test_overview_strategy_list_pages_and_chart_scrolls_with_106_strategies(site
 def test_history_versions_page_sort_and_search(site):
     db = site.instance.db()
     for v in range(120):
-        _save(db, "多版本", [{"code": "600000.XSHG", "volume": 100 * (v + 1), "cost": 10.0, "name": "浦发银行"}])
+        _save(
+            db,
+            "多版本",
+            [{"code": "600000.XSHG", "volume": 100 * (v + 1), "cost": 10.0, "name": "浦发银行"}],
+        )
     site.login()
     page = site.goto("/history/%E5%A4%9A%E7%89%88%E6%9C%AC")
     bar = page.locator(".enh-bar").first
@@ -121,22 +152,50 @@ def test_history_versions_page_sort_and_search(site):
 def test_account_compare_table_pages_and_keeps_its_search_across_refreshes(site):
     seed_many(site, strategies=0, big_codes=320)
     headers = site.instance.admin_headers()
-    requests.post(site.url + "/api/v1/accounts", json={"account_id": "8886660057", "name": "主账户"},
-                  headers=headers, timeout=10).raise_for_status()
-    requests.post(site.url + "/api/v1/accounts/8886660057/confirm", headers=headers, timeout=10).raise_for_status()
-    requests.put(site.url + "/api/v1/accounts/8886660057/follow/" + BIG, json={"ratio": 1},
-                 headers=headers, timeout=10).raise_for_status()
+    requests.post(
+        site.url + "/api/v1/accounts",
+        json={"account_id": "8886660057", "name": "主账户"},
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()
+    requests.post(
+        site.url + "/api/v1/accounts/8886660057/confirm", headers=headers, timeout=10
+    ).raise_for_status()
+    requests.put(
+        site.url + "/api/v1/accounts/8886660057/follow/" + BIG,
+        json={"ratio": 1},
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()
     token = site.instance.token("follow", account_id="8886660057")
-    plan = requests.get(site.url + "/api/v1/accounts/8886660057/plan", timeout=10,
-                        headers={"Authorization": "Bearer " + token}).json()
-    account = {"cash": 1000.0, "total_asset": 2000.0,
-               "positions": [{"code": "600005.SH", "volume": 600, "can_use_volume": 600}]}
-    requests.post(site.url + "/api/v1/accounts/8886660057/reports", timeout=10,
-                  headers={"Authorization": "Bearer " + token},
-                  json={"kind": "round", "round_id": "r20261125-093102-0001", "plan_version": plan["plan_version"],
-                        "status": "ok", "account": account, "follower": {"kind": "paper", "version": "0.1.0"},
-                        "placed": [], "rejected": [], "cancelled": [], "skipped": [], "errors": []}
-                  ).raise_for_status()
+    plan = requests.get(
+        site.url + "/api/v1/accounts/8886660057/plan",
+        timeout=10,
+        headers={"Authorization": "Bearer " + token},
+    ).json()
+    account = {
+        "cash": 1000.0,
+        "total_asset": 2000.0,
+        "positions": [{"code": "600005.SH", "volume": 600, "can_use_volume": 600}],
+    }
+    requests.post(
+        site.url + "/api/v1/accounts/8886660057/reports",
+        timeout=10,
+        headers={"Authorization": "Bearer " + token},
+        json={
+            "kind": "round",
+            "round_id": "r20261125-093102-0001",
+            "plan_version": plan["plan_version"],
+            "status": "ok",
+            "account": account,
+            "follower": {"kind": "paper", "version": "0.1.0"},
+            "placed": [],
+            "rejected": [],
+            "cancelled": [],
+            "skipped": [],
+            "errors": [],
+        },
+    ).raise_for_status()
     page = site.login()
     page.goto(site.url + "/accounts")
     card = page.locator("article.account[data-account='8886660057']")

@@ -25,15 +25,20 @@ def test_bundled_modules_are_loaded_when_the_file_runs(tmp_path):
         "print(_jq2qmt_modules['_jq2qmt.signing'].body_digest(b'abc'))\n"
     )
     path = _write_bundle(tmp_path, ["jq2qmt.signing"], tail)
-    out = subprocess.run([sys.executable, "-I", str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-I", str(path)], capture_output=True, text=True, check=True
+    )
     loaded, digest = out.stdout.splitlines()
     assert loaded == "['_jq2qmt', '_jq2qmt.signing'] []"
     assert digest == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
 def test_modules_load_after_what_they_import():
-    sources = {"_jq2qmt.a.x": "from . import y\nfrom ..b import z\n",
-               "_jq2qmt.a.y": "", "_jq2qmt.b.z": "from ..a import y\n"}
+    sources = {
+        "_jq2qmt.a.x": "from . import y\nfrom ..b import z\n",
+        "_jq2qmt.a.y": "",
+        "_jq2qmt.b.z": "from ..a import y\n",
+    }
     assert bundle.load_order(sources) == ["_jq2qmt.a.y", "_jq2qmt.b.z", "_jq2qmt.a.x"]
     sources["_jq2qmt.a.y"] = "from .x import f\n"
     with pytest.raises(ValueError, match="import cycle"):
@@ -50,7 +55,7 @@ def test_gbk_file_keeps_chinese_text(tmp_path):
 
 
 def test_literal_falls_back_for_unencodable_or_quoted_source():
-    for source in ["x = '''a'''\n", "emoji = '\U0001F600'\n", "s = 'a\\\\'\n", "t = 'q'"]:
+    for source in ["x = '''a'''\n", "emoji = '\U0001f600'\n", "s = 'a\\\\'\n", "t = 'q'"]:
         literal = bundle._literal(source, "gbk")
         literal.encode("gbk")
         assert eval(literal) == source

@@ -55,7 +55,9 @@ def test_cli_help_lists_jq():
 
 def test_cli_writes_files_and_prints_three_steps(instance, tmp_path):
     out = tmp_path / "jq"
-    result = CliRunner().invoke(main, ["export", "jq", "--instance", str(instance.path), "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["export", "jq", "--instance", str(instance.path), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted([API_FILE, CONFIG_FILE, KEY_FILE])
     for step in ("1.", "2.", "3."):
@@ -82,15 +84,28 @@ def test_cli_bad_instance_is_one_clear_error_and_writes_nothing(tmp_path, make_b
 def test_cli_missing_key_writes_nothing(instance, tmp_path):
     instance.jq_private_key_path.unlink()
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["export", "jq", "--instance", str(instance.path), "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["export", "jq", "--instance", str(instance.path), "--out", str(out)]
+    )
     assert result.exit_code != 0 and "私钥" in result.output
     assert not out.exists()
 
 
 def test_cli_rejects_url_without_scheme(instance, tmp_path):
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["export", "jq", "--instance", str(instance.path), "--out", str(out),
-                                       "--url", "1.2.3.4:5366"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "jq",
+            "--instance",
+            str(instance.path),
+            "--out",
+            str(out),
+            "--url",
+            "1.2.3.4:5366",
+        ],
+    )
     assert result.exit_code == 2 and "--url" in result.output
     assert not out.exists()
 

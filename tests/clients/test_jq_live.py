@@ -25,7 +25,9 @@ def _research(tmp_path, live_server):
 
 def _get(live_server, path):
     token = live_server.instance.reader_token()
-    response = requests.get(live_server.url + path, headers={"Authorization": "Bearer " + token}, timeout=10)
+    response = requests.get(
+        live_server.url + path, headers={"Authorization": "Bearer " + token}, timeout=10
+    )
     response.raise_for_status()
     return response.json()
 
@@ -36,7 +38,9 @@ def _qmt(code):
 
 
 def _held(portfolio):
-    return {_qmt(code): p.total_amount for code, p in portfolio.positions.items() if p.total_amount > 0}
+    return {
+        _qmt(code): p.total_amount for code, p in portfolio.positions.items() if p.total_amount > 0
+    }
 
 
 def _stored(snapshot):
@@ -72,7 +76,10 @@ def test_subportfolios_become_separate_strategies(tmp_path, live_server):
         sim.order_target("601318.XSHG", 300, pindex=1)
         sim.order_target("600000.XSHG", 100, pindex=1)
         assert api.sync_portfolio(sim.context, "子组合A", subportfolio=0) == 1
-        assert api.sync_portfolio(sim.context, "子组合B", subportfolio=sim.context.subportfolios[1]) == 1
+        assert (
+            api.sync_portfolio(sim.context, "子组合B", subportfolio=sim.context.subportfolios[1])
+            == 1
+        )
     a = _get(live_server, "/api/v1/positions/strategy/子组合A")
     b = _get(live_server, "/api/v1/positions/strategy/子组合B")
     assert _stored(a) == {"600000.SH": 2000}
@@ -86,7 +93,9 @@ def test_server_reason_is_logged_and_strategy_keeps_running(tmp_path, live_serve
     sim = JoinQuantSim(prices=PRICES, research_dir=_research(tmp_path, live_server))
     with sim.installed():
         api = importlib.import_module("jq_qmt_api").JQQMTAPI()
-        assert api.update_positions("S", [{"code": "600000.XSHG", "volume": -100, "cost": 1}]) is None
+        assert (
+            api.update_positions("S", [{"code": "600000.XSHG", "volume": -100, "cost": 1}]) is None
+        )
         sim.run_day()  # a later day's snapshot is stored, then an older one is refused
         sim.order_target("600000.XSHG", 100)
         assert api.sync_portfolio(sim.context, "S") == 1
@@ -117,10 +126,12 @@ def test_server_down_then_back(tmp_path, live_server):
 
 
 def test_example_strategy_uploads_each_day(tmp_path, live_server):
-    prices = {"600519.XSHG": [1500, 1530, 1490, 1560, 1610, 1580],
-              "600036.XSHG": [35, 33.5, 36, 37.2, 35.1, 36.4],
-              "000858.XSHE": [150, 158, 149, 144, 151, 160],
-              "000333.XSHE": [60, 57, 62, 64.5, 59, 61]}
+    prices = {
+        "600519.XSHG": [1500, 1530, 1490, 1560, 1610, 1580],
+        "600036.XSHG": [35, 33.5, 36, 37.2, 35.1, 36.4],
+        "000858.XSHE": [150, 158, 149, 144, 151, 160],
+        "000333.XSHE": [60, 57, 62, 64.5, 59, 61],
+    }
     sim = JoinQuantSim(prices=prices, research_dir=_research(tmp_path, live_server))
     daily = []
     with sim.installed():
@@ -144,7 +155,9 @@ def test_minimal_diff_applies_and_uploads(tmp_path, live_server):
     (work / "examples" / "joinquant").mkdir(parents=True)
     shutil.copy(str(EXAMPLES / "existing_strategy.py"), str(work / "examples" / "joinquant"))
     subprocess.run(["git", "apply", str(EXAMPLES / "minimal_diff.diff")], cwd=str(work), check=True)
-    sim = JoinQuantSim(prices=PRICES, research_dir=_research(tmp_path, live_server), start_date="2026-01-05")
+    sim = JoinQuantSim(
+        prices=PRICES, research_dir=_research(tmp_path, live_server), start_date="2026-01-05"
+    )
     with sim.installed():
         sim.load_strategy(work / "examples" / "joinquant" / "existing_strategy.py")
         sim.run_days(2)
@@ -154,13 +167,28 @@ def test_minimal_diff_applies_and_uploads(tmp_path, live_server):
 
 def test_readme_flow_export_cli_to_positions_total(tmp_path, live_server):
     out = tmp_path / "for-joinquant"
-    result = CliRunner().invoke(main, ["export", "jq", "--instance", str(live_server.instance.path),
-                                       "--out", str(out), "--url", live_server.url])
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "jq",
+            "--instance",
+            str(live_server.instance.path),
+            "--out",
+            str(out),
+            "--url",
+            live_server.url,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "三步" in result.output and "/api/v1/positions/total" in result.output
-    script = ("from jq_qmt_api import JQQMTAPI\n"
-              "JQQMTAPI().update_positions('readme', [{'code': '000001.XSHE', 'volume': 1000, 'cost': 12.5}])\n")
-    run = subprocess.run([sys.executable, "-c", script], cwd=str(out), capture_output=True, text=True, timeout=120)
+    script = (
+        "from jq_qmt_api import JQQMTAPI\n"
+        "JQQMTAPI().update_positions('readme', [{'code': '000001.XSHE', 'volume': 1000, 'cost': 12.5}])\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=str(out), capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0 and "版本 1" in run.stdout, run.stdout + run.stderr
     total = _get(live_server, "/api/v1/positions/total")
     assert [(p["code"], p["total_volume"]) for p in total["positions"]] == [("000001.SZ", 1000)]
@@ -170,8 +198,21 @@ def test_token_mode_instance(tmp_path, live_server_factory):
     server = live_server_factory(client_kind="token")
     token = server.instance.upload_token
     out = tmp_path / "jq"
-    result = CliRunner().invoke(main, ["export", "jq", "--instance", str(server.instance.path), "--out", str(out),
-                                       "--url", server.url, "--upload-token", token])
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "jq",
+            "--instance",
+            str(server.instance.path),
+            "--out",
+            str(out),
+            "--url",
+            server.url,
+            "--upload-token",
+            token,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["jq_config.py", "jq_qmt_api.py"]
     sim = JoinQuantSim(prices=PRICES, research_dir=out)

@@ -9,7 +9,6 @@ server. Without the variables these tests skip; with JQ2QMT_TEST_REQUIRE_PY36=1 
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 import requests
@@ -28,7 +27,7 @@ LIBRARY_SETS = {
 
 # Runs under CPython 3.6: the simulator file is loaded by path (the package itself
 # needs a newer Python), the exported uploader is imported from the research root.
-HARNESS = r'''
+HARNESS = r"""
 import importlib.util
 import json
 import sys
@@ -63,13 +62,25 @@ with sim.installed():
     result["versions"].append(api.sync_portfolio(sim.context, name))
 result["log"] = sim.log.records
 print(json.dumps(result))
-'''
+"""
 
 
 def _export(tmp_path, server, *extra):
     out = tmp_path / "research"
-    result = CliRunner().invoke(main, ["export", "jq", "--instance", str(server.instance.path),
-                                       "--out", str(out), "--url", server.url] + list(extra))
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "jq",
+            "--instance",
+            str(server.instance.path),
+            "--out",
+            str(out),
+            "--url",
+            server.url,
+        ]
+        + list(extra),
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -77,25 +88,34 @@ def _export(tmp_path, server, *extra):
 def _run_harness(python, tmp_path, research, name):
     script = tmp_path / "harness.py"
     script.write_text(HARNESS, encoding="utf-8")
-    run = subprocess.run([python, str(script), joinquant.__file__, str(research), name],
-                         cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=120)
+    run = subprocess.run(
+        [python, str(script), joinquant.__file__, str(research), name],
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def _stored(server, name, version):
     token = server.instance.reader_token()
-    response = requests.get("%s/api/v1/strategies/%s/versions/%d" % (server.url, name, version),
-                            headers={"Authorization": "Bearer " + token}, timeout=10)
+    response = requests.get(
+        "%s/api/v1/strategies/%s/versions/%d" % (server.url, name, version),
+        headers={"Authorization": "Bearer " + token},
+        timeout=10,
+    )
     response.raise_for_status()
     return dict((p["code"], p["volume"]) for p in response.json()["positions"])
 
 
 @pytest.mark.parametrize("key_kind", ["rsa", "ed25519"])
 @pytest.mark.parametrize("library_set", sorted(LIBRARY_SETS))
-def test_exported_uploader_on_python36_uploads_held_shares(tmp_path, live_server_factory, library_set,
-                                                          key_kind):
+def test_exported_uploader_on_python36_uploads_held_shares(
+    tmp_path, live_server_factory, library_set, key_kind
+):
     python = testkit.py36_python(library_set)
     if key_kind == "rsa":
         server = live_server_factory()
@@ -121,31 +141,49 @@ def test_bundled_sources_are_python36(tmp_path, live_server):
     sources = bundle.extract_sources(api_file)
     assert sorted(sources) == ["_jq2qmt.clients.jq_api", "_jq2qmt.signing"]
     for name, source in sources.items():
-        assert source == bundle.module_path("jq2qmt" + name[len("_jq2qmt"):]).read_text(encoding="utf-8")
+        assert source == bundle.module_path("jq2qmt" + name[len("_jq2qmt") :]).read_text(
+            encoding="utf-8"
+        )
     assert bundle.py36_violations_of_bundle(api_file, tmp_path / "extracted") == ""
     # vermin reads syntax only; the real 3.6 compiler is the final word.
     python = testkit.py36_python()
-    check = ("import sys\nfor path in sys.argv[1:]:\n"
-             "    compile(open(path, encoding='utf-8').read(), path, 'exec')\n")
+    check = (
+        "import sys\nfor path in sys.argv[1:]:\n"
+        "    compile(open(path, encoding='utf-8').read(), path, 'exec')\n"
+    )
     files = [str(api_file)] + sorted(str(p) for p in (tmp_path / "extracted").glob("*.py"))
-    run = subprocess.run([python, "-c", check] + files, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True, timeout=120)
+    run = subprocess.run(
+        [python, "-c", check] + files,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
 
 
 @pytest.mark.parametrize("client_kind, missing", [("rsa", "cryptography"), ("token", "requests")])
-def test_bare_python36_imports_the_file_and_logs_the_missing_library(tmp_path, live_server_factory,
-                                                                     client_kind, missing):
+def test_bare_python36_imports_the_file_and_logs_the_missing_library(
+    tmp_path, live_server_factory, client_kind, missing
+):
     # A 3.6 without site-packages (-S) has neither library: importing the file needs only
     # the standard library; an upload fails softly and its log line names what is missing.
     python = testkit.py36_python()
     server = live_server_factory(client_kind=client_kind)
     extra = ["--upload-token", server.instance.upload_token] if client_kind == "token" else []
     research = _export(tmp_path, server, *extra)
-    script = ("from jq_qmt_api import JQQMTAPI\n"
-              "print(JQQMTAPI().update_positions('S', [{'code': '600000.XSHG', 'volume': 100, 'cost': 9.5}]))\n")
-    run = subprocess.run([python, "-S", "-c", script], cwd=str(research), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    script = (
+        "from jq_qmt_api import JQQMTAPI\n"
+        "print(JQQMTAPI().update_positions('S', [{'code': '600000.XSHG', 'volume': 100, 'cost': 9.5}]))\n"
+    )
+    run = subprocess.run(
+        [python, "-S", "-c", script],
+        cwd=str(research),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     lines = run.stdout.strip().splitlines()
     assert lines[-1] == "None"

@@ -6,7 +6,13 @@ import sys
 
 import pytest
 
-from jq2qmt.sim.joinquant import JoinQuantSim, LimitOrderStyle, OrderStatus, SimError, SubPortfolioConfig
+from jq2qmt.sim.joinquant import (
+    JoinQuantSim,
+    LimitOrderStyle,
+    OrderStatus,
+    SimError,
+    SubPortfolioConfig,
+)
 
 PRICES = {"600000.XSHG": [10.0, 11.0, 9.0], "000001.XSHE": 12.5}
 
@@ -66,7 +72,9 @@ def test_subportfolios_are_separate_and_portfolio_is_their_sum():
     assert subs[0].positions["600000.XSHG"].total_amount == 1000
     assert subs[1].positions["600000.XSHG"].total_amount == 300
     assert sim.context.portfolio.positions["600000.XSHG"].total_amount == 1300
-    assert sim.context.portfolio.total_value == pytest.approx(subs[0].total_value + subs[1].total_value)
+    assert sim.context.portfolio.total_value == pytest.approx(
+        subs[0].total_value + subs[1].total_value
+    )
     with pytest.raises(SimError):
         sim.set_subportfolios([SubPortfolioConfig(1)])
 
@@ -83,17 +91,23 @@ def test_schedule_runs_in_time_order_with_the_strategy_clock(tmp_path):
         "def early(context): g.seen.append(('early', context.current_dt))\n"
         "def late(context): g.seen.append(('late', context.current_dt))\n"
         "def weekly(context): g.seen.append(('weekly', context.current_dt))\n"
-        "def night(context): g.seen.append(('night', context.current_dt))\n", encoding="utf-8")
+        "def night(context): g.seen.append(('night', context.current_dt))\n",
+        encoding="utf-8",
+    )
     sim = JoinQuantSim(start_date="2026-01-03")  # a Saturday: starts on Monday
     sim.load_strategy(strategy)
     sim.run_days(2)
     monday, tuesday = dt.date(2026, 1, 5), dt.date(2026, 1, 6)
     at = dt.datetime.combine
     assert sim.g.seen == [
-        ("early", at(monday, dt.time(9, 30))), ("weekly", at(monday, dt.time(10))),
-        ("late", at(monday, dt.time(14, 50))), ("night", at(monday, dt.time(15, 30))),
-        ("early", at(tuesday, dt.time(9, 30))), ("late", at(tuesday, dt.time(14, 50))),
-        ("night", at(tuesday, dt.time(15, 30)))]
+        ("early", at(monday, dt.time(9, 30))),
+        ("weekly", at(monday, dt.time(10))),
+        ("late", at(monday, dt.time(14, 50))),
+        ("night", at(monday, dt.time(15, 30))),
+        ("early", at(tuesday, dt.time(9, 30))),
+        ("late", at(tuesday, dt.time(14, 50))),
+        ("night", at(tuesday, dt.time(15, 30))),
+    ]
 
 
 def test_restart_pickles_g_and_reruns_process_initialize(tmp_path):
@@ -105,7 +119,9 @@ def test_restart_pickles_g_and_reruns_process_initialize(tmp_path):
         "def process_initialize(context):\n"
         "    g.__handle = object()\n"
         "    g.starts = getattr(g, 'starts', 0) + 1\n"
-        "def count(context): g.days += 1\n", encoding="utf-8")
+        "def count(context): g.days += 1\n",
+        encoding="utf-8",
+    )
     sim = JoinQuantSim()
     sim.load_strategy(strategy)
     sim.run_days(3)
@@ -127,12 +143,15 @@ def test_installed_gives_kuanke_read_write_and_research_imports(tmp_path):
         "def note(text):\n"
         "    write_file('notes/a.txt', text)\n"
         "    log.info('noted')\n"
-        "    return read_file('notes/a.txt')\n", encoding="utf-8")
+        "    return read_file('notes/a.txt')\n",
+        encoding="utf-8",
+    )
     sim = JoinQuantSim(research_dir=tmp_path)
     with sim.installed():
-        assert importlib.import_module("helper_mod").note("你好") == "你好".encode("utf-8")
+        assert importlib.import_module("helper_mod").note("你好") == "你好".encode()
         from kuanke.user_space_api import read_file
-        assert read_file("notes/a.txt") == "你好".encode("utf-8")
+
+        assert read_file("notes/a.txt") == "你好".encode()
     assert sim.log.messages("info") == ["noted"]
     assert not {"helper_mod", "kuanke", "kuanke.user_space_api", "jqdata"} & set(sys.modules)
     assert str(tmp_path) not in sys.path
@@ -178,8 +197,12 @@ def test_close_returns_locked_shares_and_subportfolio_sums_keep_them():
     merged = sim.context.portfolio.positions["600000.XSHG"]
     assert (merged.total_amount, merged.locked_amount, merged.closeable_amount) == (1000, 300, 1000)
     a, b = (sub.positions["600000.XSHG"] for sub in sim.context.subportfolios)
-    assert merged.avg_cost == pytest.approx((a.avg_cost * 1000 + b.avg_cost * 300) / 1300)  # weighted by held shares
+    assert merged.avg_cost == pytest.approx(
+        (a.avg_cost * 1000 + b.avg_cost * 300) / 1300
+    )  # weighted by held shares
     sim.run_day()  # the close cancels the open sell: its shares come back
     pos = sim.context.subportfolios[0].positions["600000.XSHG"]
     assert (pos.total_amount, pos.locked_amount, pos.closeable_amount) == (1000, 0, 1000)
-    assert sim.order_target("600000.XSHG", 200, pindex=0).filled == 800  # order_target counts held shares
+    assert (
+        sim.order_target("600000.XSHG", 200, pindex=0).filled == 800
+    )  # order_target counts held shares

@@ -21,7 +21,7 @@ from jq2qmt import config, signing
 from jq2qmt.clients import export_jq
 
 
-class KeyPair(object):
+class KeyPair:
     _cached = None
 
     def __init__(self):
@@ -29,8 +29,10 @@ class KeyPair(object):
             KeyPair._cached = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private = KeyPair._cached
         self.private_pem = self.private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         self.public = self.private.public_key()
 
     def write(self, folder):
@@ -39,7 +41,7 @@ class KeyPair(object):
         return path
 
 
-class UploadServer(object):
+class UploadServer:
     """Records uploads; answers each one with the next scripted response."""
 
     def __init__(self, public_key, client_id="jq-test"):
@@ -66,19 +68,40 @@ class UploadServer(object):
 
     def _handle(self, handler, body):
         h = handler.headers
-        message = signing.canonical_string("POST", handler.path, h.get(signing.HEADER_TIMESTAMP, ""),
-                                           h.get(signing.HEADER_NONCE, ""), body)
+        message = signing.canonical_string(
+            "POST",
+            handler.path,
+            h.get(signing.HEADER_TIMESTAMP, ""),
+            h.get(signing.HEADER_NONCE, ""),
+            body,
+        )
         import base64
 
-        valid = (h.get(signing.HEADER_CLIENT) == self.client_id and signing.verify_message(
-            self.public_key, message, base64.b64decode(h.get(signing.HEADER_SIGNATURE, ""))))
-        record = {"path": handler.path, "headers": dict(h), "body": body, "valid": valid,
-                  "json": json.loads(body.decode("utf-8"))}
+        valid = h.get(signing.HEADER_CLIENT) == self.client_id and signing.verify_message(
+            self.public_key, message, base64.b64decode(h.get(signing.HEADER_SIGNATURE, ""))
+        )
+        record = {
+            "path": handler.path,
+            "headers": dict(h),
+            "body": body,
+            "valid": valid,
+            "json": json.loads(body.decode("utf-8")),
+        }
         self.requests.append(record)
-        status, payload = self.script.pop(0) if self.script else (200, {"version": len(self.requests)})
+        status, payload = (
+            self.script.pop(0) if self.script else (200, {"version": len(self.requests)})
+        )
         if not valid:
-            status, payload = 401, {"error": {"code": "bad_signature", "field": None,
-                                              "message": "签名无效 / bad signature"}}
+            status, payload = (
+                401,
+                {
+                    "error": {
+                        "code": "bad_signature",
+                        "field": None,
+                        "message": "签名无效 / bad signature",
+                    }
+                },
+            )
         data = json.dumps(payload).encode("utf-8")
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
@@ -91,7 +114,7 @@ class UploadServer(object):
         self.httpd.server_close()
 
 
-class HangingServer(object):
+class HangingServer:
     """Accepts TCP connections and never sends a byte back."""
 
     def __init__(self):
@@ -127,8 +150,10 @@ def closed_port_url():
 
 def exported_files(folder, url, key_path, client_id="jq-test"):
     """Run the real exporter for an instance whose key is `key_path`."""
-    settings = config.build_settings(Path(folder) / "instance", {
-        "public_url": url, "jq_client_id": client_id, "jq_private_key_path": key_path})
+    settings = config.build_settings(
+        Path(folder) / "instance",
+        {"public_url": url, "jq_client_id": client_id, "jq_private_key_path": key_path},
+    )
     return export_jq.export_jq(settings, Path(folder) / "research")
 
 

@@ -8,10 +8,16 @@ import sys
 import threading
 
 import pytest
+from test_jq_support import (  # noqa: F401  (fixtures)
+    closed_port_url,
+    exported_files,
+    hanging_server,
+    keypair,
+    set_config,
+    upload_server,
+)
 
 from jq2qmt.sim.joinquant import JoinQuantSim, LimitOrderStyle
-from test_jq_support import (  # noqa: F401  (fixtures)
-    closed_port_url, exported_files, hanging_server, keypair, set_config, upload_server)
 
 PRICES = {"600000.XSHG": 10.0, "000001.XSHE": 12.5, "600519.XSHG": 1500.0}
 
@@ -55,11 +61,15 @@ def test_sync_portfolio_sends_signed_snapshot(tmp_path, keypair, upload_server):
     assert body["strategy_name"] == "多策略V1.0"
     assert body["as_of"] == "2026-01-05T10:00:00+08:00"
     assert [(p["code"], p["volume"], p["name"]) for p in body["positions"]] == [
-        ("000001.XSHE", 800, "平安银行"), ("600000.XSHG", 1000, "浦发银行")]
+        ("000001.XSHE", 800, "平安银行"),
+        ("600000.XSHG", 1000, "浦发银行"),
+    ]
     pos = sim.context.portfolio.positions["600000.XSHG"]
     assert body["positions"][1]["cost"] == round(pos.avg_cost, 4)
-    assert body["portfolio"] == {"total_value": pytest.approx(sim.context.portfolio.total_value),
-                                 "cash": pytest.approx(sim.context.portfolio.available_cash)}
+    assert body["portfolio"] == {
+        "total_value": pytest.approx(sim.context.portfolio.total_value),
+        "cash": pytest.approx(sim.context.portfolio.available_cash),
+    }
     assert any("版本 1" in m for m in sim.log.messages("info"))
 
 
@@ -67,17 +77,23 @@ def test_original_update_positions_call_still_works(tmp_path, keypair, upload_se
     research = _research(tmp_path, upload_server.url, keypair)
     sim = _sim(research, run_type="simple_backtest")
     with sim.installed():
-        version = _api().update_positions("老策略", [{"code": "000001.XSHE", "volume": 1000, "cost": 12.5}])
+        version = _api().update_positions(
+            "老策略", [{"code": "000001.XSHE", "volume": 1000, "cost": 12.5}]
+        )
     assert version == 1
     assert upload_server.requests[0]["json"] == {
-        "strategy_name": "老策略", "positions": [{"code": "000001.XSHE", "volume": 1000, "cost": 12.5}]}
+        "strategy_name": "老策略",
+        "positions": [{"code": "000001.XSHE", "volume": 1000, "cost": 12.5}],
+    }
 
 
 def test_server_errors_and_429_are_retried_with_fresh_signatures(tmp_path, keypair, upload_server):
     research = _research(tmp_path, upload_server.url, keypair, BACKOFF=0.01)
-    upload_server.script = [(503, {"error": {"code": "db", "message": "busy"}}),
-                            (429, {"error": {"code": "rate", "message": "slow down"}}),
-                            (200, {"version": 7})]
+    upload_server.script = [
+        (503, {"error": {"code": "db", "message": "busy"}}),
+        (429, {"error": {"code": "rate", "message": "slow down"}}),
+        (200, {"version": 7}),
+    ]
     sim = _sim(research)
     with sim.installed():
         sim.order_target("600000.XSHG", 500)
@@ -91,8 +107,18 @@ def test_server_errors_and_429_are_retried_with_fresh_signatures(tmp_path, keypa
 
 def test_4xx_is_final_and_logged_with_server_reason(tmp_path, keypair, upload_server):
     research = _research(tmp_path, upload_server.url, keypair, BACKOFF=0.01)
-    upload_server.script = [(422, {"error": {"code": "invalid_volume", "field": "positions[0].volume",
-                                             "message": "数量必须为非负整数 / volume must be >= 0"}})]
+    upload_server.script = [
+        (
+            422,
+            {
+                "error": {
+                    "code": "invalid_volume",
+                    "field": "positions[0].volume",
+                    "message": "数量必须为非负整数 / volume must be >= 0",
+                }
+            },
+        )
+    ]
     sim = _sim(research)
     with sim.installed():
         sim.order_target("600000.XSHG", 500)
@@ -107,7 +133,9 @@ def test_4xx_is_final_and_logged_with_server_reason(tmp_path, keypair, upload_se
 
 def test_raise_errors_opt_in(tmp_path, keypair, upload_server):
     research = _research(tmp_path, upload_server.url, keypair, RAISE_ERRORS=True)
-    upload_server.script = [(409, {"error": {"code": "stale", "message": "as_of older than stored"}})]
+    upload_server.script = [
+        (409, {"error": {"code": "stale", "message": "as_of older than stored"}})
+    ]
     sim = _sim(research)
     with sim.installed():
         module = importlib.import_module("jq_qmt_api")
@@ -127,14 +155,23 @@ def test_server_down_returns_none_after_bounded_attempts(tmp_path, keypair):
 
 
 def test_slow_server_call_returns_within_its_budget(tmp_path, keypair, hanging_server):
-    research = _research(tmp_path, hanging_server.url, keypair,
-                         TIMEOUT=0.2, CONNECT_TIMEOUT=0.2, TOTAL_TIMEOUT=1.0, BACKOFF=0.05)
+    research = _research(
+        tmp_path,
+        hanging_server.url,
+        keypair,
+        TIMEOUT=0.2,
+        CONNECT_TIMEOUT=0.2,
+        TOTAL_TIMEOUT=1.0,
+        BACKOFF=0.05,
+    )
     sim = _sim(research)
     results = []
     with sim.installed():
         api = _api()
         sim.order_target("600000.XSHG", 300)
-        worker = threading.Thread(target=lambda: results.append(api.sync_portfolio(sim.context, "S")))
+        worker = threading.Thread(
+            target=lambda: results.append(api.sync_portfolio(sim.context, "S"))
+        )
         worker.start()
         worker.join(timeout=60)  # a hang guard only: the budget is 1 s
         assert not worker.is_alive()
@@ -163,7 +200,9 @@ def test_open_orders_and_unchanged_snapshots_are_skipped(tmp_path, keypair, uplo
     with sim.installed():
         api = _api()
         sim.order_target("600000.XSHG", 500)
-        pending = sim.order("000001.XSHE", 100, LimitOrderStyle(12.0))  # below the price: stays open
+        pending = sim.order(
+            "000001.XSHE", 100, LimitOrderStyle(12.0)
+        )  # below the price: stays open
         assert api.sync_portfolio(sim.context, "S") is None
         assert upload_server.requests == []
         assert "未完成订单" in sim.log.messages("info")[-1]
@@ -219,10 +258,17 @@ def test_key_never_appears_in_logs(tmp_path, keypair, upload_server, capsys):
 
 def test_same_files_run_in_plain_python(tmp_path, keypair, upload_server):
     research = _research(tmp_path, upload_server.url, keypair)
-    script = ("from jq_qmt_api import JQQMTAPI\n"
-              "print(JQQMTAPI().update_positions('plain', [{'code': '600000.XSHG', 'volume': 100, 'cost': 9.5}]))\n")
-    out = subprocess.run([sys.executable, "-c", script], cwd=str(research),
-                         capture_output=True, text=True, timeout=120)
+    script = (
+        "from jq_qmt_api import JQQMTAPI\n"
+        "print(JQQMTAPI().update_positions('plain', [{'code': '600000.XSHG', 'volume': 100, 'cost': 9.5}]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=str(research),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "1"
     assert "[jq2qmt]" in out.stdout  # logged with print outside JoinQuant
@@ -243,7 +289,9 @@ def test_unexpected_errors_are_logged_not_raised(tmp_path, keypair, upload_serve
     sim = _sim(research)
     with sim.installed():
         api = _api(client_id="聚宽客户端")  # not encodable in an HTTP header
-        assert api.update_positions("S", [{"code": "600000.XSHG", "volume": 100, "cost": 1.0}]) is None
+        assert (
+            api.update_positions("S", [{"code": "600000.XSHG", "volume": 100, "cost": 1.0}]) is None
+        )
     assert "上传" in _errors(sim)[0] and upload_server.requests == []
 
 
@@ -266,21 +314,27 @@ def test_shares_locked_by_an_open_sell_are_uploaded_as_held(tmp_path, keypair, u
 def test_positions_without_locked_amount_count_none_locked(tmp_path, keypair, upload_server):
     research = _research(tmp_path, upload_server.url, keypair)
 
-    class Pos(object):  # an object from before locked_amount existed
+    class Pos:  # an object from before locked_amount existed
         def __init__(self, security, total_amount, avg_cost):
             self.security, self.total_amount, self.avg_cost = security, total_amount, avg_cost
 
-    class Portfolio(object):
-        positions = {"600000.XSHG": Pos("600000.XSHG", 700, 9.5), "000001.XSHE": Pos("000001.XSHE", 0, 0.0)}
+    class Portfolio:
+        positions = {
+            "600000.XSHG": Pos("600000.XSHG", 700, 9.5),
+            "000001.XSHE": Pos("000001.XSHE", 0, 0.0),
+        }
         total_value, available_cash = 100000.0, 93350.0
 
-    class Context(object):
-        class run_params(object):
+    class Context:
+        class run_params:
             type = "sim_trade"
+
         portfolio = Portfolio()
         current_dt = None
 
     sim = _sim(research)
     with sim.installed():
         assert _api().sync_portfolio(Context(), "S") == 1
-    assert [(p["code"], p["volume"]) for p in upload_server.requests[0]["json"]["positions"]] == [("600000.XSHG", 700)]
+    assert [(p["code"], p["volume"]) for p in upload_server.requests[0]["json"]["positions"]] == [
+        ("600000.XSHG", 700)
+    ]

@@ -15,7 +15,9 @@ from testkit import MORNING, QUOTES, Clock  # noqa: F401 (used by the e2e tests)
 ACCOUNT = "8886660057"
 STRATEGY = "多策略V1.0"
 UPLOAD = "/api/v1/positions/update"
-class Server(object):
+
+
+class Server:
     """A live server seen from the admin and from JoinQuant."""
 
     def __init__(self, live):
@@ -27,15 +29,27 @@ class Server(object):
         return self.live.url
 
     def admin(self, method, path, payload=None, url=None):
-        response = requests.request(method, (url or self.url) + path, json=payload, timeout=10,
-                                    headers=self.instance.admin_headers())
+        response = requests.request(
+            method,
+            (url or self.url) + path,
+            json=payload,
+            timeout=10,
+            headers=self.instance.admin_headers(),
+        )
         assert response.status_code // 100 == 2, response.text
         return response.json()
 
     def upload(self, positions, name=STRATEGY, total_value=1000000.0):
-        body = json.dumps({"strategy_name": name, "positions": [
-            {"code": c, "volume": v, "cost": 10.0} for c, v in sorted(positions.items())],
-            "portfolio": {"total_value": total_value, "cash": 0.0}}, ensure_ascii=False).encode("utf-8")
+        body = json.dumps(
+            {
+                "strategy_name": name,
+                "positions": [
+                    {"code": c, "volume": v, "cost": 10.0} for c, v in sorted(positions.items())
+                ],
+                "portfolio": {"total_value": total_value, "cash": 0.0},
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
         headers = self.instance.signed_headers("POST", UPLOAD, body)
         headers["Content-Type"] = "application/json"
         response = requests.post(self.url + UPLOAD, data=body, headers=headers, timeout=10)

@@ -13,9 +13,18 @@ import threading
 
 import pytest
 from click.testing import CliRunner
-
 from e2e_helpers import (
-    ACCOUNT, MORNING, STRATEGY, Clock, Server, holdings, make_exchange, make_follower, rounds)
+    ACCOUNT,
+    MORNING,
+    STRATEGY,
+    Clock,
+    Server,
+    holdings,
+    make_exchange,
+    make_follower,
+    rounds,
+)
+
 from jq2qmt.cli import main
 from jq2qmt.clients import export_qmt
 from jq2qmt.sim.qmt_builtin import QmtBuiltinSim, SimClock
@@ -32,7 +41,9 @@ def server(live_server):
     """A live server with the account following the strategy x0.5; `.token` is its
     follower token."""
     srv = Server(live_server)
-    srv.admin("POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "主账户", "mode": "ratio"})
+    srv.admin(
+        "POST", "/api/v1/accounts", {"account_id": ACCOUNT, "name": "主账户", "mode": "ratio"}
+    )
     srv.admin("POST", "/api/v1/accounts/%s/confirm" % ACCOUNT)  # past its preflight: it trades
     srv.admin("PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), {"ratio": 0.5})
     srv.token = live_server.instance.token("follow", ACCOUNT)
@@ -63,7 +74,9 @@ def test_e2e_cli_configured_account_is_traded_paused_and_dry_run(db_url, live_se
     cli(instance, "set", ACCOUNT, "--dry-run", "on")
     orders_before = len(exchange.orders())
     dry = rounds(follower, clock, 2)[0]
-    assert dry["status"] == "dry_run" and [(p["code"], p["volume"]) for p in dry["placed"]] == [("600000.SH", 1000)]
+    assert dry["status"] == "dry_run" and [(p["code"], p["volume"]) for p in dry["placed"]] == [
+        ("600000.SH", 1000)
+    ]
     assert len(exchange.orders()) == orders_before and holdings(exchange)["600000.SH"] == 1000
     cli(instance, "set", ACCOUNT, "--dry-run", "off")
     rounds(follower, clock, 2)
@@ -125,10 +138,17 @@ def test_e2e_long_polling_follower_wakes_on_a_change_through_another_server(serv
         rounds(follower, clock, 2)
         assert holdings(exchange) == {"600000.SH": 1000} and follower.settled
         result = {}
-        thread = threading.Thread(target=lambda: result.update(report=follower.run_round(wait=20)), daemon=True)
+        thread = threading.Thread(
+            target=lambda: result.update(report=follower.run_round(wait=20)), daemon=True
+        )
         thread.start()
         _parked(server.live, thread)
-        server.admin("PUT", "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), {"ratio": 1}, url=other.url)
+        server.admin(
+            "PUT",
+            "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY),
+            {"ratio": 1},
+            url=other.url,
+        )
         thread.join(30)
         assert result["report"]["status"] == "ok"
         assert holdings(exchange) == {"600000.SH": 2000}
@@ -147,7 +167,10 @@ def test_e2e_weight_mode_scales_by_capital(live_server):
     rounds(make_follower(srv, token, exchange, clock), clock, 2)
     assert holdings(exchange) == {"600000.SH": 4000, "600036.SH": 1000}
     detail = srv.account()
-    assert dict((r["code"], r["volume"]) for r in detail["merged_target"]) == {"600000.SH": 4000, "600036.SH": 1000}
+    assert dict((r["code"], r["volume"]) for r in detail["merged_target"]) == {
+        "600000.SH": 4000,
+        "600036.SH": 1000,
+    }
 
 
 def test_e2e_rejected_hold_stays_untraded_until_the_target_changes(server):

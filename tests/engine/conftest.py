@@ -17,13 +17,26 @@ import os
 from hypothesis import HealthCheck, settings
 
 _PROFILES = {
-    "ci": dict(max_examples=2000, derandomize=True, deadline=None, print_blob=True,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
-    "dev": dict(max_examples=150, deadline=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
-    "soak": dict(max_examples=int(os.environ.get("JQ2QMT_HYPOTHESIS_EXAMPLES", "5000")),
-                 derandomize=False, deadline=None, print_blob=True,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]),
+    "ci": dict(
+        max_examples=2000,
+        derandomize=True,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    ),
+    "dev": dict(
+        max_examples=150,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    ),
+    "soak": dict(
+        max_examples=int(os.environ.get("JQ2QMT_HYPOTHESIS_EXAMPLES", "5000")),
+        derandomize=False,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    ),
 }
 
 _name = os.environ.get("JQ2QMT_HYPOTHESIS_PROFILE", "dev")

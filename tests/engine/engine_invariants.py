@@ -1,15 +1,25 @@
 """The contract's invariants, checked independently of the engine's own code paths
 (only jq2qmt.rules, the shared market rules, is reused)."""
 
-from fractions import Fraction
 import math
+from fractions import Fraction
 
 from jq2qmt.engine.scenario import parse_scenario
 from jq2qmt.rules import codes, fees, lots, prices
 from jq2qmt.rules.instrument import instrument
 
-SKIP_REASONS = {"suspended", "limit_up", "limit_down", "not_sellable", "insufficient_cash",
-                "below_lot", "below_min_value", "ignored", "no_quote", "over_max_order_value"}
+SKIP_REASONS = {
+    "suspended",
+    "limit_up",
+    "limit_down",
+    "not_sellable",
+    "insufficient_cash",
+    "below_lot",
+    "below_min_value",
+    "ignored",
+    "no_quote",
+    "over_max_order_value",
+}
 CANCEL_REASONS = {"wrong_direction", "off_target", "stale"}
 
 
@@ -32,10 +42,14 @@ def expected_targets(sc):
 
 def _ignored(code, patterns):
     import fnmatch
+
     if codes.is_never_traded(code):
         return True
-    return any(fnmatch.fnmatchcase(form, p) for p in patterns
-               for form in (code, codes.to_jq(code), code[:6]))
+    return any(
+        fnmatch.fnmatchcase(form, p)
+        for p in patterns
+        for form in (code, codes.to_jq(code), code[:6])
+    )
 
 
 def _full_quote(code, quote):
@@ -65,7 +79,7 @@ def check_invariants(raw, plan):
     for code, value in exact.items():
         got = plan["targets"][code]
         low = max(0, math.floor(value))
-        high = max(0, math.floor(value + Fraction(1, 10 ** 6) * max(1, abs(value))))
+        high = max(0, math.floor(value + Fraction(1, 10**6) * max(1, abs(value))))
         assert low <= got <= high, (code, got, float(value))
     held = dict((p["code"], p) for p in sc["account"]["positions"])
     for code in held:
@@ -77,8 +91,9 @@ def check_invariants(raw, plan):
             assert value == 0
 
     # cancels and skipped entries
-    open_orders = dict((o["order_id"], o) for o in sc["account"]["open_orders"]
-                       if o["volume"] > o["traded_volume"])
+    open_orders = dict(
+        (o["order_id"], o) for o in sc["account"]["open_orders"] if o["volume"] > o["traded_volume"]
+    )
     cancels = dict((c["order_id"], c["reason"]) for c in plan["cancels"])
     assert len(cancels) == len(plan["cancels"])
     for order_id, reason in cancels.items():
@@ -120,8 +135,11 @@ def check_invariants(raw, plan):
 
     for code, target in plan["targets"].items():
         pos = held.get(code, {"volume": 0, "can_use_volume": 0})
-        mine = [o for o in sc["account"]["open_orders"]
-                if o["code"] == code and o["volume"] > o["traded_volume"]]
+        mine = [
+            o
+            for o in sc["account"]["open_orders"]
+            if o["code"] == code and o["volume"] > o["traded_volume"]
+        ]
         open_sells = sum(o["volume"] - o["traded_volume"] for o in mine if o["side"] == "sell")
         orders = new.get(code, [])
         if _ignored(code, ignore):
@@ -144,8 +162,9 @@ def check_invariants(raw, plan):
         assert sold <= max(0, pos["can_use_volume"] - open_sells)
         # in flight: kept open orders (not cancelled, or cancelled only as stale)
         kept = [o for o in mine if cancels.get(o["order_id"], "stale") == "stale"]
-        signed = lambda o: (o["volume"] - o.get("traded_volume", 0)) * \
-            (1 if o["side"] == "buy" else -1)
+        signed = lambda o: (
+            (o["volume"] - o.get("traded_volume", 0)) * (1 if o["side"] == "buy" else -1)
+        )
         in_flight = sum(signed(o) for o in kept)
         added = sum(signed(o) for o in orders)
         diff = target - pos["volume"]
@@ -162,5 +181,10 @@ def check_invariants(raw, plan):
             if codes.is_never_traded(code):
                 assert projected == target
             else:
-                assert abs(projected - target) < instrument(code).lot, \
-                    (code, target, pos, projected, plan)
+                assert abs(projected - target) < instrument(code).lot, (
+                    code,
+                    target,
+                    pos,
+                    projected,
+                    plan,
+                )

@@ -17,8 +17,18 @@ from engine_golden import differences, load
 from testkit import py36_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SKIP_REASONS = {"below_lot", "below_min_value", "ignored", "insufficient_cash", "limit_down",
-                "limit_up", "no_quote", "not_sellable", "over_max_order_value", "suspended"}
+SKIP_REASONS = {
+    "below_lot",
+    "below_min_value",
+    "ignored",
+    "insufficient_cash",
+    "limit_down",
+    "limit_up",
+    "no_quote",
+    "not_sellable",
+    "over_max_order_value",
+    "suspended",
+}
 CANCEL_REASONS = {"off_target", "stale", "wrong_direction"}
 
 
@@ -29,10 +39,12 @@ def cases():
 
 def _report(diffs):
     name, expected, actual = diffs[0]
-    return ("%d golden cases changed (first: %s)\n  expected: %s\n  actual:   %s\n"
-            "If the rule change is intended, regenerate with "
-            "`python tests/engine/golden/generate.py` and explain each change in the commit."
-            % (len(diffs), ", ".join(d[0] for d in diffs[:10]), expected[:1500], actual[:1500]))
+    return (
+        "%d golden cases changed (first: %s)\n  expected: %s\n  actual:   %s\n"
+        "If the rule change is intended, regenerate with "
+        "`python tests/engine/golden/generate.py` and explain each change in the commit."
+        % (len(diffs), ", ".join(d[0] for d in diffs[:10]), expected[:1500], actual[:1500])
+    )
 
 
 def test_every_golden_case_gives_its_stored_outcome(cases):
@@ -43,8 +55,13 @@ def test_every_golden_case_gives_its_stored_outcome(cases):
 def test_every_golden_case_gives_its_stored_outcome_on_python36(cases):
     python = py36_python()
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
-    res = subprocess.run([python, os.path.join(ROOT, "tests", "engine", "engine_golden.py")],
-                         capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run(
+        [python, os.path.join(ROOT, "tests", "engine", "engine_golden.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert res.stdout.startswith("%d cases, 0 differ" % len(cases)), res.stdout
 
@@ -62,11 +79,18 @@ def test_the_corpus_exercises_every_rule(cases):
     assert any(o["volume"] % 100 and o["code"].startswith("688") for o in orders)  # STAR step 1
     assert any(o["code"].endswith(".BJ") for o in orders)
     assert any(o["code"][:2] in ("11", "12") for o in orders)  # convertible bonds
-    assert any(len({(o["code"], o["side"]) for o in p["orders"]}) < len(p["orders"])
-               for p in plans)  # sliced orders
+    assert any(
+        len({(o["code"], o["side"]) for o in p["orders"]}) < len(p["orders"]) for p in plans
+    )  # sliced orders
     modes = Counter(c["scenario"]["follow"]["mode"] for c in cases if "plan" in c)
     assert min(modes["ratio"], modes["weight"]) >= 100, modes
-    assert sum(1 for c in cases if "plan" in c
-               and (c["scenario"].get("settings") or {}).get("use_sell_proceeds")) >= 50
+    assert (
+        sum(
+            1
+            for c in cases
+            if "plan" in c and (c["scenario"].get("settings") or {}).get("use_sell_proceeds")
+        )
+        >= 50
+    )
     refused = [c["error"] for c in cases if "error" in c]
     assert len(refused) >= 200 and {e["type"] for e in refused} == {"ScenarioError"}

@@ -17,40 +17,73 @@ from jq2qmt.brokers.paper import PaperBroker
 from jq2qmt.follower.client import PlanClient
 from jq2qmt.follower.loop import Follower
 from jq2qmt.sim.exchange import PaperExchange
-from testkit import MORNING, QUOTES, Clock, HungServer  # noqa: F401 (handed to tests through fx)
+from testkit import MORNING, QUOTES, Clock, HungServer
 
 ACCOUNT = "8886660057"
 TOKEN = "follower-token-8886"
 STRATEGY = "多策略V1.0"
-def make_plan(positions=None, ratio=1.0, strategies=None, paused=False, dry_run=False,
-              settings=None, approved_version=None, targets=None, mode="ratio",
-              portfolio_value=1000000.0):
+
+
+def make_plan(
+    positions=None,
+    ratio=1.0,
+    strategies=None,
+    paused=False,
+    dry_run=False,
+    settings=None,
+    approved_version=None,
+    targets=None,
+    mode="ratio",
+    portfolio_value=1000000.0,
+):
     """A plan body as the server sends it; plan_version hashes its content."""
     if targets is None:
         positions = positions if positions is not None else {}
-        targets = [{"strategy": STRATEGY, "version": 1,
-                    "update_time": "2026-11-25T09:31:02+08:00",
-                    "positions": [{"code": c, "volume": v, "cost": 10.0, "name": c}
-                                  for c, v in sorted(positions.items())],
-                    "portfolio_value": portfolio_value}]
+        targets = [
+            {
+                "strategy": STRATEGY,
+                "version": 1,
+                "update_time": "2026-11-25T09:31:02+08:00",
+                "positions": [
+                    {"code": c, "volume": v, "cost": 10.0, "name": c}
+                    for c, v in sorted(positions.items())
+                ],
+                "portfolio_value": portfolio_value,
+            }
+        ]
     if strategies is None:
         key = "ratio" if mode == "ratio" else "capital"
         strategies = {STRATEGY: {key: ratio}}
-    plan = {"account_id": ACCOUNT, "name": "主账户", "paused": paused, "dry_run": dry_run,
-            "approved_version": approved_version, "targets": targets,
-            "follow": {"mode": mode, "strategies": strategies},
-            "settings": dict({"ignore": [], "min_order_value": 0, "max_order_value": None,
-                              "max_turnover": None, "slice_value": None,
-                              "use_sell_proceeds": False, "slippage": 0.002,
-                              "order_timeout": 30, "max_reprices": 3,
-                              "sessions": [["09:30", "11:30"], ["13:00", "14:57"]]},
-                             **(settings or {}))}
+    plan = {
+        "account_id": ACCOUNT,
+        "name": "主账户",
+        "paused": paused,
+        "dry_run": dry_run,
+        "approved_version": approved_version,
+        "targets": targets,
+        "follow": {"mode": mode, "strategies": strategies},
+        "settings": dict(
+            {
+                "ignore": [],
+                "min_order_value": 0,
+                "max_order_value": None,
+                "max_turnover": None,
+                "slice_value": None,
+                "use_sell_proceeds": False,
+                "slippage": 0.002,
+                "order_timeout": 30,
+                "max_reprices": 3,
+                "sessions": [["09:30", "11:30"], ["13:00", "14:57"]],
+            },
+            **(settings or {}),
+        ),
+    }
     digest = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
     plan["plan_version"] = digest
     return plan
 
 
-class PlanServer(object):
+class PlanServer:
     def __init__(self, account=ACCOUNT, token=TOKEN):
         self.account = account
         self.token = token
@@ -88,8 +121,9 @@ class PlanServer(object):
         # a client that gave up (timeouts in the fault tests) is not an error here
         self.httpd.handle_error = lambda request, client_address: None
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def stop(self):
         self.httpd.shutdown()
@@ -106,8 +140,11 @@ class PlanServer(object):
 
     # ---- handlers -------------------------------------------------------------------------
     def _send(self, handler, status, body=None, headers=None):
-        data = b"" if body is None else (body if isinstance(body, bytes)
-                                         else json.dumps(body).encode("utf-8"))
+        data = (
+            b""
+            if body is None
+            else (body if isinstance(body, bytes) else json.dumps(body).encode("utf-8"))
+        )
         handler.send_response(status)
         for key, value in (headers or {}).items():
             handler.send_header(key, value)
@@ -214,7 +251,7 @@ def holdings(exchange):
     return dict((p["code"], p["volume"]) for p in exchange.positions())
 
 
-class _Helpers(object):
+class _Helpers:
     """The helpers above, handed to tests as the `fx` fixture (test modules must not
     import a conftest by name: several folders have one)."""
 

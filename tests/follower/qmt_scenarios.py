@@ -44,7 +44,7 @@ def _sim(exchange, **knobs):
     return QmtBuiltinSim(exchange, ACCOUNT, SimClock(START), **knobs)
 
 
-class Watch(object):
+class Watch:
     """Steps a simulator one second at a time and keeps the largest volume that was
     ever outstanding (open at the exchange) per code."""
 
@@ -73,8 +73,9 @@ def _open_volume(exchange):
     """Volume still to trade per code: open orders at the exchange."""
     result = {}
     for order in exchange.orders(open_only=True):
-        result[order["code"]] = result.get(order["code"], 0) + \
-            order["volume"] - order["traded_volume"]
+        result[order["code"]] = (
+            result.get(order["code"], 0) + order["volume"] - order["traded_volume"]
+        )
     return result
 
 
@@ -175,8 +176,9 @@ def stale_cash(path):
     """The counter freezes a buy's cash 1 s after passorder and the ACCOUNT cache
     shows it up to 5 s later; the cash is short for both targets."""
     exchange = make_exchange(cash=30000.0, auto_match=False)
-    sim = _sim(exchange, cache_lag={"ORDER": 1.0, "POSITION": 1.0, "ACCOUNT": 5.0},
-               report_delay=1.0)
+    sim = _sim(
+        exchange, cache_lag={"ORDER": 1.0, "POSITION": 1.0, "ACCOUNT": 5.0}, report_delay=1.0
+    )
     watch = Watch(sim, exchange, match=False)
     sim.load(path)
     watch.run(25)  # inside the 30 s order timeout: the buys stay open

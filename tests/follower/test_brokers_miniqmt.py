@@ -26,8 +26,9 @@ def sim(fx):
 @pytest.fixture
 def broker(sim, fx):
     messages = []
-    adapter = MiniQmtBroker("C:/QMT/userdata_mini", fx.ACCOUNT, session_id=123,
-                            log=messages.append).connect()
+    adapter = MiniQmtBroker(
+        "C:/QMT/userdata_mini", fx.ACCOUNT, session_id=123, log=messages.append
+    ).connect()
     adapter.messages = messages
     yield adapter
     adapter.close()
@@ -50,9 +51,11 @@ def test_connect_uses_the_real_trader_api(broker, sim):
     assert (client.path, client.name, client.session) == ("C:/QMT/userdata_mini", "xtquant", 123)
     assert client.started and client.connected
     assert client.timeout == 10000  # set_timeout: the call deadline in milliseconds
-    assert sim.requests_of("subscribe") == [{"m_nAccountType": 2,
-                                             "m_strAccountID": broker.account_id}]
+    assert sim.requests_of("subscribe") == [
+        {"m_nAccountType": 2, "m_strAccountID": broker.account_id}
+    ]
     from xtquant.xttype import StockAccount
+
     assert isinstance(broker.account, StockAccount)
 
 
@@ -68,15 +71,27 @@ def test_wrong_account_cannot_subscribe(sim):
 
 
 def test_positions_asset_orders(broker, sim):
-    assert broker.positions() == [{"code": "600036.SH", "volume": 1000, "can_use_volume": 600,
-                                   "avg_cost": 35.0, "name": "招商银行"}]
+    assert broker.positions() == [
+        {
+            "code": "600036.SH",
+            "volume": 1000,
+            "can_use_volume": 600,
+            "avg_cost": 35.0,
+            "name": "招商银行",
+        }
+    ]
     assert broker.asset()["cash"] == 100000.0
     order_id = broker.place("600000.SH", "buy", 300, 10.01, "jq1125100000-01.0")
     assert order_id.isdigit()
     broker.place("600036.SH", "sell", 200, 39.99, "jq1125100000-01.1")
     orders = broker.orders()
-    assert [(o["order_id"], o["code"], o["side"], o["status"], o["remark"]) for o in orders][0] \
-        == (order_id, "600000.SH", "buy", 50, "jq1125100000-01.0")
+    assert [(o["order_id"], o["code"], o["side"], o["status"], o["remark"]) for o in orders][0] == (
+        order_id,
+        "600000.SH",
+        "buy",
+        50,
+        "jq1125100000-01.0",
+    )
     assert orders[1]["side"] == "sell"
     raw = broker.trader.query_stock_orders(broker.account, False)
     # native objects pass through xttrader unchanged: not xttype instances

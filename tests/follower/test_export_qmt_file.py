@@ -14,22 +14,37 @@ from jq2qmt.sim.qmt_builtin import QmtBuiltinSim, SimClock
 
 @pytest.fixture
 def exported(tmp_path, plan_server, fx):
-    return export_qmt.export_qmt(tmp_path / "out", plan_server.url, fx.TOKEN, fx.ACCOUNT,
-                                 timeout=0.5, journal_dir=str(tmp_path / "journal"))
+    return export_qmt.export_qmt(
+        tmp_path / "out",
+        plan_server.url,
+        fx.TOKEN,
+        fx.ACCOUNT,
+        timeout=0.5,
+        journal_dir=str(tmp_path / "journal"),
+    )
 
 
 # The friendly client, and one as hostile as the real QMT: lagging query caches, orders
 # unnumbered for a while, status 86, delayed cancels and QMT's per-callback budget.
-PROFILES = {"friendly": {},
-            "hostile": {"cache_lag": 1.0, "report_delay": 0.5, "status_86": True,
-                        "cancel_delay": 1.0, "reject_delay": 0.5, "budget": 0.1,
-                        "init_budget": 0.5}}
+PROFILES = {
+    "friendly": {},
+    "hostile": {
+        "cache_lag": 1.0,
+        "report_delay": 0.5,
+        "status_86": True,
+        "cancel_delay": 1.0,
+        "reject_delay": 0.5,
+        "budget": 0.1,
+        "init_budget": 0.5,
+    },
+}
 
 
 @pytest.fixture(params=sorted(PROFILES))
 def qmt_sim(request):
     def make(exchange, account, clock, **knobs):
         return QmtBuiltinSim(exchange, account, clock, **dict(PROFILES[request.param], **knobs))
+
     return make
 
 
@@ -42,8 +57,12 @@ def test_file_is_gbk_python36_and_filled_in(exported, plan_server, fx):
     assert "TOKEN = %r" % fx.TOKEN in text and "ACCOUNT_ID = %r" % fx.ACCOUNT in text
     assert "TIMER_PERIOD = '1nSecond'" in text and "HTTP_TIMEOUT = 0.5" in text
     assert bundle.py36_violations_of_bundle(exported, exported.parent / "extracted") == ""
-    for module in ("_jq2qmt.follower.loop", "_jq2qmt.engine.plan", "_jq2qmt.rules.lots",
-                   "_jq2qmt.brokers.qmt_builtin"):
+    for module in (
+        "_jq2qmt.follower.loop",
+        "_jq2qmt.engine.plan",
+        "_jq2qmt.rules.lots",
+        "_jq2qmt.brokers.qmt_builtin",
+    ):
         assert repr(module) in text
     assert "import jq2qmt" not in text and "from jq2qmt" not in text
 
@@ -58,17 +77,22 @@ def test_python36_check_reads_inside_the_bundled_strings(exported, tmp_path):
     assert bundle.py36_violations([path]) == ""
     assert "3.8" in bundle.py36_violations_of_bundle(path, tmp_path / "x")
     assert set(bundle.extract_sources(exported)) >= {
-        "_jq2qmt.follower.loop", "_jq2qmt.follower.journal", "_jq2qmt.follower.background"}
+        "_jq2qmt.follower.loop",
+        "_jq2qmt.follower.journal",
+        "_jq2qmt.follower.background",
+    }
 
 
 def test_file_imports_standalone_without_the_package(exported):
     # -I: isolated, the installed jq2qmt is still importable, so also hide it
-    code = ("import sys; sys.modules['jq2qmt'] = None\n"
-            "ns = {'__name__': 'qmt'}\n"
-            "exec(compile(open(%r, 'rb').read().decode('gbk'), 'f', 'exec'), ns)\n"
-            "import _jq2qmt.engine.plan, _jq2qmt.follower.loop\n"
-            "print(sorted(k for k in ('init', 'handlebar', 'jq2qmt_tick') if k in ns))\n"
-            % str(exported))
+    code = (
+        "import sys; sys.modules['jq2qmt'] = None\n"
+        "ns = {'__name__': 'qmt'}\n"
+        "exec(compile(open(%r, 'rb').read().decode('gbk'), 'f', 'exec'), ns)\n"
+        "import _jq2qmt.engine.plan, _jq2qmt.follower.loop\n"
+        "print(sorted(k for k in ('init', 'handlebar', 'jq2qmt_tick') if k in ns))\n"
+        % str(exported)
+    )
     out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['handlebar', 'init', 'jq2qmt_tick']"
@@ -77,8 +101,9 @@ def test_file_imports_standalone_without_the_package(exported):
 def test_pasted_file_trades_the_paper_account_to_target(exported, plan_server, fx, qmt_sim):
     exchange = fx.make_exchange(cash=200000.0)
     exchange.set_position("600036.SH", 1000)
-    plan_server.set_plan(fx.make_plan({"600000.SH": 2000, "000001.SZ": 1000,
-                                       "600036.SH": 600}, ratio=0.5))
+    plan_server.set_plan(
+        fx.make_plan({"600000.SH": 2000, "000001.SZ": 1000, "600036.SH": 600}, ratio=0.5)
+    )
     sim = qmt_sim(exchange, fx.ACCOUNT, SimClock(datetime.datetime(2026, 11, 25, 9, 29, 50)))
     namespace = sim.load(exported)
     assert sim.context.timers[0][:2] == ["jq2qmt_tick", 1]
@@ -121,9 +146,23 @@ def test_pasted_file_sends_nothing_while_the_server_is_down(exported, plan_serve
 
 
 def test_export_cli(tmp_path, fx):
-    result = CliRunner().invoke(main, [
-        "export", "qmt", "--server", "https://qmt.example.com/", "--account", fx.ACCOUNT,
-        "--token", "t0k", "--out", str(tmp_path), "--period", "500nMilliSecond"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "qmt",
+            "--server",
+            "https://qmt.example.com/",
+            "--account",
+            fx.ACCOUNT,
+            "--token",
+            "t0k",
+            "--out",
+            str(tmp_path),
+            "--period",
+            "500nMilliSecond",
+        ],
+    )
     assert result.exit_code == 0, result.output
     path = tmp_path / ("jq2qmt_qmt_%s.py" % fx.ACCOUNT)
     text = path.read_bytes().decode("gbk")
@@ -138,22 +177,38 @@ def test_export_cli_reads_the_instance_url(tmp_path, fx):
     instance = tmp_path / "inst"
     instance.mkdir()
     (instance / CONFIG_FILE).write_text("[server]\npublic_url = http://10.0.0.5:5366\n")
-    result = CliRunner().invoke(main, [
-        "export", "qmt", "--instance", str(instance), "--account", fx.ACCOUNT,
-        "--token", "t0k", "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "qmt",
+            "--instance",
+            str(instance),
+            "--account",
+            fx.ACCOUNT,
+            "--token",
+            "t0k",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = (tmp_path / "o" / ("jq2qmt_qmt_%s.py" % fx.ACCOUNT)).read_bytes().decode("gbk")
     assert "SERVER_URL = 'http://10.0.0.5:5366'" in text
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--server", "ftp://x", "--token", "t"], "http"),
-    (["--server", "http://x", "--token", "t", "--period", "1nMinute"], "1nSecond"),
-    (["--server", "http://x"], "--token"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--server", "ftp://x", "--token", "t"], "http"),
+        (["--server", "http://x", "--token", "t", "--period", "1nMinute"], "1nSecond"),
+        (["--server", "http://x"], "--token"),
+    ],
+)
 def test_export_cli_refuses_bad_options(tmp_path, fx, args, message):
-    result = CliRunner().invoke(main, ["export", "qmt", "--account", fx.ACCOUNT,
-                                       "--out", str(tmp_path)] + args)
+    result = CliRunner().invoke(
+        main, ["export", "qmt", "--account", fx.ACCOUNT, "--out", str(tmp_path)] + args
+    )
     assert result.exit_code != 0 and message in result.output
 
 
@@ -161,8 +216,16 @@ def test_export_cli_makes_the_token_from_the_instance(instance, fx, tmp_path):
     from jq2qmt.store import accounts
 
     accounts.add_account(instance.db(), fx.ACCOUNT, "主账户", "ratio", {})
-    args = ["export", "qmt", "--instance", str(instance.path), "--account", fx.ACCOUNT,
-            "--out", str(tmp_path)]
+    args = [
+        "export",
+        "qmt",
+        "--instance",
+        str(instance.path),
+        "--account",
+        fx.ACCOUNT,
+        "--out",
+        str(tmp_path),
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     text = (tmp_path / ("jq2qmt_qmt_%s.py" % fx.ACCOUNT)).read_bytes().decode("gbk")
@@ -181,8 +244,13 @@ def test_a_second_paste_runs_its_own_code(exported, plan_server, fx, tmp_path, q
     plan_server.set_plan(fx.make_plan({"600000.SH": 100}))
     qmt_sim(exchange, fx.ACCOUNT, SimClock(fx.MORNING)).load(exported)
     first = sys.modules["_jq2qmt.follower.loop"]
-    newer = export_qmt.export_qmt(tmp_path / "newer", plan_server.url, fx.TOKEN, fx.ACCOUNT,
-                                  journal_dir=str(tmp_path / "journal2"))
+    newer = export_qmt.export_qmt(
+        tmp_path / "newer",
+        plan_server.url,
+        fx.TOKEN,
+        fx.ACCOUNT,
+        journal_dir=str(tmp_path / "journal2"),
+    )
     sim = qmt_sim(exchange, fx.ACCOUNT, SimClock(fx.MORNING))
     sim.load(newer)
     assert sys.modules["_jq2qmt.follower.loop"] is not first
@@ -202,8 +270,9 @@ def test_order_refused_by_qmt_after_passorder_leaves_flight(exported, plan_serve
     sim.run_for(3, match=False)
     call = sim.passorder_calls[0]
     exchange.cancel_order(exchange.orders()[0]["order_id"])  # it never became an order
-    namespace["orderError_callback"](sim.context, PassOrderInfo(*(call[:8] + (call[9],))),
-                                     "[函数交易] 无法下单!")
+    namespace["orderError_callback"](
+        sim.context, PassOrderInfo(*(call[:8] + (call[9],))), "[函数交易] 无法下单!"
+    )
     sim.run_for(2, match=False)
     rejected = [x for r in plan_server.round_reports() for x in r["rejected"]]
     assert [(x["remark"], x["reason"]) for x in rejected] == [(call[9], "[函数交易] 无法下单!")]

@@ -11,18 +11,36 @@ from jq2qmt.follower import daemon
 
 def _paper_file(tmp_path, fx, positions=()):
     path = tmp_path / "paper_account.json"
-    state = {"day": "2026-11-25", "cash": 200000.0,
-             "positions": [{"code": c, "volume": v, "can_use_volume": v, "avg_cost": 10.0}
-                           for c, v in positions],
-             "quotes": fx.QUOTES, "open_orders": []}
+    state = {
+        "day": "2026-11-25",
+        "cash": 200000.0,
+        "positions": [
+            {"code": c, "volume": v, "can_use_volume": v, "avg_cost": 10.0} for c, v in positions
+        ],
+        "quotes": fx.QUOTES,
+        "open_orders": [],
+    }
     path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
     return path
 
 
 def _follow(plan_server, fx, paper, *extra):
-    args = ["follow", "--server", plan_server.url, "--token", fx.TOKEN, "--account", fx.ACCOUNT,
-            "--broker", "paper", "--paper-file", str(paper), "--once",
-            "--at", "2026-11-25 10:00:00"] + list(extra)
+    args = [
+        "follow",
+        "--server",
+        plan_server.url,
+        "--token",
+        fx.TOKEN,
+        "--account",
+        fx.ACCOUNT,
+        "--broker",
+        "paper",
+        "--paper-file",
+        str(paper),
+        "--once",
+        "--at",
+        "2026-11-25 10:00:00",
+    ] + list(extra)
     return CliRunner().invoke(main, args)
 
 
@@ -34,7 +52,9 @@ def test_follow_once_trades_and_keeps_the_paper_account(tmp_path, plan_server, f
     assert "status=ok" in result.output and "placed=2" in result.output
     state = json.loads(paper.read_text(encoding="utf-8"))
     assert {p["code"]: p["volume"] for p in state["positions"]} == {
-        "600000.SH": 1000, "600036.SH": 400}
+        "600000.SH": 1000,
+        "600036.SH": 400,
+    }
     assert state["cash"] < 200000.0 - 10000 + 24000
     # a restart reads the same account: nothing more to do
     again = _follow(plan_server, fx, paper)
@@ -54,12 +74,34 @@ def test_follow_dry_run_and_error_exit(tmp_path, plan_server, fx):
 
 
 def test_follow_needs_a_token_and_a_server(tmp_path, fx):
-    result = CliRunner().invoke(main, ["follow", "--account", fx.ACCOUNT, "--broker", "paper",
-                                       "--paper-file", str(tmp_path / "p.json")],
-                                env={"JQ2QMT_FOLLOWER_TOKEN": ""})
+    result = CliRunner().invoke(
+        main,
+        [
+            "follow",
+            "--account",
+            fx.ACCOUNT,
+            "--broker",
+            "paper",
+            "--paper-file",
+            str(tmp_path / "p.json"),
+        ],
+        env={"JQ2QMT_FOLLOWER_TOKEN": ""},
+    )
     assert result.exit_code != 0
-    result = CliRunner().invoke(main, ["follow", "--server", "http://127.0.0.1:9", "--account",
-                                       fx.ACCOUNT, "--broker", "miniqmt", "--token", "t"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "follow",
+            "--server",
+            "http://127.0.0.1:9",
+            "--account",
+            fx.ACCOUNT,
+            "--broker",
+            "miniqmt",
+            "--token",
+            "t",
+        ],
+    )
     assert result.exit_code != 0 and "--qmt-path" in result.output
 
 
@@ -77,7 +119,9 @@ def test_paper_file_keeps_open_orders_and_applies_t_plus_one(tmp_path, fx):
     assert same_day.asset() == exchange.asset()
     assert same_day.positions() == exchange.positions()
     assert [o["remark"] for o in same_day.orders(open_only=True)] == [
-        "jq1125100000-01.0", "jq1125100000-01.1"]
+        "jq1125100000-01.0",
+        "jq1125100000-01.1",
+    ]
     next_day = store.load(today=datetime.date(2026, 11, 26))
     assert next_day.orders(open_only=True) == []
     assert next_day.positions()[0]["can_use_volume"] == 1000
@@ -97,8 +141,9 @@ def test_daemon_runs_until_ctrl_c(fx, plan_server, exchange, clock):
         if len(rounds) == 3:
             raise KeyboardInterrupt
 
-    report = daemon.run(follower, echo=lines.append, after_round=after_round,
-                        sleep=lambda seconds: None)
+    report = daemon.run(
+        follower, echo=lines.append, after_round=after_round, sleep=lambda seconds: None
+    )
     assert rounds == ["ok", "idle", "ok"]
     assert "wait=" in plan_server.plan_requests[-1]
     assert lines[-1].startswith("已停止") and "status=ok" in lines[0]
@@ -144,9 +189,21 @@ def _miniqmt_sim(fx, monkeypatch, **options):
 
 
 def _follow_miniqmt(plan_server, fx, *extra):
-    args = ["follow", "--server", plan_server.url, "--token", fx.TOKEN, "--account", fx.ACCOUNT,
-            "--broker", "miniqmt", "--qmt-path", "D:\\国金QMT交易端\\userdata_mini",
-            "--session-id", "4242"] + list(extra)
+    args = [
+        "follow",
+        "--server",
+        plan_server.url,
+        "--token",
+        fx.TOKEN,
+        "--account",
+        fx.ACCOUNT,
+        "--broker",
+        "miniqmt",
+        "--qmt-path",
+        "D:\\国金QMT交易端\\userdata_mini",
+        "--session-id",
+        "4242",
+    ] + list(extra)
     return CliRunner().invoke(main, args)
 
 
@@ -165,11 +222,19 @@ def test_follow_miniqmt_connects_and_places_through_xttrader(plan_server, fx, mo
     assert "status=ok" in result.output and "placed=1" in result.output
     client = sim.clients[0]
     assert (client.path, client.session, client.timeout) == (
-        "D:\\国金QMT交易端\\userdata_mini", 4242, 10000)
+        "D:\\国金QMT交易端\\userdata_mini",
+        4242,
+        10000,
+    )
     [order] = sim.requests_of("order")
-    assert (order["m_strAccountID"], order["m_strStockCode"], order["m_nOrderType"],
-            order["m_nOrderVolume"], order["m_nPriceType"], order["m_strStrategyName"]) == (
-        fx.ACCOUNT, "600000.SH", 23, 1000, 11, "jq2qmt")
+    assert (
+        order["m_strAccountID"],
+        order["m_strStockCode"],
+        order["m_nOrderType"],
+        order["m_nOrderVolume"],
+        order["m_nPriceType"],
+        order["m_strStrategyName"],
+    ) == (fx.ACCOUNT, "600000.SH", 23, 1000, 11, "jq2qmt")
     assert 10.01 <= order["m_dPrice"] <= 10.03 and order["m_strOrderRemark"].startswith("jq1125")
     assert [o["remark"] for o in sim.exchange.orders()] == [order["m_strOrderRemark"]]
     assert client.stopped  # the trader is stopped when the daemon exits

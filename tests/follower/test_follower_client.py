@@ -31,7 +31,7 @@ SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
 
 
 # ---- helpers ----------------------------------------------------------------------------
-class Seconds(object):
+class Seconds:
     """A monotonic clock in seconds that only moves when told (backoff, staleness)."""
 
     def __init__(self, start=1000.0):
@@ -55,13 +55,22 @@ def wait_for(predicate, timeout=5.0):
 
 def local_resolver(calls=None, port=None, delay=0.0):
     """A resolver that maps any name to 127.0.0.1 (and records the look-ups)."""
+
     def resolve(host, asked_port):
         if calls is not None:
             calls.append(host)
         if delay:
             time.sleep(delay)
-        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
-                 ("127.0.0.1", port or asked_port))]
+        return [
+            (
+                socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                ("127.0.0.1", port or asked_port),
+            )
+        ]
+
     return resolve
 
 
@@ -82,8 +91,10 @@ class TrickleServer(RawServer):
                 return
             data += chunk
         try:
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % self.TOTAL)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % self.TOTAL
+            )
             for _ in range(self.TOTAL):
                 if self.closed.is_set():
                     return
@@ -94,7 +105,7 @@ class TrickleServer(RawServer):
             return
 
 
-class CountingServer(object):
+class CountingServer:
     """HTTP/1.1 keep-alive server counting TCP connections; optionally TLS.
 
     `drop_reused`: a second request on a connection is closed without an answer (a
@@ -137,16 +148,23 @@ class CountingServer(object):
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def _answer(self, handler):
         seen = getattr(handler, "jq_requests", 0)
         handler.jq_requests = seen + 1
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
-        self.requests.append({"method": handler.command, "path": handler.path,
-                              "host": handler.headers.get("Host"), "body": body})
+        self.requests.append(
+            {
+                "method": handler.command,
+                "path": handler.path,
+                "host": handler.headers.get("Host"),
+                "body": body,
+            }
+        )
         if self.drop_reused and seen >= 1:
             handler.close_connection = True
             return
@@ -165,7 +183,7 @@ class CountingServer(object):
         self.httpd.server_close()
 
 
-class ScriptedClient(object):
+class ScriptedClient:
     """Stands in for PlanClient: answers from scripts, counts every call (= I/O)."""
 
     timeout = 0.5
@@ -200,6 +218,7 @@ def made():
         client = BackgroundClient(*args, **kwargs)
         clients.append(client)
         return client
+
     yield make
     for client in clients:
         client.close(timeout=0.1)
@@ -229,38 +248,61 @@ def make_tls(tmp_path, name=TEST_HOST):
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jq2qmt test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(days=1))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
-                                       key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, key_cert_sign=True, crl_sign=True,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                         critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = (tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem")
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return paths
 
 
@@ -283,8 +325,10 @@ def test_keep_alive_reuses_one_connection():
     try:
         session = HttpSession()
         url = "http://127.0.0.1:%d/api" % server.port
-        answers = [session.get(url, headers={"X-A": "1"}, params={"wait": "0"}, timeout=(1, 1))
-                   for _ in range(3)]
+        answers = [
+            session.get(url, headers={"X-A": "1"}, params={"wait": "0"}, timeout=(1, 1))
+            for _ in range(3)
+        ]
         answers.append(session.post(url, data=b'{"k": 1}', timeout=(1, 1)))
         assert [a.status_code for a in answers] == [200, 200, 200, 200]
         assert answers[0].headers.get("etag") == '"e1"' and answers[0].headers["ETAG"] == '"e1"'
@@ -304,8 +348,11 @@ def test_a_kept_alive_connection_closed_by_the_server_is_reopened_once(how):
         url = "http://127.0.0.1:%d/x" % server.port
         assert session.get(url, timeout=(1, 1)).status_code == 200
         if how == "close_idle":
-            assert wait_for(lambda: session._connections[("http", "127.0.0.1", server.port)]
-                            .sock.closed_by_peer())
+            assert wait_for(
+                lambda: session._connections[
+                    ("http", "127.0.0.1", server.port)
+                ].sock.closed_by_peer()
+            )
         assert session.get(url, timeout=(1, 1)).status_code == 200
         assert server.accepted == 2
         # drop_reused: the request the server dropped went out once more on a new connection
@@ -338,8 +385,13 @@ def test_overall_deadline_holds_against_a_trickling_server():
 def test_the_host_name_is_resolved_once(fx, plan_server):
     calls = []
     session = HttpSession(resolver=local_resolver(calls, delay=0.2))
-    client = PlanClient("http://%s:%d" % (TEST_HOST, plan_server.port), fx.TOKEN, fx.ACCOUNT,
-                        timeout=1.0, session=session)
+    client = PlanClient(
+        "http://%s:%d" % (TEST_HOST, plan_server.port),
+        fx.TOKEN,
+        fx.ACCOUNT,
+        timeout=1.0,
+        session=session,
+    )
     plan_server.set_plan(fx.make_plan({"600000.SH": 100}))
     first = client.fetch_plan()
     client.fetch_plan(first.etag)
@@ -371,8 +423,7 @@ def test_the_host_name_is_resolved_again_after_repeated_connect_failures(fx, pla
     assert len(calls) == 2
 
 
-def test_tls_with_an_explicit_ca_checks_the_name_and_sends_the_original_host(tmp_path,
-                                                                           monkeypatch):
+def test_tls_with_an_explicit_ca_checks_the_name_and_sends_the_original_host(tmp_path, monkeypatch):
     ca, cert, key = make_tls(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
@@ -387,8 +438,13 @@ def test_tls_with_an_explicit_ca_checks_the_name_and_sends_the_original_host(tmp
         assert server.requests[0]["host"] == "%s:%d" % (TEST_HOST, server.port)
         # the default trust store does not know the test CA: refused, and the
         # follower's error names the certificate problem
-        client = PlanClient("https://%s:%d" % (TEST_HOST, server.port), "t", "a", timeout=2,
-                            session=HttpSession(resolver=local_resolver()))
+        client = PlanClient(
+            "https://%s:%d" % (TEST_HOST, server.port),
+            "t",
+            "a",
+            timeout=2,
+            session=HttpSession(resolver=local_resolver()),
+        )
         with pytest.raises(FetchError) as err:
             client.fetch_plan()
         assert "unreachable" in str(err.value) and "CERTIFICATE_VERIFY_FAILED" in str(err.value)
@@ -448,8 +504,13 @@ def test_a_request_in_flight_too_long_raises_server_not_answering(fx, plan_serve
         release.wait(10)
         return local_resolver()(host, port)
 
-    client = PlanClient("http://%s:%d" % (TEST_HOST, plan_server.port), fx.TOKEN, fx.ACCOUNT,
-                        timeout=0.5, session=HttpSession(resolver=stuck_dns))
+    client = PlanClient(
+        "http://%s:%d" % (TEST_HOST, plan_server.port),
+        fx.TOKEN,
+        fx.ACCOUNT,
+        timeout=0.5,
+        session=HttpSession(resolver=stuck_dns),
+    )
     plan_server.set_plan(fx.make_plan({"600000.SH": 100}))
     clock = Seconds()
     bg = made(client, mode="thread", clock=clock)
@@ -505,8 +566,15 @@ def test_backoff_stops_all_requests_until_it_is_over(fx, plan_server, made):
         bg.fetch_plan(None)
     assert bg.settle(5)
     requests = plan_server.plan_requests
-    for expected_requests, wait in [(1, 0.0), (1, 0.9), (2, 0.2), (2, 1.9), (3, 0.2),
-                                    (3, 3.9), (4, 0.2)]:
+    for expected_requests, wait in [
+        (1, 0.0),
+        (1, 0.9),
+        (2, 0.2),
+        (2, 1.9),
+        (3, 0.2),
+        (3, 3.9),
+        (4, 0.2),
+    ]:
         clock.advance(wait)
         fails()
         assert len(requests) == expected_requests, (wait, len(requests))
@@ -530,8 +598,7 @@ def test_failure_logs_are_throttled_to_one_a_minute_with_a_count(made):
     bg = made(client, mode="inline", clock=clock, log=logs.append)
     at = []
     for _ in range(11):
-        while bg.status()["backoff_until"] is not None and \
-                clock.now < bg.status()["backoff_until"]:
+        while bg.status()["backoff_until"] is not None and clock.now < bg.status()["backoff_until"]:
             with pytest.raises(FetchError):  # no I/O while backing off
                 bg.fetch_plan('"v"')
             clock.advance(0.5)
@@ -592,9 +659,13 @@ def test_a_full_outbox_drops_heartbeats_first(fx, plan_server, made):
     bg = made(plan_client(fx, plan_server), mode="thread", clock=clock, max_outbox=3)
     bg.send_report({"kind": "round", "round_id": "r0"})
     assert bg.settle(5) is False  # r0 failed and waits at the head
-    for payload in ({"kind": "heartbeat", "n": 1}, {"kind": "round", "round_id": "r1"},
-                    {"kind": "heartbeat", "n": 2}, {"kind": "round", "round_id": "r2"},
-                    {"kind": "round", "round_id": "r3"}):
+    for payload in (
+        {"kind": "heartbeat", "n": 1},
+        {"kind": "round", "round_id": "r1"},
+        {"kind": "heartbeat", "n": 2},
+        {"kind": "round", "round_id": "r2"},
+        {"kind": "round", "round_id": "r3"},
+    ):
         bg.send_report(payload)
     plan_server.mode = "ok"
     clock.advance(1.01)
@@ -644,8 +715,7 @@ def test_long_poll_runs_in_the_background(fx, plan_server, made):
 
 
 # ---- modes --------------------------------------------------------------------------------
-def test_auto_falls_back_to_inline_when_a_thread_cannot_start(fx, plan_server, made,
-                                                              monkeypatch):
+def test_auto_falls_back_to_inline_when_a_thread_cannot_start(fx, plan_server, made, monkeypatch):
     def refuse(self):
         raise RuntimeError("can't start new thread")
 
@@ -697,8 +767,10 @@ def test_inline_is_bounded_by_the_timeout_and_honours_the_backoff(fx, hung_serve
     assert isinstance(outcome, FetchError) and "unreachable" in str(outcome)
     assert took < 2 * 0.2 + 0.5  # connect + read timeout, plus scheduling slack
     assert client.session.connects == 1
-    for call in (lambda: bg.fetch_plan('"v"'),
-                 lambda: bg.send_report({"kind": "round", "round_id": "r"})):
+    for call in (
+        lambda: bg.fetch_plan('"v"'),
+        lambda: bg.send_report({"kind": "round", "round_id": "r"}),
+    ):
         took, outcome = timed(call)
         assert took < CALL_BUDGET  # backing off: no I/O at all
     assert client.session.connects == 1 and bg.status()["outbox"] == 1
@@ -728,9 +800,16 @@ def test_status_settle_and_close(fx, plan_server, made):
     clock = Seconds()
     bg = made(plan_client(fx, plan_server), mode="thread", clock=clock)
     status = bg.status()
-    assert status == {"mode": "thread", "in_flight_seconds": None, "failures": 0,
-                      "backoff_until": None, "outbox": 0, "sent": 0, "dropped": 0,
-                      "last_error": None}
+    assert status == {
+        "mode": "thread",
+        "in_flight_seconds": None,
+        "failures": 0,
+        "backoff_until": None,
+        "outbox": 0,
+        "sent": 0,
+        "dropped": 0,
+        "last_error": None,
+    }
     bg.send_report({"kind": "heartbeat", "follower": {}})
     assert bg.settle(5) is True and bg.status()["sent"] == 1
     bg.close()
@@ -767,12 +846,19 @@ def test_both_modes_run_on_python36(fx, plan_server):
         print(json.dumps(out))
     """)
     env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
-    res = subprocess.run([python, "-c", script, plan_server.url, fx.TOKEN, fx.ACCOUNT],
-                         capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(
+        [python, "-c", script, plan_server.url, fx.TOKEN, fx.ACCOUNT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     version = plan["plan_version"]
-    assert json.loads(res.stdout) == {"thread": [200, version, True, "thread"],
-                                      "inline": [200, version, True, "inline"]}
+    assert json.loads(res.stdout) == {
+        "thread": [200, version, True, "thread"],
+        "inline": [200, version, True, "inline"],
+    }
     assert [r["mode"] for r in plan_server.reports] == ["thread", "inline"]
 
 
@@ -807,21 +893,31 @@ def test_tls_keep_alive_and_the_deadline_hold_on_python36(tmp_path):
     """)
     env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
     try:
-        res = subprocess.run([python, "-c", script, str(ca), TEST_HOST, str(tls.port),
-                              trickle.url + "/plan"],
-                             capture_output=True, text=True, env=env, timeout=120)
+        res = subprocess.run(
+            [python, "-c", script, str(ca), TEST_HOST, str(tls.port), trickle.url + "/plan"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
     finally:
         tls.close()
         trickle.close()
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout) == {"statuses": [200, 200], "connects": 1,
-                                      "untrusted": "SSLError", "trickled": "timeout"}
+    assert json.loads(res.stdout) == {
+        "statuses": [200, 200],
+        "connects": 1,
+        "untrusted": "SSLError",
+        "trickled": "timeout",
+    }
     assert tls.accepted == 2 and tls.requests[0]["host"] == "%s:%d" % (TEST_HOST, tls.port)
 
 
 def test_the_network_modules_are_python36_compatible():
     from jq2qmt.clients import bundle
 
-    paths = [bundle.module_path("jq2qmt.follower.%s" % name)
-             for name in ("client", "http_session", "background")]
+    paths = [
+        bundle.module_path("jq2qmt.follower.%s" % name)
+        for name in ("client", "http_session", "background")
+    ]
     assert bundle.py36_violations(paths) == ""

@@ -33,13 +33,16 @@ def test_fault_after_a_good_plan_does_not_trade_on_the_cached_one(fx, plan_serve
     assert len(exchange.orders()) == 1
 
 
-@pytest.mark.parametrize("body", [
-    b"[]",
-    b'{"plan_version": "v1"}',
-    b'{"plan_version": "v1", "paused": false, "dry_run": false, "targets": "600000.SH",'
-    b' "follow": {"mode": "ratio", "strategies": {}}}',
-    b"null",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'{"plan_version": "v1"}',
+        b'{"plan_version": "v1", "paused": false, "dry_run": false, "targets": "600000.SH",'
+        b' "follow": {"mode": "ratio", "strategies": {}}}',
+        b"null",
+    ],
+)
 def test_malformed_plan_sends_nothing(fx, plan_server, exchange, clock, body):
     _held_account(fx, exchange)
     plan_server.mode = "raw"
@@ -147,8 +150,15 @@ def test_queued_reports_drain_a_few_per_round(fx, plan_server, exchange, clock):
     plan_server.set_plan(fx.make_plan({}))
     follower = fx.make_follower(exchange, plan_server, clock)
     for i in range(12):
-        follower.queue.append({"kind": "round", "round_id": "old-%d" % i, "status": "error",
-                               "plan_version": None, "errors": ["x"]})
+        follower.queue.append(
+            {
+                "kind": "round",
+                "round_id": "old-%d" % i,
+                "status": "error",
+                "plan_version": None,
+                "errors": ["x"],
+            }
+        )
     follower.run_round()
     assert len(follower.queue) == 12 + 1 - 5
     clock.advance(1)

@@ -81,8 +81,12 @@ def test_journal_unreadable_or_unwritable_falls_back_to_memory(tmp_path):
     assert journal.save("2026-11-25", {"pending": {}}) is False and journal.error
     # a re-run in the same interpreter still finds the state
     rerun = Journal(str(blocked / "j.json"), "8886660057", memory=memory)
-    assert rerun.load("2026-11-25") == {"account": "8886660057", "day": "2026-11-25",
-                                        "format": 1, "pending": {}}
+    assert rerun.load("2026-11-25") == {
+        "account": "8886660057",
+        "day": "2026-11-25",
+        "format": 1,
+        "pending": {},
+    }
 
 
 def test_unlisted_order_stays_in_flight_and_is_reported_once(fx, plan_server, exchange, clock):
@@ -97,8 +101,9 @@ def test_unlisted_order_stays_in_flight_and_is_reported_once(fx, plan_server, ex
     assert len([e for e in errors if "未出现在委托列表" in e]) == 1
 
 
-def test_rerun_and_restart_find_the_orders_of_the_earlier_run(tmp_path, fx, plan_server,
-                                                             exchange, clock):
+def test_rerun_and_restart_find_the_orders_of_the_earlier_run(
+    tmp_path, fx, plan_server, exchange, clock
+):
     plan_server.set_plan(fx.make_plan({"600000.SH": 1000, "000001.SZ": 500}))
     broker = LaggingBroker(exchange, clock, hide=5)
     memory = {}
@@ -118,8 +123,9 @@ def test_rerun_and_restart_find_the_orders_of_the_earlier_run(tmp_path, fx, plan
     assert fx.holdings(exchange) == {"600000.SH": 1000, "000001.SZ": 500}
 
 
-def test_restarted_client_with_empty_remarks_still_knows_our_orders(tmp_path, fx, plan_server,
-                                                                   clock):
+def test_restarted_client_with_empty_remarks_still_knows_our_orders(
+    tmp_path, fx, plan_server, clock
+):
     exchange = fx.make_exchange(auto_match=False)
     plan_server.set_plan(fx.make_plan({"600000.SH": 1000}))
     broker = LaggingBroker(exchange, clock)
@@ -159,8 +165,7 @@ def test_a_code_that_just_traded_waits_for_the_holdings(fx, plan_server, exchang
     broker = LaggingBroker(exchange, clock)
     follower = _follower(fx, plan_server, broker, clock)
     follower.run_round()
-    stale = [{"code": "600000.SH", "volume": 0, "can_use_volume": 0, "avg_cost": 0.0,
-              "name": ""}]
+    stale = [{"code": "600000.SH", "volume": 0, "can_use_volume": 0, "avg_cost": 0.0, "name": ""}]
     broker.positions = lambda: [p for p in stale if p["volume"]]  # holdings not updated yet
     clock.advance(1)
     report = follower.run_round()
@@ -192,7 +197,8 @@ def test_stale_quote_skips_its_code_in_session(fx, plan_server, exchange, clock)
     quotes = broker.quotes
     broker.quotes = lambda codes: dict(
         (c, dict(q, timetag=(old if c == "600000.SH" else fresh).strftime("%Y%m%d %H:%M:%S")))
-        for c, q in quotes(codes).items())
+        for c, q in quotes(codes).items()
+    )
     report = _follower(fx, plan_server, broker, clock).run_round()
     assert [p["code"] for p in report["placed"]] == ["000001.SZ"]
     assert [(s["code"], s["reason"]) for s in report["skipped"]] == [("600000.SH", "stale_quote")]
@@ -228,9 +234,20 @@ def test_unnumbered_manual_orders_do_not_break_the_round(fx, plan_server, exchan
     # orders typed by hand in QMT have no 合同编号 until the counter reports them
     plan_server.set_plan(fx.make_plan({"600000.SH": 1000}))
     broker = PaperBroker(exchange)
-    manual = [{"order_id": None, "code": c, "side": "buy", "volume": 100, "traded_volume": 0,
-               "price": 9.0, "status": 49, "status_msg": "", "remark": ""}
-              for c in ("600036.SH", "000001.SZ")]
+    manual = [
+        {
+            "order_id": None,
+            "code": c,
+            "side": "buy",
+            "volume": 100,
+            "traded_volume": 0,
+            "price": 9.0,
+            "status": 49,
+            "status_msg": "",
+            "remark": "",
+        }
+        for c in ("600036.SH", "000001.SZ")
+    ]
     broker.orders = lambda: [dict(o) for o in manual]
     report = _follower(fx, plan_server, broker, clock).run_round()
     assert report["errors"] == [] and [p["code"] for p in report["placed"]] == ["600000.SH"]

@@ -55,19 +55,30 @@ class CrashingBroker(PaperBroker):
 TARGET = {"600000.SH": 1000, "000001.SZ": 500, "600036.SH": 200}
 
 
-@pytest.mark.parametrize("method,nth,after", [
-    ("positions", 1, False), ("asset", 1, False), ("orders", 1, False),
-    ("quotes", 1, False), ("place", 1, False), ("place", 1, True), ("place", 2, True),
-    ("orders", 2, False), ("cancel", 1, False), ("cancel", 1, True),
-])
+@pytest.mark.parametrize(
+    "method,nth,after",
+    [
+        ("positions", 1, False),
+        ("asset", 1, False),
+        ("orders", 1, False),
+        ("quotes", 1, False),
+        ("place", 1, False),
+        ("place", 1, True),
+        ("place", 2, True),
+        ("orders", 2, False),
+        ("cancel", 1, False),
+        ("cancel", 1, True),
+    ],
+)
 def test_restart_at_any_step_never_duplicates(fx, plan_server, clock, method, nth, after):
     exchange = fx.make_exchange(auto_match=False)
     exchange.set_position("600036.SH", 200)
     plan_server.set_plan(fx.make_plan(TARGET))
     # an order left over from an earlier round that the engine wants cancelled
     exchange.place_order("600036.SH", "sell", 100, 40.5, remark="jq1125093000-01.0")
-    crashing = fx.make_follower(exchange, plan_server, clock,
-                                broker=CrashingBroker(exchange, method, nth, after))
+    crashing = fx.make_follower(
+        exchange, plan_server, clock, broker=CrashingBroker(exchange, method, nth, after)
+    )
     with pytest.raises(Killed):
         for _ in range(3):
             crashing.run_round()
@@ -89,8 +100,9 @@ def test_restart_at_any_step_never_duplicates(fx, plan_server, clock, method, nt
 
 def test_unfilled_orders_are_repriced_within_the_limit(fx, plan_server, clock):
     exchange = fx.make_exchange(auto_match=False)
-    plan_server.set_plan(fx.make_plan({"600000.SH": 1000},
-                                      settings={"order_timeout": 30, "max_reprices": 2}))
+    plan_server.set_plan(
+        fx.make_plan({"600000.SH": 1000}, settings={"order_timeout": 30, "max_reprices": 2})
+    )
     follower = fx.make_follower(exchange, plan_server, clock)
     assert len(follower.run_round()["placed"]) == 1
     for attempt in range(2):
@@ -221,8 +233,7 @@ def test_client_works_without_requests(fx, plan_server, exchange, clock):
 
     plan = fx.make_plan({"600000.SH": 100})
     plan_server.set_plan(plan)
-    client = PlanClient(plan_server.url, fx.TOKEN, fx.ACCOUNT, timeout=0.5,
-                        session=HttpSession())
+    client = PlanClient(plan_server.url, fx.TOKEN, fx.ACCOUNT, timeout=0.5, session=HttpSession())
     first = client.fetch_plan()
     assert first.status == 200 and first.plan == plan
     assert client.fetch_plan(first.etag).status == 304

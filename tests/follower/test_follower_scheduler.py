@@ -13,12 +13,20 @@ def at(hh, mm, ss=0, day=WED):
     return datetime.datetime.combine(day, datetime.time(hh, mm, ss))
 
 
-@pytest.mark.parametrize("when,open_,pre", [
-    (at(9, 29, 59), False, True), (at(9, 30), True, False), (at(11, 29, 59), True, False),
-    (at(11, 30), False, False), (at(13, 0), True, False), (at(14, 57), False, False),
-    (at(8, 59), False, False), (at(9, 0), False, True),
-    (at(10, 0, day=datetime.date(2026, 11, 29)), False, False),  # Sunday
-])
+@pytest.mark.parametrize(
+    "when,open_,pre",
+    [
+        (at(9, 29, 59), False, True),
+        (at(9, 30), True, False),
+        (at(11, 29, 59), True, False),
+        (at(11, 30), False, False),
+        (at(13, 0), True, False),
+        (at(14, 57), False, False),
+        (at(8, 59), False, False),
+        (at(9, 0), False, True),
+        (at(10, 0, day=datetime.date(2026, 11, 29)), False, False),  # Sunday
+    ],
+)
 def test_sessions_and_preopen(when, open_, pre):
     sessions = scheduler.parse_sessions(None)
     assert scheduler.in_session(when, sessions) is open_
@@ -53,8 +61,7 @@ def test_validate_plan_fills_defaults_and_refuses_bad_settings(fx):
     del plan["settings"]
     settings = safety.validate_plan(plan)
     assert settings["order_timeout"] == 30 and settings["sessions"][0][0] == datetime.time(9, 30)
-    for key, value in (("ignore", "600000.SH"), ("max_turnover", "high"),
-                       ("sessions", [["9:30"]])):
+    for key, value in (("ignore", "600000.SH"), ("max_turnover", "high"), ("sessions", [["9:30"]])):
         bad = fx.make_plan({}, settings={key: value})
         with pytest.raises(safety.PlanError):
             safety.validate_plan(bad)
@@ -105,16 +112,30 @@ def test_holidays_do_not_touch_other_days_and_weekends_never_trade():
 def test_validate_plan_reads_the_calendar(fx):
     plan = fx.make_plan({"600000.SH": 100})
     assert safety.validate_plan(plan)["holidays"] == frozenset()
-    plan["calendar"] = {"holidays": ["2026-10-01", "2026-10-02"], "from": "2026-01-01",
-                        "to": "2026-12-31", "source": "chinesecalendar 1.11.0", "known": True}
+    plan["calendar"] = {
+        "holidays": ["2026-10-01", "2026-10-02"],
+        "from": "2026-01-01",
+        "to": "2026-12-31",
+        "source": "chinesecalendar 1.11.0",
+        "known": True,
+    }
     assert safety.validate_plan(plan)["holidays"] == HOLIDAYS
 
 
-@pytest.mark.parametrize("calendar", [
-    [], "2026-10-01", {"holidays": "2026-10-01"}, {"holidays": ["2026-13-01"]},
-    {"holidays": ["2026-10-1"]}, {"holidays": [20261001]}, {"holidays": ["２０２６-10-01"]},
-    {"holidays": ["2026-10-01"], "from": "yesterday"}, {"holidays": [], "known": "yes"},
-])
+@pytest.mark.parametrize(
+    "calendar",
+    [
+        [],
+        "2026-10-01",
+        {"holidays": "2026-10-01"},
+        {"holidays": ["2026-13-01"]},
+        {"holidays": ["2026-10-1"]},
+        {"holidays": [20261001]},
+        {"holidays": ["２０２６-10-01"]},
+        {"holidays": ["2026-10-01"], "from": "yesterday"},
+        {"holidays": [], "known": "yes"},
+    ],
+)
 def test_validate_plan_refuses_a_malformed_calendar(fx, calendar):
     plan = fx.make_plan({"600000.SH": 100})
     plan["calendar"] = calendar

@@ -22,7 +22,7 @@ SHORT = 0.3  # s: call deadline in the tests where miniQMT never answers
 NORMAL = 5.0  # s: elsewhere (a loaded test machine must not turn answers into timeouts)
 
 
-class Ticker(object):
+class Ticker:
     """A monotonic clock the test moves (retry and cancel intervals); real time passes too."""
 
     def __init__(self):
@@ -63,8 +63,14 @@ def connect(sim, fx, ticker):
         options.setdefault("connect_timeout", NORMAL)
         options.setdefault("data_timeout", NORMAL)
         messages = []
-        adapter = MiniQmtBroker("C:/QMT/userdata_mini", fx.ACCOUNT, session_id=123,
-                                log=messages.append, monotonic=ticker, **options)
+        adapter = MiniQmtBroker(
+            "C:/QMT/userdata_mini",
+            fx.ACCOUNT,
+            session_id=123,
+            log=messages.append,
+            monotonic=ticker,
+            **options,
+        )
         adapter.messages = messages
         made.append(adapter)
         return adapter.connect()
@@ -88,11 +94,14 @@ def logged(broker, text):
 
 
 # ---- a query answered None is a failed query ------------------------------------------------
-@pytest.mark.parametrize("kind, call, text", [
-    ("positions", "positions", "查询持仓失败（xtquant 返回 None）"),
-    ("orders", "orders", "查询委托失败（xtquant 返回 None）"),
-    ("asset", "asset", "查询资产失败（xtquant 返回 None）"),
-])
+@pytest.mark.parametrize(
+    "kind, call, text",
+    [
+        ("positions", "positions", "查询持仓失败（xtquant 返回 None）"),
+        ("orders", "orders", "查询委托失败（xtquant 返回 None）"),
+        ("asset", "asset", "查询资产失败（xtquant 返回 None）"),
+    ],
+)
 def test_a_query_answered_none_is_a_broker_error(connect, sim, kind, call, text):
     broker = connect()
     sim.query_none.add(kind)
@@ -149,7 +158,8 @@ def test_an_unanswered_query_times_out_and_reconnects_with_a_new_session(connect
 
 
 def test_an_unanswered_order_is_tracked_by_remark_and_not_sent_twice(
-        connect, sim, fx, plan_server, clock, ticker):
+    connect, sim, fx, plan_server, clock, ticker
+):
     broker = connect(retry_interval=5.0)
     plan_server.set_plan(fx.make_plan({"600000.SH": 1000, "600036.SH": 1000}))
     follower = fx.make_follower(sim.exchange, plan_server, clock, broker=broker)
@@ -210,7 +220,8 @@ def test_a_stuck_xtdata_call_fails_the_round_and_is_not_stacked(connect, sim):
 # ---- pushes after the call returned ------------------------------------------------------
 @pytest.mark.parametrize("lag", [None, "open", "missing"])
 def test_an_order_rejected_after_it_got_an_id_is_seen_as_rejected(
-        connect, sim, fx, plan_server, clock, lag):
+    connect, sim, fx, plan_server, clock, lag
+):
     broker = connect()
     sim.async_reject["600000.SH"] = "[COUNTER] 资金可用余额不足"
     sim.reject_lag = lag  # "open": miniQMT still lists it as 50; "missing": not listed yet
@@ -221,12 +232,14 @@ def test_an_order_rejected_after_it_got_an_id_is_seen_as_rejected(
     assert [p["code"] for p in placed] == ["600000.SH"] and placed[0]["order_id"].isdigit()
     wait_for(lambda: logged(broker, "委托失败"))
     request_seq = [seq for _, kind, seq, _ in sim.requests if kind == "order"][0]
-    assert "order_id=%s seq=%s" % (placed[0]["order_id"], request_seq) in \
-        logged(broker, "委托失败")[0]
+    assert (
+        "order_id=%s seq=%s" % (placed[0]["order_id"], request_seq) in logged(broker, "委托失败")[0]
+    )
     clock.advance(1)
     report = follower.run_round()
     assert [(r["code"], r["reason"], r["order_id"]) for r in report["rejected"]] == [
-        ("600000.SH", "[COUNTER] 资金可用余额不足", placed[0]["order_id"])]
+        ("600000.SH", "[COUNTER] 资金可用余额不足", placed[0]["order_id"])
+    ]
     order = [o for o in broker.orders() if o["code"] == "600000.SH"][0]
     assert (order["status"], order["side"], order["remark"]) == (57, "buy", placed[0]["remark"])
 
@@ -294,8 +307,15 @@ def test_native_objects_are_read_as_they_come(connect, sim):
     broker = connect()
     raw = broker.trader.query_stock_positions(broker.account)
     assert type(raw[0]).__name__ == "Native" and raw[0].float_profit == 5000.0
-    assert broker.positions() == [{"code": "600036.SH", "volume": 1000, "can_use_volume": 1000,
-                                   "avg_cost": 35.0, "name": "招商银行"}]
+    assert broker.positions() == [
+        {
+            "code": "600036.SH",
+            "volume": 1000,
+            "can_use_volume": 1000,
+            "avg_cost": 35.0,
+            "name": "招商银行",
+        }
+    ]
     assert broker.asset()["total_asset"] == 140000.0
 
 
@@ -306,7 +326,9 @@ def test_the_side_comes_from_offset_flag_then_order_type(connect, sim, order_typ
     broker.place("600000.SH", "buy", 100, 9.9, "jq1125100000-01.1")
     sim.order_type_value, sim.offset_flag_value = order_type, offset_flag
     assert [(o["code"], o["side"]) for o in broker.orders()] == [
-        ("600036.SH", "sell"), ("600000.SH", "buy")]
+        ("600036.SH", "sell"),
+        ("600000.SH", "buy"),
+    ]
 
 
 def test_the_side_is_read_from_offset_flag_even_when_order_type_disagrees(connect, sim):
@@ -334,18 +356,19 @@ def test_loading_xtquant_skips_its_pypi_version_check(sim):
     import subprocess
     import sys
 
-    code = "\n".join([
-        "import requests, sys",
-        "calls = []",
-        "requests.get = lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(OSError())",
-        "from jq2qmt.brokers import miniqmt",
-        "package = miniqmt.xtquant_package()",
-        "import xtquant.xttype, xtquant.xtconstant",
-        "assert sys.modules['xtquant'] is package and package.__jq2qmt_shell__",
-        "print(calls, package.__version__, hasattr(package, 'check_for_update'))",
-    ])
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60)
+    code = "\n".join(
+        [
+            "import requests, sys",
+            "calls = []",
+            "requests.get = lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(OSError())",
+            "from jq2qmt.brokers import miniqmt",
+            "package = miniqmt.xtquant_package()",
+            "import xtquant.xttype, xtquant.xtconstant",
+            "assert sys.modules['xtquant'] is package and package.__jq2qmt_shell__",
+            "print(calls, package.__version__, hasattr(package, 'check_for_update'))",
+        ]
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     calls, version, has_check = out.stdout.split()
     assert (calls, has_check) == ("[]", "False") and version.startswith("xtquant_")

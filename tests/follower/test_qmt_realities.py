@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 import qmt_scenarios as sc
+
 from jq2qmt.clients import export_qmt
 from testkit import py36_python
 
@@ -24,8 +24,15 @@ def export_for(tmp_path, plan_server, hung_server, fx):
     def export(name):
         plan_server.set_plan(fx.make_plan(sc.plan_targets(name)))
         url = hung_server.url if name == "hung_server" else plan_server.url
-        return export_qmt.export_qmt(tmp_path / "out", url, fx.TOKEN, sc.ACCOUNT, timeout=0.5,
-                                     journal_dir=str(tmp_path / "journal"))
+        return export_qmt.export_qmt(
+            tmp_path / "out",
+            url,
+            fx.TOKEN,
+            sc.ACCOUNT,
+            timeout=0.5,
+            journal_dir=str(tmp_path / "journal"),
+        )
+
     return export
 
 
@@ -111,11 +118,14 @@ def test_exported_file_survives(name, export_for, plan_server):
 def test_exported_file_survives_on_cpython36(name, export_for, plan_server):
     python = py36_python()
     path = export_for(name)
-    out = subprocess.run([python, str(HARNESS), str(SRC), name, str(path)],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [python, str(HARNESS), str(SRC), name, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     line = [x for x in out.stdout.splitlines() if x.startswith("FACTS ")][-1]
-    facts = json.loads(line[len("FACTS "):])
+    facts = json.loads(line[len("FACTS ") :])
     assert facts["python"].startswith("3.6.")
     CHECKS[name](facts, plan_server)
-

@@ -6,6 +6,7 @@ from sqlalchemy import MetaData
 from jq2qmt.store.db import Database
 from testkit import backend_url
 
+
 def drop_everything(url):
     """Leave the database with no tables at all (the shared fixtures rebuild it later)."""
     db = Database(url)
@@ -47,7 +48,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class Receiver(object):
+class Receiver:
     """An HTTP server on 127.0.0.1 that records every POST and answers `reply` (JSON)."""
 
     def __init__(self):
@@ -59,7 +60,9 @@ class Receiver(object):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                receiver.requests.put({"path": self.path, "headers": dict(self.headers), "body": body})
+                receiver.requests.put(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 data = _json.dumps(receiver.reply).encode("utf-8")
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -94,7 +97,7 @@ def receiver():
     rec.close()
 
 
-class SmtpSink(object):
+class SmtpSink:
     """aiosmtpd on 127.0.0.1 keeping every message it receives."""
 
     def __init__(self):
@@ -103,7 +106,7 @@ class SmtpSink(object):
         self.messages = queue.Queue()
         sink = self
 
-        class Handler(object):
+        class Handler:
             async def handle_DATA(self, server, session, envelope):
                 sink.messages.put(envelope)
                 return "250 OK"

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 from jq2qmt.cli import main
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX; Windows skips chmod")
+pytestmark = pytest.mark.skipif(
+    os.name != "posix", reason="file modes are POSIX; Windows skips chmod"
+)
 
 
 def mode(path):
@@ -28,8 +30,9 @@ def open_umask():
 
 
 def dump(instance, path):
-    result = CliRunner().invoke(main, ["db", "dump", str(path), "--instance", str(instance.path)],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["db", "dump", str(path), "--instance", str(instance.path)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     return path
 
@@ -37,11 +40,20 @@ def dump(instance, path):
 def test_a_dump_is_owner_only_with_any_umask(db_url, instance, tmp_path, open_umask):
     from jq2qmt.notify.settings import set_channel
 
-    set_channel(instance.db(), "ding", "dingtalk", {
-        "url": "https://oapi.dingtalk.com/robot/send?access_token=SEC-TOKEN-xyz", "secret": "SEC-DINGTALK-SECRET-abc123"})
+    set_channel(
+        instance.db(),
+        "ding",
+        "dingtalk",
+        {
+            "url": "https://oapi.dingtalk.com/robot/send?access_token=SEC-TOKEN-xyz",
+            "secret": "SEC-DINGTALK-SECRET-abc123",
+        },
+    )
     fresh = dump(instance, tmp_path / "fresh.jsonl")
     assert mode(fresh) == 0o600
-    assert "SEC-DINGTALK-SECRET-abc123" in fresh.read_text(encoding="utf-8")  # what makes it sensitive
+    assert "SEC-DINGTALK-SECRET-abc123" in fresh.read_text(
+        encoding="utf-8"
+    )  # what makes it sensitive
     existing = tmp_path / "existing.jsonl"
     existing.write_text("old")
     os.chmod(str(existing), 0o666)
@@ -75,7 +87,9 @@ def test_log_files_and_folders_are_owner_only(tmp_path, open_umask, monkeypatch)
 def test_init_makes_the_keys_folder_owner_only(tmp_path, open_umask, rsa_private_pem):
     from jq2qmt.instance import init_instance
 
-    result = init_instance(tmp_path / "inst", admin_password="Correct-Horse-2026", jq_private_key_pem=rsa_private_pem)
+    result = init_instance(
+        tmp_path / "inst", admin_password="Correct-Horse-2026", jq_private_key_pem=rsa_private_pem
+    )
     keys = result.settings.jq_private_key_path.parent
     assert keys.name == "keys" and mode(keys) == 0o700
     assert mode(result.settings.jq_private_key_path) == 0o600

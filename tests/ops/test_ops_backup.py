@@ -18,15 +18,41 @@ def _upload(db, payload, source="client:joinquant"):
 
 def fill(db):
     """Rows in every table, with values that are easy to get subtly wrong."""
-    _upload(db, {"strategy_name": "多因子 Alpha", "as_of": "2026-11-25T09:31:00.123456+08:00",
-                 "portfolio": {"total_value": 1000000.07, "cash": 0.1 + 0.2},
-                 "positions": [{"code": "600000.XSHG", "volume": 1200, "cost": 10.37, "name": "浦发银行"},
-                               {"code": "000001.XSHE", "volume": 300, "cost": 1 / 3.0}]})
-    _upload(db, {"strategy_name": "多因子 Alpha", "as_of": "2026-11-25T10:00:00+08:00",
-                 "positions": [{"code": "600000.SH", "volume": 100, "cost": 10.4}]})
-    _upload(db, {"strategy_name": "ADJUSTMENT_hand", "positions": [{"code": "688001.SH", "volume": -200, "cost": 52.123456789}]},
-            source="admin")
-    _upload(db, {"strategy_name": "gone", "positions": [{"code": "300750.SZ", "volume": 100, "cost": 190.5}]})
+    _upload(
+        db,
+        {
+            "strategy_name": "多因子 Alpha",
+            "as_of": "2026-11-25T09:31:00.123456+08:00",
+            "portfolio": {"total_value": 1000000.07, "cash": 0.1 + 0.2},
+            "positions": [
+                {"code": "600000.XSHG", "volume": 1200, "cost": 10.37, "name": "浦发银行"},
+                {"code": "000001.XSHE", "volume": 300, "cost": 1 / 3.0},
+            ],
+        },
+    )
+    _upload(
+        db,
+        {
+            "strategy_name": "多因子 Alpha",
+            "as_of": "2026-11-25T10:00:00+08:00",
+            "positions": [{"code": "600000.SH", "volume": 100, "cost": 10.4}],
+        },
+    )
+    _upload(
+        db,
+        {
+            "strategy_name": "ADJUSTMENT_hand",
+            "positions": [{"code": "688001.SH", "volume": -200, "cost": 52.123456789}],
+        },
+        source="admin",
+    )
+    _upload(
+        db,
+        {
+            "strategy_name": "gone",
+            "positions": [{"code": "300750.SZ", "volume": 100, "cost": 190.5}],
+        },
+    )
     repo.remove_strategy(db, "gone", "admin")
     credentials.create_token(db, "reader", "read")
     credentials.use_nonce(db, "joinquant", "nonce-1", 300)
@@ -34,8 +60,18 @@ def fill(db):
     accounts.add_account(db, "acct-1", name="实盘一号", mode="ratio")
     accounts.set_follow(db, "acct-1", "多因子 Alpha", ratio=0.5)
     accounts.update_account(db, "acct-1", {"dry_run": True})
-    accounts.save_report(db, "acct-1", {"kind": "round", "status": "ok", "round_id": "r1", "plan_version": "v1",
-                                        "placed": [{"code": "600000.SH", "volume": 100}], "rejected": []})
+    accounts.save_report(
+        db,
+        "acct-1",
+        {
+            "kind": "round",
+            "status": "ok",
+            "round_id": "r1",
+            "plan_version": "v1",
+            "placed": [{"code": "600000.SH", "volume": 100}],
+            "rejected": [],
+        },
+    )
 
 
 def contents(db):
@@ -51,7 +87,9 @@ def contents(db):
 def _rows(db, table):
     """Rows of `table` as {column: value}, read with the database's own columns."""
     with db.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text("SELECT * FROM %s ORDER BY id" % table)).mappings()]
+        return [
+            dict(r) for r in conn.execute(text("SELECT * FROM %s ORDER BY id" % table)).mappings()
+        ]
 
 
 def body_lines(path):
@@ -60,8 +98,19 @@ def body_lines(path):
 
 
 def test_value_encoding_round_trips_exactly():
-    values = [None, True, 0, -7, 2 ** 62, 0.1 + 0.2, 1e-300, "中文\n\"q\"", datetime(2026, 1, 2, 3, 4, 5, 678901),
-              b"\x00\xff", float("inf")]
+    values = [
+        None,
+        True,
+        0,
+        -7,
+        2**62,
+        0.1 + 0.2,
+        1e-300,
+        '中文\n"q"',
+        datetime(2026, 1, 2, 3, 4, 5, 678901),
+        b"\x00\xff",
+        float("inf"),
+    ]
     for value in values:
         decoded = backup.decode_value(json.loads(json.dumps(backup.encode_value(value))))
         assert decoded == value and type(decoded) is type(value)
@@ -71,9 +120,23 @@ def test_sqlite_to_mariadb_to_postgres_round_trip(instance, tmp_path, empty_data
     source = instance.db()
     fill(source)
     expected = contents(source)
-    assert all(expected[name] for name in ("strategies", "positions", "strategy_versions", "changes", "clients",
-                                          "nonces", "api_tokens", "admin_credentials", "auth_failures", "accounts",
-                                          "account_strategies", "account_reports"))
+    assert all(
+        expected[name]
+        for name in (
+            "strategies",
+            "positions",
+            "strategy_versions",
+            "changes",
+            "clients",
+            "nonces",
+            "api_tokens",
+            "admin_credentials",
+            "auth_failures",
+            "accounts",
+            "account_strategies",
+            "account_reports",
+        )
+    )
 
     first = tmp_path / "from-sqlite.jsonl"
     counts = backup.dump(source, first)
@@ -97,14 +160,23 @@ def test_sqlite_to_mariadb_to_postgres_round_trip(instance, tmp_path, empty_data
         # New writes after a restore get fresh ids (sequences moved past restored rows).
         for target in (mysql, postgres):
             assert migrate.is_up_to_date(target.engine)
-            result = _upload(target, {"strategy_name": "多因子 Alpha",
-                                      "positions": [{"code": "600000.SH", "volume": 300, "cost": 10.5}]})
+            result = _upload(
+                target,
+                {
+                    "strategy_name": "多因子 Alpha",
+                    "positions": [{"code": "600000.SH", "volume": 300, "cost": 10.5}],
+                },
+            )
             assert result.created and result.version == 3
             _upload(target, {"strategy_name": "brand new", "positions": []})
-            accounts.save_report(target, "acct-1", {"kind": "round", "status": "ok", "round_id": "r2"})
+            accounts.save_report(
+                target, "acct-1", {"kind": "round", "status": "ok", "round_id": "r2"}
+            )
             credentials.create_token(target, "after-restore", "read")
             with target.read() as session:
-                assert [h["version"] for h in repo.history(session, "多因子 Alpha")["versions"]][:1] == [3]
+                assert [h["version"] for h in repo.history(session, "多因子 Alpha")["versions"]][
+                    :1
+                ] == [3]
     finally:
         mysql.dispose()
         postgres.dispose()
@@ -149,7 +221,9 @@ def test_incomplete_or_foreign_files_change_nothing(instance, tmp_path):
     target = "sqlite:///" + (tmp_path / "t.sqlite3").as_posix()
 
     truncated = tmp_path / "truncated.jsonl"
-    truncated.write_text("\n".join(good.read_text(encoding="utf-8").splitlines()[:-3]) + "\n", encoding="utf-8")
+    truncated.write_text(
+        "\n".join(good.read_text(encoding="utf-8").splitlines()[:-3]) + "\n", encoding="utf-8"
+    )
     result = _cli("db", "restore", str(truncated), "--database-url", target)
     assert result.exit_code == 1 and "不完整" in result.output
 
@@ -161,7 +235,9 @@ def test_incomplete_or_foreign_files_change_nothing(instance, tmp_path):
 
 
 def test_dump_into_missing_folder_writes_nothing(instance, tmp_path):
-    result = _cli("db", "dump", str(tmp_path / "no" / "such" / "dir.jsonl"), "--instance", str(instance.path))
+    result = _cli(
+        "db", "dump", str(tmp_path / "no" / "such" / "dir.jsonl"), "--instance", str(instance.path)
+    )
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "no").exists()
 
@@ -178,12 +254,23 @@ def test_dump_of_an_older_schema_restores_and_upgrades(tmp_path):
     new = Database("sqlite:///" + (tmp_path / "new.sqlite3").as_posix())
     try:
         migrate.upgrade(old.engine, "0002")
-        _upload(old, {"strategy_name": "alpha", "positions": [{"code": "600000.SH", "volume": 100, "cost": 10.37}]})
-        with old.engine.begin() as conn:  # an account as the 0002 schema stores it (no ORM: the models are newer)
-            conn.execute(text(
-                "INSERT INTO accounts (account_id, name, mode, paused, dry_run, settings_json, revision, "
-                "created_at, updated_at) VALUES ('acct-1', 'acct-1', 'ratio', :f, :f, '{}', 1, :t, :t)"),
-                {"f": False, "t": "2026-11-01 01:00:00.000000"})  # SQLAlchemy's SQLite DATETIME text
+        _upload(
+            old,
+            {
+                "strategy_name": "alpha",
+                "positions": [{"code": "600000.SH", "volume": 100, "cost": 10.37}],
+            },
+        )
+        with (
+            old.engine.begin() as conn
+        ):  # an account as the 0002 schema stores it (no ORM: the models are newer)
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (account_id, name, mode, paused, dry_run, settings_json, revision, "
+                    "created_at, updated_at) VALUES ('acct-1', 'acct-1', 'ratio', :f, :f, '{}', 1, :t, :t)"
+                ),
+                {"f": False, "t": "2026-11-01 01:00:00.000000"},
+            )  # SQLAlchemy's SQLite DATETIME text
         path = tmp_path / "old.jsonl"
         backup.dump(old, path)
         assert backup.read_header(path)["schema"] == "0002"
@@ -199,7 +286,8 @@ def test_dump_of_an_older_schema_restores_and_upgrades(tmp_path):
         later = set(restored) - set(before)  # tables of the migrations after 0002
         assert {k: v for k, v in restored.items() if k not in later} == before
         assert {k: restored[k] for k in later if not k.startswith("notify_")} == {
-            k: [] for k in later if not k.startswith("notify_")}
+            k: [] for k in later if not k.startswith("notify_")
+        }
     finally:
         old.dispose()
         new.dispose()

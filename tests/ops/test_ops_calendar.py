@@ -23,7 +23,15 @@ def test_known_holidays_and_make_up_days():
     assert cal["known"] is True and cal["from"] == "2026-01-01"
     assert cal["source"].startswith("chinesecalendar ")
     # National Day and Spring Festival weekdays are closures.
-    for day in ("2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07", "2026-02-16", "2026-02-23"):
+    for day in (
+        "2026-10-01",
+        "2026-10-02",
+        "2026-10-05",
+        "2026-10-06",
+        "2026-10-07",
+        "2026-02-16",
+        "2026-02-23",
+    ):
         assert day in cal["holidays"]
     # Weekends are never listed (followers know them), even the holiday weekends, and
     # the Saturday make-up working day 2026-10-10 is not a trading day either: not listed.
@@ -43,7 +51,10 @@ def test_the_plan_calendar_is_small():
 
 def fake_library(last_year):
     """The shape `_library()` returns, for a package that knows 2024..last_year."""
-    days = set([D(y, 10, 1) for y in range(2024, last_year + 1)] + [D(y, 1, 1) for y in range(2024, last_year + 1)])
+    days = set(
+        [D(y, 10, 1) for y in range(2024, last_year + 1)]
+        + [D(y, 1, 1) for y in range(2024, last_year + 1)]
+    )
     return frozenset(days), 2024, last_year, "9.9"
 
 
@@ -90,6 +101,7 @@ def test_fingerprint_follows_the_content(monkeypatch):
 
 # ---- the watchdog counts silence in trading time only ------------------------------
 
+
 def _last_seen(instance, beijing):
     from sqlalchemy import update
 
@@ -99,8 +111,11 @@ def _last_seen(instance, beijing):
     accounts.add_account(db, "acct-1")
     accounts.save_report(db, "acct-1", {"kind": "heartbeat"})
     with db.write_once() as session:
-        session.execute(update(accounts.Account).where(accounts.Account.account_id == "acct-1")
-                        .values(last_seen=beijing - datetime.timedelta(hours=8)))
+        session.execute(
+            update(accounts.Account)
+            .where(accounts.Account.account_id == "acct-1")
+            .values(last_seen=beijing - datetime.timedelta(hours=8))
+        )
     return db
 
 
@@ -121,8 +136,9 @@ def test_watchdog_skips_holidays(instance):
     assert silent(datetime.datetime(2026, 10, 8, 9, 33)) == [("acct-1", 10)]
     # Weekdays only (the calendar not known): the holidays count as silence.
     with db.read() as session:
-        found = watchdog.silent_accounts(session, datetime.datetime(2026, 10, 1, 10, 30), 10,
-                                         holidays=frozenset())
+        found = watchdog.silent_accounts(
+            session, datetime.datetime(2026, 10, 1, 10, 30), 10, holidays=frozenset()
+        )
     assert found and found[0][1] > 60
 
 
@@ -134,19 +150,25 @@ def test_session_minutes_counts_only_sessions_of_trading_days():
     fri = datetime.datetime(2026, 11, 27, 14, 0)
     mon = datetime.datetime(2026, 11, 30, 9, 40)
     assert watchdog.session_minutes(fri, mon, sessions, frozenset()) == 57 + 10
-    assert watchdog.session_minutes(fri, mon, sessions, frozenset([datetime.date(2026, 11, 27)])) == 10
+    assert (
+        watchdog.session_minutes(fri, mon, sessions, frozenset([datetime.date(2026, 11, 27)])) == 10
+    )
     lunch = datetime.datetime(2026, 11, 30, 11, 0), datetime.datetime(2026, 11, 30, 13, 10)
     assert watchdog.session_minutes(lunch[0], lunch[1], sessions, None) == 40
 
 
 # ---- the demo replays a trading day --------------------------------------------------
 
-@pytest.mark.parametrize("today,expected", [
-    (D(2026, 10, 8), D(2026, 9, 30)),   # after National Day (10-01..10-07 closed)
-    (D(2026, 10, 12), D(2026, 10, 9)),  # 10-10 is a Saturday make-up working day: not trading
-    (D(2026, 2, 24), D(2026, 2, 13)),   # after Spring Festival (02-16..02-23 closed)
-    (D(2026, 11, 26), D(2026, 11, 25)),
-])
+
+@pytest.mark.parametrize(
+    "today,expected",
+    [
+        (D(2026, 10, 8), D(2026, 9, 30)),  # after National Day (10-01..10-07 closed)
+        (D(2026, 10, 12), D(2026, 10, 9)),  # 10-10 is a Saturday make-up working day: not trading
+        (D(2026, 2, 24), D(2026, 2, 13)),  # after Spring Festival (02-16..02-23 closed)
+        (D(2026, 11, 26), D(2026, 11, 25)),
+    ],
+)
 def test_demo_picks_the_last_trading_day(today, expected):
     from jq2qmt.demo import last_trading_day_before
 

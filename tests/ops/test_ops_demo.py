@@ -30,7 +30,11 @@ def test_demo_cycles_converge_and_server_keeps_history(tmp_path):
     # the new account's first contact was a look: a preflight report, no order, then confirmed
     seen = summary["preflight"]
     assert seen["broker"] == "paper" and seen["positions"] == [] and seen["errors"] == []
-    assert seen["asset"]["cash"] == 1200000.0 and seen["checks"]["http"] in ("thread", "inline", "sync")
+    assert seen["asset"]["cash"] == 1200000.0 and seen["checks"]["http"] in (
+        "thread",
+        "inline",
+        "sync",
+    )
     assert before_trading["orders"] == [] and before_trading["confirmed"] is True
     assert [(r["status"], r["placed"]) for r in before_trading["rounds"]] == [("preflight", [])]
     first_cycle = next(i for i, line in enumerate(lines) if line.startswith("第 1 轮"))
@@ -46,7 +50,9 @@ def test_demo_cycles_converge_and_server_keeps_history(tmp_path):
 
 
 def test_demo_cli_keep(tmp_path):
-    result = CliRunner().invoke(main, ["demo", "--cycles", "1", "--interval", "0", "--keep"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["demo", "--cycles", "1", "--interval", "0", "--keep"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert "1 cycles, paper account in line after 1" in result.output
     kept = Path(result.output.strip().splitlines()[-1].split("instance kept in ")[-1])
@@ -59,8 +65,14 @@ def test_demo_cli_keep(tmp_path):
 
 @pytest.mark.skipif(os.name == "nt", reason="sends SIGINT, which is how Ctrl-C arrives on POSIX")
 def test_ctrl_c_stops_everything(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "jq2qmt", "demo", "--interval", "30"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jq2qmt", "demo", "--interval", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     output, folder = [], None
     try:
         for line in proc.stdout:

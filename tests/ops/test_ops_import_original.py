@@ -33,10 +33,19 @@ ORIGINAL_SCHEMA = (
 )
 
 ROWS = [
-    ("多策略V1.0", [{"code": "000001.XSHE", "name": "平安银行", "volume": 1000, "cost": 12.5},
-                  {"code": "600519.XSHG", "name": "贵州茅台", "volume": 100.0, "cost": 1600.123}],
-     datetime(2024, 1, 1, 10, 30, 0)),
-    ("ADJUSTMENT_manual", [{"code": "600000.XSHG", "volume": -300, "cost": 9.87}], datetime(2024, 1, 2, 14, 0, 5)),
+    (
+        "多策略V1.0",
+        [
+            {"code": "000001.XSHE", "name": "平安银行", "volume": 1000, "cost": 12.5},
+            {"code": "600519.XSHG", "name": "贵州茅台", "volume": 100.0, "cost": 1600.123},
+        ],
+        datetime(2024, 1, 1, 10, 30, 0),
+    ),
+    (
+        "ADJUSTMENT_manual",
+        [{"code": "600000.XSHG", "volume": -300, "cost": 9.87}],
+        datetime(2024, 1, 2, 14, 0, 5),
+    ),
     ("empty", [], datetime(2024, 1, 3, 9, 31)),
 ]
 
@@ -55,11 +64,19 @@ def original_db(mysql_server_url):
         for statement in ORIGINAL_SCHEMA:
             conn.execute(text(statement))
         for strategy, positions, update_time in ROWS:
-            conn.execute(text("INSERT INTO strategy_positions (strategy_name, positions, update_time) "
-                              "VALUES (:n, :p, :t)"), {"n": strategy, "p": json.dumps(positions, ensure_ascii=False),
-                                                      "t": update_time})
-        conn.execute(text("INSERT INTO internal_passwords (password_hash, created_time, updated_time) "
-                          "VALUES (SHA2('admin123', 256), NOW(), NOW())"))
+            conn.execute(
+                text(
+                    "INSERT INTO strategy_positions (strategy_name, positions, update_time) "
+                    "VALUES (:n, :p, :t)"
+                ),
+                {"n": strategy, "p": json.dumps(positions, ensure_ascii=False), "t": update_time},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO internal_passwords (password_hash, created_time, updated_time) "
+                "VALUES (SHA2('admin123', 256), NOW(), NOW())"
+            )
+        )
     try:
         yield url.render_as_string(hide_password=False), engine
     finally:
@@ -71,8 +88,10 @@ def original_db(mysql_server_url):
 
 def source_state(engine):
     with engine.connect() as conn:
-        return (conn.execute(text("CHECKSUM TABLE strategy_positions, internal_passwords")).all(),
-                conn.execute(text("SELECT * FROM strategy_positions ORDER BY id")).all())
+        return (
+            conn.execute(text("CHECKSUM TABLE strategy_positions, internal_passwords")).all(),
+            conn.execute(text("SELECT * FROM strategy_positions ORDER BY id")).all(),
+        )
 
 
 def run(*args):
@@ -100,23 +119,34 @@ def test_import_original_from_mariadb(instance, original_db):
         assert main_strategy["as_of"] == "2024-01-01T10:30:00+08:00"
         assert main_strategy["positions"] == [
             {"code": "000001.SZ", "name": "平安银行", "volume": 1000, "cost": 12.5},
-            {"code": "600519.SH", "name": "贵州茅台", "volume": 100, "cost": 1600.123}]
+            {"code": "600519.SH", "name": "贵州茅台", "volume": 100, "cost": 1600.123},
+        ]
         adjustment = repo.get_strategy(session, "ADJUSTMENT_manual")
-        assert adjustment["positions"] == [{"code": "600000.SH", "name": None, "volume": -300, "cost": 9.87}]
+        assert adjustment["positions"] == [
+            {"code": "600000.SH", "name": None, "volume": -300, "cost": 9.87}
+        ]
         history = repo.history(session, "多策略V1.0")["versions"]
         assert [(h["version"], h["source"]) for h in history] == [(1, "import:original")]
 
     # Running it again changes nothing here; the source was never touched.
     result = run("--database-url", url, "--instance", str(instance.path))
-    assert result.exit_code == 0 and "imported 0" in result.output and "existing skipped 3" in result.output
+    assert (
+        result.exit_code == 0
+        and "imported 0" in result.output
+        and "existing skipped 3" in result.output
+    )
     assert source_state(engine) == before
 
 
 def test_invalid_rows_stop_the_import_unless_skipped(instance, original_db):
     url, engine = original_db
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO strategy_positions (strategy_name, positions, update_time) VALUES "
-                          "('bad', '[{\"code\": \"XYZ\", \"volume\": 1, \"cost\": 1}]', NOW())"))
+        conn.execute(
+            text(
+                "INSERT INTO strategy_positions (strategy_name, positions, update_time) VALUES "
+                '(\'bad\', \'[{"code": "XYZ", "volume": 1, "cost": 1}]\', NOW())'
+            )
+        )
     result = run("--database-url", url, "--instance", str(instance.path))
     assert result.exit_code == 1 and "positions[0].code" in result.output
     with instance.db().read() as session:
@@ -126,9 +156,19 @@ def test_invalid_rows_stop_the_import_unless_skipped(instance, original_db):
 
 
 def test_source_errors_are_one_line(instance, tmp_path):
-    result = run("--database-url", "sqlite:///" + (tmp_path / "none.db").as_posix(), "--instance", str(instance.path))
+    result = run(
+        "--database-url",
+        "sqlite:///" + (tmp_path / "none.db").as_posix(),
+        "--instance",
+        str(instance.path),
+    )
     assert result.exit_code == 1 and "strategy_positions" in result.output
-    result = run("--database-url", "mysql://root@127.0.0.1:9/x?connect_timeout=2", "--instance", str(instance.path))
+    result = run(
+        "--database-url",
+        "mysql://root@127.0.0.1:9/x?connect_timeout=2",
+        "--instance",
+        str(instance.path),
+    )
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert CliRunner().invoke(main, ["import-original", "--help"]).exit_code == 0
 
@@ -138,11 +178,22 @@ def test_import_from_the_originals_default_sqlite_file(instance, tmp_path):
     path = tmp_path / "positions.db"
     engine = create_engine("sqlite:///" + path.as_posix())
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE strategy_positions (id INTEGER NOT NULL PRIMARY KEY, "
-                          "strategy_name VARCHAR(100) NOT NULL UNIQUE, positions JSON NOT NULL, update_time DATETIME)"))
-        conn.execute(text("INSERT INTO strategy_positions (strategy_name, positions, update_time) VALUES "
-                          "(:n, :p, '2024-03-01 14:50:00.000000')"),
-                     {"n": "小市值", "p": json.dumps([{"code": "300750.XSHE", "volume": 200, "cost": 180.5}])})
+        conn.execute(
+            text(
+                "CREATE TABLE strategy_positions (id INTEGER NOT NULL PRIMARY KEY, "
+                "strategy_name VARCHAR(100) NOT NULL UNIQUE, positions JSON NOT NULL, update_time DATETIME)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO strategy_positions (strategy_name, positions, update_time) VALUES "
+                "(:n, :p, '2024-03-01 14:50:00.000000')"
+            ),
+            {
+                "n": "小市值",
+                "p": json.dumps([{"code": "300750.XSHE", "volume": 200, "cost": 180.5}]),
+            },
+        )
     engine.dispose()
     result = run("--database-url", "sqlite:///" + path.as_posix(), "--instance", str(instance.path))
     assert result.exit_code == 0, result.output
@@ -150,4 +201,6 @@ def test_import_from_the_originals_default_sqlite_file(instance, tmp_path):
     with instance.db().read() as session:
         strategy = repo.get_strategy(session, "小市值")
     assert strategy["as_of"] == "2024-03-01T14:50:00+08:00"
-    assert strategy["positions"] == [{"code": "300750.SZ", "name": None, "volume": 200, "cost": 180.5}]
+    assert strategy["positions"] == [
+        {"code": "300750.SZ", "name": None, "volume": 200, "cost": 180.5}
+    ]

@@ -6,8 +6,8 @@ import threading
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import update
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 
 from jq2qmt.logging_setup import redact, setup_logging
 from jq2qmt.notify import settings as ns
@@ -33,8 +33,12 @@ def value(page, name, **labels):
 
 
 def _body(name="alpha", volume=100):
-    return json.dumps({"strategy_name": name,
-                       "positions": [{"code": "600000.SH", "volume": volume, "cost": 10.0}]}).encode()
+    return json.dumps(
+        {
+            "strategy_name": name,
+            "positions": [{"code": "600000.SH", "volume": volume, "cost": 10.0}],
+        }
+    ).encode()
 
 
 def test_metrics_count_uploads_reads_304s_and_need_a_reader(instance, app_client):
@@ -42,12 +46,27 @@ def test_metrics_count_uploads_reads_304s_and_need_a_reader(instance, app_client
     headers = {"Authorization": "Bearer " + instance.reader_token()}
 
     body = _body()
-    assert app_client.post(UPLOAD, content=body, headers=instance.signed_headers("POST", UPLOAD, body)).status_code == 200
+    assert (
+        app_client.post(
+            UPLOAD, content=body, headers=instance.signed_headers("POST", UPLOAD, body)
+        ).status_code
+        == 200
+    )
     tampered = _body(volume=200)  # signature no longer matches the body
-    assert app_client.post(UPLOAD, content=tampered, headers=instance.signed_headers("POST", UPLOAD, body)).status_code == 401
+    assert (
+        app_client.post(
+            UPLOAD, content=tampered, headers=instance.signed_headers("POST", UPLOAD, body)
+        ).status_code
+        == 401
+    )
     first = app_client.get("/api/v1/positions/total", headers=headers)
-    assert app_client.get("/api/v1/positions/total",
-                          headers=dict(headers, **{"If-None-Match": first.headers["ETag"]})).status_code == 304
+    assert (
+        app_client.get(
+            "/api/v1/positions/total",
+            headers=dict(headers, **{"If-None-Match": first.headers["ETag"]}),
+        ).status_code
+        == 304
+    )
 
     page = app_client.get("/metrics", headers=headers)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
@@ -63,25 +82,50 @@ def test_metrics_count_uploads_reads_304s_and_need_a_reader(instance, app_client
 def test_refused_upload_and_bad_rounds_notify(instance, app_client, receiver):
     ns.set_channel(instance.db(), "wx", "wecom", {"url": receiver.url + "/hook"})
     body = _body()
-    assert app_client.post(UPLOAD, content=_body(volume=7), headers=instance.signed_headers("POST", UPLOAD, body)).status_code == 401
+    assert (
+        app_client.post(
+            UPLOAD, content=_body(volume=7), headers=instance.signed_headers("POST", UPLOAD, body)
+        ).status_code
+        == 401
+    )
     message = json.loads(receiver.next()["body"])["markdown"]["content"]
     assert message.startswith("**上传被拒绝") and "401" in message
 
     accounts.add_account(instance.db(), "acct-1", name="一号")
     token = accounts.create_follower_token(instance.db(), "acct-1")
     headers = {"Authorization": "Bearer " + token}
-    report = {"kind": "round", "status": "ok", "round_id": "r1", "plan_version": "v1",
-              "placed": [{"code": "600000.SH", "side": "buy", "volume": 100}],
-              "rejected": [{"code": "688001.SH", "side": "buy", "reason": "资金不足"}], "errors": []}
-    assert app_client.post("/api/v1/accounts/acct-1/reports", json=report, headers=headers).status_code == 200
+    report = {
+        "kind": "round",
+        "status": "ok",
+        "round_id": "r1",
+        "plan_version": "v1",
+        "placed": [{"code": "600000.SH", "side": "buy", "volume": 100}],
+        "rejected": [{"code": "688001.SH", "side": "buy", "reason": "资金不足"}],
+        "errors": [],
+    }
+    assert (
+        app_client.post("/api/v1/accounts/acct-1/reports", json=report, headers=headers).status_code
+        == 200
+    )
     message = json.loads(receiver.next()["body"])["markdown"]["content"]
     assert "acct-1" in message and "688001.SH buy: 资金不足" in message
-    held = {"kind": "round", "status": "held", "round_id": "r2", "plan_version": "v2", "held_reason": "换手率超过 50%"}
-    assert app_client.post("/api/v1/accounts/acct-1/reports", json=held, headers=headers).status_code == 200
+    held = {
+        "kind": "round",
+        "status": "held",
+        "round_id": "r2",
+        "plan_version": "v2",
+        "held_reason": "换手率超过 50%",
+    }
+    assert (
+        app_client.post("/api/v1/accounts/acct-1/reports", json=held, headers=headers).status_code
+        == 200
+    )
     message = json.loads(receiver.next()["body"])["markdown"]["content"]
     assert "待确认" in message and "换手率超过 50%" in message
 
-    page = app_client.get("/metrics", headers={"Authorization": "Bearer " + instance.reader_token()}).text
+    page = app_client.get(
+        "/metrics", headers={"Authorization": "Bearer " + instance.reader_token()}
+    ).text
     assert value(page, "jq2qmt_follower_rounds_total", status="ok") == 1
     assert value(page, "jq2qmt_follower_rounds_total", status="held") == 1
     assert value(page, "jq2qmt_orders_total", outcome="placed") == 1
@@ -94,12 +138,17 @@ def test_long_poll_gauge(instance, live_server):
     token = accounts.create_follower_token(instance.db(), "acct-1")
     reader = {"Authorization": "Bearer " + instance.reader_token()}
     plan_url = live_server.url + "/api/v1/accounts/acct-1/plan"
-    etag = requests.get(plan_url, headers={"Authorization": "Bearer " + token}, timeout=10).headers["ETag"]
+    etag = requests.get(plan_url, headers={"Authorization": "Bearer " + token}, timeout=10).headers[
+        "ETag"
+    ]
     done = threading.Event()
 
     def poll():
-        requests.get(plan_url + "?wait=20", headers={"Authorization": "Bearer " + token, "If-None-Match": etag},
-                     timeout=30)
+        requests.get(
+            plan_url + "?wait=20",
+            headers={"Authorization": "Bearer " + token, "If-None-Match": etag},
+            timeout=30,
+        )
         done.set()
 
     threading.Thread(target=poll, daemon=True).start()
@@ -107,13 +156,22 @@ def test_long_poll_gauge(instance, live_server):
     deadline = datetime.now() + timedelta(seconds=10)
     while gauge._value.get() != 1 and datetime.now() < deadline:
         done.wait(0.02)
-    assert requests.get(live_server.url + "/metrics", headers=reader, timeout=10).text.count(
-        "jq2qmt_longpolls_waiting 1.0") == 1
+    assert (
+        requests.get(live_server.url + "/metrics", headers=reader, timeout=10).text.count(
+            "jq2qmt_longpolls_waiting 1.0"
+        )
+        == 1
+    )
     # A change to the followed set wakes the poll.
     accounts.set_follow(instance.db(), "acct-1", "alpha", ratio=1.0)
     assert done.wait(20)
-    assert value(requests.get(live_server.url + "/metrics", headers=reader, timeout=10).text,
-                 "jq2qmt_longpolls_waiting") == 0
+    assert (
+        value(
+            requests.get(live_server.url + "/metrics", headers=reader, timeout=10).text,
+            "jq2qmt_longpolls_waiting",
+        )
+        == 0
+    )
 
 
 def test_watchdog_silent_follower_in_session_only(instance, receiver):
@@ -124,12 +182,17 @@ def test_watchdog_silent_follower_in_session_only(instance, receiver):
     accounts.save_report(db, "acct-1", {"kind": "heartbeat"})
     # Last report on Monday 2026-11-23 09:50 Beijing time (01:50 UTC).
     with db.write_once() as session:
-        session.execute(update(accounts.Account).where(accounts.Account.account_id == "acct-1")
-                        .values(last_seen=datetime(2026, 11, 23, 1, 50)))
+        session.execute(
+            update(accounts.Account)
+            .where(accounts.Account.account_id == "acct-1")
+            .values(last_seen=datetime(2026, 11, 23, 1, 50))
+        )
     notifier = Notifier(db)
     beijing = lambda day, hour, minute: datetime(2026, 11, day, hour, minute)  # noqa: E731
 
-    assert watchdog.check_followers(notifier, beijing(23, 9, 55)) == []  # 5 minutes: below the threshold
+    assert (
+        watchdog.check_followers(notifier, beijing(23, 9, 55)) == []
+    )  # 5 minutes: below the threshold
     assert watchdog.check_followers(notifier, beijing(23, 12, 30)) == []  # lunch break
     assert watchdog.check_followers(notifier, beijing(28, 10, 30)) == []  # Saturday
     assert receiver.pending() == 0
@@ -151,7 +214,9 @@ def test_database_unreachable_uses_last_known_channels(instance, receiver, tmp_p
     ns.set_channel(instance.db(), "wx", "wecom", {"url": receiver.url + "/hook"})
     notifier = Notifier(instance.db())
     assert watchdog.check_database(notifier) is True
-    assert notifier.notify("plan_held", "warm-up", "t", "") == "sent"  # reads and caches the settings
+    assert (
+        notifier.notify("plan_held", "warm-up", "t", "") == "sent"
+    )  # reads and caches the settings
     receiver.next()
     broken = Database("mysql+pymysql://nobody@127.0.0.1:9/none?connect_timeout=2")
     notifier.db = broken
@@ -168,7 +233,9 @@ def test_log_lines_are_single_and_never_hold_secrets(tmp_path):
     path = setup_logging(tmp_path, "info", console=False)
     log = logging.getLogger("jq2qmt.test")
     log.info("event=upload auth=Bearer abc.DEF-123 note=%s", "two\nlines")
-    log.info("event=x X-Internal-Password: hunter2 url=https://sctapi.ftqq.com/SCT999.send password=pw1 secret=s3")
+    log.info(
+        "event=x X-Internal-Password: hunter2 url=https://sctapi.ftqq.com/SCT999.send password=pw1 secret=s3"
+    )
     for handler in logging.getLogger("jq2qmt").handlers:
         handler.flush()
     lines = path.read_text(encoding="utf-8").splitlines()

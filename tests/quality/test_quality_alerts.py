@@ -25,11 +25,26 @@ class CapturingNotifier(Notifier):
 def _round(db, number, deviation_pct, day="2026-11-25", **extra):
     """A round report whose deviation is `deviation_pct` of a 100000 account (price 10)."""
     gap = int(round(deviation_pct * 100))  # shares of a 10 CNY stock: gap x 10 / 100000 = pct %
-    body = {"kind": "round", "round_id": "jq1125%06d-ab%02d" % (100000 + number, number), "status": "ok",
-            "plan_version": "v1", "at": "%sT10:%02d:00" % (day, number),
-            "account": {"cash": 100000.0, "total_asset": 100000.0, "market_value": 0.0, "positions": []},
-            "target": {"600000.SH": gap}, "prices": {"600000.SH": {"price": 10.0}},
-            "placed": [], "cancelled": [], "rejected": [], "skipped": [], "errors": []}
+    body = {
+        "kind": "round",
+        "round_id": "jq1125%06d-ab%02d" % (100000 + number, number),
+        "status": "ok",
+        "plan_version": "v1",
+        "at": "%sT10:%02d:00" % (day, number),
+        "account": {
+            "cash": 100000.0,
+            "total_asset": 100000.0,
+            "market_value": 0.0,
+            "positions": [],
+        },
+        "target": {"600000.SH": gap},
+        "prices": {"600000.SH": {"price": 10.0}},
+        "placed": [],
+        "cancelled": [],
+        "rejected": [],
+        "skipped": [],
+        "errors": [],
+    }
     body.update(extra)
     accounts.save_report(db, ACCOUNT, body)
 
@@ -73,12 +88,18 @@ def test_deviation_alert_counts_quiet_rounds_of_a_live_follower(db_url, instance
     with db.read() as session:
         seen = accounts.get_account(session, ACCOUNT).last_seen
     with db.write_once() as session:  # heartbeats for 119 s: one quiet round, two in all
-        session.execute(update(accounts.Account).values(
-            last_seen=seen + datetime.timedelta(seconds=2 * quality_alerts.ROUND_SECONDS - 1)))
+        session.execute(
+            update(accounts.Account).values(
+                last_seen=seen + datetime.timedelta(seconds=2 * quality_alerts.ROUND_SECONDS - 1)
+            )
+        )
     assert quality_alerts.check_deviation(notifier, _beijing(10, 5)) == []
     with db.write_once() as session:  # 120 s: three rounds
-        session.execute(update(accounts.Account).values(
-            last_seen=seen + datetime.timedelta(seconds=2 * quality_alerts.ROUND_SECONDS)))
+        session.execute(
+            update(accounts.Account).values(
+                last_seen=seen + datetime.timedelta(seconds=2 * quality_alerts.ROUND_SECONDS)
+            )
+        )
     assert quality_alerts.check_deviation(notifier, _beijing(10, 5)) == [ACCOUNT]
     assert "6.00%" in notifier.sent[-1][1]
 
@@ -89,11 +110,41 @@ def test_daily_summary_once_after_the_close(db_url, instance):
     accounts.add_account(db, "idle-account", "空闲", confirmed=True)
     ns.set_channel(db, "wx", "wecom", {"url": "http://127.0.0.1:9/hook"})
     notifier = CapturingNotifier(db)
-    _round(db, 1, 12.0, placed=[{"code": "600000.SH", "side": "buy", "volume": 1200, "price": 10.02,
-                                 "order_id": "1", "remark": "jq1125100001-ab01.0", "ref_price": 10.0}],
-           rejected=[{"code": "600036.SH", "side": "buy", "volume": 100, "price": 40.0, "reason": "资金不足"}])
-    _round(db, 2, 0.0, fills=[{"trade_id": "t1", "order_id": "1", "remark": "jq1125100001-ab01.0",
-                               "code": "600000.SH", "side": "buy", "volume": 1000, "price": 10.03}])
+    _round(
+        db,
+        1,
+        12.0,
+        placed=[
+            {
+                "code": "600000.SH",
+                "side": "buy",
+                "volume": 1200,
+                "price": 10.02,
+                "order_id": "1",
+                "remark": "jq1125100001-ab01.0",
+                "ref_price": 10.0,
+            }
+        ],
+        rejected=[
+            {"code": "600036.SH", "side": "buy", "volume": 100, "price": 40.0, "reason": "资金不足"}
+        ],
+    )
+    _round(
+        db,
+        2,
+        0.0,
+        fills=[
+            {
+                "trade_id": "t1",
+                "order_id": "1",
+                "remark": "jq1125100001-ab01.0",
+                "code": "600000.SH",
+                "side": "buy",
+                "volume": 1000,
+                "price": 10.03,
+            }
+        ],
+    )
     assert quality_alerts.check_daily_summary(notifier, _beijing(14, 0)) == []  # before the close
     assert quality_alerts.check_daily_summary(notifier, _beijing(15, 10)) == [ACCOUNT]
     title, text = notifier.sent[-1]

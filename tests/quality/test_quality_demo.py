@@ -21,12 +21,21 @@ def test_demo_produces_quality_data_matching_a_hand_computation(tmp_path):
             for t in trades[seen:]:
                 ref = last[t["code"]]
                 diff = (t["price"] - ref) if t["side"] == "buy" else (ref - t["price"])
-                expected[t["trade_id"]] = (round(diff / ref * 10000, 2), round(diff * t["volume"], 2))
+                expected[t["trade_id"]] = (
+                    round(diff / ref * 10000, 2),
+                    round(diff * t["volume"], 2),
+                )
             seen = len(trades)
         headers = {"Authorization": "Bearer " + demo.reader_token}
-        q = requests.get(demo.url + "/api/v1/accounts/%s/quality" % ACCOUNT_ID, headers=headers, timeout=10).json()
-        orders = requests.get(demo.url + "/api/v1/orders", params={"account": ACCOUNT_ID, "limit": 500},
-                              headers=headers, timeout=10).json()["orders"]
+        q = requests.get(
+            demo.url + "/api/v1/accounts/%s/quality" % ACCOUNT_ID, headers=headers, timeout=10
+        ).json()
+        orders = requests.get(
+            demo.url + "/api/v1/orders",
+            params={"account": ACCOUNT_ID, "limit": 500},
+            headers=headers,
+            timeout=10,
+        ).json()["orders"]
     finally:
         demo.stop()
 
@@ -38,12 +47,19 @@ def test_demo_produces_quality_data_matching_a_hand_computation(tmp_path):
     assert q["execution"]["fills"] == len(expected) and q["execution"]["fill_rate"] == 1.0
     # the curves: the first round after the confirmation is far from the target, the last in line
     rounds = q["rounds"]
-    assert len(rounds) >= 6 and rounds[0]["deviation_pct"] > 50 and rounds[-1]["deviation_pct"] == 0.0
+    assert (
+        len(rounds) >= 6 and rounds[0]["deviation_pct"] > 50 and rounds[-1]["deviation_pct"] == 0.0
+    )
     assert rounds[0]["account_norm"] == 1.0 and rounds[0]["strategy_norm"] == 1.0
-    assert len(set(r["strategy_norm"] for r in rounds)) >= 3 and len(set(r["account_norm"] for r in rounds)) >= 3
+    assert (
+        len(set(r["strategy_norm"] for r in rounds)) >= 3
+        and len(set(r["account_norm"] for r in rounds)) >= 3
+    )
     # the order log: every fill belongs to a filled order with its reference price
     filled = [o for o in orders if o["status"] == "filled"]
     assert sum(len(o["fills"]) for o in filled) == len(expected)
     assert all(o["ref_price"] and o["strategies"] == ["演示策略-轮动"] for o in filled)
     holdings = q["holdings"]
-    assert holdings["positions"] and all(p["market_value"] and p["price_time"] for p in holdings["positions"])
+    assert holdings["positions"] and all(
+        p["market_value"] and p["price_time"] for p in holdings["positions"]
+    )

@@ -23,20 +23,44 @@ STRATEGY = "多策略V1.0"
 
 
 def make_plan(positions, **settings):
-    base_settings = {"ignore": [], "min_order_value": 0, "max_order_value": None, "max_turnover": None,
-                     "slice_value": None, "use_sell_proceeds": False, "slippage": 0.002, "order_timeout": 30,
-                     "max_reprices": 3, "sessions": [["09:30", "11:30"], ["13:00", "14:57"]]}
+    base_settings = {
+        "ignore": [],
+        "min_order_value": 0,
+        "max_order_value": None,
+        "max_turnover": None,
+        "slice_value": None,
+        "use_sell_proceeds": False,
+        "slippage": 0.002,
+        "order_timeout": 30,
+        "max_reprices": 3,
+        "sessions": [["09:30", "11:30"], ["13:00", "14:57"]],
+    }
     base_settings.update(settings)
-    return {"account_id": ACCOUNT, "name": "主账户", "paused": False, "dry_run": False, "approved_version": None,
-            "plan_version": "v1", "preflight": False,
-            "targets": [{"strategy": STRATEGY, "version": 7, "update_time": "2026-11-25T09:31:02+08:00",
-                         "positions": [{"code": c, "volume": v, "cost": 10.0} for c, v in sorted(positions.items())],
-                         "portfolio_value": 1000000.0}],
-            "follow": {"mode": "ratio", "strategies": {STRATEGY: {"ratio": 1.0}}},
-            "settings": base_settings}
+    return {
+        "account_id": ACCOUNT,
+        "name": "主账户",
+        "paused": False,
+        "dry_run": False,
+        "approved_version": None,
+        "plan_version": "v1",
+        "preflight": False,
+        "targets": [
+            {
+                "strategy": STRATEGY,
+                "version": 7,
+                "update_time": "2026-11-25T09:31:02+08:00",
+                "positions": [
+                    {"code": c, "volume": v, "cost": 10.0} for c, v in sorted(positions.items())
+                ],
+                "portfolio_value": 1000000.0,
+            }
+        ],
+        "follow": {"mode": "ratio", "strategies": {STRATEGY: {"ratio": 1.0}}},
+        "settings": base_settings,
+    }
 
 
-class MemoryClient(object):
+class MemoryClient:
     """The follower's client without a network: one plan, the reports it was sent."""
 
     def __init__(self, plan):
@@ -69,21 +93,34 @@ def test_report_carries_prices_targets_reference_prices_and_each_fill_once():
     first = follower.run_round()
     assert first["at"] == "2026-11-25T10:00:00"
     assert first["target"] == {"000001.SZ": 500, "600000.SH": 1000}
-    assert first["prices"] == {"000001.SZ": {"price": 12.0, "time": None}, "600000.SH": {"price": 10.0, "time": None}}
+    assert first["prices"] == {
+        "000001.SZ": {"price": 12.0, "time": None},
+        "600000.SH": {"price": 10.0, "time": None},
+    }
     assert first["account"]["market_value"] == 0.0
-    assert sorted((p["code"], p["ref_price"]) for p in first["placed"]) == [("000001.SZ", 12.0), ("600000.SH", 10.0)]
+    assert sorted((p["code"], p["ref_price"]) for p in first["placed"]) == [
+        ("000001.SZ", 12.0),
+        ("600000.SH", 10.0),
+    ]
     assert "fills" not in first
     clock.advance(1)
     second = follower.run_round()
     # the paper exchange filled the buys at the ask, not at the last price the plan used
-    assert sorted((f["code"], f["side"], f["volume"], f["price"], f["time"]) for f in second["fills"]) == [
+    assert sorted(
+        (f["code"], f["side"], f["volume"], f["price"], f["time"]) for f in second["fills"]
+    ) == [
         ("000001.SZ", "buy", 500, 12.01, "2026-11-25T10:00:01"),
-        ("600000.SH", "buy", 1000, 10.01, "2026-11-25T10:00:01")]
+        ("600000.SH", "buy", 1000, 10.01, "2026-11-25T10:00:01"),
+    ]
     assert all(f["remark"].startswith(first["round_id"]) and f["trade_id"] for f in second["fills"])
     assert sorted((o["code"], o["status"], o["traded_volume"]) for o in second["orders"]) == [
-        ("000001.SZ", base.ORDER_SUCCEEDED, 500), ("600000.SH", base.ORDER_SUCCEEDED, 1000)]
-    assert {p["code"]: p["avg_cost"] for p in second["account"]["positions"]} == {"000001.SZ": 12.01,
-                                                                                  "600000.SH": 10.01}
+        ("000001.SZ", base.ORDER_SUCCEEDED, 500),
+        ("600000.SH", base.ORDER_SUCCEEDED, 1000),
+    ]
+    assert {p["code"]: p["avg_cost"] for p in second["account"]["positions"]} == {
+        "000001.SZ": 12.01,
+        "600000.SH": 10.01,
+    }
     sent = [r for r in client.rounds() if r["round_id"] == second["round_id"]]
     assert sent and len(sent[0]["fills"]) == 2  # a round with fills is always delivered
     clock.advance(120)
@@ -111,7 +148,12 @@ def test_held_round_lists_the_orders_it_would_send():
     assert report["status"] == "held"
     assert report["strategy_versions"] == {STRATEGY: 7}
     (order,) = report["would_place"]
-    assert (order["code"], order["side"], order["volume"], order["ref_price"]) == ("600000.SH", "buy", 1000, 10.0)
+    assert (order["code"], order["side"], order["volume"], order["ref_price"]) == (
+        "600000.SH",
+        "buy",
+        1000,
+        10.0,
+    )
     assert order["order_id"] is None and order["price"] >= 10.0
 
 
@@ -120,12 +162,22 @@ def test_builtin_trades_from_the_deal_table():
     for code, quote in QUOTES.items():
         exchange.set_quote(code, **quote)
     sim = QmtBuiltinSim(exchange, ACCOUNT, SimClock(MORNING))
-    broker = BuiltinBroker(sim.context, sim.account_id, sim.passorder, sim.get_trade_detail_data, sim.cancel)
+    broker = BuiltinBroker(
+        sim.context, sim.account_id, sim.passorder, sim.get_trade_detail_data, sim.cancel
+    )
     broker.place("600000.SH", "buy", 300, 10.05, "jq1125100000-ab01.0")
     (order,) = broker.orders()
     (trade,) = broker.trades()
-    assert trade == {"trade_id": trade["trade_id"], "order_id": order["order_id"], "code": "600000.SH", "side": "buy",
-                     "volume": 300, "price": 10.01, "time": trade["time"], "remark": trade["remark"]}
+    assert trade == {
+        "trade_id": trade["trade_id"],
+        "order_id": order["order_id"],
+        "code": "600000.SH",
+        "side": "buy",
+        "volume": 300,
+        "price": 10.01,
+        "time": trade["time"],
+        "remark": trade["remark"],
+    }
     assert trade["trade_id"] and order["order_id"]
 
 
@@ -150,7 +202,9 @@ def test_miniqmt_trades_and_failed_query():
         exchange.set_quote(code, **quote)
     simulator = xtsim.install(xtsim.XtQuantSim(exchange, ACCOUNT))
     try:
-        broker = MiniQmtBroker("C:/QMT/userdata_mini", ACCOUNT, session_id=123, log=lambda m: None).connect()
+        broker = MiniQmtBroker(
+            "C:/QMT/userdata_mini", ACCOUNT, session_id=123, log=lambda m: None
+        ).connect()
         try:
             order_id = broker.place("600000.SH", "buy", 200, 10.05, "jq1125100000-ab01.0")
             trades = []
@@ -160,8 +214,13 @@ def test_miniqmt_trades_and_failed_query():
                     break
                 time.sleep(0.02)
             (trade,) = trades
-            assert (trade["order_id"], trade["code"], trade["side"], trade["volume"], trade["price"]) == (
-                str(order_id), "600000.SH", "buy", 200, 10.01)
+            assert (
+                trade["order_id"],
+                trade["code"],
+                trade["side"],
+                trade["volume"],
+                trade["price"],
+            ) == (str(order_id), "600000.SH", "buy", 200, 10.01)
             assert trade["remark"] == "jq1125100000-ab01.0" and len(trade["time"]) == 19
             simulator.query_none.add("trades")
             with pytest.raises(base.BrokerError):

@@ -19,7 +19,12 @@ import pytest
 
 _FIGURES = collections.OrderedDict()
 _ORDER = ("cases", "failures", "faults", "lost")
-_LABELS = {"cases": "cases", "failures": "failures", "faults": "faults injected", "lost": "data lost"}
+_LABELS = {
+    "cases": "cases",
+    "failures": "failures",
+    "faults": "faults injected",
+    "lost": "data lost",
+}
 
 
 def record(suite, **counts):

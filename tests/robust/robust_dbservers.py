@@ -46,7 +46,7 @@ def _accepts(port):
         return False
 
 
-class PrivateMariaDB(object):
+class PrivateMariaDB:
     """mariadbd on 127.0.0.1:port, no grant tables (a private test server)."""
 
     kind = "mysql"
@@ -55,13 +55,25 @@ class PrivateMariaDB(object):
     def __init__(self):
         install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
         if not (os.path.exists(self.MARIADBD) and install):
-            unavailable("mariadbd / mariadb-install-db not installed: private MariaDB fault test skipped")
+            unavailable(
+                "mariadbd / mariadb-install-db not installed: private MariaDB fault test skipped"
+            )
         self.folder = Path(tempfile.mkdtemp(prefix="jq2qmt-mariadb-"))
         self.port = free_port()
         self.process = None
-        result = subprocess.run([install, "--no-defaults", "--auth-root-authentication-method=normal",
-                                 "--datadir=%s" % (self.folder / "data"), "--skip-test-db"] + self._user(),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        result = subprocess.run(
+            [
+                install,
+                "--no-defaults",
+                "--auth-root-authentication-method=normal",
+                "--datadir=%s" % (self.folder / "data"),
+                "--skip-test-db",
+            ]
+            + self._user(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stdout.decode("utf-8", "replace")[-2000:]
 
     @staticmethod
@@ -75,17 +87,30 @@ class PrivateMariaDB(object):
     def start(self):
         log = open(self.folder / "server.log", "ab")
         self.process = subprocess.Popen(
-            [self.MARIADBD, "--no-defaults", "--datadir=%s" % (self.folder / "data"), "--port=%d" % self.port,
-             "--bind-address=127.0.0.1", "--socket=%s" % (self.folder / "sock"), "--skip-grant-tables",
-             "--innodb-buffer-pool-size=32M", "--skip-log-bin"] + self._user(),
-            stdout=log, stderr=log)
+            [
+                self.MARIADBD,
+                "--no-defaults",
+                "--datadir=%s" % (self.folder / "data"),
+                "--port=%d" % self.port,
+                "--bind-address=127.0.0.1",
+                "--socket=%s" % (self.folder / "sock"),
+                "--skip-grant-tables",
+                "--innodb-buffer-pool-size=32M",
+                "--skip-log-bin",
+            ]
+            + self._user(),
+            stdout=log,
+            stderr=log,
+        )
         log.close()
         self._wait_ready()
 
     def _wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT
         while not _accepts(self.port):
-            assert self.process.poll() is None, (self.folder / "server.log").read_text(errors="replace")[-2000:]
+            assert self.process.poll() is None, (self.folder / "server.log").read_text(
+                errors="replace"
+            )[-2000:]
             assert time.monotonic() < deadline, "private MariaDB did not start"
             time.sleep(0.1)
 
@@ -95,7 +120,9 @@ class PrivateMariaDB(object):
         conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root")
         try:
             with conn.cursor() as cursor:
-                cursor.execute("CREATE DATABASE jq2qmt_faults CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                cursor.execute(
+                    "CREATE DATABASE jq2qmt_faults CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
         finally:
             conn.close()
 
@@ -112,7 +139,7 @@ class PrivateMariaDB(object):
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class PrivatePostgres(object):
+class PrivatePostgres:
     """initdb + pg_ctl under the `postgres` user (PostgreSQL refuses to run as root)."""
 
     kind = "postgres"
@@ -120,13 +147,17 @@ class PrivatePostgres(object):
     def __init__(self):
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not bins:
-            unavailable("PostgreSQL server binaries (initdb, pg_ctl) not installed: private PostgreSQL fault test skipped")
+            unavailable(
+                "PostgreSQL server binaries (initdb, pg_ctl) not installed: private PostgreSQL fault test skipped"
+            )
         self.bin = Path(bins[-1]).parent
         self.as_user = []
         if _as_root():
             runuser = shutil.which("runuser")
             if not runuser:
-                unavailable("running as root without runuser: private PostgreSQL fault test skipped")
+                unavailable(
+                    "running as root without runuser: private PostgreSQL fault test skipped"
+                )
             self.as_user = [runuser, "-u", "postgres", "--"]
         # not under pytest's tmp_path: its parents are private to root, postgres could not enter
         self.folder = Path(tempfile.mkdtemp(prefix="jq2qmt-pg-"))
@@ -134,12 +165,21 @@ class PrivatePostgres(object):
             shutil.chown(str(self.folder), "postgres")
         os.chmod(str(self.folder), 0o700)
         self.port = free_port()
-        self._run(str(self.bin / "initdb"), "-D", str(self.folder / "data"), "-A", "trust", "-U", "postgres",
-                  "--no-sync")
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.folder / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        )
 
     def _run(self, *args):
-        result = subprocess.run(self.as_user + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                timeout=120)
+        result = subprocess.run(
+            self.as_user + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120
+        )
         assert result.returncode == 0, result.stdout.decode("utf-8", "replace")[-2000:]
 
     @property
@@ -147,24 +187,53 @@ class PrivatePostgres(object):
         return "postgresql+psycopg://postgres@127.0.0.1:%d/jq2qmt_faults" % self.port
 
     def start(self):
-        options = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (self.port, self.folder)
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-o", options,
-                  "-l", str(self.folder / "server.log"), "-w", "-t", str(START_TIMEOUT), "start")
+        options = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (
+            self.port,
+            self.folder,
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.folder / "data"),
+            "-o",
+            options,
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-t",
+            str(START_TIMEOUT),
+            "start",
+        )
 
     def create_database(self):
         import psycopg
 
-        with psycopg.connect("host=127.0.0.1 port=%d user=postgres dbname=postgres" % self.port,
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            "host=127.0.0.1 port=%d user=postgres dbname=postgres" % self.port, autocommit=True
+        ) as conn:
             conn.execute("CREATE DATABASE jq2qmt_faults")
 
     def stop(self):
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop"
+        )
 
     def remove(self):
-        subprocess.run(self.as_user + [str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m",
-                                       "immediate", "-w", "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            self.as_user
+            + [
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.folder / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -29,10 +29,16 @@ def next_as_of():
 
 
 def snapshot_body(strategy, writer, seq):
-    positions = [{"code": "600000.XSHG", "volume": 100 * (writer * 100000 + seq), "cost": 10.5},
-                 {"code": "000001.XSHE", "volume": 100 * (seq % 7 + 1), "cost": 12.0}]
-    return {"strategy_name": strategy, "positions": positions, "as_of": next_as_of(),
-            "portfolio": {"total_value": 1000000.0, "cash": 1000.0}}
+    positions = [
+        {"code": "600000.XSHG", "volume": 100 * (writer * 100000 + seq), "cost": 10.5},
+        {"code": "000001.XSHE", "volume": 100 * (seq % 7 + 1), "cost": 12.0},
+    ]
+    return {
+        "strategy_name": strategy,
+        "positions": positions,
+        "as_of": next_as_of(),
+        "portfolio": {"total_value": 1000000.0, "cash": 1000.0},
+    }
 
 
 def volumes(positions):
@@ -40,15 +46,15 @@ def volumes(positions):
     return {p["code"][:6]: p["volume"] for p in positions}
 
 
-class Outcomes(object):
+class Outcomes:
     """Thread-safe record of what each request got; wakes waiters on every answer."""
 
     def __init__(self):
         self.changed = threading.Condition()
-        self.statuses = []          # (kind, status or "timeout"/"error", reason code)
-        self.accepted = []          # (version, created, sent volumes) of every 200 upload
-        self.bad = []               # descriptions of 5xx other than 503, hangs, bad 503s
-        self.reads = []             # (version, volumes) of every 200 read, when recorded
+        self.statuses = []  # (kind, status or "timeout"/"error", reason code)
+        self.accepted = []  # (version, created, sent volumes) of every 200 upload
+        self.bad = []  # descriptions of 5xx other than 503, hangs, bad 503s
+        self.reads = []  # (version, volumes) of every 200 read, when recorded
 
     def add(self, kind, status, reason, accepted=None, bad=None, read=None):
         with self.changed:
@@ -62,11 +68,17 @@ class Outcomes(object):
             self.changed.notify_all()
 
     def count(self, kind=None, status=None):
-        return sum(1 for k, s, _ in self.statuses if (kind is None or k == kind) and (status is None or s == status))
+        return sum(
+            1
+            for k, s, _ in self.statuses
+            if (kind is None or k == kind) and (status is None or s == status)
+        )
 
     def wait_for(self, predicate, timeout=120):
         with self.changed:
-            assert self.changed.wait_for(lambda: predicate(self), timeout), "load did not reach the expected state"
+            assert self.changed.wait_for(lambda: predicate(self), timeout), (
+                "load did not reach the expected state"
+            )
 
 
 def _reason(response):
@@ -79,17 +91,30 @@ def _reason(response):
 def _judge(kind, response):
     """None if the answer is acceptable for a robust server, else why not."""
     if response.status_code == 503:
-        return None if _reason(response) == "database_unavailable" else "503 without reason: %s" % response.text[:200]
+        return (
+            None
+            if _reason(response) == "database_unavailable"
+            else "503 without reason: %s" % response.text[:200]
+        )
     if response.status_code >= 500:
         return "%s got %d: %s" % (kind, response.status_code, response.text[:200])
     return None
 
 
-class Load(object):
+class Load:
     """`writers` signed uploaders on one strategy and `readers` token readers."""
 
-    def __init__(self, base_url, instance, strategy, writers, readers, reader_token, max_uploads=None,
-                 record_reads=False):
+    def __init__(
+        self,
+        base_url,
+        instance,
+        strategy,
+        writers,
+        readers,
+        reader_token,
+        max_uploads=None,
+        record_reads=False,
+    ):
         self.record_reads = record_reads
         self.url = base_url
         self.instance = instance
@@ -104,7 +129,9 @@ class Load(object):
 
     def start(self):
         for number in range(self.writers):
-            self.threads.append(threading.Thread(target=self._write, args=(number + 1,), daemon=True))
+            self.threads.append(
+                threading.Thread(target=self._write, args=(number + 1,), daemon=True)
+            )
         for _ in range(self.readers):
             self.threads.append(threading.Thread(target=self._read, daemon=True))
         for thread in self.threads:
@@ -121,10 +148,14 @@ class Load(object):
         try:
             response = session.request(method, self.url + path, timeout=REQUEST_TIMEOUT, **kwargs)
         except requests.Timeout:
-            self.outcomes.add(kind, "timeout", None, bad="%s hung past %d s" % (kind, REQUEST_TIMEOUT))
+            self.outcomes.add(
+                kind, "timeout", None, bad="%s hung past %d s" % (kind, REQUEST_TIMEOUT)
+            )
             return None
         except requests.RequestException as exc:
-            self.outcomes.add(kind, "error", None, bad="%s connection error %s" % (kind, type(exc).__name__))
+            self.outcomes.add(
+                kind, "error", None, bad="%s connection error %s" % (kind, type(exc).__name__)
+            )
             return None
         return response
 
@@ -144,8 +175,13 @@ class Load(object):
             if response.status_code == 200:
                 answer = response.json()
                 accepted = (answer["version"], answer["created"], volumes(payload["positions"]))
-            self.outcomes.add("upload", response.status_code, _reason(response), accepted,
-                              _judge("upload", response))
+            self.outcomes.add(
+                "upload",
+                response.status_code,
+                _reason(response),
+                accepted,
+                _judge("upload", response),
+            )
 
     def _read(self):
         session = requests.Session()
@@ -159,10 +195,17 @@ class Load(object):
             if self.record_reads and response.status_code == 200:
                 answer = response.json()
                 read = (answer["version"], volumes(answer["positions"]))
-            self.outcomes.add("read", response.status_code, _reason(response), None, _judge("read", response), read)
+            self.outcomes.add(
+                "read",
+                response.status_code,
+                _reason(response),
+                None,
+                _judge("read", response),
+                read,
+            )
 
     def writers_done(self):
-        return all(not t.is_alive() for t in self.threads[:self.writers])
+        return all(not t.is_alive() for t in self.threads[: self.writers])
 
 
 def verify_history(db, strategy, accepted):
@@ -185,7 +228,9 @@ def verify_history(db, strategy, accepted):
     for version, created, sent in accepted:
         if stored.get(version) != sent:
             lost += 1
-            problems.append("accepted version %d (created=%s) not stored as sent" % (version, created))
+            problems.append(
+                "accepted version %d (created=%s) not stored as sent" % (version, created)
+            )
     created_versions = sorted(v for v, created, _ in accepted if created)
     if len(created_versions) != len(set(created_versions)):
         problems.append("two accepted uploads were given the same new version")

@@ -47,19 +47,31 @@ EXPECTED = [
 ]
 PUBLIC = {("GET", "/healthz"), ("GET", "/api/v1/auth/info")}
 BODIES = {
-    "/api/v1/positions/update": {"strategy_name": STRATEGY, "positions": [
-        {"code": "600000.XSHG", "volume": 1000, "cost": 10.5}]},
-    "/api/v1/positions/update/internal": {"strategy_name": STRATEGY, "positions": [
-        {"code": "600000.XSHG", "volume": 1000, "cost": 10.5}]},
+    "/api/v1/positions/update": {
+        "strategy_name": STRATEGY,
+        "positions": [{"code": "600000.XSHG", "volume": 1000, "cost": 10.5}],
+    },
+    "/api/v1/positions/update/internal": {
+        "strategy_name": STRATEGY,
+        "positions": [{"code": "600000.XSHG", "volume": 1000, "cost": 10.5}],
+    },
     "/api/v1/accounts": {"account_id": "8886660100", "name": "新账户"},
     "/api/v1/accounts/%s" % ACCOUNT: {"name": "主账户"},
     "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY): {"ratio": 1.0},
-    "/api/v1/accounts/%s/reports" % ACCOUNT: {"kind": "heartbeat", "follower": {"kind": "paper", "version": "0.1.0"}},
+    "/api/v1/accounts/%s/reports" % ACCOUNT: {
+        "kind": "heartbeat",
+        "follower": {"kind": "paper", "version": "0.1.0"},
+    },
     "/api/v1/accounts/%s/approve" % ACCOUNT: {"plan_version": "0" * 16},
     "/api/v1/accounts/%s/reject" % ACCOUNT: {},
 }
-PARAMS = {"account_id": ACCOUNT, "strategy_name": STRATEGY, "strategy": STRATEGY, "version": "1",
-          "session_id": "0" * 32}
+PARAMS = {
+    "account_id": ACCOUNT,
+    "strategy_name": STRATEGY,
+    "strategy": STRATEGY,
+    "version": "1",
+    "session_id": "0" * 32,
+}
 
 
 def expected_for(method, path):
@@ -69,7 +81,7 @@ def expected_for(method, path):
     raise AssertionError("no expectation for %s %s" % (method, path))
 
 
-class Credentials(object):
+class Credentials:
     """Every credential kind of the matrix as a function (method, path, body) -> headers."""
 
     def __init__(self, instance, client, password_hash):
@@ -93,18 +105,33 @@ class Credentials(object):
             "none": lambda m, p, b: {},
             "bad_bearer": lambda m, p, b: {"Authorization": "Bearer not-a-real-token"},
             "malformed_authorization": lambda m, p, b: {"Authorization": "Basic YWRtaW46YWRtaW4="},
-            "wrong_password": lambda m, p, b: {"X-Internal-Password": "wrong-" + instance.admin_password},
-            "forged_session": lambda m, p, b: {"Cookie": cookie % forged_cookie, "X-CSRF-Token": forged.csrf_token},
-            "signed_wrong_key": lambda m, p, b: signing.signed_headers(other_key, instance.jq_client_id, m, p, b),
+            "wrong_password": lambda m, p, b: {
+                "X-Internal-Password": "wrong-" + instance.admin_password
+            },
+            "forged_session": lambda m, p, b: {
+                "Cookie": cookie % forged_cookie,
+                "X-CSRF-Token": forged.csrf_token,
+            },
+            "signed_wrong_key": lambda m, p, b: signing.signed_headers(
+                other_key, instance.jq_client_id, m, p, b
+            ),
             "revoked_token": lambda m, p, b: {"Authorization": "Bearer %s" % revoked},
-            "expired_session": lambda m, p, b: {"Cookie": cookie % expired_cookie, "X-CSRF-Token": session["csrf"]},
-            "signed_expired": lambda m, p, b: instance.signed_headers(m, p, b, timestamp=int(time.time()) - 3600),
+            "expired_session": lambda m, p, b: {
+                "Cookie": cookie % expired_cookie,
+                "X-CSRF-Token": session["csrf"],
+            },
+            "signed_expired": lambda m, p, b: instance.signed_headers(
+                m, p, b, timestamp=int(time.time()) - 3600
+            ),
             "signed_replayed": self._replayed,
             "reader_token": lambda m, p, b: {"Authorization": "Bearer %s" % reader},
             "follow_token": lambda m, p, b: {"Authorization": "Bearer %s" % follow},
             "other_account_token": lambda m, p, b: {"Authorization": "Bearer %s" % other},
             "admin_password": lambda m, p, b: {"X-Internal-Password": instance.admin_password},
-            "admin_session": lambda m, p, b: {"Cookie": cookie % session["cookie"], "X-CSRF-Token": session["csrf"]},
+            "admin_session": lambda m, p, b: {
+                "Cookie": cookie % session["cookie"],
+                "X-CSRF-Token": session["csrf"],
+            },
             "signed": lambda m, p, b: instance.signed_headers(m, p, b),
         }
         self.client = client
@@ -121,15 +148,23 @@ class Credentials(object):
 
     def _replayed(self, method, path, body):
         headers = self.instance.signed_headers(method, path, body)
-        self.client.request(method, path, content=body, headers=dict(headers, **{"Content-Type": "application/json"}))
+        self.client.request(
+            method,
+            path,
+            content=body,
+            headers=dict(headers, **{"Content-Type": "application/json"}),
+        )
         return headers
 
 
 def _login(client, password):
     page = client.get("/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"password": password, "csrf_token": token, "next": "/"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"password": password, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     cookie = response.cookies["jq2qmt_session"]
     client.cookies.clear()
@@ -147,7 +182,9 @@ def _operations(app):
                 concrete = concrete.replace("{%s}" % name, value)
             ops.append((method.upper(), concrete))
     # destructive ones last: they would make the rest 404 (still "passed", but less telling)
-    return sorted(ops, key=lambda op: (op[0] == "DELETE", "/accounts/" in op[1] and op[0] == "DELETE"))
+    return sorted(
+        ops, key=lambda op: (op[0] == "DELETE", "/accounts/" in op[1] and op[0] == "DELETE")
+    )
 
 
 @pytest.fixture
@@ -171,13 +208,32 @@ def matrix_app(instance):
 def _prepare(client, instance):
     admin = instance.admin_headers()
     body = json.dumps(BODIES[UPLOAD], ensure_ascii=False).encode("utf-8")
-    assert client.post(UPLOAD, content=body, headers=dict(instance.signed_headers("POST", UPLOAD, body),
-                       **{"Content-Type": "application/json"})).status_code == 200
+    assert (
+        client.post(
+            UPLOAD,
+            content=body,
+            headers=dict(
+                instance.signed_headers("POST", UPLOAD, body),
+                **{"Content-Type": "application/json"},
+            ),
+        ).status_code
+        == 200
+    )
     for account in (ACCOUNT, OTHER):
-        assert client.post("/api/v1/accounts", json={"account_id": account, "name": "账户"},
-                           headers=admin).status_code == 201
-    assert client.put("/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), json={"ratio": 0.5},
-                      headers=admin).status_code == 200
+        assert (
+            client.post(
+                "/api/v1/accounts", json={"account_id": account, "name": "账户"}, headers=admin
+            ).status_code
+            == 201
+        )
+    assert (
+        client.put(
+            "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY),
+            json={"ratio": 0.5},
+            headers=admin,
+        ).status_code
+        == 200
+    )
 
 
 def test_robust_auth_matrix(instance, matrix_app, caplog, figures):
@@ -193,15 +249,22 @@ def test_robust_auth_matrix(instance, matrix_app, caplog, figures):
             continue  # public; password/set authenticates by its body (below)
         allowed = expected_for(method, path)
         payload = BODIES.get(path)
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8") if payload is not None else b""
+        body = (
+            json.dumps(payload, ensure_ascii=False).encode("utf-8") if payload is not None else b""
+        )
         for kind, make in creds.kinds.items():
-            headers = dict(make(method, path, body), **({"Content-Type": "application/json"} if body else {}))
+            headers = dict(
+                make(method, path, body), **({"Content-Type": "application/json"} if body else {})
+            )
             client.cookies.clear()
             response = client.request(method, path, content=body or None, headers=headers)
             cases += 1
             passed = response.status_code not in (401, 403, 429)
             if passed != (kind in allowed):
-                wrong.append("%s %s with %s -> %d %s" % (method, path, kind, response.status_code, response.text[:120]))
+                wrong.append(
+                    "%s %s with %s -> %d %s"
+                    % (method, path, kind, response.status_code, response.text[:120])
+                )
             elif not passed and not response.json()["error"]["code"]:
                 wrong.append("%s %s with %s: refusal without a reason" % (method, path, kind))
             assert response.status_code < 500, (method, path, kind, response.text)
@@ -209,8 +272,10 @@ def test_robust_auth_matrix(instance, matrix_app, caplog, figures):
                 creds.renew_session()  # every web session was just revoked
     # password/set: the current password in the body is the credential
     for current, ok in (("", False), ("wrong-" + instance.admin_password, False)):
-        response = client.post("/api/v1/internal/password/set", json={"current_password": current,
-                                                                       "new_password": "N3w-P@ssw0rd-long-enough"})
+        response = client.post(
+            "/api/v1/internal/password/set",
+            json={"current_password": current, "new_password": "N3w-P@ssw0rd-long-enough"},
+        )
         cases += 1
         if (response.status_code not in (401, 403)) != ok:
             wrong.append("password/set with %r -> %d" % (current, response.status_code))
@@ -225,27 +290,39 @@ def _leaks(secrets, log_file, caplog):
     lines += [record.getMessage() for record in caplog.records]
     lines += caplog.text.splitlines()
     assert lines, "nothing was logged: the leak check would prove nothing"
-    return ["%s... in %r" % (secret[:4], line[:160]) for line in lines for secret in secrets if secret and secret in line]
+    return [
+        "%s... in %r" % (secret[:4], line[:160])
+        for line in lines
+        for secret in secrets
+        if secret and secret in line
+    ]
 
 
 def test_robust_web_writes_need_the_csrf_token(instance, app_client, figures):
     session = _login(app_client, instance.admin_password)
     cookie = {"Cookie": "jq2qmt_session=%s" % session["cookie"]}
-    writes = [("POST", "/api/v1/accounts", {"account_id": "8886660100", "name": "x"}),
-              ("POST", "/api/v1/positions/update/internal", BODIES[UPLOAD]),
-              ("DELETE", "/api/v1/strategies/%s" % STRATEGY, None),
-              ("POST", "/logout", None)]
+    writes = [
+        ("POST", "/api/v1/accounts", {"account_id": "8886660100", "name": "x"}),
+        ("POST", "/api/v1/positions/update/internal", BODIES[UPLOAD]),
+        ("DELETE", "/api/v1/strategies/%s" % STRATEGY, None),
+        ("POST", "/logout", None),
+    ]
     refused = 0
     for method, path, payload in writes:
         for csrf in (None, "wrong-token"):
             headers = dict(cookie, **({"X-CSRF-Token": csrf} if csrf else {}))
             app_client.cookies.clear()
-            response = app_client.request(method, path, json=payload, headers=headers, follow_redirects=False)
+            response = app_client.request(
+                method, path, json=payload, headers=headers, follow_redirects=False
+            )
             assert response.status_code == 403, (method, path, csrf, response.status_code)
             refused += 1
     app_client.cookies.clear()
-    ok = app_client.post("/api/v1/accounts", json={"account_id": "8886660100", "name": "x"},
-                         headers=dict(cookie, **{"X-CSRF-Token": session["csrf"]}))
+    ok = app_client.post(
+        "/api/v1/accounts",
+        json={"account_id": "8886660100", "name": "x"},
+        headers=dict(cookie, **{"X-CSRF-Token": session["csrf"]}),
+    )
     assert ok.status_code == 201
     figures("auth matrix", cases=refused + 1, failures=0)
 
@@ -256,15 +333,21 @@ def test_robust_login_brute_force_is_slowed(instance, app_client, figures):
     for attempt in range(limit + 3):
         page = app_client.get("/login").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        response = app_client.post("/login", data={"password": "guess-%d" % attempt, "csrf_token": token},
-                                   follow_redirects=False)
+        response = app_client.post(
+            "/login",
+            data={"password": "guess-%d" % attempt, "csrf_token": token},
+            follow_redirects=False,
+        )
         statuses.append(response.status_code)
     assert statuses[:limit] == [401] * limit and set(statuses[limit:]) == {429}, statuses
     # locked out: even the right password waits for the window, on the form and the header
     page = app_client.get("/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    right = app_client.post("/login", data={"password": instance.admin_password, "csrf_token": token},
-                            follow_redirects=False)
+    right = app_client.post(
+        "/login",
+        data={"password": instance.admin_password, "csrf_token": token},
+        follow_redirects=False,
+    )
     assert right.status_code == 429 and "jq2qmt_session" not in right.cookies
     header = app_client.get("/api/v1/accounts", headers=instance.admin_headers())
     assert header.status_code == 429 and header.headers["Retry-After"]
@@ -285,7 +368,11 @@ def test_robust_secret_files_are_0600(instance, live_server, figures):
             continue
         mode = stat.S_IMODE(file.stat().st_mode)
         text = file.read_bytes()
-        holds_secret = file.name in secret_names or b"PRIVATE KEY" in text or file.suffix in (".sqlite3", ".db")
+        holds_secret = (
+            file.name in secret_names
+            or b"PRIVATE KEY" in text
+            or file.suffix in (".sqlite3", ".db")
+        )
         if holds_secret:
             checked.append(file.name)
             assert mode & 0o077 == 0, "%s is %o, expected 0600" % (file, mode)
@@ -294,6 +381,8 @@ def test_robust_secret_files_are_0600(instance, live_server, figures):
         logger.removeHandler(handler)
         handler.close()
     logger.propagate = True
-    assert {"jq2qmt.ini", "secret_key"} <= set(checked) and any(n.endswith(".pem") for n in checked), checked
+    assert {"jq2qmt.ini", "secret_key"} <= set(checked) and any(
+        n.endswith(".pem") for n in checked
+    ), checked
     assert path.exists()
     figures("auth matrix", cases=len(checked), failures=0)

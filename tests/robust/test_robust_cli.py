@@ -19,8 +19,16 @@ from jq2qmt.cli import main
 pytestmark = pytest.mark.slow
 
 # commands that create or serve on purpose when given nothing (covered elsewhere)
-NO_INSTANCE_CASES = {("init",), ("serve",), ("demo",), ("follow",), ("plan",), ("export", "jq"),
-                     ("export", "qmt"), ("import-original",)}
+NO_INSTANCE_CASES = {
+    ("init",),
+    ("serve",),
+    ("demo",),
+    ("follow",),
+    ("plan",),
+    ("export", "jq"),
+    ("export", "qmt"),
+    ("import-original",),
+}
 UNREACHABLE_DB = "mysql+pymysql://root@127.0.0.1:1/nowhere"
 GARBAGE = b"\x00\xff garbage {not json\n\x89PNG\r\n"
 
@@ -72,12 +80,25 @@ def cases_for(path, command, instance_dir, tmp):
             continue
         garbled = _garbled(param, tmp)
         if garbled is not None:
-            yield "garbled %s" % param.name, base + _required_args(command) + [param.opts[0], garbled]
+            yield (
+                "garbled %s" % param.name,
+                base + _required_args(command) + [param.opts[0], garbled],
+            )
     if "instance_dir" in names and path not in NO_INSTANCE_CASES:
-        yield "missing instance", (list(path) + ["--instance", str(tmp / "no-such-instance")]
-                                   + NO_PROMPT.get(path, []) + _required_args(command))
+        yield (
+            "missing instance",
+            (
+                list(path)
+                + ["--instance", str(tmp / "no-such-instance")]
+                + NO_PROMPT.get(path, [])
+                + _required_args(command)
+            ),
+        )
     if "database_url" in names and path not in NO_INSTANCE_CASES and path != ("db", "dump"):
-        yield "unreachable database", base + ["--database-url", UNREACHABLE_DB] + _required_args(command)
+        yield (
+            "unreachable database",
+            base + ["--database-url", UNREACHABLE_DB] + _required_args(command),
+        )
 
 
 def _garbled(param, tmp):
@@ -101,16 +122,42 @@ def file_cases(instance_dir, garbage, tmp):
     yield "plan: garbled file", ["plan", str(garbage)]
     yield "plan: JSON of the wrong shape", ["plan", str(tmp / "list.json")]
     yield "db restore: garbled file", ["db", "restore"] + inst + [str(garbage), "--force"]
-    yield "keys add-client: garbled key", ["keys", "add-client", "jq2"] + inst + ["--public-key", str(garbage)]
+    yield (
+        "keys add-client: garbled key",
+        ["keys", "add-client", "jq2"] + inst + ["--public-key", str(garbage)],
+    )
     yield "corrupt instance config", ["token", "list", "--instance", str(tmp / "corrupt")]
-    yield "corrupt instance config (account)", ["account", "list", "--instance", str(tmp / "corrupt")]
+    yield (
+        "corrupt instance config (account)",
+        ["account", "list", "--instance", str(tmp / "corrupt")],
+    )
     yield "import-original: garbled URL", ["import-original", "--source-url", "::garbled::"] + inst
     yield "import-original: unreachable", ["import-original", "--source-url", UNREACHABLE_DB] + inst
-    yield "export qmt: unknown account", ["export", "qmt", "--instance", str(instance_dir), "--account-id",
-                                         "0000000000", "--out-dir", str(tmp / "out-qmt")]
-    yield "account set: garbled sessions", ["account", "set", "8886660057", "--sessions", "25:99-xx"] + inst
-    yield "account follow: negative ratio", ["account", "follow", "8886660057", "S", "--ratio", "-1"] + inst
-    yield "token create: follow scope without account", ["token", "create", "t1", "--scope", "follow"] + inst
+    yield (
+        "export qmt: unknown account",
+        [
+            "export",
+            "qmt",
+            "--instance",
+            str(instance_dir),
+            "--account-id",
+            "0000000000",
+            "--out-dir",
+            str(tmp / "out-qmt"),
+        ],
+    )
+    yield (
+        "account set: garbled sessions",
+        ["account", "set", "8886660057", "--sessions", "25:99-xx"] + inst,
+    )
+    yield (
+        "account follow: negative ratio",
+        ["account", "follow", "8886660057", "S", "--ratio", "-1"] + inst,
+    )
+    yield (
+        "token create: follow scope without account",
+        ["token", "create", "t1", "--scope", "follow"] + inst,
+    )
 
 
 def snapshot(instance, tmp):
@@ -118,7 +165,11 @@ def snapshot(instance, tmp):
     files = {}
     for root in (instance.path, tmp):
         for path in sorted(root.rglob("*")):
-            if path.is_file() and "logs" not in path.parts and not path.name.endswith(("-wal", "-shm")):
+            if (
+                path.is_file()
+                and "logs" not in path.parts
+                and not path.name.endswith(("-wal", "-shm"))
+            ):
                 files[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
     rows = {}
     engine = instance.db().engine
@@ -134,8 +185,11 @@ def error_lines(output):
     """The lines of the message itself: click's usage hint and indented continuations
     (a wrapped usage line, the list of choices) are not counted."""
     hints = ("Usage:", "Try '", "用法")
-    return [line for line in output.splitlines()
-            if line.strip() and not line.startswith(hints) and not line[0].isspace()]
+    return [
+        line
+        for line in output.splitlines()
+        if line.strip() and not line.startswith(hints) and not line[0].isspace()
+    ]
 
 
 def test_robust_cli_bad_input_exits_with_one_line_and_writes_nothing(instance, tmp_path, figures):
@@ -149,8 +203,10 @@ def test_robust_cli_bad_input_exits_with_one_line_and_writes_nothing(instance, t
     (corrupt / "jq2qmt.ini").write_bytes(GARBAGE)
     cases = list(file_cases(instance.path, garbage, work))
     for path, command in leaf_commands():
-        cases += [("%s: %s" % (" ".join(path), what), args)
-                  for what, args in cases_for(path, command, instance.path, work)]
+        cases += [
+            ("%s: %s" % (" ".join(path), what), args)
+            for what, args in cases_for(path, command, instance.path, work)
+        ]
     runner = CliRunner()
     failures = []
     for label, args in cases:
@@ -161,7 +217,9 @@ def test_robust_cli_bad_input_exits_with_one_line_and_writes_nothing(instance, t
         if result.exit_code == 0:
             problems.append("exit code 0")
         if result.exception is not None and not isinstance(result.exception, SystemExit):
-            problems.append("traceback: %s: %s" % (type(result.exception).__name__, result.exception))
+            problems.append(
+                "traceback: %s: %s" % (type(result.exception).__name__, result.exception)
+            )
         if "Traceback" in result.output:
             problems.append("traceback in output")
         lines = error_lines(result.output)
@@ -170,7 +228,14 @@ def test_robust_cli_bad_input_exits_with_one_line_and_writes_nothing(instance, t
         if before != after:
             problems.append("wrote something")
         if problems:
-            failures.append("%s (%s): %s\n    %s" % (label, " ".join(args), "; ".join(problems),
-                                                    result.output.strip().replace("\n", "\n    ")))
+            failures.append(
+                "%s (%s): %s\n    %s"
+                % (
+                    label,
+                    " ".join(args),
+                    "; ".join(problems),
+                    result.output.strip().replace("\n", "\n    "),
+                )
+            )
     figures("CLI bad input", cases=len(cases), failures=len(failures))
     assert not failures, "\n".join(failures)

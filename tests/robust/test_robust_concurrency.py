@@ -18,9 +18,9 @@ import threading
 
 import pytest
 import requests
-
 from robust_dbservers import free_port
 from robust_load import UPLOAD, Load, snapshot_body, verify_history, volumes
+
 from jq2qmt.store import repo
 
 pytestmark = pytest.mark.slow
@@ -32,19 +32,36 @@ WRITERS, READERS, UPLOADS_EACH = 8, 16, 12
 
 def test_robust_writers_and_readers_on_one_strategy(db_url, live_server, figures):
     instance = live_server.instance
-    load = Load(live_server.url, instance, STRATEGY, WRITERS, READERS, instance.reader_token(),
-                max_uploads=UPLOADS_EACH, record_reads=True).start()
-    load.outcomes.wait_for(lambda o: load.writers_done() and o.count("upload") >= WRITERS * UPLOADS_EACH)
+    load = Load(
+        live_server.url,
+        instance,
+        STRATEGY,
+        WRITERS,
+        READERS,
+        instance.reader_token(),
+        max_uploads=UPLOADS_EACH,
+        record_reads=True,
+    ).start()
+    load.outcomes.wait_for(
+        lambda o: load.writers_done() and o.count("upload") >= WRITERS * UPLOADS_EACH
+    )
     load.stop()
     outcomes = load.outcomes
     lost, problems = verify_history(instance.db(), STRATEGY, outcomes.accepted)
     with instance.db().read() as session:
         newest = repo.get_strategy(session, STRATEGY)["version"]
-        stored = {v: volumes(repo.get_version(session, STRATEGY, v)["positions"]) for v in range(1, newest + 1)}
+        stored = {
+            v: volumes(repo.get_version(session, STRATEGY, v)["positions"])
+            for v in range(1, newest + 1)
+        }
     torn = [(v, got) for v, got in outcomes.reads if stored.get(v) != got]
     server_errors = [s for _, s, _ in outcomes.statuses if not isinstance(s, int) or s >= 500]
-    figures("concurrency", cases=len(outcomes.statuses), failures=len(outcomes.bad) + len(torn) + len(problems),
-            lost=lost)
+    figures(
+        "concurrency",
+        cases=len(outcomes.statuses),
+        failures=len(outcomes.bad) + len(torn) + len(problems),
+        lost=lost,
+    )
     assert not outcomes.bad and not server_errors, (outcomes.bad + server_errors)[:10]
     assert lost == 0 and not problems, problems[:10]
     assert not torn, torn[:5]
@@ -56,7 +73,8 @@ def test_robust_writers_and_readers_on_one_strategy(db_url, live_server, figures
 
 # ---- two server processes on one database ------------------------------------------------
 
-class ServeProcess(object):
+
+class ServeProcess:
     """`jq2qmt serve` of an instance on its own port, as a separate OS process."""
 
     def __init__(self, instance, log_path):
@@ -65,15 +83,33 @@ class ServeProcess(object):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jq2qmt", "serve", "--instance", str(instance.path), "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"], stdout=self.log, stderr=self.log, env=env)
+            [
+                sys.executable,
+                "-m",
+                "jq2qmt",
+                "serve",
+                "--instance",
+                str(instance.path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            stdout=self.log,
+            stderr=self.log,
+            env=env,
+        )
 
     def wait_ready(self):
         import time
 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, "jq2qmt serve exited with %s" % self.process.returncode
+            assert self.process.poll() is None, (
+                "jq2qmt serve exited with %s" % self.process.returncode
+            )
             try:
                 if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
                     return self
@@ -128,18 +164,38 @@ def _await_waiting_long_poll(server, admin):
     raise AssertionError("the long-poll never started waiting")
 
 
-def test_robust_two_processes_share_nonces_and_wake_long_polls(db_url, instance, two_processes, figures):
+def test_robust_two_processes_share_nonces_and_wake_long_polls(
+    db_url, instance, two_processes, figures
+):
     first, second = two_processes
     admin = instance.admin_headers()
-    body, headers = _signed_upload(instance, [{"code": "600000.XSHG", "volume": 1000, "cost": 10.0}])
-    assert requests.post(first.url + UPLOAD, data=body, headers=headers, timeout=30).status_code == 200
+    body, headers = _signed_upload(
+        instance, [{"code": "600000.XSHG", "volume": 1000, "cost": 10.0}]
+    )
+    assert (
+        requests.post(first.url + UPLOAD, data=body, headers=headers, timeout=30).status_code == 200
+    )
     replay = requests.post(second.url + UPLOAD, data=body, headers=headers, timeout=30)
     assert replay.status_code == 401 and replay.json()["error"]["code"] == "nonce_reused"
 
-    assert requests.post(second.url + "/api/v1/accounts", json={"account_id": ACCOUNT, "name": "主账户"},
-                         headers=admin, timeout=30).status_code == 201
-    assert requests.put(first.url + "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), json={"ratio": 1.0},
-                        headers=admin, timeout=30).status_code == 200
+    assert (
+        requests.post(
+            second.url + "/api/v1/accounts",
+            json={"account_id": ACCOUNT, "name": "主账户"},
+            headers=admin,
+            timeout=30,
+        ).status_code
+        == 201
+    )
+    assert (
+        requests.put(
+            first.url + "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY),
+            json={"ratio": 1.0},
+            headers=admin,
+            timeout=30,
+        ).status_code
+        == 200
+    )
     token = {"Authorization": "Bearer %s" % instance.token("follow", ACCOUNT)}
     plan_path = "/api/v1/accounts/%s/plan" % ACCOUNT
     current = requests.get(first.url + plan_path, headers=token, timeout=30)
@@ -149,19 +205,29 @@ def test_robust_two_processes_share_nonces_and_wake_long_polls(db_url, instance,
 
     def long_poll():
         waiting.set()
-        answer["response"] = requests.get(first.url + plan_path + "?wait=25", timeout=40,
-                                          headers=dict(token, **{"If-None-Match": etag}))
+        answer["response"] = requests.get(
+            first.url + plan_path + "?wait=25",
+            timeout=40,
+            headers=dict(token, **{"If-None-Match": etag}),
+        )
 
     poller = threading.Thread(target=long_poll, daemon=True)
     poller.start()
     waiting.wait(10)
     _await_waiting_long_poll(first, admin)
-    body, headers = _signed_upload(instance, [{"code": "600000.XSHG", "volume": 2000, "cost": 10.0}])
-    assert requests.post(second.url + UPLOAD, data=body, headers=headers, timeout=30).status_code == 200
+    body, headers = _signed_upload(
+        instance, [{"code": "600000.XSHG", "volume": 2000, "cost": 10.0}]
+    )
+    assert (
+        requests.post(second.url + UPLOAD, data=body, headers=headers, timeout=30).status_code
+        == 200
+    )
     poller.join(45)
     response = answer["response"]
     figures("concurrency", cases=5, failures=0 if response.status_code == 200 else 1)
-    assert response.status_code == 200, "long-poll on process 1 did not wake on an upload to process 2"
+    assert response.status_code == 200, (
+        "long-poll on process 1 did not wake on an upload to process 2"
+    )
     assert response.headers["ETag"] != etag
     volumes_now = [p["volume"] for t in response.json()["targets"] for p in t["positions"]]
     assert volumes_now == [2000]

@@ -13,7 +13,6 @@ import threading
 
 import pytest
 import requests
-
 from robust_dbservers import SERVERS
 from robust_load import Load, verify_history
 
@@ -28,8 +27,15 @@ def _long_poll(live, instance):
     """A follower long-polling the plan when the database goes down: it must get an
     answer (503, or 304/200), never a 500 and never hang past the client timeout."""
     admin = instance.admin_headers()
-    assert requests.post(live.url + "/api/v1/accounts", json={"account_id": ACCOUNT, "name": "主账户"},
-                         headers=admin, timeout=30).status_code == 201
+    assert (
+        requests.post(
+            live.url + "/api/v1/accounts",
+            json={"account_id": ACCOUNT, "name": "主账户"},
+            headers=admin,
+            timeout=30,
+        ).status_code
+        == 201
+    )
     token = {"Authorization": "Bearer %s" % instance.token("follow", ACCOUNT)}
     path = live.url + "/api/v1/accounts/%s/plan" % ACCOUNT
     etag = requests.get(path, headers=token, timeout=30).headers["ETag"]
@@ -37,8 +43,9 @@ def _long_poll(live, instance):
 
     def run():
         try:
-            answer["status"] = requests.get(path + "?wait=20", headers=dict(token, **{"If-None-Match": etag}),
-                                            timeout=40).status_code
+            answer["status"] = requests.get(
+                path + "?wait=20", headers=dict(token, **{"If-None-Match": etag}), timeout=40
+            ).status_code
         except requests.RequestException as exc:
             answer["status"] = type(exc).__name__
 
@@ -73,8 +80,13 @@ def test_robust_database_stopped_under_load(private_db, live_server_factory, fig
                 poll = _long_poll(live, instance)
             private_db.stop()
             down_before = outcomes.count(status=503)
-            outcomes.wait_for(lambda o: o.count("upload", 503) >= 3 and o.count("read", 503) >= 3
-                              and o.count(status=503) >= down_before + 6)
+            outcomes.wait_for(
+                lambda o: (
+                    o.count("upload", 503) >= 3
+                    and o.count("read", 503) >= 3
+                    and o.count(status=503) >= down_before + 6
+                )
+            )
             # while down: the health check says why
             health = requests.get(live.url + "/healthz", timeout=30)
             assert health.status_code == 503 and health.json()["database"] == "unreachable"
@@ -85,12 +97,19 @@ def test_robust_database_stopped_under_load(private_db, live_server_factory, fig
         load.stop()
     assert requests.get(live.url + "/healthz", timeout=30).status_code == 200
     poll[0].join(45)
-    assert poll[1]["status"] in (503, 304, 200), "long-poll during the outage got %s" % poll[1]["status"]
+    assert poll[1]["status"] in (503, 304, 200), (
+        "long-poll during the outage got %s" % poll[1]["status"]
+    )
     during = [s for s in outcomes_during.statuses if s[1] == 503]
     assert all(reason == "database_unavailable" for _, _, reason in during)
     lost, problems = verify_history(instance.db(), STRATEGY, outcomes.accepted)
-    figures("database faults", cases=len(outcomes.statuses), failures=len(outcomes.bad),
-            faults=OUTAGES, lost=lost)
+    figures(
+        "database faults",
+        cases=len(outcomes.statuses),
+        failures=len(outcomes.bad),
+        faults=OUTAGES,
+        lost=lost,
+    )
     assert not outcomes.bad, outcomes.bad[:10]
     assert lost == 0 and not problems, problems[:10]
     # 404: a read before the first upload; 409: an older as_of overtaken by another writer

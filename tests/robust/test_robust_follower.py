@@ -25,7 +25,9 @@ from jq2qmt.brokers.paper import PaperBroker
 pytestmark = pytest.mark.slow
 
 _spec = importlib.util.spec_from_file_location(
-    "robust_follower_fixtures", str(Path(__file__).resolve().parent.parent / "follower" / "conftest.py"))
+    "robust_follower_fixtures",
+    str(Path(__file__).resolve().parent.parent / "follower" / "conftest.py"),
+)
 fx = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fx)
 
@@ -38,7 +40,7 @@ class Killed(BaseException):
     """The follower process dies here (not an Exception: nothing in the loop catches it)."""
 
 
-class KillingBroker(object):
+class KillingBroker:
     """A paper broker whose process dies at kill point `kill_at` (before/after calls)."""
 
     CALLS = ("positions", "asset", "orders", "quotes", "place", "cancel")
@@ -68,7 +70,7 @@ class KillingBroker(object):
         return call
 
 
-class KillingClient(object):
+class KillingClient:
     """The plan client of a process that dies before or after sending its report."""
 
     def __init__(self, client, broker):
@@ -120,8 +122,10 @@ def _converge(follower, exchange, clock, match=False):
         follower.run_round()
         if match:
             exchange.match()
-        if fx.holdings(exchange) == dict(TARGET, **{c: 0 for c in START if c not in TARGET}) or \
-                {c: v for c, v in fx.holdings(exchange).items() if v} == TARGET:
+        if (
+            fx.holdings(exchange) == dict(TARGET, **{c: 0 for c in START if c not in TARGET})
+            or {c: v for c, v in fx.holdings(exchange).items() if v} == TARGET
+        ):
             return rounds
     return rounds
 
@@ -181,8 +185,23 @@ def test_robust_follower_clock_jumps(figures):
         clock = fx.Clock()
         follower = fx.make_follower(exchange, server, clock)
         day = fx.MORNING.date()
-        jumps = [(10, 0), (9, 0), (10, 0, 5), (12, 0), (8, 0), (15, 30), (10, 1), (11, 40), (13, 1),
-                 ("next",), (9, 20), ("back",), (10, 2), (14, 58), (13, 30)]
+        jumps = [
+            (10, 0),
+            (9, 0),
+            (10, 0, 5),
+            (12, 0),
+            (8, 0),
+            (15, 30),
+            (10, 1),
+            (11, 40),
+            (13, 1),
+            ("next",),
+            (9, 20),
+            ("back",),
+            (10, 2),
+            (14, 58),
+            (13, 30),
+        ]
         problems, cases = [], 0
         for jump in jumps:
             if jump == ("next",):
@@ -196,10 +215,14 @@ def test_robust_follower_clock_jumps(figures):
             before = len(exchange.orders())
             report = follower.run_round()
             cases += 1
-            in_session = (datetime.time(9, 30) <= clock.current.time() <= datetime.time(11, 30) or
-                          datetime.time(13, 0) <= clock.current.time() <= datetime.time(14, 57))
+            in_session = datetime.time(9, 30) <= clock.current.time() <= datetime.time(
+                11, 30
+            ) or datetime.time(13, 0) <= clock.current.time() <= datetime.time(14, 57)
             if len(exchange.orders()) > before and not in_session:
-                problems.append("orders sent at %s (outside the session): %s" % (clock.current, report["status"]))
+                problems.append(
+                    "orders sent at %s (outside the session): %s"
+                    % (clock.current, report["status"])
+                )
             problems += ["at %s: %s" % (clock.current, p) for p in _overcommitted(exchange)]
             if in_session:
                 exchange.match()
@@ -234,7 +257,9 @@ def test_robust_follower_partial_fills_and_rejections(figures):
         server.set_plan(fx.make_plan(TARGET))
         exchange = _exchange(auto_match=True, fill_ratio=0.5)
         clock = fx.Clock()
-        follower = fx.make_follower(exchange, server, clock, broker=RejectingBroker(exchange, "000001.SZ", 2))
+        follower = fx.make_follower(
+            exchange, server, clock, broker=RejectingBroker(exchange, "000001.SZ", 2)
+        )
         problems, rejected = [], 0
         for _ in range(MAX_ROUNDS):
             clock.advance(31)
@@ -275,7 +300,9 @@ def test_robust_follower_server_fault_schedule(figures):
                 server.stop()
             elif fault == "empty":
                 server.mode = "ok"
-                server.set_plan(fx.make_plan(targets=[]))  # the followed strategy missing by mistake
+                server.set_plan(
+                    fx.make_plan(targets=[])
+                )  # the followed strategy missing by mistake
             else:
                 server.mode = fault
             clock.advance(31)
@@ -286,7 +313,9 @@ def test_robust_follower_server_fault_schedule(figures):
             if fault == "down":
                 server.start()
             if fault == "empty" and report["status"] != "held":
-                problems.append("an empty plan for a held account was %s, not held" % report["status"])
+                problems.append(
+                    "an empty plan for a held account was %s, not held" % report["status"]
+                )
         server.mode = "ok"
         server.release.set()
         server.set_plan(good)

@@ -50,12 +50,21 @@ pytestmark = pytest.mark.slow
 MAX_EXAMPLES = 8
 ACCOUNT = "8886660057"
 STRATEGY = "多策略V1.0"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance, negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
 # run last: a wrong current_password counts towards the admin lockout of the fuzzing client,
 # and revoking the web sessions ends the fuzzing client's own session
-LAST = ("POST /api/v1/internal/password/set", "DELETE /api/v1/internal/sessions/{session_id}",
-        "DELETE /api/v1/internal/sessions")
+LAST = (
+    "POST /api/v1/internal/password/set",
+    "DELETE /api/v1/internal/sessions/{session_id}",
+    "DELETE /api/v1/internal/sessions",
+)
 
 
 def names_its_reason(ctx, response, case):
@@ -71,7 +80,7 @@ def names_its_reason(ctx, response, case):
     return True
 
 
-class Fuzzer(object):
+class Fuzzer:
     def __init__(self, app, headers_for, authenticated):
         self.schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         self.headers_for = headers_for
@@ -86,16 +95,30 @@ class Fuzzer(object):
     def strategy(self, operation, mode):
         free = operation.as_strategy(generation_mode=mode)
         names = [p.name for p in operation.path_parameters]
-        known = {k: v for k, v in (("account_id", ACCOUNT), ("strategy_name", STRATEGY), ("strategy", STRATEGY))
-                 if k in names}
+        known = {
+            k: v
+            for k, v in (
+                ("account_id", ACCOUNT),
+                ("strategy_name", STRATEGY),
+                ("strategy", STRATEGY),
+            )
+            if k in names
+        }
         if not known or not self.authenticated:
             return free
         return st.one_of(free, operation.as_strategy(generation_mode=mode, path_parameters=known))
 
     def run(self, operation):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+
+            @settings(
+                max_examples=MAX_EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=self.strategy(operation, mode))
             def one(case):
                 self.check(operation, case)
@@ -112,18 +135,28 @@ class Fuzzer(object):
         try:
             case.validate_response(response, checks=CHECKS + [names_its_reason], headers=headers)
             if not self.authenticated and operation.definition.raw.get("security"):
-                assert response.status_code >= 400, "secured operation answered %d without credentials" \
-                    % response.status_code
-        except (Exception, BaseExceptionGroup) as exc:  # one entry per operation and kind of failure
+                assert response.status_code >= 400, (
+                    "secured operation answered %d without credentials" % response.status_code
+                )
+        except (
+            Exception,
+            BaseExceptionGroup,
+        ) as exc:  # one entry per operation and kind of failure
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             key = "%s: %s" % (operation.label, first)
-            self.failures.setdefault(key, "%s\n%s\n%s" % (key, case.as_curl_command(headers=headers), exc))
+            self.failures.setdefault(
+                key, "%s\n%s\n%s" % (key, case.as_curl_command(headers=headers), exc)
+            )
 
 
 @pytest.fixture
 def fuzz_instance(db_url, tmp_path):
-    result = init_instance(tmp_path / "instance", database_url=db_url, client_kind="token",
-                           public_url="http://127.0.0.1:5366")
+    result = init_instance(
+        tmp_path / "instance",
+        database_url=db_url,
+        client_kind="token",
+        public_url="http://127.0.0.1:5366",
+    )
     db = Database(db_url)
     yield result, db
     db.dispose()
@@ -133,8 +166,11 @@ def web_session(client, password):
     """Log in through the login form; the headers an admin page's script sends."""
     page = client.get("/login").text
     login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"password": password, "csrf_token": login_csrf, "next": "/"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"password": password, "csrf_token": login_csrf, "next": "/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     cookie = response.cookies["jq2qmt_session"]
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text).group(1)
@@ -143,14 +179,33 @@ def web_session(client, password):
 
 def _prepare(app_client, result, db):
     admin = web_session(app_client, result.admin_password)
-    upload = {"X-JQ2QMT-Client": result.settings.jq_client_id, "X-JQ2QMT-Upload-Token": result.upload_token}
-    body = {"strategy_name": STRATEGY, "positions": [{"code": "600000.XSHG", "volume": 1000, "cost": 10.5}]}
+    upload = {
+        "X-JQ2QMT-Client": result.settings.jq_client_id,
+        "X-JQ2QMT-Upload-Token": result.upload_token,
+    }
+    body = {
+        "strategy_name": STRATEGY,
+        "positions": [{"code": "600000.XSHG", "volume": 1000, "cost": 10.5}],
+    }
     assert app_client.post("/api/v1/positions/update", json=body, headers=upload).status_code == 200
-    assert app_client.post("/api/v1/accounts", json={"account_id": ACCOUNT, "name": "主账户"},
-                           headers=admin).status_code == 201
-    assert app_client.put("/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY), json={"ratio": 0.5},
-                          headers=admin).status_code == 200
-    follow = {"Authorization": "Bearer %s" % credentials.create_token(db, "fuzz-follow", "follow", ACCOUNT)}
+    assert (
+        app_client.post(
+            "/api/v1/accounts", json={"account_id": ACCOUNT, "name": "主账户"}, headers=admin
+        ).status_code
+        == 201
+    )
+    assert (
+        app_client.put(
+            "/api/v1/accounts/%s/follow/%s" % (ACCOUNT, STRATEGY),
+            json={"ratio": 0.5},
+            headers=admin,
+        ).status_code
+        == 200
+    )
+    follow = {
+        "Authorization": "Bearer %s"
+        % credentials.create_token(db, "fuzz-follow", "follow", ACCOUNT)
+    }
 
     def headers_for(operation):
         if operation.label == "POST /api/v1/positions/update":
@@ -167,7 +222,9 @@ def test_robust_fuzz_every_operation(request, fuzz_instance, authenticated, figu
     from fastapi.testclient import TestClient
 
     if not authenticated and request.node.callspec.params["db_url"] != "sqlite":
-        pytest.skip("anonymous requests stop at auth before any query: fuzzed on SQLite only (CI time)")
+        pytest.skip(
+            "anonymous requests stop at auth before any query: fuzzed on SQLite only (CI time)"
+        )
 
     result, db = fuzz_instance
     app = create_app(result.settings)

@@ -18,10 +18,17 @@ FORBIDDEN_CALLS = {"open", "print", "input"}
 
 
 def test_vermin_py36():
-    args = [sys.executable, "-c", "import sys; from vermin.main import main; sys.exit(main())",
-            "-t=3.6-", "--violations", "--no-tips"]
-    res = subprocess.run(args + [str(PKG / "rules"), str(PKG / "engine")],
-                         capture_output=True, text=True)
+    args = [
+        sys.executable,
+        "-c",
+        "import sys; from vermin.main import main; sys.exit(main())",
+        "-t=3.6-",
+        "--violations",
+        "--no-tips",
+    ]
+    res = subprocess.run(
+        args + [str(PKG / "rules"), str(PKG / "engine")], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 

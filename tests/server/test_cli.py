@@ -31,8 +31,18 @@ def test_every_command_has_bilingual_help():
 
 def test_init_non_interactive_writes_a_working_instance(tmp_path):
     folder = tmp_path / "inst"
-    result = run("init", "--instance", str(folder), "--non-interactive", "--public-host", "203.0.113.5",
-                 "--public-port", "80", "--port", "6000")
+    result = run(
+        "init",
+        "--instance",
+        str(folder),
+        "--non-interactive",
+        "--public-host",
+        "203.0.113.5",
+        "--public-port",
+        "80",
+        "--port",
+        "6000",
+    )
     assert result.exit_code == 0, result.output
     settings = load_settings(folder)
     assert (settings.port, settings.public_url) == (6000, "http://203.0.113.5")
@@ -48,25 +58,57 @@ def test_init_non_interactive_writes_a_working_instance(tmp_path):
 
 def test_init_interactive_prompts(tmp_path):
     folder = tmp_path / "inst"
-    answers = "\n".join(["sqlite", "127.0.0.1", "5366", "example.org", "443", "jq", "ed25519", "a-good-admin-pw", ""])
+    answers = "\n".join(
+        [
+            "sqlite",
+            "127.0.0.1",
+            "5366",
+            "example.org",
+            "443",
+            "jq",
+            "ed25519",
+            "a-good-admin-pw",
+            "",
+        ]
+    )
     result = run("init", "--instance", str(folder), input=answers)
     assert result.exit_code == 0, result.output
     settings = load_settings(folder)
-    assert (settings.host, settings.public_url, settings.jq_client_id) == ("127.0.0.1", "http://example.org:443", "jq")
+    assert (settings.host, settings.public_url, settings.jq_client_id) == (
+        "127.0.0.1",
+        "http://example.org:443",
+        "jq",
+    )
     assert "ed25519" in result.output and "a-good-admin-pw" not in result.output
 
 
 def test_init_checks_the_database_before_writing(tmp_path):
     folder = tmp_path / "inst"
-    result = run("init", "--instance", str(folder), "--non-interactive", "--db-type", "mysql", "--db-host", "127.0.0.1",
-                 "--db-port", "1", "--db-user", "u", "--db-name", "x")
+    result = run(
+        "init",
+        "--instance",
+        str(folder),
+        "--non-interactive",
+        "--db-type",
+        "mysql",
+        "--db-host",
+        "127.0.0.1",
+        "--db-port",
+        "1",
+        "--db-user",
+        "u",
+        "--db-name",
+        "x",
+    )
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1
     assert not folder.exists()
 
 
 def test_init_rejects_a_weak_admin_password(tmp_path):
-    result = run("init", "--instance", str(tmp_path / "i"), "--non-interactive", "--admin-password", "123")
+    result = run(
+        "init", "--instance", str(tmp_path / "i"), "--non-interactive", "--admin-password", "123"
+    )
     assert result.exit_code == 1 and not (tmp_path / "i").exists()
 
 
@@ -95,8 +137,15 @@ def test_keys_commands(folder, tmp_path):
 
     public = tmp_path / "pub.pem"
     public.write_bytes(generate_key_pair("ed25519")[1])
-    assert run("keys", "add-client", "mine", "--public-key", str(public), "--instance", str(folder)).exit_code == 0
-    duplicate = run("keys", "add-client", "mine", "--public-key", str(public), "--instance", str(folder))
+    assert (
+        run(
+            "keys", "add-client", "mine", "--public-key", str(public), "--instance", str(folder)
+        ).exit_code
+        == 0
+    )
+    duplicate = run(
+        "keys", "add-client", "mine", "--public-key", str(public), "--instance", str(folder)
+    )
     assert duplicate.exit_code == 1
     generated = run("keys", "generate", "second", "--instance", str(folder))
     assert generated.exit_code == 0 and (folder / "keys" / "second_private.pem").exists()
@@ -104,7 +153,9 @@ def test_keys_commands(folder, tmp_path):
     assert re.search(r"jq2qmt_[A-Za-z0-9_-]{40,}", token.output)
     assert run("keys", "revoke", "mine", "--instance", str(folder)).exit_code == 0
     listing = run("keys", "list", "--instance", str(folder)).output
-    assert re.search(r"mine\s+ed25519.*revoked", listing) and re.search(r"plain\s+token.*active", listing)
+    assert re.search(r"mine\s+ed25519.*revoked", listing) and re.search(
+        r"plain\s+token.*active", listing
+    )
     bad = tmp_path / "bad.pem"
     bad.write_text("not a key")
     failed = run("keys", "add-client", "x", "--public-key", str(bad), "--instance", str(folder))
@@ -119,10 +170,20 @@ def test_token_commands_and_the_token_works(folder):
     created = run("token", "create", "viewer", "--scope", "read", "--instance", str(folder))
     token = re.search(r"jq2qmt_\S+", created.output).group(0)
     with TestClient(create_app(load_settings(folder))) as client:
-        assert client.get("/api/v1/positions/all", headers={"Authorization": "Bearer " + token}).status_code == 200
+        assert (
+            client.get(
+                "/api/v1/positions/all", headers={"Authorization": "Bearer " + token}
+            ).status_code
+            == 200
+        )
         assert token not in run("token", "list", "--instance", str(folder)).output
         assert run("token", "revoke", "viewer", "--instance", str(folder)).exit_code == 0
-        assert client.get("/api/v1/positions/all", headers={"Authorization": "Bearer " + token}).status_code == 401
+        assert (
+            client.get(
+                "/api/v1/positions/all", headers={"Authorization": "Bearer " + token}
+            ).status_code
+            == 401
+        )
     assert run("token", "revoke", "viewer", "--instance", str(folder)).exit_code == 1
     assert run("token", "create", "x", "--scope", "write", "--instance", str(folder)).exit_code == 2
 
@@ -132,10 +193,27 @@ def test_password_set(folder):
 
     from jq2qmt.server.app import create_app
 
-    assert run("password", "set", "--password-stdin", "--instance", str(folder), input="short\n").exit_code == 1
-    assert run("password", "set", "--password-stdin", "--instance", str(folder), input="new-admin-pass-1\n").exit_code == 0
+    assert (
+        run(
+            "password", "set", "--password-stdin", "--instance", str(folder), input="short\n"
+        ).exit_code
+        == 1
+    )
+    assert (
+        run(
+            "password",
+            "set",
+            "--password-stdin",
+            "--instance",
+            str(folder),
+            input="new-admin-pass-1\n",
+        ).exit_code
+        == 0
+    )
     with TestClient(create_app(load_settings(folder))) as client:
-        ok = client.get("/api/v1/internal/password/info", headers={"X-Internal-Password": "new-admin-pass-1"})
+        ok = client.get(
+            "/api/v1/internal/password/info", headers={"X-Internal-Password": "new-admin-pass-1"}
+        )
         assert ok.status_code == 200
 
 
@@ -146,8 +224,18 @@ def test_missing_instance_is_one_clear_line(tmp_path):
 
 
 def test_init_project_alias_runs_init(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "init_project.py"), "--instance", str(tmp_path / "i"),
-                             "--non-interactive"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "init_project.py"),
+            "--instance",
+            str(tmp_path / "i"),
+            "--non-interactive",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "i" / "jq2qmt.ini").exists()
 
@@ -177,11 +265,19 @@ def test_serve_first_run_creates_the_instance_and_serves(tmp_path):
     env = dict(os.environ)
     env.pop("JQ2QMT_DATABASE_URL", None)
     env.pop("JQ2QMT_INSTANCE", None)
-    process = subprocess.Popen([sys.executable, "-m", "jq2qmt", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jq2qmt", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         output = _read_until_running(process)
-        assert httpx.get("http://127.0.0.1:%d/healthz" % port, timeout=10).json()["status"] == "ok", output
+        assert (
+            httpx.get("http://127.0.0.1:%d/healthz" % port, timeout=10).json()["status"] == "ok"
+        ), output
     finally:
         process.terminate()
         process.communicate(timeout=30)
@@ -207,22 +303,52 @@ def _self_signed(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
     certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return certfile, keyfile
 
 
 def test_serve_tls_directly(folder, tmp_path):
     certfile, keyfile = _self_signed(tmp_path)
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "jq2qmt", "serve", "--instance", str(folder), "--host", "127.0.0.1",
-                                "--port", str(port), "--certfile", str(certfile), "--keyfile", str(keyfile)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jq2qmt",
+            "serve",
+            "--instance",
+            str(folder),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--certfile",
+            str(certfile),
+            "--keyfile",
+            str(keyfile),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         output = _read_until_running(process)
         assert "https://" in output

@@ -9,7 +9,7 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 # Follows the README section "签名上传（JQ2QMT-SIG-V1）" only: stdlib + cryptography.
-INDEPENDENT_CLIENT = r'''
+INDEPENDENT_CLIENT = r"""
 import base64, hashlib, json, os, sys, time, urllib.error, urllib.request
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -32,15 +32,26 @@ for attempt in ("first", "replay"):
             print(attempt, response.status, response.read().decode())
     except urllib.error.HTTPError as error:
         print(attempt, error.code, error.read().decode())
-'''
+"""
 
 
 def test_independent_client_is_accepted_and_its_replay_refused(live_server, tmp_path):
     instance = live_server.instance
     script = tmp_path / "client.py"
     script.write_text(INDEPENDENT_CLIENT, encoding="utf-8")
-    output = subprocess.run([sys.executable, str(script), live_server.url, str(instance.jq_private_key_path),
-                             instance.jq_client_id], capture_output=True, text=True, timeout=60, check=True).stdout
+    output = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            live_server.url,
+            str(instance.jq_private_key_path),
+            instance.jq_client_id,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     first, replay = output.strip().splitlines()
     assert first.startswith("first 200 ") and '"version":1' in first.replace(" ", "")
     assert replay.startswith("replay 401 ") and "nonce_reused" in replay
@@ -48,12 +59,16 @@ def test_independent_client_is_accepted_and_its_replay_refused(live_server, tmp_
 
 def test_the_readme_example_client_runs_as_written(live_server, tmp_path):
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("### 签名上传"):text.index("### API")]
+    section = text[text.index("### 签名上传") : text.index("### API")]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert "import jq2qmt" not in code and "from jq2qmt" not in code
-    code = code.replace('"joinquant_private.pem"', repr(str(live_server.instance.jq_private_key_path)))
+    code = code.replace(
+        '"joinquant_private.pem"', repr(str(live_server.instance.jq_private_key_path))
+    )
     code = code.replace('"https://你的服务器"', repr(live_server.url))
     script = tmp_path / "readme_example.py"
     script.write_text(code, encoding="utf-8")
-    output = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True).stdout
+    output = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert "'success': True" in output and "'version': 1" in output

@@ -12,8 +12,11 @@ from jq2qmt.server.secure_headers import relative_location
 
 
 def test_trailing_slash_redirect_does_not_echo_the_host_header(app_client):
-    response = app_client.get("/api/v1/positions/strategy/s1/?x=1", headers={"Host": "evil.example"},
-                              follow_redirects=False)
+    response = app_client.get(
+        "/api/v1/positions/strategy/s1/?x=1",
+        headers={"Host": "evil.example"},
+        follow_redirects=False,
+    )
     assert response.status_code == 307
     assert response.headers["location"] == "/api/v1/positions/strategy/s1?x=1"
 
@@ -31,7 +34,9 @@ def test_hsts_only_when_serving_tls_directly(instance):
         for path in ("/healthz", "/login", "/openapi.json", "/api/v1/positions/total"):
             assert client.get(path).headers["strict-transport-security"] == "max-age=31536000", path
     with TestClient(create_app(instance.settings), base_url="https://testserver") as client:
-        assert "strict-transport-security" not in client.get("/healthz").headers  # TLS ends at a proxy
+        assert (
+            "strict-transport-security" not in client.get("/healthz").headers
+        )  # TLS ends at a proxy
     with TestClient(create_app(settings), base_url="http://testserver") as client:
         assert "strict-transport-security" not in client.get("/healthz").headers
 
@@ -44,12 +49,21 @@ def test_no_swagger_or_redoc_page_but_the_schema_is_served(app_client):
 
 
 def test_mask_query_hides_every_value():
-    assert mask_query("/p?password=s3cret&wait=30&token=&x") == "/p?password=***&wait=***&token=&***"
+    assert (
+        mask_query("/p?password=s3cret&wait=30&token=&x") == "/p?password=***&wait=***&token=&***"
+    )
     assert mask_query("/plain/path") == "/plain/path"
 
 
 def test_uvicorn_access_record_is_masked():
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5", "GET", "/a?token=abc", "1.1", 401), None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/a?token=abc", "1.1", 401),
+        None,
+    )
     assert AccessQueryFilter().filter(record)
     assert "abc" not in record.getMessage() and "/a?token=***" in record.getMessage()

@@ -19,8 +19,11 @@ def login(client, password):
     """(cookie headers, session cookie value) of a fresh web login."""
     page = client.get("/login").text
     login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"password": password, "csrf_token": login_csrf, "next": "/"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"password": password, "csrf_token": login_csrf, "next": "/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     cookie = response.cookies["jq2qmt_session"]
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text).group(1)
@@ -29,14 +32,20 @@ def login(client, password):
 
 
 def cli(instance, *args):
-    return CliRunner().invoke(main, list(args) + ["--instance", str(instance.path)], catch_exceptions=False)
+    return CliRunner().invoke(
+        main, list(args) + ["--instance", str(instance.path)], catch_exceptions=False
+    )
 
 
 def test_a_cookie_copied_before_logout_is_refused_after_it(db_url, instance, app_client):
     copied = login(app_client, instance.admin_password)
     assert app_client.get("/api/v1/accounts", headers=copied).status_code == 200
-    logout = app_client.post("/logout", data={"csrf_token": copied["X-CSRF-Token"]},
-                             headers={"Cookie": copied["Cookie"]}, follow_redirects=False)
+    logout = app_client.post(
+        "/logout",
+        data={"csrf_token": copied["X-CSRF-Token"]},
+        headers={"Cookie": copied["Cookie"]},
+        follow_redirects=False,
+    )
     assert logout.status_code == 303
     # the same cookie and CSRF token, sent again after the logout
     assert app_client.get("/api/v1/accounts", headers=copied).status_code == 401
@@ -51,7 +60,11 @@ def test_logout_is_seen_by_another_server_process(db_url, instance, app_client):
     # a second app over the same database stands for a second worker process
     with TestClient(create_app(instance.settings)) as other:
         assert other.get("/api/v1/accounts", headers=copied).status_code == 200
-        app_client.post("/logout", data={"csrf_token": copied["X-CSRF-Token"]}, headers={"Cookie": copied["Cookie"]})
+        app_client.post(
+            "/logout",
+            data={"csrf_token": copied["X-CSRF-Token"]},
+            headers={"Cookie": copied["Cookie"]},
+        )
         assert other.get("/api/v1/accounts", headers=copied).status_code == 401
 
 
@@ -70,9 +83,14 @@ def test_admin_lists_and_revokes_sessions_through_the_api(db_url, instance, app_
     rows = listed.json()["sessions"]
     assert sorted(r["id"] for r in rows) == sorted([session_id(first), session_id(second)])
     assert {r["remote_addr"] for r in rows} == {"testclient"}
-    assert first["X-CSRF-Token"] not in listed.text and first["Cookie"].split("=", 1)[1] not in listed.text
+    assert (
+        first["X-CSRF-Token"] not in listed.text
+        and first["Cookie"].split("=", 1)[1] not in listed.text
+    )
     # a session write without its CSRF token revokes nothing
-    refused = app_client.delete(SESSIONS + "/" + session_id(second), headers={"Cookie": first["Cookie"]})
+    refused = app_client.delete(
+        SESSIONS + "/" + session_id(second), headers={"Cookie": first["Cookie"]}
+    )
     assert refused.status_code == 403
     assert app_client.get("/api/v1/accounts", headers=second).status_code == 200
     # revoked from the first session: the second one ends, the first one goes on
@@ -80,7 +98,9 @@ def test_admin_lists_and_revokes_sessions_through_the_api(db_url, instance, app_
     assert revoked.status_code == 200 and revoked.json()["revoked"] == 1
     assert app_client.get("/api/v1/accounts", headers=second).status_code == 401
     assert app_client.get("/api/v1/accounts", headers=first).status_code == 200
-    assert [r["id"] for r in app_client.get(SESSIONS, headers=admin).json()["sessions"]] == [session_id(first)]
+    assert [r["id"] for r in app_client.get(SESSIONS, headers=admin).json()["sessions"]] == [
+        session_id(first)
+    ]
     for missing in (session_id(second), "0" * 32, "not-an-id"):
         assert app_client.delete(SESSIONS + "/" + missing, headers=admin).status_code == 404
     everything = app_client.delete(SESSIONS, headers=admin)
@@ -114,9 +134,15 @@ def test_a_password_change_ends_every_session(db_url, instance, app_client):
     keeping = login(app_client, instance.admin_password)
     changing = login(app_client, instance.admin_password)
     new_password = "Another-Pass-2026!"
-    changed = app_client.post("/api/v1/internal/password/set", headers=changing,
-                              json={"current_password": instance.admin_password, "new_password": new_password})
+    changed = app_client.post(
+        "/api/v1/internal/password/set",
+        headers=changing,
+        json={"current_password": instance.admin_password, "new_password": new_password},
+    )
     assert changed.status_code == 200, changed.text
     assert app_client.get("/api/v1/accounts", headers=keeping).status_code == 401
     assert app_client.get("/api/v1/accounts", headers=changing).status_code == 401
-    assert app_client.get(SESSIONS, headers={"X-Internal-Password": new_password}).json()["sessions"] == []
+    assert (
+        app_client.get(SESSIONS, headers={"X-Internal-Password": new_password}).json()["sessions"]
+        == []
+    )

@@ -34,19 +34,28 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-class Served(object):
+class Served:
     def __init__(self, tmp, rsa_private_pem):
         self.port = _free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        result = init_instance(tmp / "inst", host="127.0.0.1", port=self.port, public_url=self.url,
-                               jq_private_key_pem=rsa_private_pem, **INI)
+        result = init_instance(
+            tmp / "inst",
+            host="127.0.0.1",
+            port=self.port,
+            public_url=self.url,
+            jq_private_key_pem=rsa_private_pem,
+            **INI,
+        )
         self.settings = result.settings
         self.admin_password = result.admin_password
         self.log_path = tmp / "console.out"
         self._log = open(str(self.log_path), "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jq2qmt", "serve", "--instance", str(self.settings.instance_dir)] + FLAGS,
-            stdout=self._log, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "jq2qmt", "serve", "--instance", str(self.settings.instance_dir)]
+            + FLAGS,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -125,8 +134,11 @@ def _error_code(response):
 
 # ---- sizes ---------------------------------------------------------------------------------
 
+
 def test_oversized_header_gets_431(served):
-    response = _exchange(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
+    response = _exchange(
+        served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n"
+    )
     assert _status(response) == 431 and _error_code(response) == "headers_too_large"
 
 
@@ -158,11 +170,14 @@ def test_long_request_line_gets_414(served):
 
 def test_headers_within_the_limits_are_served(served):
     fields = b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 100) for i in range(15))
-    response = _exchange(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + fields + b"\r\n")
+    response = _exchange(
+        served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + fields + b"\r\n"
+    )
     assert _status(response) == 200
 
 
 # ---- time ----------------------------------------------------------------------------------
+
 
 def test_connection_sending_headers_byte_by_byte_is_closed(served):
     """Each byte arrives in time, but the head as a whole does not: 408, closed."""
@@ -172,7 +187,7 @@ def test_connection_sending_headers_byte_by_byte_is_closed(served):
         sock.settimeout(0.2)
         for index in range(len(request)):  # at most ~12 s; the server closes after ~1 s
             try:
-                sock.sendall(request[index:index + 1])
+                sock.sendall(request[index : index + 1])
                 chunk = sock.recv(4096)
             except socket.timeout:
                 continue
@@ -191,8 +206,10 @@ def test_silent_connection_is_closed(served):
 
 
 def test_stalled_body_is_closed(served):
-    head = (b"POST /api/v1/positions/update/internal HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n")
+    head = (
+        b"POST /api/v1/positions/update/internal HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
     with _connect(served) as sock:
         sock.sendall(head + b'{"strategy_name": ')
         response = _read_all(sock, limit=8)
@@ -245,8 +262,12 @@ def test_idle_keep_alive_connection_is_closed_after_the_timeout(served):
 
 def test_long_poll_outlives_the_header_and_keep_alive_timeouts(served):
     admin = {"X-Internal-Password": served.admin_password}
-    response = httpx.post(served.url + "/api/v1/accounts", headers=admin,
-                          json={"account_id": ACCOUNT, "name": "长轮询", "mode": "ratio"}, timeout=10)
+    response = httpx.post(
+        served.url + "/api/v1/accounts",
+        headers=admin,
+        json={"account_id": ACCOUNT, "name": "长轮询", "mode": "ratio"},
+        timeout=10,
+    )
     assert response.status_code == 201, response.text
     db = Database(served.settings.database_url)
     try:
@@ -258,14 +279,17 @@ def test_long_poll_outlives_the_header_and_keep_alive_timeouts(served):
         first = client.get(plan, headers={"Authorization": "Bearer " + token})
         assert first.status_code == 200
         started = time.monotonic()
-        waited = client.get(plan + "?wait=3", headers={"Authorization": "Bearer " + token,
-                                                        "If-None-Match": first.headers["ETag"]})
+        waited = client.get(
+            plan + "?wait=3",
+            headers={"Authorization": "Bearer " + token, "If-None-Match": first.headers["ETag"]},
+        )
         elapsed = time.monotonic() - started
     assert waited.status_code == 304
     assert elapsed > 2.5  # held for the whole wait, past the 1 s header and keep-alive timeouts
 
 
 # ---- connections ---------------------------------------------------------------------------
+
 
 def test_connections_beyond_the_limit_get_503(served):
     limit = INI["max_connections"]
@@ -297,10 +321,13 @@ def test_connections_beyond_the_limit_get_503(served):
 
 # ---- logs ----------------------------------------------------------------------------------
 
+
 def test_console_access_log_masks_query_values(served):
     secret = "Pw-%s-notlogged" % int(time.time())
     for name in ("password", "token", "upload_token"):
-        response = httpx.get(served.url + "/api/v1/positions/total?%s=%s&wait=1" % (name, secret), timeout=10)
+        response = httpx.get(
+            served.url + "/api/v1/positions/total?%s=%s&wait=1" % (name, secret), timeout=10
+        )
         assert response.status_code == 401
     deadline = time.monotonic() + 10
     while "upload_token=***" not in served.console():
@@ -312,6 +339,7 @@ def test_console_access_log_masks_query_values(served):
 
 
 # ---- settings ------------------------------------------------------------------------------
+
 
 def test_limits_are_read_from_the_instance_and_validated(tmp_path, rsa_private_pem):
     from click.testing import CliRunner
@@ -325,10 +353,18 @@ def test_limits_are_read_from_the_instance_and_validated(tmp_path, rsa_private_p
     ini = (folder / "jq2qmt.ini").read_text(encoding="utf-8")
     assert "header_timeout = 7" in ini and "max_connections = 500" in ini
     limits = TransportLimits.from_settings(load_settings(folder))
-    assert (limits.header_timeout, limits.max_header_bytes, limits.max_connections) == (7, 16384, 500)
+    assert (limits.header_timeout, limits.max_header_bytes, limits.max_connections) == (
+        7,
+        16384,
+        500,
+    )
 
-    bad_flag = CliRunner().invoke(main, ["serve", "--instance", str(folder), "--header-timeout", "0"])
+    bad_flag = CliRunner().invoke(
+        main, ["serve", "--instance", str(folder), "--header-timeout", "0"]
+    )
     assert bad_flag.exit_code == 2 and "--header-timeout" in bad_flag.output
-    (folder / "jq2qmt.ini").write_text(ini.replace("header_timeout = 7", "header_timeout = 0"), encoding="utf-8")
+    (folder / "jq2qmt.ini").write_text(
+        ini.replace("header_timeout = 7", "header_timeout = 0"), encoding="utf-8"
+    )
     bad_ini = CliRunner().invoke(main, ["serve", "--instance", str(folder)])
     assert bad_ini.exit_code == 1 and "[limits] header_timeout" in bad_ini.output

@@ -10,11 +10,15 @@ from jq2qmt.instance import generate_key_pair
 from jq2qmt.store import credentials
 
 PATH = "/api/v1/positions/update"
-BODY = json.dumps({"strategy_name": "s1", "positions": [{"code": "600000.XSHG", "volume": 100, "cost": 10.0}]}).encode()
+BODY = json.dumps(
+    {"strategy_name": "s1", "positions": [{"code": "600000.XSHG", "volume": 100, "cost": 10.0}]}
+).encode()
 
 
 def post(client, headers, body=BODY, path=PATH):
-    return client.post(path, content=body, headers=dict(headers, **{"Content-Type": "application/json"}))
+    return client.post(
+        path, content=body, headers=dict(headers, **{"Content-Type": "application/json"})
+    )
 
 
 def reason(response):
@@ -68,8 +72,15 @@ def test_wrong_key_is_refused(instance, app_client):
     assert reason(post(app_client, headers)) == "bad_signature"
 
 
-@pytest.mark.parametrize("drop", [signing.HEADER_CLIENT, signing.HEADER_TIMESTAMP, signing.HEADER_NONCE,
-                                  signing.HEADER_SIGNATURE])
+@pytest.mark.parametrize(
+    "drop",
+    [
+        signing.HEADER_CLIENT,
+        signing.HEADER_TIMESTAMP,
+        signing.HEADER_NONCE,
+        signing.HEADER_SIGNATURE,
+    ],
+)
 def test_missing_header_is_refused(instance, app_client, drop):
     headers = instance.signed_headers("POST", PATH, BODY)
     del headers[drop]
@@ -78,8 +89,14 @@ def test_missing_header_is_refused(instance, app_client, drop):
 
 def test_malformed_headers_are_refused(instance, app_client):
     headers = instance.signed_headers("POST", PATH, BODY)
-    assert reason(post(app_client, dict(headers, **{signing.HEADER_SIGNATURE: "***"}))) == "bad_signature"
-    assert reason(post(app_client, dict(headers, **{signing.HEADER_TIMESTAMP: "soon"}))) == "bad_timestamp"
+    assert (
+        reason(post(app_client, dict(headers, **{signing.HEADER_SIGNATURE: "***"})))
+        == "bad_signature"
+    )
+    assert (
+        reason(post(app_client, dict(headers, **{signing.HEADER_TIMESTAMP: "soon"})))
+        == "bad_timestamp"
+    )
     bad_nonce = instance.signed_headers("POST", PATH, BODY, nonce="short")
     assert reason(post(app_client, bad_nonce)) == "bad_nonce"
 
@@ -92,14 +109,21 @@ def test_ed25519_client(instance, app_client):
     private_pem, public_pem = generate_key_pair("ed25519")
     credentials.add_key_client(instance.db(), "ed", public_pem)
     key = signing.load_private_key(private_pem)
-    assert post(app_client, signing.signed_headers(key, "ed", "POST", PATH, BODY)).status_code == 200
+    assert (
+        post(app_client, signing.signed_headers(key, "ed", "POST", PATH, BODY)).status_code == 200
+    )
 
 
 def test_upload_token_client_uses_a_header_never_the_query(instance, app_client):
     token = credentials.add_token_client(instance.db(), "plain")
     ok = post(app_client, {signing.HEADER_CLIENT: "plain", "X-JQ2QMT-Upload-Token": token})
     assert ok.status_code == 200, ok.text
-    assert reason(post(app_client, {signing.HEADER_CLIENT: "plain", "X-JQ2QMT-Upload-Token": token + "x"})) == "bad_token"
+    assert (
+        reason(
+            post(app_client, {signing.HEADER_CLIENT: "plain", "X-JQ2QMT-Upload-Token": token + "x"})
+        )
+        == "bad_token"
+    )
     in_query = post(app_client, {signing.HEADER_CLIENT: "plain"}, path=PATH + "?token=" + token)
     assert reason(in_query) == "secret_in_query"
     assert app_client.get("/api/v1/auth/info").json()["upload"]["token_mode_enabled"] is True
@@ -120,7 +144,10 @@ def test_nonces_are_shared_across_server_processes(db_url, instance):
     from jq2qmt.server.app import create_app
 
     headers = instance.signed_headers("POST", PATH, BODY)
-    with TestClient(create_app(instance.settings)) as first, TestClient(create_app(instance.settings)) as second:
+    with (
+        TestClient(create_app(instance.settings)) as first,
+        TestClient(create_app(instance.settings)) as second,
+    ):
         assert post(first, headers).status_code == 200
         assert reason(post(second, headers)) == "nonce_reused"
 
@@ -134,7 +161,11 @@ def test_old_nonces_are_pruned(instance):
 
     db = instance.db()
     credentials.use_nonce(db, "c", "n" * 20, 300)
-    db.write(lambda s: s.add(Nonce(client_name="c", nonce="o" * 20, seen_at=utcnow() - timedelta(seconds=601))))
+    db.write(
+        lambda s: s.add(
+            Nonce(client_name="c", nonce="o" * 20, seen_at=utcnow() - timedelta(seconds=601))
+        )
+    )
     credentials.prune_nonces(db, 300)
     with db.read() as session:
         assert session.scalars(select(Nonce.nonce)).all() == ["n" * 20]

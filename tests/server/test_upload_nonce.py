@@ -14,28 +14,49 @@ PATH = "/api/v1/positions/update"
 
 
 def body(as_of=None, volume=100):
-    payload = {"strategy_name": "s1", "positions": [{"code": "600000.XSHG", "volume": volume, "cost": 10.0}]}
+    payload = {
+        "strategy_name": "s1",
+        "positions": [{"code": "600000.XSHG", "volume": volume, "cost": 10.0}],
+    }
     if as_of:
         payload["as_of"] = as_of
     return json.dumps(payload).encode()
 
 
 def post(client, headers, data):
-    return client.post(PATH, content=data, headers=dict(headers, **{"Content-Type": "application/json"}))
+    return client.post(
+        PATH, content=data, headers=dict(headers, **{"Content-Type": "application/json"})
+    )
 
 
 def counts(instance):
     with instance.db().read() as session:
-        return (session.scalar(select(func.count()).select_from(Nonce)),
-                session.scalar(select(func.count()).select_from(StrategyVersion)))
+        return (
+            session.scalar(select(func.count()).select_from(Nonce)),
+            session.scalar(select(func.count()).select_from(StrategyVersion)),
+        )
 
 
 def test_refused_uploads_spend_their_nonce(db_url, instance, app_client):
-    assert post(app_client, instance.signed_headers("POST", PATH, body("2026-11-25T10:00:00")), body("2026-11-25T10:00:00")).status_code == 200
-    refused = [(body("2026-11-25T09:00:00", 200), 409, "stale_snapshot"),
-               (json.dumps({"strategy_name": "s1", "positions": [{"code": "bad", "volume": 1, "cost": 1}]}).encode(),
-                422, "invalid_field"),
-               (b"not json", 400, "invalid_json")]
+    assert (
+        post(
+            app_client,
+            instance.signed_headers("POST", PATH, body("2026-11-25T10:00:00")),
+            body("2026-11-25T10:00:00"),
+        ).status_code
+        == 200
+    )
+    refused = [
+        (body("2026-11-25T09:00:00", 200), 409, "stale_snapshot"),
+        (
+            json.dumps(
+                {"strategy_name": "s1", "positions": [{"code": "bad", "volume": 1, "cost": 1}]}
+            ).encode(),
+            422,
+            "invalid_field",
+        ),
+        (b"not json", 400, "invalid_json"),
+    ]
     for data, status, code in refused:
         headers = instance.signed_headers("POST", PATH, data)
         first = post(app_client, headers, data)
@@ -49,7 +70,11 @@ def test_concurrent_copies_of_one_signed_upload_apply_once(db_url, instance):
     data = body(volume=300)
     headers = instance.signed_headers("POST", PATH, data)
     statuses = []
-    with TestClient(create_app(instance.settings)) as first, TestClient(create_app(instance.settings)) as second:
+    with (
+        TestClient(create_app(instance.settings)) as first,
+        TestClient(create_app(instance.settings)) as second,
+    ):
+
         def send(client):
             response = post(client, headers, data)
             statuses.append((response.status_code, response.json().get("error", {}).get("code")))

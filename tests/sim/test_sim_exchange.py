@@ -6,9 +6,15 @@ import pytest
 
 from jq2qmt.rules import fees
 from jq2qmt.rules.instrument import instrument
-from jq2qmt.sim.exchange import (STATUS_CANCELED, STATUS_JUNK, STATUS_PART_CANCEL,
-                                 STATUS_PART_SUCC, STATUS_REPORTED, STATUS_SUCCEEDED,
-                                 PaperExchange)
+from jq2qmt.sim.exchange import (
+    STATUS_CANCELED,
+    STATUS_JUNK,
+    STATUS_PART_CANCEL,
+    STATUS_PART_SUCC,
+    STATUS_REPORTED,
+    STATUS_SUCCEEDED,
+    PaperExchange,
+)
 
 
 @pytest.fixture
@@ -24,38 +30,48 @@ def ex():
 
 
 def test_quote_format_and_derived_limits(ex):
-    assert ex.quote("600000.XSHG") == {"last": 10.0, "prev_close": 9.9, "high_limit": 10.89,
-                                       "low_limit": 8.91, "bid1": 9.99, "ask1": 10.01,
-                                       "suspended": False, "name": "浦发银行"}
+    assert ex.quote("600000.XSHG") == {
+        "last": 10.0,
+        "prev_close": 9.9,
+        "high_limit": 10.89,
+        "low_limit": 8.91,
+        "bid1": 9.99,
+        "ask1": 10.01,
+        "suspended": False,
+        "name": "浦发银行",
+    }
     assert ex.quote("300750.SZ") is None
     assert set(ex.quotes(["600000.SH", "300750.SZ"])) == {"600000.SH"}
     ex.set_quote("600543.SH", 2.0, prev_close=2.0, name="*ST示例")
     assert (ex.quote("600543.SH")["high_limit"], ex.quote("600543.SH")["low_limit"]) == (2.1, 1.9)
 
 
-@pytest.mark.parametrize("code, side, volume, price, reason", [
-    ("600000.SH", "buy", 150, 10.01, "lot"),
-    ("688981.SH", "buy", 199, 50.01, "lot"),
-    ("113050.SH", "buy", 15, 120.001, "lot"),
-    ("600000.SH", "sell", 120, 9.99, "lot"),           # leaves an odd 30 behind
-    ("600000.SH", "buy", 100, 10.015, "tick"),
-    ("510300.SH", "buy", 100, 4.0015, "tick"),
-    ("600000.SH", "buy", 100, 10.9, "price_limit"),
-    ("600000.SH", "sell", 100, 8.9, "price_limit"),
-    ("600000.SH", "buy", 100, 10.22, "price_cage"),    # > 10.01 x 1.02
-    ("600000.SH", "sell", 100, 9.78, "price_cage"),    # < 9.99 x 0.98
-    ("600000.SH", "buy", 10000, 10.01, "insufficient_cash"),
-    ("600000.SH", "sell", 400, 9.99, "insufficient_sellable"),
-    ("688981.SH", "sell", 200, 49.99, "insufficient_sellable"),
-    ("000001.SZ", "buy", 100, 11.01, "suspended"),
-    ("300750.SZ", "buy", 100, 200.0, "no_quote"),
-    ("204001.SH", "buy", 10, 1.5, "invalid"),
-    ("600000", "buy", 100, 10.01, "invalid"),
-    ("600000.SH", "hold", 100, 10.01, "invalid"),
-    ("600000.SH", "buy", 0, 10.01, "invalid"),
-    ("600000.SH", "buy", 100.5, 10.01, "invalid"),
-    ("600000.SH", "buy", 100, -1, "invalid"),
-])
+@pytest.mark.parametrize(
+    "code, side, volume, price, reason",
+    [
+        ("600000.SH", "buy", 150, 10.01, "lot"),
+        ("688981.SH", "buy", 199, 50.01, "lot"),
+        ("113050.SH", "buy", 15, 120.001, "lot"),
+        ("600000.SH", "sell", 120, 9.99, "lot"),  # leaves an odd 30 behind
+        ("600000.SH", "buy", 100, 10.015, "tick"),
+        ("510300.SH", "buy", 100, 4.0015, "tick"),
+        ("600000.SH", "buy", 100, 10.9, "price_limit"),
+        ("600000.SH", "sell", 100, 8.9, "price_limit"),
+        ("600000.SH", "buy", 100, 10.22, "price_cage"),  # > 10.01 x 1.02
+        ("600000.SH", "sell", 100, 9.78, "price_cage"),  # < 9.99 x 0.98
+        ("600000.SH", "buy", 10000, 10.01, "insufficient_cash"),
+        ("600000.SH", "sell", 400, 9.99, "insufficient_sellable"),
+        ("688981.SH", "sell", 200, 49.99, "insufficient_sellable"),
+        ("000001.SZ", "buy", 100, 11.01, "suspended"),
+        ("300750.SZ", "buy", 100, 200.0, "no_quote"),
+        ("204001.SH", "buy", 10, 1.5, "invalid"),
+        ("600000", "buy", 100, 10.01, "invalid"),
+        ("600000.SH", "hold", 100, 10.01, "invalid"),
+        ("600000.SH", "buy", 0, 10.01, "invalid"),
+        ("600000.SH", "buy", 100.5, 10.01, "invalid"),
+        ("600000.SH", "buy", 100, -1, "invalid"),
+    ],
+)
 def test_rejections_carry_the_real_reason(ex, code, side, volume, price, reason):
     order = ex.place_order(code, side, volume, price)
     assert (order["status"], order["status_msg"]) == (STATUS_JUNK, reason)
@@ -69,10 +85,10 @@ def test_marketable_buy_fills_at_the_ask_with_fees(ex):
     assert order["remark"] == "r1" and order["seq"] == 1
     trade = ex.trades()[0]
     assert (trade["volume"], trade["price"], trade["amount"]) == (1000, 10.01, 10010.0)
-    assert trade["fees"] == 5.11   # commission minimum 5 + transfer fee 0.1001 rounded up
+    assert trade["fees"] == 5.11  # commission minimum 5 + transfer fee 0.1001 rounded up
     assert ex.cash == pytest.approx(100000.0 - 10010.0 - trade["fees"])
     pos = [p for p in ex.positions() if p["code"] == "600000.SH"][0]
-    assert pos["volume"] == 1350 and pos["can_use_volume"] == 350   # T+1
+    assert pos["volume"] == 1350 and pos["can_use_volume"] == 350  # T+1
 
 
 def test_non_marketable_order_rests_and_freezes_cash(ex):
@@ -89,11 +105,10 @@ def test_non_marketable_order_rests_and_freezes_cash(ex):
 
 
 def test_open_sell_freezes_sellable_volume_and_odd_lot_rule(ex):
-    ex.place_order("600000.SH", "sell", 100, 10.5)          # rests above the bid
+    ex.place_order("600000.SH", "sell", 100, 10.5)  # rests above the bid
     pos = ex.positions()[0]
     assert pos["can_use_volume"] == 250
-    assert ex.place_order("600000.SH", "sell", 300, 9.99)["status_msg"] == \
-        "insufficient_sellable"
+    assert ex.place_order("600000.SH", "sell", 300, 9.99)["status_msg"] == "insufficient_sellable"
     assert ex.place_order("600000.SH", "sell", 250, 9.99)["status"] == STATUS_SUCCEEDED
     assert ex.positions()[0]["volume"] == 100
 
@@ -102,9 +117,11 @@ def test_sell_charges_stamp_duty_and_credits_proceeds(ex):
     order = ex.place_order("600000.SH", "sell", 350, 9.98)
     assert order["status"] == STATUS_SUCCEEDED and order["traded_price"] == 9.99
     amount = 350 * 9.99
-    charged = fees.fees_fen_for_amount(instrument("600000.SH"), "sell", fees.amount_li(9.99, 350)) / 100.0
+    charged = (
+        fees.fees_fen_for_amount(instrument("600000.SH"), "sell", fees.amount_li(9.99, 350)) / 100.0
+    )
     assert ex.trades()[0]["fees"] == charged
-    assert charged > 5.0 + amount * 0.0005   # commission minimum plus stamp duty
+    assert charged > 5.0 + amount * 0.0005  # commission minimum plus stamp duty
     assert ex.cash == pytest.approx(100000.0 + amount - charged)
     assert ex.positions() == []
 
@@ -118,13 +135,14 @@ def test_partial_fills_are_lot_safe_and_fees_are_charged_per_order():
     ex.match()
     ex.match()
     order = ex.get_order(order["order_id"])
-    assert order["traded_volume"] == 900                 # 500, 200, 100, 100 -> lots only
+    assert order["traded_volume"] == 900  # 500, 200, 100, 100 -> lots only
     ex.match()
     assert ex.get_order(order["order_id"])["status"] == STATUS_SUCCEEDED
     assert all(t["volume"] % 100 == 0 for t in ex.trades())
     total_fees = sum(round(t["fees"] * 100) for t in ex.trades())
-    assert total_fees == fees.fees_fen_for_amount(instrument("600000.SH"), "buy",
-                                                  fees.amount_li(10.01, 1000))
+    assert total_fees == fees.fees_fen_for_amount(
+        instrument("600000.SH"), "buy", fees.amount_li(10.01, 1000)
+    )
     assert ex.asset()["frozen_cash"] == 0.0
 
 
@@ -185,8 +203,12 @@ def test_subscribers_see_every_status_change_and_trade(ex):
     ex.subscribe(lambda kind, payload: seen.append((kind, payload.get("status"))))
     ex.place_order("600000.SH", "buy", 100, 10.01)
     ex.place_order("600000.SH", "buy", 150, 10.01)
-    assert seen == [("order", STATUS_REPORTED), ("trade", None), ("order", STATUS_SUCCEEDED),
-                    ("order", STATUS_JUNK)]
+    assert seen == [
+        ("order", STATUS_REPORTED),
+        ("trade", None),
+        ("order", STATUS_SUCCEEDED),
+        ("order", STATUS_JUNK),
+    ]
 
 
 def test_callbacks_run_outside_the_lock(ex):
@@ -217,5 +239,5 @@ def test_concurrent_orders_never_overspend():
         t.start()
     for t in threads:
         t.join()
-    assert results.count(STATUS_REPORTED) == 10      # 10 x 1000.05 = 10000.5 <= 10100
+    assert results.count(STATUS_REPORTED) == 10  # 10 x 1000.05 = 10000.5 <= 10100
     assert ex.cash >= 0

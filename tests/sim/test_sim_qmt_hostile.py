@@ -29,8 +29,9 @@ def make_sim(cash=1000000.0, exchange_options=None, **knobs):
 
 
 def buy(sim, volume=1000, price=10.0, code="600000.SH", remark="jq-r", quick=2, pr_type=11):
-    sim.passorder(23, 1101, ACCOUNT, code, pr_type, price, volume, "jq2qmt", quick, remark,
-                  sim.context)
+    sim.passorder(
+        23, 1101, ACCOUNT, code, pr_type, price, volume, "jq2qmt", quick, remark, sim.context
+    )
 
 
 def rows(sim, table="ORDER"):
@@ -54,30 +55,31 @@ def strategy(tmp_path, body, name="strategy.py"):
 
 # ---- local cache ------------------------------------------------------------------------
 
+
 def test_order_cache_lists_a_new_order_only_after_its_refresh(tmp_path):
     sim = make_sim(cache_lag={"ORDER": 1.0}, exchange_options={"auto_match": False})
-    assert rows(sim) == []              # the first query fills the cache (tick 0)
+    assert rows(sim) == []  # the first query fills the cache (tick 0)
     sim.run_for(0.2)
     buy(sim)
     assert sim.exchange.orders() != []  # the counter has it ...
     sim.run_for(0.7)
-    assert rows(sim) == []              # ... the client's cache does not, until its tick
+    assert rows(sim) == []  # ... the client's cache does not, until its tick
     sim.run_for(0.1)
     assert states(sim) == [(50, "1")]
     assert rows(sim, "ACCOUNT")[0].m_dAvailable < 1000000.0 - 9000  # ACCOUNT is live
 
 
 def test_each_table_refreshes_on_its_own_tick_with_a_phase():
-    sim = make_sim(cache_lag={"ORDER": 2.0, "POSITION": 2.0},
-                   cache_phase={"ORDER": 0.5, "POSITION": 1.5})
+    sim = make_sim(
+        cache_lag={"ORDER": 2.0, "POSITION": 2.0}, cache_phase={"ORDER": 0.5, "POSITION": 1.5}
+    )
     assert rows(sim) == [] and rows(sim, "POSITION") == []
-    buy(sim, volume=100, price=10.01)    # marketable: filled at once
+    buy(sim, volume=100, price=10.01)  # marketable: filled at once
     sim.run_for(0.5)
     assert [r.m_nOrderStatus for r in rows(sim)] == [56]
     assert rows(sim, "POSITION") == []
     sim.run_for(1.0)
-    assert [(p.m_strInstrumentID, p.m_nVolume) for p in rows(sim, "POSITION")] == [
-        ("600000", 100)]
+    assert [(p.m_strInstrumentID, p.m_nVolume) for p in rows(sim, "POSITION")] == [("600000", 100)]
 
 
 def test_cache_lag_combines_with_the_visibility_delay():
@@ -85,18 +87,20 @@ def test_cache_lag_combines_with_the_visibility_delay():
     rows(sim)
     buy(sim)
     sim.run_for(1.0)
-    assert rows(sim) == []   # refreshed at 1.0, but the order is 1.0 s old
+    assert rows(sim) == []  # refreshed at 1.0, but the order is 1.0 s old
     sim.run_for(0.9)
-    assert rows(sim) == []   # old enough at 1.5, the next refresh is at 2.0
+    assert rows(sim) == []  # old enough at 1.5, the next refresh is at 2.0
     sim.run_for(0.1)
     assert len(rows(sim)) == 1
 
 
 # ---- report, reject, cancel ---------------------------------------------------------------
 
+
 def test_unreported_order_has_no_sysid_and_freezes_no_cash_until_report_and_refresh():
-    sim = make_sim(report_delay=1.0, cache_lag={"ACCOUNT": 2.0},
-                   exchange_options={"auto_match": False})
+    sim = make_sim(
+        report_delay=1.0, cache_lag={"ACCOUNT": 2.0}, exchange_options={"auto_match": False}
+    )
     assert cash_row(sim) == 1000000.0
     buy(sim)
     assert states(sim) == [(48, "")]
@@ -105,19 +109,24 @@ def test_unreported_order_has_no_sysid_and_freezes_no_cash_until_report_and_refr
     assert states(sim) == [(49, "")]
     sim.run_for(0.5)
     assert states(sim) == [(50, "1")]
-    assert sim.exchange.cash < 1000000.0 - 10000   # frozen at the counter now
-    assert cash_row(sim) == 1000000.0              # the ACCOUNT cache is older
+    assert sim.exchange.cash < 1000000.0 - 10000  # frozen at the counter now
+    assert cash_row(sim) == 1000000.0  # the ACCOUNT cache is older
     sim.run_for(1.0)
     assert cash_row(sim) == sim.exchange.cash
     assert sim.cancel("", ACCOUNT, "STOCK", sim.context) is False
 
 
 def test_stale_cash_reproduces_the_counter_reject_of_a_second_buy():
-    sim = make_sim(cash=15000.0, report_delay=0.5, reject_delay=2.0,
-                   cache_lag={"ACCOUNT": 3.0}, exchange_options={"auto_match": False})
+    sim = make_sim(
+        cash=15000.0,
+        report_delay=0.5,
+        reject_delay=2.0,
+        cache_lag={"ACCOUNT": 3.0},
+        exchange_options={"auto_match": False},
+    )
     buy(sim, remark="jq-a")
     sim.run_for(1.0)
-    assert cash_row(sim) == 15000.0   # what a script sees: the order looks unfunded
+    assert cash_row(sim) == 15000.0  # what a script sees: the order looks unfunded
     buy(sim, remark="jq-b")
     sim.run_for(0.5)
     by_remark = dict((r.m_strRemark, r) for r in rows(sim))
@@ -131,7 +140,7 @@ def test_stale_cash_reproduces_the_counter_reject_of_a_second_buy():
 
 def test_reject_shows_reported_first():
     sim = make_sim(reject_delay=1.0)
-    buy(sim, volume=150)   # not a whole lot
+    buy(sim, volume=150)  # not a whole lot
     assert states(sim) == [(50, "1")]
     assert sim.cancel("1", ACCOUNT, "STOCK", sim.context) is True  # looks open to the client
     sim.run_for(1.0)
@@ -150,7 +159,7 @@ def test_cancel_is_a_request_answered_after_the_cancel_delay():
     assert states(sim) == [(51, "1")] and sim.exchange.orders()[0]["status"] == 50
     sim.run_for(0.1)
     assert states(sim) == [(54, "1")]
-    assert sim.cancel("1", ACCOUNT, "STOCK", sim.context) is False   # final
+    assert sim.cancel("1", ACCOUNT, "STOCK", sim.context) is False  # final
     assert sim.cancel("99", ACCOUNT, "STOCK", sim.context) is False  # unknown
 
 
@@ -176,8 +185,12 @@ def test_status_86_passes_by_before_50():
 
 
 def test_counter_events_run_between_timer_firings_in_time_order():
-    sim = make_sim(report_delay=1.0, cache_lag={"ORDER": 0.5}, visibility_delay=0.0,
-                   exchange_options={"auto_match": False})
+    sim = make_sim(
+        report_delay=1.0,
+        cache_lag={"ORDER": 0.5},
+        visibility_delay=0.0,
+        exchange_options={"auto_match": False},
+    )
     seen = []
     sim.namespace = {"tick": lambda ctx: seen.append((sim.clock.now(), states(sim)))}
     sim.context.run_time("tick", "5nSecond", "2020-01-01 00:00:00")
@@ -188,7 +201,7 @@ def test_counter_events_run_between_timer_firings_in_time_order():
     sim2 = make_sim(report_delay=1.0, cache_lag={"ORDER": 1.0})
     buy(sim2, price=9.9)
     sim2.clock.advance(1.5)
-    sim2.sync()                  # the 1.0 s snapshot is taken before the fill below
+    sim2.sync()  # the 1.0 s snapshot is taken before the fill below
     sim2.exchange.match()
     sim2.exchange.set_quote("600000.SH", 9.9, prev_close=10.0, bid1=9.89, ask1=9.9)
     sim2.exchange.match()
@@ -198,6 +211,7 @@ def test_counter_events_run_between_timer_firings_in_time_order():
 
 
 # ---- passorder semantics ----------------------------------------------------------------
+
 
 def test_simulate_run_mode_only_logs_a_signal():
     sim = make_sim(run_mode="simulate")
@@ -224,7 +238,11 @@ def test_price_argument_is_used_only_for_pr_type_11_and_49():
     buy(sim, price=99.0, pr_type=6, remark="bid1")
     buy(sim, price=9.95, pr_type=11, remark="fix")
     assert [(r.m_strRemark, r.m_dLimitPrice) for r in rows(sim)] == [
-        ("opp", 10.01), ("limit", 11.0), ("bid1", 9.99), ("fix", 9.95)]
+        ("opp", 10.01),
+        ("limit", 11.0),
+        ("bid1", 9.99),
+        ("fix", 9.95),
+    ]
 
 
 ERROR_STRATEGY = """
@@ -252,24 +270,34 @@ def test_order_error_callback_gets_the_refused_order_after_the_timer_returned(tm
     assert sim.exchange.orders() == []
     [(info, message, in_timer)] = namespace["ERRORS"]
     assert in_timer is False
-    assert (info.orderCode, info.opType, info.orderType, info.prType, info.modelPrice,
-            info.modelVolume, info.accountID) == ("SH600000", 23, 1101, 11, 0.0, 100.0, ACCOUNT)
+    assert (
+        info.orderCode,
+        info.opType,
+        info.orderType,
+        info.prType,
+        info.modelPrice,
+        info.modelVolume,
+        info.accountID,
+    ) == ("SH600000", 23, 1101, 11, 0.0, 100.0, ACCOUNT)
     assert info.strategyName == "jq2qmt_&&&_jq-zero"
     assert "指定价 无效" in message and "passorder" in message
     assert [name for name, _ in sim.callback_times] == ["init", "tick", "orderError_callback"]
     assert sim.order_errors == [(info, message)]
 
 
-@pytest.mark.parametrize("args", [
-    (23, 1101, "other", "600000.SH", 11, 10.0, 100),
-    (23, 1101, ACCOUNT, "600000.SH", 11, 10.0, 0),
-    (23, 1101, ACCOUNT, "600000.SH", 11, 10.0, 100.5),
-    (23, 1101, ACCOUNT, "600000.SH", 11, -1, 100),
-    (33, 1101, ACCOUNT, "600000.SH", 11, 10.0, 100),
-    (23, 1102, ACCOUNT, "600000.SH", 11, 10.0, 100),
-    (23, 1101, ACCOUNT, "600000", 11, 10.0, 100),
-    (23, 1101, ACCOUNT, "600000.XSHG", 11, 10.0, 100),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (23, 1101, "other", "600000.SH", 11, 10.0, 100),
+        (23, 1101, ACCOUNT, "600000.SH", 11, 10.0, 0),
+        (23, 1101, ACCOUNT, "600000.SH", 11, 10.0, 100.5),
+        (23, 1101, ACCOUNT, "600000.SH", 11, -1, 100),
+        (33, 1101, ACCOUNT, "600000.SH", 11, 10.0, 100),
+        (23, 1102, ACCOUNT, "600000.SH", 11, 10.0, 100),
+        (23, 1101, ACCOUNT, "600000", 11, 10.0, 100),
+        (23, 1101, ACCOUNT, "600000.XSHG", 11, 10.0, 100),
+    ],
+)
 def test_local_rejects_create_no_order_and_reach_the_callback(args):
     sim = make_sim()
     got = []
@@ -329,11 +357,12 @@ def test_rerun_runs_the_file_in_fresh_globals_and_keeps_the_counter(tmp_path, pr
     # the counter reported the first run's order meanwhile, remark kept; the fresh
     # globals forgot it had been sent, so the re-run sent it again (not reported yet)
     assert [(r.m_nOrderStatus, r.m_strRemark) for r in rows(sim)] == [
-        (50, "jq-once"), (49, "jq-once")]
+        (50, "jq-once"),
+        (49, "jq-once"),
+    ]
 
 
-def test_restart_drops_bundle_modules_and_the_remarks_of_existing_orders(tmp_path,
-                                                                         probe_module):
+def test_restart_drops_bundle_modules_and_the_remarks_of_existing_orders(tmp_path, probe_module):
     sim = make_sim(exchange_options={"auto_match": False})
     sim.load(strategy(tmp_path, RERUN_STRATEGY))
     sim.run_for(1)
@@ -385,29 +414,34 @@ def import_world(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("mode", ["meta_path", "import_hook"])
-def test_whitelist_refuses_unknown_modules_only_while_the_file_runs(tmp_path, import_world,
-                                                                    mode):
+def test_whitelist_refuses_unknown_modules_only_while_the_file_runs(tmp_path, import_world, mode):
     meta_path, real_import = list(sys.meta_path), builtins.__import__
     sim = make_sim(whitelist=mode)
     namespace = sim.load(strategy(tmp_path, WHITELIST_STRATEGY))
     assert namespace["RESULTS"] == {
         "jq2qmt_test_unlisted": "Forbidden: Module<jq2qmt_test_unlisted> not in whitelist!",
-        "jq2qmt_test_registered": "ok", "decimal": "ok"}
+        "jq2qmt_test_registered": "ok",
+        "decimal": "ok",
+    }
     assert sys.meta_path == meta_path and builtins.__import__ is real_import
     with pytest.raises(RuntimeError):
         sim.run_for(1)
     assert sys.meta_path == meta_path and builtins.__import__ is real_import
     import jq2qmt_test_unlisted  # noqa: F401  (importable again outside the file's code)
+
     assert sim.guard.refused == ["jq2qmt_test_unlisted"]
 
 
 def test_whitelist_extra_names_and_no_guard_by_default(tmp_path, import_world):
     sim = make_sim(whitelist="import_hook", whitelist_extra=["jq2qmt_test_unlisted"])
-    assert sim.load(strategy(tmp_path, WHITELIST_STRATEGY))["RESULTS"][
-        "jq2qmt_test_unlisted"] == "ok"
+    assert (
+        sim.load(strategy(tmp_path, WHITELIST_STRATEGY))["RESULTS"]["jq2qmt_test_unlisted"] == "ok"
+    )
     sys.modules.pop("jq2qmt_test_unlisted")
-    assert make_sim().load(strategy(tmp_path, WHITELIST_STRATEGY))["RESULTS"][
-        "jq2qmt_test_unlisted"] == "ok"
+    assert (
+        make_sim().load(strategy(tmp_path, WHITELIST_STRATEGY))["RESULTS"]["jq2qmt_test_unlisted"]
+        == "ok"
+    )
 
 
 OWN_STRATEGY = """
@@ -442,10 +476,12 @@ def test_whitelist_can_ignore_modules_the_test_process_imported(tmp_path, import
     assert namespace["RESULTS"] == [
         ("jq2qmt_test_own", "ok"),
         ("jq2qmt_test_registered", "Forbidden: Module<jq2qmt_test_registered> not in whitelist!"),
-        ("jq2qmt_test_own", "ok")]
+        ("jq2qmt_test_own", "ok"),
+    ]
 
 
 # ---- callback budget and background settle --------------------------------------------------
+
 
 def test_budget_fails_a_slow_callback_after_it_returned():
     sim = make_sim(budget=0.01)
@@ -462,8 +498,10 @@ def test_budget_fails_a_slow_callback_after_it_returned():
 def test_settle_runs_after_each_timer_outside_the_budget():
     sim = make_sim(budget=30.0, settle_timeout=0.05)
     calls = []
-    sim.namespace = {"tick": lambda ctx: calls.append("tick"),
-                     "jq2qmt_settle": lambda timeout: calls.append(("settle", timeout))}
+    sim.namespace = {
+        "tick": lambda ctx: calls.append("tick"),
+        "jq2qmt_settle": lambda timeout: calls.append(("settle", timeout)),
+    }
     sim.context.run_time("tick", "1nSecond", "2020-01-01 00:00:00")
     sim.run_for(2)
     assert calls == ["tick", ("settle", 0.05), "tick", ("settle", 0.05)]
@@ -471,6 +509,7 @@ def test_settle_runs_after_each_timer_outside_the_budget():
 
 
 # ---- quotes, API names, periods ----------------------------------------------------------------
+
 
 def test_quote_age_and_detail_names():
     sim = make_sim(quote_age=90, detail_names="new")
@@ -484,8 +523,10 @@ def test_quote_age_and_detail_names():
     assert hasattr(both, "get_instrumentdetail") and hasattr(both, "get_instrument_detail")
 
 
-@pytest.mark.parametrize("period, ok", [("1nDay", True), ("250nMilliSecond", True),
-                                        ("1nMinute", False), ("1nHour", False)])
+@pytest.mark.parametrize(
+    "period, ok",
+    [("1nDay", True), ("250nMilliSecond", True), ("1nMinute", False), ("1nHour", False)],
+)
 def test_run_time_takes_only_the_documented_units(period, ok):
     sim = make_sim()
     if ok:
@@ -497,9 +538,15 @@ def test_run_time_takes_only_the_documented_units(period, ok):
 
 
 def test_bad_knobs_are_refused():
-    for knobs in ({"run_mode": "paper"}, {"detail_names": "x"}, {"budget": 0},
-                  {"cache_lag": {"TRADES": 1}}, {"report_delay": -1}, {"whitelist": "x"},
-                  {"whitelist": "import_hook", "whitelist_registered": "all"}):
+    for knobs in (
+        {"run_mode": "paper"},
+        {"detail_names": "x"},
+        {"budget": 0},
+        {"cache_lag": {"TRADES": 1}},
+        {"report_delay": -1},
+        {"whitelist": "x"},
+        {"whitelist": "import_hook", "whitelist_registered": "all"},
+    ):
         with pytest.raises(ValueError):
             make_sim(**knobs)
 
@@ -525,8 +572,13 @@ print(sorted(o["status"] for o in ex.orders()))
 
 def test_the_simulator_runs_on_cpython_36():
     python = py36_python()
-    out = subprocess.run([python, "-c", PY36_SCRIPT], capture_output=True, text=True,
-                         check=False, env={"PYTHONPATH": str(SRC)})
+    out = subprocess.run(
+        [python, "-c", PY36_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(SRC)},
+    )
     assert out.returncode == 0, out.stderr
     # ticks at 1..4 s; reports 0.5 s later: one funded buy, two bought with stale cash
     assert out.stdout.strip() == "[50, 57, 57]"

@@ -32,7 +32,9 @@ def test_concurrent_sessions_reuse_their_connections(db_url):
     try:
         for _ in range(rounds):
             barrier = threading.Barrier(threads_per_round)
-            threads = [threading.Thread(target=reader, args=(barrier,)) for _ in range(threads_per_round)]
+            threads = [
+                threading.Thread(target=reader, args=(barrier,)) for _ in range(threads_per_round)
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:

@@ -23,8 +23,12 @@ def db(db_url):
 
 
 def snap(name="s1", positions=None, as_of=None, portfolio=None):
-    body = {"strategy_name": name,
-            "positions": positions if positions is not None else [{"code": "600000.XSHG", "volume": 100, "cost": 10.0}]}
+    body = {
+        "strategy_name": name,
+        "positions": positions
+        if positions is not None
+        else [{"code": "600000.XSHG", "volume": 100, "cost": 10.0}],
+    }
     if as_of:
         body["as_of"] = as_of
     if portfolio:
@@ -34,8 +38,11 @@ def snap(name="s1", positions=None, as_of=None, portfolio=None):
 
 def test_versions_are_numbered_and_history_is_kept(db):
     first = repo.save_snapshot(db, snap(), "client:jq", "10.0.0.1")
-    second = repo.save_snapshot(db, snap(positions=[{"code": "000001.XSHE", "volume": 200, "cost": 12.0, "name": "平安银行"}]),
-                                "admin")
+    second = repo.save_snapshot(
+        db,
+        snap(positions=[{"code": "000001.XSHE", "volume": 200, "cost": 12.0, "name": "平安银行"}]),
+        "admin",
+    )
     assert (first.version, first.created, second.version) == (1, True, 2)
     with db.read() as session:
         current = repo.get_strategy(session, "s1")
@@ -73,7 +80,9 @@ def test_older_as_of_is_refused_and_changes_nothing(db):
 
 def test_removed_strategy_leaves_totals_keeps_history_and_comes_back_on_upload(db):
     repo.save_snapshot(db, snap("a"), "client:jq")
-    repo.save_snapshot(db, snap("b", [{"code": "600000.SH", "volume": 300, "cost": 11.0}]), "client:jq")
+    repo.save_snapshot(
+        db, snap("b", [{"code": "600000.SH", "volume": 300, "cost": 11.0}]), "client:jq"
+    )
     removed = repo.remove_strategy(db, "b", "admin")
     assert removed.version == 2
     with db.read() as session:
@@ -81,7 +90,10 @@ def test_removed_strategy_leaves_totals_keeps_history_and_comes_back_on_upload(d
         with pytest.raises(repo.NotFoundError):
             repo.get_strategy(session, "b")
         history = repo.history(session, "b")
-        assert history["removed"] and [v["kind"] for v in history["versions"]] == ["remove", "snapshot"]
+        assert history["removed"] and [v["kind"] for v in history["versions"]] == [
+            "remove",
+            "snapshot",
+        ]
     with pytest.raises(repo.NotFoundError):
         repo.remove_strategy(db, "b", "admin")
     assert repo.save_snapshot(db, snap("b"), "client:jq").version == 3
@@ -91,24 +103,42 @@ def test_removed_strategy_leaves_totals_keeps_history_and_comes_back_on_upload(d
 
 def test_totals_merge_strategies_and_adjustments(db):
     repo.save_snapshot(db, snap("a", [{"code": "600000.SH", "volume": 100, "cost": 10.0}]), "x")
-    repo.save_snapshot(db, snap("b", [{"code": "600000.XSHG", "volume": 300, "cost": 14.0},
-                                      {"code": "000001.SZ", "volume": 100, "cost": 1.0}]), "x")
-    repo.save_snapshot(db, snap("ADJUSTMENT_hand", [{"code": "600000.SH", "volume": -50, "cost": 0.0}]), "admin")
+    repo.save_snapshot(
+        db,
+        snap(
+            "b",
+            [
+                {"code": "600000.XSHG", "volume": 300, "cost": 14.0},
+                {"code": "000001.SZ", "volume": 100, "cost": 1.0},
+            ],
+        ),
+        "x",
+    )
+    repo.save_snapshot(
+        db, snap("ADJUSTMENT_hand", [{"code": "600000.SH", "volume": -50, "cost": 0.0}]), "admin"
+    )
     with db.read() as session:
         total = {p["code"]: p for p in repo.total_positions(session)["positions"]}
         assert total["600000.SH"]["total_volume"] == 350
         assert total["600000.SH"]["avg_cost"] == pytest.approx(13.0)
         only_a = repo.total_positions(session, ["a"], include_adjustments=False)
         assert [(p["code"], p["total_volume"]) for p in only_a["positions"]] == [("600000.SH", 100)]
-        assert [s["name"] for s in repo.total_positions(session, ["a"])["strategies"]] == ["ADJUSTMENT_hand", "a"]
+        assert [s["name"] for s in repo.total_positions(session, ["a"])["strategies"]] == [
+            "ADJUSTMENT_hand",
+            "a",
+        ]
         with pytest.raises(repo.NotFoundError) as info:
             repo.total_positions(session, ["a", "nope"])
         assert info.value.args[0] == ["nope"]
 
 
 def test_change_counter_increases_with_every_accepted_write(db):
-    seqs = [repo.save_snapshot(db, snap(positions=[{"code": "600000.SH", "volume": v, "cost": 1.0}]), "x").seq
-            for v in (100, 200, 300)]
+    seqs = [
+        repo.save_snapshot(
+            db, snap(positions=[{"code": "600000.SH", "volume": v, "cost": 1.0}]), "x"
+        ).seq
+        for v in (100, 200, 300)
+    ]
     assert seqs == sorted(seqs) and len(set(seqs)) == 3
     with db.read() as session:
         assert repo.latest_change_seq(session) == seqs[-1]
@@ -125,9 +155,19 @@ def test_concurrent_writers_serialize_without_errors_or_lost_versions(db):
         for i in range(4):
             volume = (worker * 10 + i + 1) * 100
             try:
-                results.append(repo.save_snapshot(db, snap("race", [{"code": "600000.SH", "volume": volume, "cost": 1.0},
-                                                                    {"code": "000001.SZ", "volume": volume, "cost": 1.0}]),
-                                                  "w%d" % worker))
+                results.append(
+                    repo.save_snapshot(
+                        db,
+                        snap(
+                            "race",
+                            [
+                                {"code": "600000.SH", "volume": volume, "cost": 1.0},
+                                {"code": "000001.SZ", "volume": volume, "cost": 1.0},
+                            ],
+                        ),
+                        "w%d" % worker,
+                    )
+                )
             except Exception as exc:  # any failure is the bug this test looks for
                 errors.append(exc)
 
@@ -141,9 +181,13 @@ def test_concurrent_writers_serialize_without_errors_or_lost_versions(db):
     with db.read() as session:
         current = repo.get_strategy(session, "race")
         volumes = {p["volume"] for p in current["positions"]}
-        assert len(volumes) == 1 and len(current["positions"]) == 2  # one whole snapshot, never a mix
+        assert (
+            len(volumes) == 1 and len(current["positions"]) == 2
+        )  # one whole snapshot, never a mix
         last = repo.get_version(session, "race", 32)
-        assert last["positions"] == [{k: p[k] for k in ("code", "name", "volume", "cost")} for p in current["positions"]]
+        assert last["positions"] == [
+            {k: p[k] for k in ("code", "name", "volume", "cost")} for p in current["positions"]
+        ]
 
 
 def test_schema_behind_is_detected_and_upgrade_fixes_it(db):
@@ -165,4 +209,7 @@ def test_schema_newer_than_the_code_is_reported(db):
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     assert "newer" in schema_problem(db)
     with db.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": migrate.head_revision()})
+        conn.execute(
+            text("UPDATE alembic_version SET version_num = :head"),
+            {"head": migrate.head_revision()},
+        )

@@ -44,19 +44,19 @@ import warnings
 
 from . import base
 
-STOCK_BUY = 23           # xtconstant.STOCK_BUY
-STOCK_SELL = 24          # xtconstant.STOCK_SELL
-FIX_PRICE = 11           # xtconstant.FIX_PRICE
-OFFSET_FLAG_OPEN = 48    # xtconstant.OFFSET_FLAG_OPEN: 买入
-OFFSET_FLAG_CLOSE = 49   # xtconstant.OFFSET_FLAG_CLOSE: 卖出
+STOCK_BUY = 23  # xtconstant.STOCK_BUY
+STOCK_SELL = 24  # xtconstant.STOCK_SELL
+FIX_PRICE = 11  # xtconstant.FIX_PRICE
+OFFSET_FLAG_OPEN = 48  # xtconstant.OFFSET_FLAG_OPEN: 买入
+OFFSET_FLAG_CLOSE = 49  # xtconstant.OFFSET_FLAG_CLOSE: 卖出
 
-CALL_TIMEOUT = 10.0       # s: one trading call (query, order, cancel, subscribe)
-CONNECT_TIMEOUT = 20.0    # s: creating the trader and connecting
-DATA_TIMEOUT = 10.0       # s: one xtdata read (all quotes of a round)
-RETRY_INTERVAL = 5.0      # s: after a call timed out, no new connection before this
+CALL_TIMEOUT = 10.0  # s: one trading call (query, order, cancel, subscribe)
+CONNECT_TIMEOUT = 20.0  # s: creating the trader and connecting
+DATA_TIMEOUT = 10.0  # s: one xtdata read (all quotes of a round)
+RETRY_INTERVAL = 5.0  # s: after a call timed out, no new connection before this
 CANCEL_RETRY_AFTER = 30.0  # s: a cancel miniQMT refused is not re-sent for this long
-WAIT_SLICE = 0.2          # s: longest single wait of the calling thread (Ctrl-C)
-MAX_REMEMBERED = 5000     # placed orders / order errors kept per day
+WAIT_SLICE = 0.2  # s: longest single wait of the calling thread (Ctrl-C)
+MAX_REMEMBERED = 5000  # placed orders / order errors kept per day
 
 
 def xtquant_package():
@@ -103,8 +103,10 @@ def python_hint(platform=None, version=None):
     if not platform.startswith("win"):
         return "xtquant 只能在 Windows 上运行 / xtquant runs on Windows only"
     if not ((3, 6) <= version <= (3, 13)):
-        return ("xtquant 的原生模块只支持 Python 3.6–3.13，当前是 %d.%d；请用 Python 3.9–3.13 "
-                "安装 jq2qmt / xtquant's native modules exist for Python 3.6-3.13 only" % version)
+        return (
+            "xtquant 的原生模块只支持 Python 3.6–3.13，当前是 %d.%d；请用 Python 3.9–3.13 "
+            "安装 jq2qmt / xtquant's native modules exist for Python 3.6-3.13 only" % version
+        )
     return ""
 
 
@@ -141,7 +143,9 @@ def call_with_deadline(fn, args, timeout, what, monotonic=time.monotonic, slice_
         if left <= 0:
             raise MiniQmtTimeout(
                 "miniQMT 在 %g 秒内没有应答（%s）/ miniQMT did not answer %s within %g s"
-                % (timeout, what, what, timeout), worker)
+                % (timeout, what, what, timeout),
+                worker,
+            )
         done.wait(min(slice_, left))
     if "error" in box:
         raise box["error"]
@@ -161,8 +165,10 @@ class _Callback(object):
 
     def on_disconnected(self):
         self.connected = False
-        self.broker.log("miniQMT 连接断开，下一次调用时用新会话重连 / disconnected: "
-                        "reconnecting with a new session on the next call")
+        self.broker.log(
+            "miniQMT 连接断开，下一次调用时用新会话重连 / disconnected: "
+            "reconnecting with a new session on the next call"
+        )
         self.broker._disconnected(self)
 
     def on_order_error(self, order_error):
@@ -184,8 +190,10 @@ class _Callback(object):
         pass
 
     def on_account_status(self, status):
-        self.broker.log("账号状态 / account status: %s %s"
-                        % (getattr(status, "account_id", ""), getattr(status, "status", "")))
+        self.broker.log(
+            "账号状态 / account status: %s %s"
+            % (getattr(status, "account_id", ""), getattr(status, "status", ""))
+        )
 
     def on_order_stock_async_response(self, response):
         pass
@@ -197,10 +205,19 @@ class _Callback(object):
 class MiniQmtBroker(object):
     kind = "miniqmt"
 
-    def __init__(self, qmt_path, account_id, session_id=None, log=None,
-                 call_timeout=CALL_TIMEOUT, connect_timeout=CONNECT_TIMEOUT,
-                 data_timeout=DATA_TIMEOUT, retry_interval=RETRY_INTERVAL,
-                 monotonic=time.monotonic, today=datetime.date.today):
+    def __init__(
+        self,
+        qmt_path,
+        account_id,
+        session_id=None,
+        log=None,
+        call_timeout=CALL_TIMEOUT,
+        connect_timeout=CONNECT_TIMEOUT,
+        data_timeout=DATA_TIMEOUT,
+        retry_interval=RETRY_INTERVAL,
+        monotonic=time.monotonic,
+        today=datetime.date.today,
+    ):
         self.qmt_path = str(qmt_path)
         self.account_id = str(account_id)
         self.session_id = int(session_id) if session_id is not None else int(time.time()) % 100000
@@ -217,12 +234,12 @@ class MiniQmtBroker(object):
         self.xtdata = None
         self.callback = _Callback(self)
         self.connected_once = False
-        self.retry_at = None        # monotonic time before which no reconnect is tried
-        self._data_busy = None      # the thread of an xtdata call that never returned
+        self.retry_at = None  # monotonic time before which no reconnect is tried
+        self._data_busy = None  # the thread of an xtdata call that never returned
         # written by xttrader's executor thread, read here: plain dicts, whose single
         # operations are atomic, so the calling thread never waits on a lock
-        self._placed = {}          # order id -> (day, what we sent)
-        self._errors = {}          # order id -> (day, on_order_error message)
+        self._placed = {}  # order id -> (day, what we sent)
+        self._errors = {}  # order id -> (day, on_order_error message)
         self._cancel_refused = {}  # order id -> (monotonic time, message)
 
     # ---- connection ---------------------------------------------------------------------
@@ -253,45 +270,56 @@ class MiniQmtBroker(object):
             # (as seconds it is only longer than our own deadline)
             trader.set_timeout(int(self.call_timeout * 1000))
         except Exception as exc:
-            raise base.BrokerError("创建 xtquant 交易接口失败 / XtQuantTrader failed: %s: %s"
-                                   % (type(exc).__name__, exc))
+            raise base.BrokerError(
+                "创建 xtquant 交易接口失败 / XtQuantTrader failed: %s: %s"
+                % (type(exc).__name__, exc)
+            )
 
         def open_trader():
             trader.start()
             return trader.connect()
 
         try:
-            result = call_with_deadline(open_trader, (), self.connect_timeout,
-                                        "connect", self.monotonic)
+            result = call_with_deadline(
+                open_trader, (), self.connect_timeout, "connect", self.monotonic
+            )
         except MiniQmtTimeout:
             self._hold_off()
             self._discard(trader)
             raise
         except Exception as exc:
             self._discard(trader)
-            raise base.BrokerError("启动 xtquant 交易接口失败 / starting the trader failed: %s: %s"
-                                   % (type(exc).__name__, exc))
+            raise base.BrokerError(
+                "启动 xtquant 交易接口失败 / starting the trader failed: %s: %s"
+                % (type(exc).__name__, exc)
+            )
         if result != 0:
             self._discard(trader)
-            raise base.BrokerError("连接 miniQMT 失败（返回 %s），请确认 miniQMT 已启动并登录 / "
-                                   "connect failed: %s" % (result, result))
+            raise base.BrokerError(
+                "连接 miniQMT 失败（返回 %s），请确认 miniQMT 已启动并登录 / "
+                "connect failed: %s" % (result, result)
+            )
         account = StockAccount(self.account_id)
         progress("subscribing")
         try:
-            result = call_with_deadline(trader.subscribe, (account,), self.call_timeout,
-                                        "subscribe", self.monotonic)
+            result = call_with_deadline(
+                trader.subscribe, (account,), self.call_timeout, "subscribe", self.monotonic
+            )
         except MiniQmtTimeout:
             self._hold_off()
             self._discard(trader)
             raise
         except Exception as exc:
             self._discard(trader)
-            raise base.BrokerError("订阅资金账号出错 / subscribe failed: %s: %s"
-                                   % (type(exc).__name__, exc))
+            raise base.BrokerError(
+                "订阅资金账号出错 / subscribe failed: %s: %s" % (type(exc).__name__, exc)
+            )
         if result != 0:
             self._discard(trader)
-            raise base.BrokerError("订阅资金账号 %s 失败（返回 %s），请确认 miniQMT 登录的是这个账号 / "
-                                   "subscribe failed: %s" % (self.account_id, result, result))
+            raise base.BrokerError(
+                "订阅资金账号 %s 失败（返回 %s），请确认 miniQMT 登录的是这个账号 / "
+                "subscribe failed: %s" % (self.account_id, result, result)
+            )
         self.trader, self.account, self.callback = trader, account, callback
         self.connected_once = True
         self.retry_at = None
@@ -339,6 +367,7 @@ class MiniQmtBroker(object):
                 trader.stop()
             except Exception:
                 pass  # never started, or the native side is gone
+
         threading.Thread(target=stop, name="jq2qmt-xtquant-stop", daemon=True).start()
 
     def _drop(self):
@@ -347,9 +376,10 @@ class MiniQmtBroker(object):
         self.callback.connected = False
         self._hold_off()
         self._discard(trader)
-        self.log("miniQMT 无应答，已断开连接，%g 秒后用新会话重连 / miniQMT stalled: "
-                 "connection dropped, reconnecting in %g s" % (self.retry_interval,
-                                                               self.retry_interval))
+        self.log(
+            "miniQMT 无应答，已断开连接，%g 秒后用新会话重连 / miniQMT stalled: "
+            "connection dropped, reconnecting in %g s" % (self.retry_interval, self.retry_interval)
+        )
 
     def _ready(self):
         """The connected trader; after a drop or disconnect, one reconnect per call."""
@@ -360,12 +390,15 @@ class MiniQmtBroker(object):
         if self.retry_at is not None and self.monotonic() < self.retry_at:
             raise base.BrokerUnavailable(
                 "miniQMT 刚才没有应答，%.0f 秒后重连 / miniQMT stalled, reconnecting in %.0f s"
-                % (self.retry_at - self.monotonic(), self.retry_at - self.monotonic()))
+                % (self.retry_at - self.monotonic(), self.retry_at - self.monotonic())
+            )
         trader, self.trader = self.trader, None
         self._discard(trader)
         self.session_id += 1  # a fresh session: xtquant wants one per connection
-        self.log("重新连接 miniQMT（会话 %d）/ reconnecting (session %d)"
-                 % (self.session_id, self.session_id))
+        self.log(
+            "重新连接 miniQMT（会话 %d）/ reconnecting (session %d)"
+            % (self.session_id, self.session_id)
+        )
         self.connect()
         return self.trader
 
@@ -373,11 +406,14 @@ class MiniQmtBroker(object):
         """A synchronous trader call, bounded; a timeout drops the connection."""
         trader, callback = self._ready(), self.callback
         try:
-            result = call_with_deadline(getattr(trader, method), args, self.call_timeout,
-                                        what, self.monotonic)
+            result = call_with_deadline(
+                getattr(trader, method), args, self.call_timeout, what, self.monotonic
+            )
             if result is None and not callback.connected:
-                raise base.BrokerError("miniQMT 连接断开（%s 没有完成），下一次调用时重连 / "
-                                       "disconnected during %s" % (what, what))
+                raise base.BrokerError(
+                    "miniQMT 连接断开（%s 没有完成），下一次调用时重连 / "
+                    "disconnected during %s" % (what, what)
+                )
             return result
         except MiniQmtTimeout:
             self._drop()
@@ -385,14 +421,17 @@ class MiniQmtBroker(object):
         except base.BrokerError:
             raise
         except Exception as exc:
-            raise base.BrokerError("xtquant %s 出错 / failed: %s: %s"
-                                   % (what, type(exc).__name__, exc))
+            raise base.BrokerError(
+                "xtquant %s 出错 / failed: %s: %s" % (what, type(exc).__name__, exc)
+            )
 
     def _data(self, what, fn):
         """An xtdata read, bounded; while an earlier one is still stuck, fail at once."""
         if self._data_busy is not None and self._data_busy.is_alive():
-            raise base.BrokerError("xtdata 上一次调用仍未返回，暂不读取行情 / an earlier xtdata "
-                                   "call has not returned: no quotes this round")
+            raise base.BrokerError(
+                "xtdata 上一次调用仍未返回，暂不读取行情 / an earlier xtdata "
+                "call has not returned: no quotes this round"
+            )
         self._data_busy = None
         try:
             return call_with_deadline(fn, (), self.data_timeout, what, self.monotonic)
@@ -422,18 +461,31 @@ class MiniQmtBroker(object):
     def _order_error(self, error):
         order_id = _int(getattr(error, "order_id", None))
         message = getattr(error, "error_msg", None) or "委托失败"
-        self.log("委托失败 / order error: order_id=%s seq=%s error_id=%s %s remark=%s" % (
-            order_id, getattr(error, "seq", None), getattr(error, "error_id", None), message,
-            getattr(error, "order_remark", None) or ""))
+        self.log(
+            "委托失败 / order error: order_id=%s seq=%s error_id=%s %s remark=%s"
+            % (
+                order_id,
+                getattr(error, "seq", None),
+                getattr(error, "error_id", None),
+                message,
+                getattr(error, "order_remark", None) or "",
+            )
+        )
         if order_id is not None and order_id > 0:
             self._remember(self._errors, order_id, (self.today(), message))
 
     def _cancel_error(self, error):
         order_id = _int(getattr(error, "order_id", None))
         message = getattr(error, "error_msg", None) or "撤单失败"
-        self.log("撤单失败 / cancel error: order_id=%s sysid=%s error_id=%s %s" % (
-            order_id, getattr(error, "order_sysid", None), getattr(error, "error_id", None),
-            message))
+        self.log(
+            "撤单失败 / cancel error: order_id=%s sysid=%s error_id=%s %s"
+            % (
+                order_id,
+                getattr(error, "order_sysid", None),
+                getattr(error, "error_id", None),
+                message,
+            )
+        )
         if order_id is not None:
             now = self.monotonic()
             for key, (when, _) in list(self._cancel_refused.items()):
@@ -443,33 +495,50 @@ class MiniQmtBroker(object):
 
     # ---- the broker protocol -------------------------------------------------------------------
     def positions(self):
-        rows = self._trade("查询持仓 / query_stock_positions", "query_stock_positions",
-                           self.account)
+        rows = self._trade(
+            "查询持仓 / query_stock_positions", "query_stock_positions", self.account
+        )
         if rows is None:
-            raise base.BrokerError("查询持仓失败（xtquant 返回 None），本轮不下单 / "
-                                   "query_stock_positions returned None (failed query): "
-                                   "nothing is traded this round")
-        return [{"code": p.stock_code, "volume": int(p.volume),
-                 "can_use_volume": int(p.can_use_volume),
-                 "avg_cost": float(getattr(p, "avg_price", 0) or getattr(p, "open_price", 0) or 0),
-                 "name": getattr(p, "instrument_name", "") or ""}
-                for p in rows if int(p.volume) > 0]
+            raise base.BrokerError(
+                "查询持仓失败（xtquant 返回 None），本轮不下单 / "
+                "query_stock_positions returned None (failed query): "
+                "nothing is traded this round"
+            )
+        return [
+            {
+                "code": p.stock_code,
+                "volume": int(p.volume),
+                "can_use_volume": int(p.can_use_volume),
+                "avg_cost": float(getattr(p, "avg_price", 0) or getattr(p, "open_price", 0) or 0),
+                "name": getattr(p, "instrument_name", "") or "",
+            }
+            for p in rows
+            if int(p.volume) > 0
+        ]
 
     def asset(self):
         asset = self._trade("查询资产 / query_stock_asset", "query_stock_asset", self.account)
         if asset is None:
-            raise base.BrokerError("查询资产失败（xtquant 返回 None），本轮不下单 / "
-                                   "query_stock_asset returned None (failed query)")
-        return {"cash": float(asset.cash), "frozen_cash": float(asset.frozen_cash),
-                "market_value": float(asset.market_value),
-                "total_asset": float(asset.total_asset)}
+            raise base.BrokerError(
+                "查询资产失败（xtquant 返回 None），本轮不下单 / "
+                "query_stock_asset returned None (failed query)"
+            )
+        return {
+            "cash": float(asset.cash),
+            "frozen_cash": float(asset.frozen_cash),
+            "market_value": float(asset.market_value),
+            "total_asset": float(asset.total_asset),
+        }
 
     def orders(self):
-        rows = self._trade("查询委托 / query_stock_orders", "query_stock_orders",
-                           self.account, False)
+        rows = self._trade(
+            "查询委托 / query_stock_orders", "query_stock_orders", self.account, False
+        )
         if rows is None:
-            raise base.BrokerError("查询委托失败（xtquant 返回 None），本轮不下单 / "
-                                   "query_stock_orders returned None (failed query)")
+            raise base.BrokerError(
+                "查询委托失败（xtquant 返回 None），本轮不下单 / "
+                "query_stock_orders returned None (failed query)"
+            )
         errors = self._today_only(self._errors)
         placed = self._today_only(self._placed)
         result, listed = [], set()
@@ -480,36 +549,61 @@ class MiniQmtBroker(object):
             message = getattr(o, "status_msg", "") or ""
             if order_id in errors and base.is_open(status):
                 status, message = base.ORDER_JUNK, errors[order_id]
-            result.append({
-                "order_id": str(o.order_id), "code": o.stock_code, "side": self._side(o),
-                "volume": int(o.order_volume), "traded_volume": int(o.traded_volume or 0),
-                "price": float(o.price), "status": status,
-                "status_msg": message or base.status_name(status),
-                "remark": getattr(o, "order_remark", "") or ""})
+            result.append(
+                {
+                    "order_id": str(o.order_id),
+                    "code": o.stock_code,
+                    "side": self._side(o),
+                    "volume": int(o.order_volume),
+                    "traded_volume": int(o.traded_volume or 0),
+                    "price": float(o.price),
+                    "status": status,
+                    "status_msg": message or base.status_name(status),
+                    "remark": getattr(o, "order_remark", "") or "",
+                }
+            )
         for order_id, message in errors.items():
             sent = placed.get(order_id)
             if sent is not None and order_id not in listed:
-                result.append(dict(sent, order_id=str(order_id), traded_volume=0,
-                                   status=base.ORDER_JUNK, status_msg=message))
+                result.append(
+                    dict(
+                        sent,
+                        order_id=str(order_id),
+                        traded_volume=0,
+                        status=base.ORDER_JUNK,
+                        status_msg=message,
+                    )
+                )
         return result
 
     def trades(self):
         rows = self._trade("查询成交 / query_stock_trades", "query_stock_trades", self.account)
         if rows is None:
-            raise base.BrokerError("查询成交失败（xtquant 返回 None） / "
-                                   "query_stock_trades returned None (failed query)")
+            raise base.BrokerError(
+                "查询成交失败（xtquant 返回 None） / "
+                "query_stock_trades returned None (failed query)"
+            )
         result = []
         for t in rows:
             stamp = _int(getattr(t, "traded_time", None))
             when = None
             if stamp:
-                when = (datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc) +
-                        datetime.timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%S")
-            result.append({
-                "trade_id": str(t.traded_id), "order_id": str(t.order_id),
-                "code": t.stock_code, "side": self._side(t),
-                "volume": int(t.traded_volume or 0), "price": float(t.traded_price or 0),
-                "time": when, "remark": getattr(t, "order_remark", "") or ""})
+                when = (
+                    datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc)
+                    + datetime.timedelta(hours=8)
+                ).strftime("%Y-%m-%dT%H:%M:%S")
+            result.append(
+                {
+                    "trade_id": str(t.traded_id),
+                    "order_id": str(t.order_id),
+                    "code": t.stock_code,
+                    "side": self._side(t),
+                    "volume": int(t.traded_volume or 0),
+                    "price": float(t.traded_price or 0),
+                    "time": when,
+                    "remark": getattr(t, "order_remark", "") or "",
+                }
+            )
         return result
 
     def _side(self, order):
@@ -522,8 +616,10 @@ class MiniQmtBroker(object):
         if order_type == STOCK_SELL:
             return base.SELL
         if order_type != STOCK_BUY:
-            self.log("委托 %s 的买卖方向无法识别（offset_flag=%s order_type=%s），按买入计 / "
-                     "unknown side, counted as a buy" % (order.order_id, flag, order_type))
+            self.log(
+                "委托 %s 的买卖方向无法识别（offset_flag=%s order_type=%s），按买入计 / "
+                "unknown side, counted as a buy" % (order.order_id, flag, order_type)
+            )
         return base.BUY
 
     def quotes(self, codes):
@@ -548,28 +644,52 @@ class MiniQmtBroker(object):
     def place(self, code, side, volume, price, remark):
         order_type = STOCK_BUY if side == base.BUY else STOCK_SELL
         trader = self._ready()
-        args = (self.account, code, order_type, int(volume), FIX_PRICE, float(price),
-                "jq2qmt", remark)
+        args = (
+            self.account,
+            code,
+            order_type,
+            int(volume),
+            FIX_PRICE,
+            float(price),
+            "jq2qmt",
+            remark,
+        )
         try:
-            order_id = call_with_deadline(trader.order_stock, args, self.call_timeout,
-                                          "下单 / order_stock", self.monotonic)
+            order_id = call_with_deadline(
+                trader.order_stock, args, self.call_timeout, "下单 / order_stock", self.monotonic
+            )
         except MiniQmtTimeout:
             self._drop()
-            self.log("下单 %s 没有应答，委托可能已发出：按备注 %s 计为在途，不重发 / order_stock "
-                     "unanswered: the order may exist, tracked by its remark" % (code, remark))
+            self.log(
+                "下单 %s 没有应答，委托可能已发出：按备注 %s 计为在途，不重发 / order_stock "
+                "unanswered: the order may exist, tracked by its remark" % (code, remark)
+            )
             return None
         except base.BrokerError:
             raise
         except Exception as exc:  # no usable answer (e.g. None from xtquant's own timeout)
-            self.log("下单 %s 的应答无法读取（%s: %s），委托可能已发出：按备注 %s 计为在途 / "
-                     "unreadable order_stock answer, tracked by its remark"
-                     % (code, type(exc).__name__, exc, remark))
+            self.log(
+                "下单 %s 的应答无法读取（%s: %s），委托可能已发出：按备注 %s 计为在途 / "
+                "unreadable order_stock answer, tracked by its remark"
+                % (code, type(exc).__name__, exc, remark)
+            )
             return None
         if order_id is None or int(order_id) < 0:
             raise base.BrokerError("下单失败 / order_stock returned %s" % (order_id,))
-        self._remember(self._placed, int(order_id), (self.today(), {
-            "code": code, "side": side, "volume": int(volume), "price": float(price),
-            "remark": remark}))
+        self._remember(
+            self._placed,
+            int(order_id),
+            (
+                self.today(),
+                {
+                    "code": code,
+                    "side": side,
+                    "volume": int(volume),
+                    "price": float(price),
+                    "remark": remark,
+                },
+            ),
+        )
         return str(order_id)
 
     def cancel(self, order_id):
@@ -577,8 +697,10 @@ class MiniQmtBroker(object):
         refused = self._cancel_refused.get(order_id)
         if refused is not None and self.monotonic() - refused[0] < CANCEL_RETRY_AFTER:
             return False  # miniQMT refused it moments ago: not sent again yet
-        return self._trade("撤单 / cancel_order_stock", "cancel_order_stock",
-                           self.account, order_id) == 0
+        return (
+            self._trade("撤单 / cancel_order_stock", "cancel_order_stock", self.account, order_id)
+            == 0
+        )
 
 
 def _int(value):

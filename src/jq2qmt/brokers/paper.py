@@ -23,24 +23,42 @@ class PaperBroker(object):
         self.exchange = exchange
 
     def positions(self):
-        return [{"code": p["code"], "volume": int(p["volume"]),
-                 "can_use_volume": int(p["can_use_volume"]),
-                 "avg_cost": float(p.get("avg_cost") or 0), "name": p.get("name") or ""}
-                for p in self.exchange.positions() if p["volume"] > 0]
+        return [
+            {
+                "code": p["code"],
+                "volume": int(p["volume"]),
+                "can_use_volume": int(p["can_use_volume"]),
+                "avg_cost": float(p.get("avg_cost") or 0),
+                "name": p.get("name") or "",
+            }
+            for p in self.exchange.positions()
+            if p["volume"] > 0
+        ]
 
     def asset(self):
         asset = self.exchange.asset()
-        return {"cash": float(asset["cash"]), "frozen_cash": float(asset.get("frozen_cash", 0)),
-                "market_value": float(asset["market_value"]),
-                "total_asset": float(asset["total_asset"])}
+        return {
+            "cash": float(asset["cash"]),
+            "frozen_cash": float(asset.get("frozen_cash", 0)),
+            "market_value": float(asset["market_value"]),
+            "total_asset": float(asset["total_asset"]),
+        }
 
     def orders(self):
-        return [{"order_id": str(o["order_id"]), "code": o["code"], "side": o["side"],
-                 "volume": int(o["volume"]), "traded_volume": int(o["traded_volume"]),
-                 "price": float(o["price"]), "status": int(o["status"]),
-                 "status_msg": o.get("status_msg") or base.status_name(o["status"]),
-                 "remark": o.get("remark") or ""}
-                for o in sorted(self.exchange.orders(), key=lambda o: o.get("seq", 0))]
+        return [
+            {
+                "order_id": str(o["order_id"]),
+                "code": o["code"],
+                "side": o["side"],
+                "volume": int(o["volume"]),
+                "traded_volume": int(o["traded_volume"]),
+                "price": float(o["price"]),
+                "status": int(o["status"]),
+                "status_msg": o.get("status_msg") or base.status_name(o["status"]),
+                "remark": o.get("remark") or "",
+            }
+            for o in sorted(self.exchange.orders(), key=lambda o: o.get("seq", 0))
+        ]
 
     def quotes(self, codes):
         quotes = self.exchange.quotes(list(codes))
@@ -49,11 +67,19 @@ class PaperBroker(object):
     def trades(self):
         """The paper exchange's fills (it keeps no time: "time" is None)."""
         orders = dict((str(o["order_id"]), o) for o in self.exchange.orders())
-        return [{"trade_id": str(t["trade_id"]), "order_id": str(t["order_id"]), "code": t["code"],
-                 "side": t["side"], "volume": int(t["volume"]), "price": float(t["price"]),
-                 "time": t.get("time"),
-                 "remark": (orders.get(str(t["order_id"])) or {}).get("remark") or ""}
-                for t in self.exchange.trades()]
+        return [
+            {
+                "trade_id": str(t["trade_id"]),
+                "order_id": str(t["order_id"]),
+                "code": t["code"],
+                "side": t["side"],
+                "volume": int(t["volume"]),
+                "price": float(t["price"]),
+                "time": t.get("time"),
+                "remark": (orders.get(str(t["order_id"])) or {}).get("remark") or "",
+            }
+            for t in self.exchange.trades()
+        ]
 
     def place(self, code, side, volume, price, remark):
         order = self.exchange.place_order(code, side, int(volume), float(price), remark=remark)
@@ -96,9 +122,12 @@ class PaperAccountFile(object):
         for code, quote in sorted((state.get("quotes") or {}).items()):
             exchange.set_quote(code, **_quote_args(quote))
         for pos in state.get("positions") or []:
-            exchange.set_position(pos["code"], int(pos["volume"]),
-                                  can_use_volume=pos.get("can_use_volume"),
-                                  avg_cost=float(pos.get("avg_cost") or 0))
+            exchange.set_position(
+                pos["code"],
+                int(pos["volume"]),
+                can_use_volume=pos.get("can_use_volume"),
+                avg_cost=float(pos.get("avg_cost") or 0),
+            )
         today = today or datetime.date.today()
         if state.get("day") and state["day"] != today.isoformat():
             exchange.next_day()  # yesterday's orders have expired; all shares sellable
@@ -106,8 +135,13 @@ class PaperAccountFile(object):
             for order in state.get("open_orders") or []:
                 left = int(order["volume"]) - int(order.get("traded_volume") or 0)
                 if left > 0:
-                    exchange.place_order(order["code"], order["side"], left,
-                                         float(order["price"]), remark=order.get("remark", ""))
+                    exchange.place_order(
+                        order["code"],
+                        order["side"],
+                        left,
+                        float(order["price"]),
+                        remark=order.get("remark", ""),
+                    )
         return exchange
 
     def save(self, exchange, today=None):
@@ -128,14 +162,27 @@ class PaperAccountFile(object):
         state = {
             "day": today.isoformat(),
             "cash": round(float(asset["cash"]) + float(asset.get("frozen_cash", 0)), 4),
-            "positions": [{"code": p["code"], "volume": p["volume"],
-                           "can_use_volume": p["can_use_volume"] + selling.get(p["code"], 0),
-                           "avg_cost": p.get("avg_cost", 0.0)} for p in exchange.positions()],
+            "positions": [
+                {
+                    "code": p["code"],
+                    "volume": p["volume"],
+                    "can_use_volume": p["can_use_volume"] + selling.get(p["code"], 0),
+                    "avg_cost": p.get("avg_cost", 0.0),
+                }
+                for p in exchange.positions()
+            ],
             "quotes": quotes,
-            "open_orders": [{"code": o["code"], "side": o["side"], "volume": o["volume"],
-                             "traded_volume": o["traded_volume"], "price": o["price"],
-                             "remark": o.get("remark", "")}
-                            for o in open_orders],
+            "open_orders": [
+                {
+                    "code": o["code"],
+                    "side": o["side"],
+                    "volume": o["volume"],
+                    "traded_volume": o["traded_volume"],
+                    "price": o["price"],
+                    "remark": o.get("remark", ""),
+                }
+                for o in open_orders
+            ],
         }
         _write_atomic(self.path, json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True))
 

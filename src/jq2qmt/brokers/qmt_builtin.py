@@ -25,8 +25,9 @@ class BuiltinBroker(object):
     # per table (docs/platforms.md): cash and holdings may lag this long behind orders.
     account_lag = 10.0
 
-    def __init__(self, context, account_id, passorder, get_trade_detail_data, cancel,
-                 strategy_name="jq2qmt"):
+    def __init__(
+        self, context, account_id, passorder, get_trade_detail_data, cancel, strategy_name="jq2qmt"
+    ):
         self.context = context
         self.account_id = str(account_id)
         self._passorder = passorder
@@ -44,14 +45,17 @@ class BuiltinBroker(object):
     def fields(self):
         """The QMT fields (``m_*`` attributes) present on the rows read so far, per
         table: a preflight shows which ones a broker build has."""
-        return dict((datatype, sorted(n for n in dir(row) if n.startswith("m_")))
-                    for datatype, row in self._samples.items())
+        return dict(
+            (datatype, sorted(n for n in dir(row) if n.startswith("m_")))
+            for datatype, row in self._samples.items()
+        )
 
     def _detail(self, code):
         # get_instrument_detail is the current name; old clients only have
         # get_instrumentdetail (QMT's built-in API documentation).
-        getter = getattr(self.context, "get_instrument_detail", None) or \
-            getattr(self.context, "get_instrumentdetail", None)
+        getter = getattr(self.context, "get_instrument_detail", None) or getattr(
+            self.context, "get_instrumentdetail", None
+        )
         return getter(code) if getter is not None else {}
 
     def positions(self):
@@ -60,13 +64,15 @@ class BuiltinBroker(object):
             volume = int(getattr(obj, "m_nVolume", 0) or 0)
             if volume <= 0:
                 continue
-            result.append({
-                "code": base.join_code(obj.m_strInstrumentID, obj.m_strExchangeID),
-                "volume": volume,
-                "can_use_volume": int(getattr(obj, "m_nCanUseVolume", 0) or 0),
-                "avg_cost": float(getattr(obj, "m_dOpenPrice", 0) or 0),
-                "name": getattr(obj, "m_strInstrumentName", "") or "",
-            })
+            result.append(
+                {
+                    "code": base.join_code(obj.m_strInstrumentID, obj.m_strExchangeID),
+                    "volume": volume,
+                    "can_use_volume": int(getattr(obj, "m_nCanUseVolume", 0) or 0),
+                    "avg_cost": float(getattr(obj, "m_dOpenPrice", 0) or 0),
+                    "name": getattr(obj, "m_strInstrumentName", "") or "",
+                }
+            )
         return result
 
     def asset(self):
@@ -77,25 +83,33 @@ class BuiltinBroker(object):
         cash = float(getattr(obj, "m_dAvailable", 0) or 0)
         market_value = float(getattr(obj, "m_dInstrumentValue", 0) or 0)
         total = float(getattr(obj, "m_dBalance", 0) or 0) or cash + market_value
-        return {"cash": cash, "frozen_cash": float(getattr(obj, "m_dFrozenCash", 0) or 0),
-                "market_value": market_value, "total_asset": total}
+        return {
+            "cash": cash,
+            "frozen_cash": float(getattr(obj, "m_dFrozenCash", 0) or 0),
+            "market_value": market_value,
+            "total_asset": total,
+        }
 
     def orders(self):
         result = []
         for obj in self._rows("ORDER"):
             flag = int(getattr(obj, "m_nOffsetFlag", 0) or 0)
             status = int(getattr(obj, "m_nOrderStatus", base.ORDER_UNKNOWN))
-            result.append({
-                "order_id": str(getattr(obj, "m_strOrderSysID", "") or "") or None,
-                "code": base.join_code(obj.m_strInstrumentID, obj.m_strExchangeID),
-                "side": base.SELL if flag == OFFSET_SELL else base.BUY,
-                "volume": int(getattr(obj, "m_nVolumeTotalOriginal", 0) or 0),
-                "traded_volume": int(getattr(obj, "m_nVolumeTraded", 0) or 0),
-                "price": float(getattr(obj, "m_dLimitPrice", 0) or 0),
-                "status": status,
-                "status_msg": str(getattr(obj, "m_strCancelInfo", "") or base.status_name(status)),
-                "remark": str(getattr(obj, "m_strRemark", "") or ""),
-            })
+            result.append(
+                {
+                    "order_id": str(getattr(obj, "m_strOrderSysID", "") or "") or None,
+                    "code": base.join_code(obj.m_strInstrumentID, obj.m_strExchangeID),
+                    "side": base.SELL if flag == OFFSET_SELL else base.BUY,
+                    "volume": int(getattr(obj, "m_nVolumeTotalOriginal", 0) or 0),
+                    "traded_volume": int(getattr(obj, "m_nVolumeTraded", 0) or 0),
+                    "price": float(getattr(obj, "m_dLimitPrice", 0) or 0),
+                    "status": status,
+                    "status_msg": str(
+                        getattr(obj, "m_strCancelInfo", "") or base.status_name(status)
+                    ),
+                    "remark": str(getattr(obj, "m_strRemark", "") or ""),
+                }
+            )
         return result
 
     def trades(self):
@@ -103,17 +117,20 @@ class BuiltinBroker(object):
         result = []
         for obj in self._rows("DEAL"):
             flag = int(getattr(obj, "m_nOffsetFlag", 0) or 0)
-            result.append({
-                "trade_id": str(getattr(obj, "m_strTradeID", "") or ""),
-                "order_id": str(getattr(obj, "m_strOrderSysID", "") or "") or None,
-                "code": base.join_code(obj.m_strInstrumentID, obj.m_strExchangeID),
-                "side": base.SELL if flag == OFFSET_SELL else base.BUY,
-                "volume": int(getattr(obj, "m_nVolume", 0) or 0),
-                "price": float(getattr(obj, "m_dPrice", 0) or 0),
-                "time": base.trade_time(getattr(obj, "m_strTradeDate", None),
-                                        getattr(obj, "m_strTradeTime", None)),
-                "remark": str(getattr(obj, "m_strRemark", "") or ""),
-            })
+            result.append(
+                {
+                    "trade_id": str(getattr(obj, "m_strTradeID", "") or ""),
+                    "order_id": str(getattr(obj, "m_strOrderSysID", "") or "") or None,
+                    "code": base.join_code(obj.m_strInstrumentID, obj.m_strExchangeID),
+                    "side": base.SELL if flag == OFFSET_SELL else base.BUY,
+                    "volume": int(getattr(obj, "m_nVolume", 0) or 0),
+                    "price": float(getattr(obj, "m_dPrice", 0) or 0),
+                    "time": base.trade_time(
+                        getattr(obj, "m_strTradeDate", None), getattr(obj, "m_strTradeTime", None)
+                    ),
+                    "remark": str(getattr(obj, "m_strRemark", "") or ""),
+                }
+            )
         return [t for t in result if t["trade_id"]]
 
     def quotes(self, codes):
@@ -132,9 +149,19 @@ class BuiltinBroker(object):
     def place(self, code, side, volume, price, remark):
         op = OP_BUY if side == base.BUY else OP_SELL
         try:
-            self._passorder(op, ORDER_TYPE_STOCK, self.account_id, code, PRICE_FIX,
-                            float(price), int(volume), self.strategy_name, QUICK_TRADE,
-                            remark, self.context)
+            self._passorder(
+                op,
+                ORDER_TYPE_STOCK,
+                self.account_id,
+                code,
+                PRICE_FIX,
+                float(price),
+                int(volume),
+                self.strategy_name,
+                QUICK_TRADE,
+                remark,
+                self.context,
+            )
         except Exception as exc:  # QMT raises plain exceptions for bad arguments
             raise base.BrokerError("passorder 失败 / failed: %s" % (exc,))
         # passorder returns nothing; the order shows up in the ORDER list under `remark`.

@@ -10,10 +10,19 @@ from jq2qmt.config import ConfigError
 
 def instance_options(func):
     """Add --instance and --database-url to a command."""
-    func = click.option("--database-url", default=None, metavar="URL",
-                        help="覆盖数据库地址 / override the database URL (also $JQ2QMT_DATABASE_URL)")(func)
-    func = click.option("--instance", "instance_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-                        help="实例目录 / instance folder [default: ./jq2qmt-instance or $JQ2QMT_INSTANCE]")(func)
+    func = click.option(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="覆盖数据库地址 / override the database URL (also $JQ2QMT_DATABASE_URL)",
+    )(func)
+    func = click.option(
+        "--instance",
+        "instance_dir",
+        default=None,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="实例目录 / instance folder [default: ./jq2qmt-instance or $JQ2QMT_INSTANCE]",
+    )(func)
     return func
 
 
@@ -50,7 +59,9 @@ def upgrade(instance_dir, database_url):
         migrate.upgrade(database.engine)
         after = migrate.current_revision(database.engine)
     except Exception as exc:
-        raise click.ClickException("迁移失败 / migration failed: %s" % str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+        raise click.ClickException(
+            "迁移失败 / migration failed: %s" % str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        )
     finally:
         database.dispose()
     if before == after:
@@ -69,8 +80,10 @@ def current(instance_dir, database_url):
     try:
         revision = migrate.current_revision(database.engine)
     except Exception as exc:
-        raise click.ClickException("无法连接数据库 / cannot connect to the database: %s"
-                                   % str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+        raise click.ClickException(
+            "无法连接数据库 / cannot connect to the database: %s"
+            % str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        )
     finally:
         database.dispose()
     head = migrate.head_revision()
@@ -87,7 +100,8 @@ def _reason(exc):
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def dump(instance_dir, database_url, file):
     """导出全部数据（含历史）到 JSON lines 文件 / dump every table, history included, to FILE."""
-    from jq2qmt.store.backup import BackupError, dump as dump_database
+    from jq2qmt.store.backup import BackupError
+    from jq2qmt.store.backup import dump as dump_database
 
     _settings, database = open_or_fail(instance_dir, database_url, need_schema=False)
     try:
@@ -95,22 +109,29 @@ def dump(instance_dir, database_url, file):
     except BackupError as exc:
         raise click.ClickException(str(exc))
     except OSError as exc:
-        raise click.ClickException("无法写入文件 / cannot write %s: %s" % (file, exc.strerror or exc))
+        raise click.ClickException(
+            "无法写入文件 / cannot write %s: %s" % (file, exc.strerror or exc)
+        )
     except Exception as exc:
         raise click.ClickException("导出失败 / dump failed: %s" % _reason(exc))
     finally:
         database.dispose()
-    click.echo("已导出 %d 行，%d 张表 -> %s / dumped %d rows of %d tables"
-               % (sum(counts.values()), len(counts), file, sum(counts.values()), len(counts)))
+    click.echo(
+        "已导出 %d 行，%d 张表 -> %s / dumped %d rows of %d tables"
+        % (sum(counts.values()), len(counts), file, sum(counts.values()), len(counts))
+    )
 
 
 @db.command()
 @instance_options
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="覆盖非空数据库 / replace the contents of a non-empty database")
+@click.option(
+    "--force", is_flag=True, help="覆盖非空数据库 / replace the contents of a non-empty database"
+)
 def restore(instance_dir, database_url, file, force):
     """从备份文件恢复（可换数据库类型） / restore a dump into this database (any backend)."""
-    from jq2qmt.store.backup import BackupError, restore as restore_database
+    from jq2qmt.store.backup import BackupError
+    from jq2qmt.store.backup import restore as restore_database
 
     _settings, database = open_or_fail(instance_dir, database_url, need_schema=False)
     try:
@@ -118,9 +139,13 @@ def restore(instance_dir, database_url, file, force):
     except BackupError as exc:
         raise click.ClickException(str(exc))
     except Exception as exc:
-        raise click.ClickException("恢复失败，目标数据库未改变 / restore failed, the database is unchanged: %s"
-                                   % _reason(exc))
+        raise click.ClickException(
+            "恢复失败，目标数据库未改变 / restore failed, the database is unchanged: %s"
+            % _reason(exc)
+        )
     finally:
         database.dispose()
-    click.echo("已恢复 %d 行，%d 张表 / restored %d rows of %d tables"
-               % (sum(counts.values()), len(counts), sum(counts.values()), len(counts)))
+    click.echo(
+        "已恢复 %d 行，%d 张表 / restored %d rows of %d tables"
+        % (sum(counts.values()), len(counts), sum(counts.values()), len(counts))
+    )

@@ -20,28 +20,71 @@ def notify():
 @notify.command("set")
 @instance_options
 @click.argument("name")
-@click.option("--kind", required=True, type=click.Choice(["dingtalk", "wecom", "feishu", "serverchan", "email"]),
-              help="渠道类型 / channel kind")
-@click.option("--url", default=None, help="机器人 Webhook 地址（Server酱：https://sctapi.ftqq.com/<SendKey>.send） / webhook URL")
-@click.option("--secret", default=None, help="加签密钥（钉钉、飞书；'-' 表示提示输入） / signing secret ('-' to prompt)")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["dingtalk", "wecom", "feishu", "serverchan", "email"]),
+    help="渠道类型 / channel kind",
+)
+@click.option(
+    "--url",
+    default=None,
+    help="机器人 Webhook 地址（Server酱：https://sctapi.ftqq.com/<SendKey>.send） / webhook URL",
+)
+@click.option(
+    "--secret",
+    default=None,
+    help="加签密钥（钉钉、飞书；'-' 表示提示输入） / signing secret ('-' to prompt)",
+)
 @click.option("--smtp-host", default=None, help="SMTP 服务器 / SMTP host")
-@click.option("--smtp-port", type=int, default=None, help="SMTP 端口 [465 ssl, 587 starttls, 25 none]")
-@click.option("--smtp-security", type=click.Choice(["starttls", "ssl", "none"]), default="starttls", show_default=True)
+@click.option(
+    "--smtp-port", type=int, default=None, help="SMTP 端口 [465 ssl, 587 starttls, 25 none]"
+)
+@click.option(
+    "--smtp-security",
+    type=click.Choice(["starttls", "ssl", "none"]),
+    default="starttls",
+    show_default=True,
+)
 @click.option("--smtp-user", default=None, help="SMTP 用户名 / SMTP user")
-@click.option("--smtp-password", default=None, help="SMTP 密码（'-' 表示提示输入） / SMTP password ('-' to prompt)")
+@click.option(
+    "--smtp-password",
+    default=None,
+    help="SMTP 密码（'-' 表示提示输入） / SMTP password ('-' to prompt)",
+)
 @click.option("--sender", default=None, help="发件人 / From address [default: --smtp-user]")
 @click.option("--to", "recipients", multiple=True, help="收件人（可多次） / recipient (repeatable)")
 @click.option("--disabled", is_flag=True, help="保存但暂不启用 / save but keep disabled")
-def set_channel(instance_dir, database_url, name, kind, url, secret, smtp_host, smtp_port, smtp_security,
-                smtp_user, smtp_password, sender, recipients, disabled):
+def set_channel(
+    instance_dir,
+    database_url,
+    name,
+    kind,
+    url,
+    secret,
+    smtp_host,
+    smtp_port,
+    smtp_security,
+    smtp_user,
+    smtp_password,
+    sender,
+    recipients,
+    disabled,
+):
     """添加或修改通知渠道 NAME / add or replace the channel NAME."""
     from jq2qmt.notify.channels import ConfigProblem
     from jq2qmt.notify.settings import set_channel as store_channel
 
     if kind == "email":
-        config = {"host": smtp_host, "port": smtp_port, "security": smtp_security, "username": smtp_user,
-                  "password": _secret(smtp_password, "SMTP 密码 / password"), "sender": sender,
-                  "to": list(recipients)}
+        config = {
+            "host": smtp_host,
+            "port": smtp_port,
+            "security": smtp_security,
+            "username": smtp_user,
+            "password": _secret(smtp_password, "SMTP 密码 / password"),
+            "sender": sender,
+            "to": list(recipients),
+        }
     else:
         config = {"url": url, "secret": _secret(secret, "加签密钥 / secret")}
     config = {k: v for k, v in config.items() if v not in (None, "", [])}
@@ -54,8 +97,10 @@ def set_channel(instance_dir, database_url, name, kind, url, secret, smtp_host, 
         raise click.ClickException(str(exc))
     finally:
         database.dispose()
-    click.echo("已保存渠道 %s (%s)；用 jq2qmt notify test --channel %s 试发 / saved; try it with notify test"
-               % (name, kind, name))
+    click.echo(
+        "已保存渠道 %s (%s)；用 jq2qmt notify test --channel %s 试发 / saved; try it with notify test"
+        % (name, kind, name)
+    )
 
 
 @notify.command("remove")
@@ -77,22 +122,46 @@ def remove_channel(instance_dir, database_url, name):
 
 @notify.command("event")
 @instance_options
-@click.argument("event", type=click.Choice(["orders_failed", "plan_held", "follower_silent", "upload_auth_refused",
-                                            "database_unreachable"]))
-@click.option("--on/--off", "enabled", default=None, help="开启或关闭此事件 / switch the event on or off")
-@click.option("--interval-minutes", type=click.IntRange(min=0), default=None,
-              help="同一对象两次提醒的最短间隔 / minimum minutes between two alerts about one subject")
-@click.option("--threshold-minutes", type=click.IntRange(min=1), default=None,
-              help="follower_silent：交易时段多少分钟无心跳算失联 / minutes without a report that count as silent")
+@click.argument(
+    "event",
+    type=click.Choice(
+        [
+            "orders_failed",
+            "plan_held",
+            "follower_silent",
+            "upload_auth_refused",
+            "database_unreachable",
+        ]
+    ),
+)
+@click.option(
+    "--on/--off", "enabled", default=None, help="开启或关闭此事件 / switch the event on or off"
+)
+@click.option(
+    "--interval-minutes",
+    type=click.IntRange(min=0),
+    default=None,
+    help="同一对象两次提醒的最短间隔 / minimum minutes between two alerts about one subject",
+)
+@click.option(
+    "--threshold-minutes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="follower_silent：交易时段多少分钟无心跳算失联 / minutes without a report that count as silent",
+)
 def event(instance_dir, database_url, event, enabled, interval_minutes, threshold_minutes):
     """设置事件开关与频率 / switch an event and set its rate limit."""
     from jq2qmt.notify.settings import set_event
 
     _settings, database = open_or_fail(instance_dir, database_url)
     try:
-        set_event(database, event, enabled=enabled,
-                  interval_seconds=None if interval_minutes is None else interval_minutes * 60,
-                  threshold_minutes=threshold_minutes)
+        set_event(
+            database,
+            event,
+            enabled=enabled,
+            interval_seconds=None if interval_minutes is None else interval_minutes * 60,
+            threshold_minutes=threshold_minutes,
+        )
     finally:
         database.dispose()
     click.echo("已更新事件 / updated %s" % event)
@@ -108,7 +177,11 @@ def list_settings(instance_dir, database_url):
     _settings, database = open_or_fail(instance_dir, database_url)
     try:
         with database.read() as session:
-            chans, events, recent = ns.channels(session), ns.event_settings(session), recent_log(session, 10)
+            chans, events, recent = (
+                ns.channels(session),
+                ns.event_settings(session),
+                recent_log(session, 10),
+            )
     finally:
         database.dispose()
     click.echo("渠道 / channels:")
@@ -119,12 +192,28 @@ def list_settings(instance_dir, database_url):
     click.echo("事件 / events:")
     for name, s in events.items():
         extra = "  阈值 threshold %d min" % s["threshold_minutes"] if s["threshold_minutes"] else ""
-        click.echo("  %-22s %-4s 间隔 interval %d min%s  %s" % (name, "on" if s["enabled"] else "off",
-                                                               s["interval_seconds"] // 60, extra, s["label"]))
+        click.echo(
+            "  %-22s %-4s 间隔 interval %d min%s  %s"
+            % (
+                name,
+                "on" if s["enabled"] else "off",
+                s["interval_seconds"] // 60,
+                extra,
+                s["label"],
+            )
+        )
     click.echo("最近 / recent:")
     for row in recent:
-        click.echo("  %s %-22s %-10s %s %s" % (row["at"].strftime("%Y-%m-%d %H:%M:%S"), row["event"], row["status"],
-                                               row["subject"], row["title"]))
+        click.echo(
+            "  %s %-22s %-10s %s %s"
+            % (
+                row["at"].strftime("%Y-%m-%d %H:%M:%S"),
+                row["event"],
+                row["status"],
+                row["subject"],
+                row["title"],
+            )
+        )
 
 
 @notify.command("test")
@@ -140,10 +229,17 @@ def test(instance_dir, database_url, channel):
     finally:
         database.dispose()
     if not results:
-        raise click.ClickException("没有%s渠道 / no channel%s configured" % (("名为 %s 的" % channel) if channel else "",
-                                                                       (" named " + channel) if channel else ""))
+        raise click.ClickException(
+            "没有%s渠道 / no channel%s configured"
+            % (
+                ("名为 %s 的" % channel) if channel else "",
+                (" named " + channel) if channel else "",
+            )
+        )
     failed = [(n, e) for n, e in results if e]
     for name, error in results:
         click.echo("%s: %s" % (name, error or "已发送 / sent"))
     if failed:
-        raise click.ClickException("%d 个渠道发送失败 / %d channel(s) failed" % (len(failed), len(failed)))
+        raise click.ClickException(
+            "%d 个渠道发送失败 / %d channel(s) failed" % (len(failed), len(failed))
+        )

@@ -23,17 +23,29 @@ def list_(instance_dir, database_url):
             rows = list_active(tx)
     finally:
         database.dispose()
-    click.echo("%-32s  %-25s  %-25s  %-15s  %s" % ("ID", "CREATED", "EXPIRES", "ADDRESS", "BROWSER"))
+    click.echo(
+        "%-32s  %-25s  %-25s  %-15s  %s" % ("ID", "CREATED", "EXPIRES", "ADDRESS", "BROWSER")
+    )
     for r in rows:
-        click.echo("%-32s  %-25s  %-25s  %-15s  %s" % (r["id"], format_time(r["created_at"]), format_time(r["expires_at"]),
-                                                       r["remote_addr"] or "-", (r["user_agent"] or "-")[:60]))
+        click.echo(
+            "%-32s  %-25s  %-25s  %-15s  %s"
+            % (
+                r["id"],
+                format_time(r["created_at"]),
+                format_time(r["expires_at"]),
+                r["remote_addr"] or "-",
+                (r["user_agent"] or "-")[:60],
+            )
+        )
     if not rows:
         click.echo("（没有有效会话 / no active session）")
 
 
 @sessions.command()
 @click.argument("session_id", required=False)
-@click.option("--all", "all_", is_flag=True, help="吊销全部会话（所有人退出登录） / revoke every session")
+@click.option(
+    "--all", "all_", is_flag=True, help="吊销全部会话（所有人退出登录） / revoke every session"
+)
 @instance_options
 def revoke(session_id, all_, instance_dir, database_url):
     """吊销一个会话（ID 或至少 8 位前缀）或 --all / revoke one session (id or a prefix of 8+ characters) or --all."""
@@ -41,13 +53,17 @@ def revoke(session_id, all_, instance_dir, database_url):
     from jq2qmt.server.sessions import revoke as revoke_rows
 
     if bool(session_id) == bool(all_):
-        raise click.UsageError("给出会话 ID 或 --all（二选一） / give a session id or --all, not both")
+        raise click.UsageError(
+            "给出会话 ID 或 --all（二选一） / give a session id or --all, not both"
+        )
     _settings, database = open_or_fail(instance_dir, database_url)
     try:
         count = revoke_rows(database, None if all_ else session_id)
     except AmbiguousSession:
-        raise click.ClickException("前缀 %s 对应多个会话，请给出更长的 ID / prefix %s matches several sessions, give more "
-                                   "of the id" % (session_id, session_id))
+        raise click.ClickException(
+            "前缀 %s 对应多个会话，请给出更长的 ID / prefix %s matches several sessions, give more "
+            "of the id" % (session_id, session_id)
+        )
     finally:
         database.dispose()
     if not all_ and count == 0:

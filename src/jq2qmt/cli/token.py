@@ -14,9 +14,19 @@ def token():
 
 @token.command()
 @click.argument("name")
-@click.option("--scope", type=click.Choice(credentials.SCOPES), default="read", show_default=True,
-              help="权限 / scope")
-@click.option("--account", "account_id", default=None, help="绑定的账户 ID（follow 令牌） / account id for a follow token")
+@click.option(
+    "--scope",
+    type=click.Choice(credentials.SCOPES),
+    default="read",
+    show_default=True,
+    help="权限 / scope",
+)
+@click.option(
+    "--account",
+    "account_id",
+    default=None,
+    help="绑定的账户 ID（follow 令牌） / account id for a follow token",
+)
 @instance_options
 def create(name, scope, account_id, instance_dir, database_url):
     """创建令牌（只显示一次） / create a token (shown once)."""
@@ -29,7 +39,10 @@ def create(name, scope, account_id, instance_dir, database_url):
         raise click.ClickException(str(exc))
     finally:
         database.dispose()
-    click.echo("令牌 / token %s (scope %s) — 只显示这一次，请妥善保存 / shown only once, keep it safe:" % (name, scope))
+    click.echo(
+        "令牌 / token %s (scope %s) — 只显示这一次，请妥善保存 / shown only once, keep it safe:"
+        % (name, scope)
+    )
     click.echo(value)
 
 
@@ -41,9 +54,17 @@ def list_(instance_dir, database_url):
     try:
         with database.read() as session:
             rows = credentials.list_tokens(session)
-            lines = ["%-24s %-7s %-16s %-25s %s" % (r.name, r.scope, r.account_id or "-", format_time(r.created_at),
-                                                     "revoked " + format_time(r.revoked_at) if r.revoked_at else "active")
-                     for r in rows]
+            lines = [
+                "%-24s %-7s %-16s %-25s %s"
+                % (
+                    r.name,
+                    r.scope,
+                    r.account_id or "-",
+                    format_time(r.created_at),
+                    "revoked " + format_time(r.revoked_at) if r.revoked_at else "active",
+                )
+                for r in rows
+            ]
     finally:
         database.dispose()
     click.echo("%-24s %-7s %-16s %-25s %s" % ("NAME", "SCOPE", "ACCOUNT", "CREATED", "STATE"))

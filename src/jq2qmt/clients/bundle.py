@@ -73,7 +73,7 @@ def bundled_name(name):
     """``jq2qmt.engine.plan`` -> ``_jq2qmt.engine.plan``."""
     if name != "jq2qmt" and not name.startswith("jq2qmt."):
         raise ValueError("only jq2qmt modules can be bundled: %s" % name)
-    return BUNDLE_PACKAGE + name[len("jq2qmt"):]
+    return BUNDLE_PACKAGE + name[len("jq2qmt") :]
 
 
 def _literal(source, encoding):
@@ -97,7 +97,7 @@ def _imported(name, source, known):
         if not isinstance(node, ast.ImportFrom) or not node.level:
             continue
         base = package.split(".")
-        base = base[:len(base) - (node.level - 1)]
+        base = base[: len(base) - (node.level - 1)]
         target = ".".join(base + ([node.module] if node.module else []))
         for alias in node.names:
             if "%s.%s" % (target, alias.name) in known:
@@ -118,8 +118,9 @@ def load_order(sources):
         if name in done:
             return
         if name in visiting:
-            raise ValueError("import cycle among bundled modules: %s"
-                             % " -> ".join(visiting + [name]))
+            raise ValueError(
+                "import cycle among bundled modules: %s" % " -> ".join(visiting + [name])
+            )
         visiting.append(name)
         for dep in sorted(deps[name]):
             visit(dep)
@@ -148,8 +149,11 @@ def bundle(modules, encoding="utf-8"):
         parts = bundled_name(name).split(".")
         for i in range(1, len(parts)):
             packages.add(".".join(parts[:i]))
-    lines = ["# ---- bundled jq2qmt modules (generated; edit the package, not this file) ----",
-             _LOADER, "_jq2qmt_modules = _jq2qmt_load_bundle(["]
+    lines = [
+        "# ---- bundled jq2qmt modules (generated; edit the package, not this file) ----",
+        _LOADER,
+        "_jq2qmt_modules = _jq2qmt_load_bundle([",
+    ]
     for name in load_order(sources):
         lines.append("    (%r, %s)," % (name, _literal(sources[name], encoding)))
     lines.append("], %r)" % sorted(packages, key=lambda p: (p.count("."), p)))

@@ -40,7 +40,7 @@ Generated file; needs only `requests` and `cryptography` (both present on JoinQu
 """
 '''
 
-_API_TAIL = '''
+_API_TAIL = """
 import os as _os
 
 from _jq2qmt.clients.jq_api import JQQMTAPI, UploadError  # noqa: E402
@@ -51,9 +51,9 @@ except NameError:
     pass
 
 __all__ = ["JQQMTAPI", "UploadError"]
-'''
+"""
 
-_CONFIG_TEMPLATE = '''\
+_CONFIG_TEMPLATE = """\
 # -*- coding: utf-8 -*-
 # jq2qmt 聚宽端配置（由 `jq2qmt export jq` 生成）。
 # 与 jq_qmt_api.py、私钥文件一起上传到聚宽「研究环境」根目录。
@@ -94,14 +94,14 @@ SKIP_UNCHANGED = True
 
 # 使用 https 时是否校验服务器证书（自签名证书可设为 False，不推荐）。
 VERIFY_TLS = True
-'''
+"""
 
 
-_TOKEN_TEMPLATE = '''
+_TOKEN_TEMPLATE = """
 # 令牌模式（服务器用 `jq2qmt init --key-type token` 初始化）：不签名，用这个上传令牌认证。
 # 令牌等同密码，不要公开本文件。设置了它就不再读取私钥文件。
 UPLOAD_TOKEN = %(upload_token)r
-'''
+"""
 
 
 class ExportError(Exception):
@@ -110,14 +110,18 @@ class ExportError(Exception):
 
 def _read_key(settings, upload_token):
     if not settings.public_url or not settings.jq_client_id:
-        raise ExportError("实例缺少 public_url 或 jq_client_id / instance has no public_url or jq_client_id")
+        raise ExportError(
+            "实例缺少 public_url 或 jq_client_id / instance has no public_url or jq_client_id"
+        )
     if upload_token:
         return None
     key_path = Path(settings.jq_private_key_path)
     if not key_path.is_file():
-        raise ExportError("找不到聚宽私钥 / JoinQuant private key not found: %s（令牌模式的实例请用 "
-                          "--upload-token 传入 init 时显示的上传令牌 / token-mode instance: pass "
-                          "--upload-token）" % key_path)
+        raise ExportError(
+            "找不到聚宽私钥 / JoinQuant private key not found: %s（令牌模式的实例请用 "
+            "--upload-token 传入 init 时显示的上传令牌 / token-mode instance: pass "
+            "--upload-token）" % key_path
+        )
     return key_path.read_bytes()
 
 

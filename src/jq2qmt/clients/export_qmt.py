@@ -28,9 +28,14 @@ DEFAULT_PERIOD = "1nSecond"
 DEFAULT_TIMEOUT = 0.8
 HTTP_MODES = ("auto", "thread", "inline")
 FOLLOWER_MODULES = [
-    "jq2qmt.brokers.base", "jq2qmt.brokers.qmt_builtin",
-    "jq2qmt.follower.http_session", "jq2qmt.follower.client", "jq2qmt.follower.background",
-    "jq2qmt.follower.scheduler", "jq2qmt.follower.safety", "jq2qmt.follower.journal",
+    "jq2qmt.brokers.base",
+    "jq2qmt.brokers.qmt_builtin",
+    "jq2qmt.follower.http_session",
+    "jq2qmt.follower.client",
+    "jq2qmt.follower.background",
+    "jq2qmt.follower.scheduler",
+    "jq2qmt.follower.safety",
+    "jq2qmt.follower.journal",
     "jq2qmt.follower.loop",
 ]
 # Whole packages bundled with every module they hold (the engine imports its rules).
@@ -41,7 +46,7 @@ class ExportError(Exception):
     """The QMT file cannot be written with the given settings."""
 
 
-_HEADER = '''\
+_HEADER = """\
 # coding: gbk
 # =====================================================================================
 # jq2qmt QMT 内置 Python 跟单脚本（由 `jq2qmt export qmt` 生成，jq2qmt %(version)s）
@@ -84,9 +89,9 @@ HTTP_TIMEOUT = %(timeout)r        # 每次网络请求的超时（秒）
 HTTP_MODE = %(http_mode)r        # auto：后台线程（不可用时退回短超时的同步请求）；thread；inline
 JOURNAL_DIR = %(journal_dir)r        # 在途委托日志所在文件夹；留空则用环境变量 JQ2QMT_JOURNAL_DIR 或用户目录下的 jq2qmt
 
-'''
+"""
 
-_TAIL = '''
+_TAIL = """
 import datetime as _jq2qmt_datetime
 import os as _jq2qmt_os
 import time as _jq2qmt_time
@@ -221,7 +226,7 @@ def orderError_callback(ContextInfo, passOrderInfo, msg):
 def handlebar(ContextInfo):
     # Trading is driven by the timer above; bars need nothing.
     pass
-'''
+"""
 
 
 def bundled_modules():
@@ -236,14 +241,21 @@ def bundled_modules():
 
 def _period_seconds(period):
     if period.endswith("nMilliSecond"):
-        return float(period[:-len("nMilliSecond")]) / 1000
+        return float(period[: -len("nMilliSecond")]) / 1000
     if period.endswith("nSecond"):
-        return float(period[:-len("nSecond")])
+        return float(period[: -len("nSecond")])
     raise ExportError("定时器周期格式应为 1nSecond 或 500nMilliSecond / bad period: %s" % period)
 
 
-def render(server, token, account, period=DEFAULT_PERIOD, timeout=DEFAULT_TIMEOUT,
-           journal_dir="", http_mode="auto"):
+def render(
+    server,
+    token,
+    account,
+    period=DEFAULT_PERIOD,
+    timeout=DEFAULT_TIMEOUT,
+    journal_dir="",
+    http_mode="auto",
+):
     """The text of the QMT file (encode it as GBK)."""
     if not server.startswith(("http://", "https://")):
         raise ExportError("服务器地址必须以 http:// 或 https:// 开头 / bad server URL: %s" % server)
@@ -253,21 +265,44 @@ def render(server, token, account, period=DEFAULT_PERIOD, timeout=DEFAULT_TIMEOU
     if not 0 < float(timeout) <= 5:
         raise ExportError("超时应在 0 到 5 秒之间 / timeout must be in (0, 5] s")
     if http_mode not in HTTP_MODES:
-        raise ExportError("HTTP 模式应为 %s 之一 / http mode must be one of %s"
-                          % ("、".join(HTTP_MODES), ", ".join(HTTP_MODES)))
+        raise ExportError(
+            "HTTP 模式应为 %s 之一 / http mode must be one of %s"
+            % ("、".join(HTTP_MODES), ", ".join(HTTP_MODES))
+        )
     header = _HEADER % {
-        "version": __version__, "server": server.rstrip("/"), "token": token or "",
-        "account": str(account), "period": ("%g" % seconds), "period_text": period,
-        "timeout": float(timeout), "http_mode": http_mode,
-        "journal_dir": str(journal_dir or "")}
+        "version": __version__,
+        "server": server.rstrip("/"),
+        "token": token or "",
+        "account": str(account),
+        "period": ("%g" % seconds),
+        "period_text": period,
+        "timeout": float(timeout),
+        "http_mode": http_mode,
+        "journal_dir": str(journal_dir or ""),
+    }
     return header + bundle.bundle(bundled_modules(), encoding=ENCODING) + _TAIL
 
 
-def export_qmt(out_dir, server, token, account, period=DEFAULT_PERIOD,
-               timeout=DEFAULT_TIMEOUT, journal_dir="", http_mode="auto"):
+def export_qmt(
+    out_dir,
+    server,
+    token,
+    account,
+    period=DEFAULT_PERIOD,
+    timeout=DEFAULT_TIMEOUT,
+    journal_dir="",
+    http_mode="auto",
+):
     """Write ``jq2qmt_qmt_<account>.py`` into `out_dir`; returns its path."""
-    text = render(server, token, account, period=period, timeout=timeout,
-                  journal_dir=journal_dir, http_mode=http_mode)
+    text = render(
+        server,
+        token,
+        account,
+        period=period,
+        timeout=timeout,
+        journal_dir=journal_dir,
+        http_mode=http_mode,
+    )
     try:
         data = text.encode(ENCODING)
     except UnicodeEncodeError as exc:

@@ -120,10 +120,15 @@ class JQQMTAPI(object):
 
     def __getstate__(self):
         # JoinQuant pickles g between runs: keep only what can be rebuilt from.
-        return {"config": self._config_source if isinstance(self._config_source, dict) else None,
-                "overrides": dict((k, v) for k, v in self._overrides.items()
-                                  if k not in PLATFORM_FUNCTIONS and k != "private_key"),
-                "accepted": dict(self._accepted)}
+        return {
+            "config": self._config_source if isinstance(self._config_source, dict) else None,
+            "overrides": dict(
+                (k, v)
+                for k, v in self._overrides.items()
+                if k not in PLATFORM_FUNCTIONS and k != "private_key"
+            ),
+            "accepted": dict(self._accepted),
+        }
 
     def __setstate__(self, state):
         self._config_source = state["config"]
@@ -154,22 +159,32 @@ class JQQMTAPI(object):
         try:
             run_type = getattr(getattr(context, "run_params", None), "type", None)
             if run_type != "sim_trade" and not self.allow_backtest:
-                return self._skip(strategy_name, "运行类型为 %s，不是模拟交易，不上传 / not sim_trade, "
-                                                 "nothing sent (allow_backtest=True to send)" % run_type)
+                return self._skip(
+                    strategy_name,
+                    "运行类型为 %s，不是模拟交易，不上传 / not sim_trade, "
+                    "nothing sent (allow_backtest=True to send)" % run_type,
+                )
             open_orders = self._open_orders()
             if open_orders and self.skip_when_open_orders:
-                return self._skip(strategy_name, "还有 %d 笔未完成订单，本次不上传 / %d open orders, "
-                                                 "upload skipped" % (len(open_orders), len(open_orders)))
+                return self._skip(
+                    strategy_name,
+                    "还有 %d 笔未完成订单，本次不上传 / %d open orders, "
+                    "upload skipped" % (len(open_orders), len(open_orders)),
+                )
             portfolio = _select_portfolio(context, subportfolio)
             snapshot = self._snapshot(portfolio)
-            summary = {"total_value": _number(portfolio.total_value),
-                       "cash": _number(portfolio.available_cash)}
+            summary = {
+                "total_value": _number(portfolio.total_value),
+                "cash": _number(portfolio.available_cash),
+            }
             as_of = _iso_time(getattr(context, "current_dt", None))
         except Exception as exc:  # a strange context must not break the strategy
             return self._fail(strategy_name, "读取持仓失败 / cannot read portfolio: %r" % (exc,))
         if self.skip_unchanged and self._accepted.get(strategy_name) == _fingerprint(snapshot):
-            return self._skip(strategy_name, "持仓与上次成功上传相同，不重复上传 / unchanged since the "
-                                             "last accepted upload")
+            return self._skip(
+                strategy_name,
+                "持仓与上次成功上传相同，不重复上传 / unchanged since the last accepted upload",
+            )
         return self._send(strategy_name, snapshot, as_of, summary)
 
     # --- snapshot ----------------------------------------------------------------------
@@ -179,8 +194,11 @@ class JQQMTAPI(object):
             volume = _holding(pos)
             if volume <= 0:
                 continue
-            row = {"code": str(getattr(pos, "security", code) or code), "volume": volume,
-                   "cost": round(_number(getattr(pos, "avg_cost", 0.0)), 4)}
+            row = {
+                "code": str(getattr(pos, "security", code) or code),
+                "volume": volume,
+                "cost": round(_number(getattr(pos, "avg_cost", 0.0)), 4),
+            }
             name = self._display_name(row["code"])
             if name:
                 row["name"] = name
@@ -214,8 +232,9 @@ class JQQMTAPI(object):
         if portfolio:
             payload["portfolio"] = portfolio
         try:
-            body = json.dumps(payload, ensure_ascii=False, sort_keys=True,
-                              separators=(",", ":"), allow_nan=False).encode("utf-8")
+            body = json.dumps(
+                payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+            ).encode("utf-8")
             key = self._private_key()
             session = self._requests_session()
         except Exception as exc:
@@ -231,12 +250,22 @@ class JQQMTAPI(object):
             if isinstance(outcome, dict):
                 return self._accept(strategy_name, positions, outcome, attempts)
             delay = float(self.backoff) * (2 ** (attempts - 1))
-            if not outcome.retry or attempts > int(self.max_retries) or \
-                    time.monotonic() + delay >= deadline:
-                return self._fail(strategy_name, "%s（共尝试 %d 次 / after %d attempt(s)）"
-                                  % (outcome.message, attempts, attempts), outcome.status, attempts)
-            self._log("warn", "上传失败，%.1f 秒后重试 / retrying in %.1fs: %s"
-                      % (delay, delay, outcome.message))
+            if (
+                not outcome.retry
+                or attempts > int(self.max_retries)
+                or time.monotonic() + delay >= deadline
+            ):
+                return self._fail(
+                    strategy_name,
+                    "%s（共尝试 %d 次 / after %d attempt(s)）"
+                    % (outcome.message, attempts, attempts),
+                    outcome.status,
+                    attempts,
+                )
+            self._log(
+                "warn",
+                "上传失败，%.1f 秒后重试 / retrying in %.1fs: %s" % (delay, delay, outcome.message),
+            )
             time.sleep(delay)
 
     def _attempt(self, session, key, body, deadline):
@@ -247,20 +276,32 @@ class JQQMTAPI(object):
             return _Attempt(False, "超出总时间预算 / total time budget used up")
         url = self.api_url.rstrip("/") + UPLOAD_PATH
         if key is None:  # token mode: no signature, the token authenticates
-            headers = {signing.HEADER_CLIENT: self.client_id, HEADER_UPLOAD_TOKEN: self.upload_token}
+            headers = {
+                signing.HEADER_CLIENT: self.client_id,
+                HEADER_UPLOAD_TOKEN: self.upload_token,
+            }
         else:
             path = urlsplit(url).path or UPLOAD_PATH
             headers = signing.signed_headers(key, self.client_id, "POST", path, body)
         headers["Content-Type"] = "application/json; charset=utf-8"
         timeout = (min(float(self.connect_timeout), remaining), min(float(self.timeout), remaining))
         try:
-            response = session.post(url, data=body, headers=headers, timeout=timeout,
-                                    allow_redirects=False, verify=self.verify_tls)
+            response = session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                verify=self.verify_tls,
+            )
         except requests.exceptions.Timeout:
             return _Attempt(True, "服务器响应超时 / server timed out (%s)" % self.api_url)
         except requests.exceptions.RequestException as exc:
-            return _Attempt(True, "无法连接服务器 / cannot reach server (%s): %s"
-                            % (self.api_url, type(exc).__name__))
+            return _Attempt(
+                True,
+                "无法连接服务器 / cannot reach server (%s): %s"
+                % (self.api_url, type(exc).__name__),
+            )
         status = response.status_code
         if 200 <= status < 300:
             try:
@@ -275,10 +316,17 @@ class JQQMTAPI(object):
     def _accept(self, strategy_name, positions, data, attempts):
         version = data.get("version") if isinstance(data, dict) else None
         self._accepted[strategy_name] = _fingerprint(positions)
-        self.last_result = {"status": "accepted", "strategy": strategy_name,
-                            "version": version, "attempts": attempts}
-        self._log("info", "策略 %s 持仓已上传：%d 只证券，版本 %s / uploaded %d positions, version %s"
-                  % (strategy_name, len(positions), version, len(positions), version))
+        self.last_result = {
+            "status": "accepted",
+            "strategy": strategy_name,
+            "version": version,
+            "attempts": attempts,
+        }
+        self._log(
+            "info",
+            "策略 %s 持仓已上传：%d 只证券，版本 %s / uploaded %d positions, version %s"
+            % (strategy_name, len(positions), version, len(positions), version),
+        )
         return version
 
     def _skip(self, strategy_name, reason):
@@ -287,8 +335,13 @@ class JQQMTAPI(object):
         return None
 
     def _fail(self, strategy_name, reason, status=None, attempts=0):
-        self.last_result = {"status": "failed", "strategy": strategy_name, "reason": reason,
-                            "http_status": status, "attempts": attempts}
+        self.last_result = {
+            "status": "failed",
+            "strategy": strategy_name,
+            "reason": reason,
+            "http_status": status,
+            "attempts": attempts,
+        }
         message = "策略 %s 持仓上传失败 / upload failed: %s" % (strategy_name, reason)
         self._log("error", message)
         if self.raise_errors:
@@ -305,8 +358,10 @@ class JQQMTAPI(object):
 
     def _private_key(self):
         if not self.api_url or not self.client_id:
-            raise ValueError("未配置 API_URL 或 CLIENT_ID：jq_config.py 是否已上传到研究根目录？/ "
-                             "API_URL or CLIENT_ID not set: is jq_config.py in the research root?")
+            raise ValueError(
+                "未配置 API_URL 或 CLIENT_ID：jq_config.py 是否已上传到研究根目录？/ "
+                "API_URL or CLIENT_ID not set: is jq_config.py in the research root?"
+            )
         if self.upload_token:
             return None
         if self._key is None:
@@ -326,8 +381,11 @@ class JQQMTAPI(object):
                     return read_file(name)
                 except Exception:
                     pass
-        candidates = [name] if os.path.isabs(name) else \
-            [os.path.join(d, name) for d in self._key_search_dirs()]
+        candidates = (
+            [name]
+            if os.path.isabs(name)
+            else [os.path.join(d, name) for d in self._key_search_dirs()]
+        )
         for path in candidates:
             if os.path.isfile(path):
                 with open(path, "rb") as fh:
@@ -400,8 +458,11 @@ def _number(value):
 def _clean_positions(positions):
     rows = []
     for item in positions:
-        row = {"code": str(item["code"]), "volume": int(item["volume"]),
-               "cost": round(_number(item.get("cost", 0.0)), 4)}
+        row = {
+            "code": str(item["code"]),
+            "volume": int(item["volume"]),
+            "cost": round(_number(item.get("cost", 0.0)), 4),
+        }
         if item.get("name"):
             row["name"] = str(item["name"])
         rows.append(row)

@@ -34,8 +34,10 @@ def _scale(follow, strategy_name, target):
         return float(entry["ratio"])
     value = target.get("portfolio_value")
     if not value or value <= 0:
-        raise ScenarioError("targets.%s.portfolio_value" % strategy_name,
-                            "weight 模式必须提供 / required in weight mode")
+        raise ScenarioError(
+            "targets.%s.portfolio_value" % strategy_name,
+            "weight 模式必须提供 / required in weight mode",
+        )
     return float(entry["capital"]) / float(value)
 
 

@@ -96,10 +96,15 @@ class _Plan(object):
         self.skipped.append({"code": code, "reason": reason, "detail": detail})
 
     def cancel(self, order, reason):
-        self.cancels.append({"order_id": order["order_id"], "code": order["code"],
-                             "reason": reason,
-                             "detail": "%s %d @ %s" % (order["side"], inflight.remaining(order),
-                                                       order.get("price"))})
+        self.cancels.append(
+            {
+                "order_id": order["order_id"],
+                "code": order["code"],
+                "reason": reason,
+                "detail": "%s %d @ %s"
+                % (order["side"], inflight.remaining(order), order.get("price")),
+            }
+        )
 
 
 def _reason(target, held, in_flight):
@@ -110,8 +115,7 @@ def _reason(target, held, in_flight):
 
 
 def _order(code, side, volume, price, reason):
-    return {"code": code, "side": side, "volume": int(volume), "price": price,
-            "reason": reason}
+    return {"code": code, "side": side, "volume": int(volume), "price": price, "reason": reason}
 
 
 def _value(price, volume):
@@ -129,12 +133,14 @@ def _market_checks(plan, inst, side, quote):
         plan.skip(code, "no_quote", why)
         return None
     if side == "buy" and prices.is_limit_up(usable):
-        plan.skip(code, "limit_up", "涨停封板，不买入 / sealed at high limit %s"
-                  % usable["high_limit"])
+        plan.skip(
+            code, "limit_up", "涨停封板，不买入 / sealed at high limit %s" % usable["high_limit"]
+        )
         return None
     if side == "sell" and prices.is_limit_down(usable):
-        plan.skip(code, "limit_down", "跌停封板，不卖出 / sealed at low limit %s"
-                  % usable["low_limit"])
+        plan.skip(
+            code, "limit_down", "跌停封板，不卖出 / sealed at low limit %s" % usable["low_limit"]
+        )
         return None
     price = prices.limit_order_price(inst, side, usable, plan.settings["slippage"])
     if price is None:
@@ -150,25 +156,40 @@ def _size(plan, inst, side, volume, price, remaining=None):
     code = inst.code
     value = _value(price, volume)
     if value < settings["min_order_value"]:
-        plan.skip(code, "below_min_value", "金额 %.2f 低于最小下单金额 %.2f / below "
-                  "min_order_value" % (value, settings["min_order_value"]))
+        plan.skip(
+            code,
+            "below_min_value",
+            "金额 %.2f 低于最小下单金额 %.2f / below "
+            "min_order_value" % (value, settings["min_order_value"]),
+        )
         return []
     limit_value = plan.piece_limit
     if limit_value is not None:
         pieces = sizing.split(inst, side, volume, price, limit_value, remaining)
         if not pieces:
-            plan.skip(code, "over_max_order_value", "一手金额超过拆单金额 %.2f / one lot "
-                      "exceeds slice_value" % limit_value)
+            plan.skip(
+                code,
+                "over_max_order_value",
+                "一手金额超过拆单金额 %.2f / one lot exceeds slice_value" % limit_value,
+            )
         elif len(pieces) == sizing.MAX_SLICES and sum(pieces) < volume:
-            plan.skip(code, "over_max_order_value", "本轮最多拆 %d 笔，余下 %d 股下一轮再下 / "
-                      "at most %d slices per round, the rest next round"
-                      % (sizing.MAX_SLICES, volume - sum(pieces), sizing.MAX_SLICES))
+            plan.skip(
+                code,
+                "over_max_order_value",
+                "本轮最多拆 %d 笔，余下 %d 股下一轮再下 / "
+                "at most %d slices per round, the rest next round"
+                % (sizing.MAX_SLICES, volume - sum(pieces), sizing.MAX_SLICES),
+            )
         return pieces
     capped = sizing.cap_to_max_value(inst, side, volume, price, settings, remaining)
     if capped < volume:
-        plan.skip(code, "over_max_order_value", "单笔上限 %.2f，少%s %d 股 / capped by "
-                  "max_order_value" % (settings["max_order_value"],
-                                       "买" if side == "buy" else "卖", volume - capped))
+        plan.skip(
+            code,
+            "over_max_order_value",
+            "单笔上限 %.2f，少%s %d 股 / capped by "
+            "max_order_value"
+            % (settings["max_order_value"], "买" if side == "buy" else "卖", volume - capped),
+        )
     return [capped] if capped > 0 else []
 
 
@@ -196,20 +217,34 @@ def _plan_sell(plan, inst, position, open_orders, want, price, reason, in_flight
     if volume < possible:
         if whole_lots:
             lot = inst.lot
-            plan.skip(code, "not_sellable", "需卖 %d，持仓 %d（零股 %d）与可卖 %d（零股 %d）的零股不同，只卖整手 / "
-                      "odd lots of holding and sellable differ: whole lots only" % (
-                          want, held, held % lot, can_use, can_use % lot))
+            plan.skip(
+                code,
+                "not_sellable",
+                "需卖 %d，持仓 %d（零股 %d）与可卖 %d（零股 %d）的零股不同，只卖整手 / "
+                "odd lots of holding and sellable differ: whole lots only"
+                % (want, held, held % lot, can_use, can_use % lot),
+            )
         else:
-            plan.skip(code, "not_sellable", "需卖 %d，可卖 %d（T+1 或已有卖单冻结）/ only %d "
-                      "sellable" % (want, sellable, sellable))
+            plan.skip(
+                code,
+                "not_sellable",
+                "需卖 %d，可卖 %d（T+1 或已有卖单冻结）/ only %d "
+                "sellable" % (want, sellable, sellable),
+            )
     elif volume == 0:
         plan.skip(code, "below_lot", "需卖 %d，不足可卖的整手 / below one lot" % want)
     if volume == 0:
         return
     # Slicing and max_order_value see a position without its odd part in whole-lot mode,
     # so they never add the odd part back.
-    pieces = _size(plan, inst, "sell", volume, price,
-                   lots.floor_buy(inst, remaining) if whole_lots else remaining)
+    pieces = _size(
+        plan,
+        inst,
+        "sell",
+        volume,
+        price,
+        lots.floor_buy(inst, remaining) if whole_lots else remaining,
+    )
     if pieces and whole_lots and not lots.is_valid_buy(inst, pieces[-1]):
         pieces[-1] = lots.floor_buy(inst, pieces[-1])
     elif pieces and not lots.is_valid_sell(inst, pieces[-1], after_cancels - sum(pieces[:-1])):
@@ -223,13 +258,13 @@ def _plan_sell(plan, inst, position, open_orders, want, price, reason, in_flight
 def _plan_buy(plan, inst, want, price, reason):
     volume = lots.floor_buy(inst, want)
     if volume == 0:
-        plan.skip(inst.code, "below_lot", "需买 %d，不足一手 %d / below one lot"
-                  % (want, inst.lot))
+        plan.skip(inst.code, "below_lot", "需买 %d，不足一手 %d / below one lot" % (want, inst.lot))
         return
     total = sum(_size(plan, inst, "buy", volume, price))
     if total > 0:
-        plan.buys.append(_Buy(inst.code, inst, total, price, fee_rules.amount_li(price, total),
-                              reason))
+        plan.buys.append(
+            _Buy(inst.code, inst, total, price, fee_rules.amount_li(price, total), reason)
+        )
 
 
 def _plan_code(plan, code, target, position, open_orders, quote):
@@ -249,8 +284,7 @@ def _plan_code(plan, code, target, position, open_orders, quote):
     need = abs(diff)
     in_flight = 0
     if open_orders:
-        in_flight, cancels = inflight.reconcile(side, need, open_orders,
-                                                settings["reprice_after"])
+        in_flight, cancels = inflight.reconcile(side, need, open_orders, settings["reprice_after"])
         for order, why in cancels:
             plan.cancel(order, why)
     want = need - in_flight
@@ -283,19 +317,24 @@ def _allocate_cash(plan, budget_fen):
             pieces = sizing.buy_pieces(inst, volume, price, limit_value)
             cost = sizing.order_cost_fen(inst, price, pieces, fees)
         if cost > budget_fen:
-            affordable = sizing.max_affordable(inst, volume, price, budget_fen, fees,
-                                               limit_value)
+            affordable = sizing.max_affordable(inst, volume, price, budget_fen, fees, limit_value)
             if affordable and _value(price, affordable) < settings["min_order_value"]:
                 affordable = 0
-            plan.skip(buy.code, "insufficient_cash", "资金不足：需 %.2f 元，可用 %.2f 元，少买 %d "
-                      "股 / insufficient cash" % (cost / 100.0, budget_fen / 100.0,
-                                                 volume - affordable))
+            plan.skip(
+                buy.code,
+                "insufficient_cash",
+                "资金不足：需 %.2f 元，可用 %.2f 元，少买 %d "
+                "股 / insufficient cash" % (cost / 100.0, budget_fen / 100.0, volume - affordable),
+            )
             pieces = sizing.buy_pieces(inst, affordable, price, limit_value)
             cost = sizing.order_cost_fen(inst, price, pieces, fees)
         budget_fen -= cost
         paid[buy.code] = pieces
-    return [_order(buy.code, "buy", volume, buy.price, buy.reason)
-            for buy in plan.buys for volume in paid[buy.code]]
+    return [
+        _order(buy.code, "buy", volume, buy.price, buy.reason)
+        for buy in plan.buys
+        for volume in paid[buy.code]
+    ]
 
 
 def _open_orders_by_code(open_orders):
@@ -325,14 +364,28 @@ def compute_plan(scenario):
     no_position = {"volume": 0, "can_use_volume": 0}
     plan = _Plan(settings)
     for code in all_codes:  # in code order, so each group of decisions is too
-        _plan_code(plan, code, targets.get(code, 0), positions.get(code, no_position),
-                   open_orders.get(code, ()), quotes.get(code))
+        _plan_code(
+            plan,
+            code,
+            targets.get(code, 0),
+            positions.get(code, no_position),
+            open_orders.get(code, ()),
+            quotes.get(code),
+        )
     sells = plan.sells  # already in code order
     budget = fee_rules.to_fen(sc["account"]["cash"])
     if settings["use_sell_proceeds"]:
-        budget += sum(fee_rules.sell_proceeds_fen(instrument(o["code"]), o["price"], o["volume"],
-                                                  settings["fees"]) for o in sells)
+        budget += sum(
+            fee_rules.sell_proceeds_fen(
+                instrument(o["code"]), o["price"], o["volume"], settings["fees"]
+            )
+            for o in sells
+        )
     buys = _allocate_cash(plan, budget)
     skipped = sorted(plan.skipped, key=lambda skip: skip["code"])
-    return {"orders": sells + buys, "cancels": plan.cancels, "skipped": skipped,
-            "targets": {code: targets.get(code, 0) for code in all_codes}}
+    return {
+        "orders": sells + buys,
+        "cancels": plan.cancels,
+        "skipped": skipped,
+        "targets": {code: targets.get(code, 0) for code in all_codes},
+    }

@@ -66,8 +66,9 @@ def _number(value, field, minimum=None, positive=False, nullable=False):
     if positive and value <= 0:
         raise ScenarioError(field, "必须大于 0 / must be > 0, got %r" % (value,))
     if minimum is not None and value < minimum:
-        raise ScenarioError(field, "不能小于 %s / must be >= %s, got %r"
-                            % (minimum, minimum, value))
+        raise ScenarioError(
+            field, "不能小于 %s / must be >= %s, got %r" % (minimum, minimum, value)
+        )
     return value
 
 
@@ -78,8 +79,9 @@ def _integer(value, field, minimum=None):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ScenarioError(field, "必须是整数 / must be an integer, got %r" % (value,))
     if minimum is not None and value < minimum:
-        raise ScenarioError(field, "不能小于 %d / must be >= %d, got %r"
-                            % (minimum, minimum, value))
+        raise ScenarioError(
+            field, "不能小于 %d / must be >= %d, got %r" % (minimum, minimum, value)
+        )
     return value
 
 
@@ -98,8 +100,9 @@ def _list(value, field):
 def _required(obj, key, field):
     """obj[key]; `field` is the path of `obj`, None at the top level."""
     if key not in obj:
-        raise ScenarioError(field + "." + key if field is not None else key,
-                            "缺少字段 / missing field")
+        raise ScenarioError(
+            field + "." + key if field is not None else key, "缺少字段 / missing field"
+        )
     return obj[key]
 
 
@@ -151,14 +154,14 @@ def parse_targets(raw):
         seen.add(name)
         positions = []
         codes_seen = set()
-        for j, pos in enumerate(_list(_required(target, "positions", field),
-                                      field + ".positions")):
+        for j, pos in enumerate(_list(_required(target, "positions", field), field + ".positions")):
             try:
                 positions.append(_parse_target_position(pos, codes_seen))
             except ScenarioError as error:
                 raise _moved("%s.positions[%d]" % (field, j), error) from None
-        value = _number(target.get("portfolio_value"), field + ".portfolio_value",
-                        positive=True, nullable=True)
+        value = _number(
+            target.get("portfolio_value"), field + ".portfolio_value", positive=True, nullable=True
+        )
         result.append({"strategy": name, "positions": positions, "portfolio_value": value})
     return result
 
@@ -170,23 +173,28 @@ def parse_follow(raw, targets=None):
     _dict(raw, "follow")
     mode = _required(raw, "mode", "follow")
     if mode not in FOLLOW_MODES:
-        raise ScenarioError("follow.mode", "必须是 ratio 或 weight / must be ratio or weight, "
-                            "got %r" % (mode,))
+        raise ScenarioError(
+            "follow.mode", "必须是 ratio 或 weight / must be ratio or weight, got %r" % (mode,)
+        )
     key = "ratio" if mode == "ratio" else "capital"
     strategies = {}
-    for name, entry in sorted(_dict(_required(raw, "strategies", "follow"),
-                                    "follow.strategies").items()):
+    for name, entry in sorted(
+        _dict(_required(raw, "strategies", "follow"), "follow.strategies").items()
+    ):
         field = "follow.strategies.%s" % name
         _dict(entry, field)
         for extra in sorted(set(entry) - {"ratio", "capital"}):
             raise ScenarioError(field + "." + extra, "未知字段 / unknown key")
-        strategies[name] = {key: _number(_required(entry, key, field), field + "." + key,
-                                         positive=True)}
+        strategies[name] = {
+            key: _number(_required(entry, key, field), field + "." + key, positive=True)
+        }
     if mode == "weight":
         for i, target in enumerate(targets or []):
             if target["strategy"] in strategies and not target["portfolio_value"]:
-                raise ScenarioError("targets[%d].portfolio_value" % i,
-                                    "weight 模式必须提供 / required in weight mode")
+                raise ScenarioError(
+                    "targets[%d].portfolio_value" % i,
+                    "weight 模式必须提供 / required in weight mode",
+                )
     return {"mode": mode, "strategies": strategies}
 
 
@@ -199,8 +207,9 @@ def _parse_position(pos):
     volume = pos["volume"] if "volume" in pos else _required(pos, "volume", "")
     if volume.__class__ is not int or volume < 0:
         volume = _integer(volume, ".volume", minimum=0)
-    can_use = (pos["can_use_volume"] if "can_use_volume" in pos
-               else _required(pos, "can_use_volume", ""))
+    can_use = (
+        pos["can_use_volume"] if "can_use_volume" in pos else _required(pos, "can_use_volume", "")
+    )
     if can_use.__class__ is not int or can_use < 0:
         can_use = _integer(can_use, ".can_use_volume", minimum=0)
     if can_use > volume:
@@ -228,8 +237,7 @@ def _parse_open_order(order):
         "volume": volume,
         "traded_volume": traded,
         "price": _number(order.get("price"), ".price", positive=True, nullable=True),
-        "age_seconds": _number(order.get("age_seconds"), ".age_seconds", minimum=0,
-                               nullable=True),
+        "age_seconds": _number(order.get("age_seconds"), ".age_seconds", minimum=0, nullable=True),
     }
 
 
@@ -241,15 +249,15 @@ def parse_account(raw):
     cash = _number(_required(raw, "cash", "account"), "account.cash", minimum=0)
     positions = []
     seen = set()
-    for i, pos in enumerate(_list(_required(raw, "positions", "account"),
-                                  "account.positions")):
+    for i, pos in enumerate(_list(_required(raw, "positions", "account"), "account.positions")):
         try:
             parsed = _parse_position(pos)
         except ScenarioError as error:
             raise _moved("account.positions[%d]" % i, error) from None
         if parsed["code"] in seen:
-            raise ScenarioError("account.positions[%d].code" % i,
-                                "重复的代码 / duplicate code %s" % parsed["code"])
+            raise ScenarioError(
+                "account.positions[%d].code" % i, "重复的代码 / duplicate code %s" % parsed["code"]
+            )
         seen.add(parsed["code"])
         positions.append(parsed)
     orders = []
@@ -260,8 +268,9 @@ def parse_account(raw):
         except ScenarioError as error:
             raise _moved("account.open_orders[%d]" % i, error) from None
         if parsed["order_id"] in ids:
-            raise ScenarioError("account.open_orders[%d].order_id" % i,
-                                "重复的委托号 / duplicate order_id")
+            raise ScenarioError(
+                "account.open_orders[%d].order_id" % i, "重复的委托号 / duplicate order_id"
+            )
         ids.add(parsed["order_id"])
         orders.append(parsed)
     return {"cash": cash, "positions": positions, "open_orders": orders}
@@ -329,9 +338,12 @@ def _parse_ignore(raw):
 def _parse_sessions(raw):
     for i, session in enumerate(_list(raw, "settings.sessions")):
         field = "settings.sessions[%d]" % i
-        if not (isinstance(session, list) and len(session) == 2
-                and all(isinstance(t, str) for t in session)):
-            raise ScenarioError(field, "必须是 [开始, 结束] / must be [\"HH:MM\", \"HH:MM\"]")
+        if not (
+            isinstance(session, list)
+            and len(session) == 2
+            and all(isinstance(t, str) for t in session)
+        ):
+            raise ScenarioError(field, '必须是 [开始, 结束] / must be ["HH:MM", "HH:MM"]')
     return [list(s) for s in raw]
 
 
@@ -361,13 +373,15 @@ def parse_settings(raw):
     if "slippage" in raw:
         s["slippage"] = _number(get("slippage"), "settings.slippage", minimum=0)
         if s["slippage"] > MAX_SLIPPAGE:
-            raise ScenarioError("settings.slippage", "不能大于 %s / must be <= %s"
-                                % (MAX_SLIPPAGE, MAX_SLIPPAGE))
+            raise ScenarioError(
+                "settings.slippage", "不能大于 %s / must be <= %s" % (MAX_SLIPPAGE, MAX_SLIPPAGE)
+            )
     if "ignore" in raw:
         s["ignore"] = _parse_ignore(get("ignore"))
     if "min_order_value" in raw:
-        s["min_order_value"] = _number(get("min_order_value"), "settings.min_order_value",
-                                       minimum=0)
+        s["min_order_value"] = _number(
+            get("min_order_value"), "settings.min_order_value", minimum=0
+        )
     for key in ("max_order_value", "slice_value"):
         s[key] = _number(get(key), "settings." + key, positive=True, nullable=True)
     for key in ("reprice_after", "max_turnover", "order_timeout"):
@@ -376,8 +390,9 @@ def parse_settings(raw):
         s["max_reprices"] = _integer(get("max_reprices"), "settings.max_reprices", minimum=0)
     if "use_sell_proceeds" in raw:
         if not isinstance(get("use_sell_proceeds"), bool):
-            raise ScenarioError("settings.use_sell_proceeds",
-                                "必须是 true/false / must be a boolean")
+            raise ScenarioError(
+                "settings.use_sell_proceeds", "必须是 true/false / must be a boolean"
+            )
         s["use_sell_proceeds"] = get("use_sell_proceeds")
     if "fees" in raw:
         s["fees"] = _parse_fees(get("fees"))
@@ -400,5 +415,10 @@ def parse_scenario(raw):
     account = parse_account(_required(raw, "account", None))
     quotes = parse_quotes(raw.get("quotes", {}))
     settings = parse_settings(raw.get("settings"))
-    return {"targets": targets, "follow": follow, "account": account, "quotes": quotes,
-            "settings": settings}
+    return {
+        "targets": targets,
+        "follow": follow,
+        "account": account,
+        "quotes": quotes,
+        "settings": settings,
+    }

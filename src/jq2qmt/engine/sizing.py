@@ -112,8 +112,9 @@ def max_affordable(inst, volume, price, budget_fen, fees, limit_value):
     minimum, step = inst.lot, inst.step
 
     def fits(v):
-        return order_cost_fen(inst, price, buy_pieces(inst, v, price, limit_value),
-                              fees) <= budget_fen
+        return (
+            order_cost_fen(inst, price, buy_pieces(inst, v, price, limit_value), fees) <= budget_fen
+        )
 
     if volume < minimum or not fits(minimum):
         return 0

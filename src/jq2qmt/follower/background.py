@@ -38,9 +38,9 @@ import time
 from .client import DEFAULT_TIMEOUT, FetchError, FetchPending, PlanResponse
 
 BACKOFF = (1, 2, 4, 8, 16, 30)  # seconds before the next request after 1, 2, ... failures
-LOG_EVERY = 60.0                # a repeating failure is logged at most once a minute
-THREAD_PROBE = 5.0              # auto mode: seconds the worker has to take its first job
-CLOSE_JOIN = 0.5                # close(): seconds to wait for the worker
+LOG_EVERY = 60.0  # a repeating failure is logged at most once a minute
+THREAD_PROBE = 5.0  # auto mode: seconds the worker has to take its first job
+CLOSE_JOIN = 0.5  # close(): seconds to wait for the worker
 RETRY_SEND_STATUSES = (401, 403, 408, 429)
 STALE_MESSAGE = "服务器无应答 / server not answering"
 MODES = ("auto", "thread", "inline")
@@ -58,11 +58,11 @@ def _failed_send(exc):
 
 class _Job(object):
     def __init__(self, kind, etag=None, wait=0, item=None, seen=None):
-        self.kind = kind    # "get" or "post"
+        self.kind = kind  # "get" or "post"
         self.etag = etag
         self.wait = wait
-        self.item = item    # the outbox entry of a "post"
-        self.seen = seen    # caller-clock time the job was first known to be under way
+        self.item = item  # the outbox entry of a "post"
+        self.seen = seen  # caller-clock time the job was first known to be under way
 
 
 class _Item(object):
@@ -74,11 +74,21 @@ class _Item(object):
 
 
 class BackgroundClient(object):
-    def __init__(self, client, mode="auto", log=None, clock=None, max_outbox=100,
-                 stale_after=None, thread_probe=THREAD_PROBE):
+    def __init__(
+        self,
+        client,
+        mode="auto",
+        log=None,
+        clock=None,
+        max_outbox=100,
+        stale_after=None,
+        thread_probe=THREAD_PROBE,
+    ):
         if mode not in MODES:
-            raise ValueError("mode 应为 auto/thread/inline / mode must be one of %s: %r"
-                             % (", ".join(MODES), mode))
+            raise ValueError(
+                "mode 应为 auto/thread/inline / mode must be one of %s: %r"
+                % (", ".join(MODES), mode)
+            )
         if int(max_outbox) < 1:
             raise ValueError("max_outbox 至少为 1 / max_outbox must be >= 1")
         self.client = client
@@ -91,16 +101,16 @@ class BackgroundClient(object):
         self.thread_probe = float(thread_probe)
         self._cond = threading.Condition()
         self._outbox = collections.deque()
-        self._get_job = None      # GET handed to the worker, not taken yet
-        self._running = None      # the job the worker is executing
-        self._result = None       # (etag, PlanResponse or FetchError) of the last GET
-        self._events = []         # outcomes the caller side has not accounted for yet
-        self._hold = False        # a failure stopped all I/O until the backoff is over
+        self._get_job = None  # GET handed to the worker, not taken yet
+        self._running = None  # the job the worker is executing
+        self._result = None  # (etag, PlanResponse or FetchError) of the last GET
+        self._events = []  # outcomes the caller side has not accounted for yet
+        self._hold = False  # a failure stopped all I/O until the backoff is over
         self._failures = 0
         self._backoff_until = None
-        self._last_error = None   # the failure that started the backoff
-        self._get_error = None    # the last GET's error, until a GET succeeds
-        self._unhealthy = False   # a failure was logged; log the recovery
+        self._last_error = None  # the failure that started the backoff
+        self._get_error = None  # the last GET's error, until a GET succeeds
+        self._unhealthy = False  # a failure was logged; log the recovery
         self._log_at = None
         self._log_count = 0
         self.sent = 0
@@ -108,7 +118,7 @@ class BackgroundClient(object):
         self._closed = False
         self._thread = None
         self._auto = mode == "auto"
-        self._picked = False      # the worker took a job: threads work here
+        self._picked = False  # the worker took a job: threads work here
         self._probe_since = None
         self.mode = "inline" if mode == "inline" else "thread"
         if self.mode == "thread":
@@ -177,16 +187,21 @@ class BackgroundClient(object):
         with self._cond:
             now = self.clock()
             self._account(now)
-            seen = [job.seen for job in (self._running, self._get_job)
-                    if job is not None and job.seen is not None]
-            return {"mode": self.mode,
-                    "in_flight_seconds": (now - min(seen)) if seen else None,
-                    "failures": self._failures,
-                    "backoff_until": self._backoff_until,
-                    "outbox": len(self._outbox),
-                    "sent": self.sent,
-                    "dropped": self.dropped,
-                    "last_error": None if self._last_error is None else str(self._last_error)}
+            seen = [
+                job.seen
+                for job in (self._running, self._get_job)
+                if job is not None and job.seen is not None
+            ]
+            return {
+                "mode": self.mode,
+                "in_flight_seconds": (now - min(seen)) if seen else None,
+                "failures": self._failures,
+                "backoff_until": self._backoff_until,
+                "outbox": len(self._outbox),
+                "sent": self.sent,
+                "dropped": self.dropped,
+                "last_error": None if self._last_error is None else str(self._last_error),
+            }
 
     # ---- thread mode ---------------------------------------------------------------------
     def _fetch_threaded(self, etag, wait, now):
@@ -232,8 +247,11 @@ class BackgroundClient(object):
         if self._auto and not self._picked:
             return False  # the thread probe decides first (falls back to inline)
         for job in (self._running, self._get_job):
-            if job is not None and job.seen is not None and \
-                    now - job.seen > self.stale_after + job.wait:
+            if (
+                job is not None
+                and job.seen is not None
+                and now - job.seen > self.stale_after + job.wait
+            ):
                 return True
         return False
 
@@ -301,8 +319,10 @@ class BackgroundClient(object):
         self.mode = "inline"
         self._get_job = None
         self._cond.notify_all()
-        self.log("后台网络线程不可用，改为同步请求 / background thread unavailable, "
-                 "using inline requests: %s" % (reason,))
+        self.log(
+            "后台网络线程不可用，改为同步请求 / background thread unavailable, "
+            "using inline requests: %s" % (reason,)
+        )
 
     # ---- shared bookkeeping (under the lock) ---------------------------------------------
     def _execute(self, job):
@@ -356,8 +376,9 @@ class BackgroundClient(object):
         while len(self._outbox) >= self.max_outbox:
             busy = self._running.item if self._running is not None else None
             victims = [i for i in self._outbox if i is not busy]
-            victim = next((i for i in victims if i.heartbeat), None) or \
-                (victims[0] if victims else None)
+            victim = next((i for i in victims if i.heartbeat), None) or (
+                victims[0] if victims else None
+            )
             if victim is None:
                 break
             self._outbox.remove(victim)
@@ -378,12 +399,15 @@ class BackgroundClient(object):
                 self._last_error = exc
                 self._note_failure(str(exc), now)
             elif kind == "drop":
-                self.log("报告被服务器拒绝，已丢弃 / report refused by the server, dropped: %s"
-                         % (exc,))
+                self.log(
+                    "报告被服务器拒绝，已丢弃 / report refused by the server, dropped: %s" % (exc,)
+                )
             elif kind == "ok":
                 if self._unhealthy:
-                    self.log("服务器恢复应答 / server answering again (%d 次失败 / failures)"
-                             % (self._failures,))
+                    self.log(
+                        "服务器恢复应答 / server answering again (%d 次失败 / failures)"
+                        % (self._failures,)
+                    )
                 self._failures = 0
                 self._backoff_until = None
                 self._last_error = None
@@ -394,10 +418,16 @@ class BackgroundClient(object):
             self._cond.notify_all()
         if self._running is not None and self._running.seen is None:
             self._running.seen = now
-        if self._auto and self.mode == "thread" and not self._picked and \
-                self._probe_since is not None and now - self._probe_since >= self.thread_probe:
-            self._fall_back("%g 秒内没有开始 / no start within %g s"
-                            % (self.thread_probe, self.thread_probe))
+        if (
+            self._auto
+            and self.mode == "thread"
+            and not self._picked
+            and self._probe_since is not None
+            and now - self._probe_since >= self.thread_probe
+        ):
+            self._fall_back(
+                "%g 秒内没有开始 / no start within %g s" % (self.thread_probe, self.thread_probe)
+            )
 
     def _note_failure(self, message, now):
         """Log the first failure, then at most once a minute with the count since."""
@@ -408,6 +438,8 @@ class BackgroundClient(object):
             return
         self._log_count += 1
         if now - self._log_at >= LOG_EVERY:
-            self.log("%s（%d 次 / %d times in %d s）" % (message, self._log_count,
-                                                          self._log_count, now - self._log_at))
+            self.log(
+                "%s（%d 次 / %d times in %d s）"
+                % (message, self._log_count, self._log_count, now - self._log_at)
+            )
             self._log_at, self._log_count = now, 0

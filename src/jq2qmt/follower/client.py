@@ -56,8 +56,11 @@ class PlanClient(object):
         return "%s/api/v1/accounts/%s/%s" % (self.server, _quote(self.account_id, safe=""), tail)
 
     def _headers(self):
-        return {"Authorization": "Bearer %s" % self.token, "Accept": "application/json",
-                "User-Agent": "jq2qmt-follower"}
+        return {
+            "Authorization": "Bearer %s" % self.token,
+            "Accept": "application/json",
+            "User-Agent": "jq2qmt-follower",
+        }
 
     def fetch_plan(self, etag=None, wait=0):
         """GET the plan; `etag` makes it conditional, `wait` (s) long-polls."""
@@ -73,16 +76,19 @@ class PlanClient(object):
         # connect timeout stays short; the read may take the long-poll time.
         timeout = (self.timeout, self.timeout + wait + (1.0 if wait else 0.0))
         try:
-            resp = self.session.get(self._url("plan"), headers=headers, params=params,
-                                    timeout=timeout)
+            resp = self.session.get(
+                self._url("plan"), headers=headers, params=params, timeout=timeout
+            )
         except Exception as exc:
             raise FetchError("服务器不可达 / server unreachable: %s" % (_describe(exc),))
         if resp.status_code == 304:
             return PlanResponse(304, None, etag)
         if resp.status_code != 200:
-            raise FetchError("服务器返回 %s / server answered %s: %s"
-                             % (resp.status_code, resp.status_code, _reason(resp)),
-                             resp.status_code)
+            raise FetchError(
+                "服务器返回 %s / server answered %s: %s"
+                % (resp.status_code, resp.status_code, _reason(resp)),
+                resp.status_code,
+            )
         try:
             plan = json.loads(resp.content.decode("utf-8"))
         except ValueError:
@@ -94,13 +100,19 @@ class PlanClient(object):
         headers = self._headers()
         headers["Content-Type"] = "application/json"
         try:
-            resp = self.session.post(self._url("reports"), data=body, headers=headers,
-                                     timeout=(self.timeout, self.timeout))
+            resp = self.session.post(
+                self._url("reports"),
+                data=body,
+                headers=headers,
+                timeout=(self.timeout, self.timeout),
+            )
         except Exception as exc:
             raise FetchError("报告发送失败 / report not sent: %s" % (_describe(exc),))
         if resp.status_code // 100 != 2:
-            raise FetchError("报告被拒绝 %s / report refused: %s"
-                             % (resp.status_code, _reason(resp)), resp.status_code)
+            raise FetchError(
+                "报告被拒绝 %s / report refused: %s" % (resp.status_code, _reason(resp)),
+                resp.status_code,
+            )
         return True
 
 

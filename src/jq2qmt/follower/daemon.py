@@ -26,9 +26,9 @@ def connect_miniqmt(broker, echo=print):
     broker.load()
     stages = {
         "connecting": "正在连接 miniQMT（%s，会话 %s）… / connecting to miniQMT"
-                      % (broker.qmt_path, broker.session_id),
+        % (broker.qmt_path, broker.session_id),
         "subscribing": "已连接，订阅账户 %s … / connected, subscribing the account"
-                       % broker.account_id,
+        % broker.account_id,
     }
     broker.connect(progress=lambda stage: echo(stages[stage]))
     echo("已订阅账户 %s，开始跟单 / account subscribed" % broker.account_id)
@@ -38,8 +38,11 @@ def connect_miniqmt(broker, echo=print):
 def status_line(report):
     """One line per round for the console: what happened and the account."""
     account = report.get("account") or {}
-    parts = ["%s" % report["round_id"], "状态/status=%s" % report["status"],
-             "plan=%s" % (report.get("plan_version") or "-")[:12]]
+    parts = [
+        "%s" % report["round_id"],
+        "状态/status=%s" % report["status"],
+        "plan=%s" % (report.get("plan_version") or "-")[:12],
+    ]
     if account:
         parts.append("现金/cash=%.2f 总资产/total=%.2f" % (account["cash"], account["total_asset"]))
     for key, label in (("placed", "下单"), ("cancelled", "撤单"), ("rejected", "拒绝")):
@@ -56,14 +59,22 @@ def poll_wait(follower, now):
     """How long the next plan fetch may long-poll: never past a session edge."""
     if not follower.settled or follower.settings is None:
         return 0
-    edge = scheduler.seconds_to_next_change(now, follower.settings["sessions"],
-                                            holidays=follower.settings.get("holidays"))
+    edge = scheduler.seconds_to_next_change(
+        now, follower.settings["sessions"], holidays=follower.settings.get("holidays")
+    )
     wait = LONG_POLL if edge is None else min(LONG_POLL, int(edge))
     return max(wait, 0)
 
 
-def run(follower, once=False, echo=print, after_round=None, sleep=time.sleep,
-        monotonic=time.monotonic, max_rounds=None):
+def run(
+    follower,
+    once=False,
+    echo=print,
+    after_round=None,
+    sleep=time.sleep,
+    monotonic=time.monotonic,
+    max_rounds=None,
+):
     """Run rounds until Ctrl-C (or one round with `once`); returns the last report."""
     report = None
     last_line = None

@@ -30,8 +30,13 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 RERESOLVE_AFTER = 3  # connect failures in a row before the host name is resolved again
 
 # Errors that mean "the server closed the kept-alive connection before our request".
-_STALE_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError,
-                 ConnectionAbortedError, BrokenPipeError, http.client.BadStatusLine)
+_STALE_ERRORS = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+    http.client.BadStatusLine,
+)
 
 
 class HttpResponse(object):
@@ -194,10 +199,10 @@ class HttpSession(object):
         self.cafile = cafile
         self._context = context  # made on first use: loading the trust store takes ~20 ms
         self.resolver = resolver or _getaddrinfo
-        self._connections = {}   # (scheme, host, port) -> _Connection
-        self._addresses = {}     # (host, port) -> resolved addresses, working one first
+        self._connections = {}  # (scheme, host, port) -> _Connection
+        self._addresses = {}  # (host, port) -> resolved addresses, working one first
         self._connect_failures = {}  # (host, port) -> connect failures in a row
-        self.connects = 0        # TCP connections opened (diagnostics)
+        self.connects = 0  # TCP connections opened (diagnostics)
 
     @property
     def context(self):

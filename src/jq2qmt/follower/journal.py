@@ -53,8 +53,12 @@ class Journal(object):
         state = self.memory.get(self._key)
         if state is None and self.path:
             state = self._read_file()
-        if not isinstance(state, dict) or state.get("format") != FORMAT \
-                or state.get("account") != self.account_id or state.get("day") != day:
+        if (
+            not isinstance(state, dict)
+            or state.get("format") != FORMAT
+            or state.get("account") != self.account_id
+            or state.get("day") != day
+        ):
             return {}
         return state
 
@@ -89,8 +93,10 @@ class Journal(object):
             os.replace(tmp, self.path)
         except (OSError, IOError) as exc:
             if self.error is None:
-                self.log("无法写入日志文件 %s：%s（重新运行时仍在内存中保留）/ journal not "
-                         "written" % (self.path, exc))
+                self.log(
+                    "无法写入日志文件 %s：%s（重新运行时仍在内存中保留）/ journal not "
+                    "written" % (self.path, exc)
+                )
             self.error = str(exc)
             return False
         self.error = None

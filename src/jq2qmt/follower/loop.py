@@ -33,11 +33,10 @@ import platform
 import threading
 import time
 
-from . import safety
-from . import scheduler
-from .client import FetchError, FetchPending
 from ..brokers import base
 from ..engine.plan import compute_plan as _engine_compute_plan
+from . import safety, scheduler
+from .client import FetchError, FetchPending
 
 VERSION = "0.1.0"
 MAX_REJECTS = 3  # rejected orders per code and side a day before we stop retrying
@@ -66,10 +65,22 @@ def _buy_cost(volume, price):
 
 
 class Follower(object):
-    def __init__(self, broker, client, clock, compute_plan=None, log=None,
-                 max_queued_reports=100, resync_interval=60.0, heartbeat_interval=60.0,
-                 pending_grace=30.0, version=VERSION, dry_run=False, journal=None,
-                 account_lag=None):
+    def __init__(
+        self,
+        broker,
+        client,
+        clock,
+        compute_plan=None,
+        log=None,
+        max_queued_reports=100,
+        resync_interval=60.0,
+        heartbeat_interval=60.0,
+        pending_grace=30.0,
+        version=VERSION,
+        dry_run=False,
+        journal=None,
+        account_lag=None,
+    ):
         self.broker = broker
         self.client = client
         self.clock = clock
@@ -84,20 +95,21 @@ class Follower(object):
         self.plan = None
         self.settings = None
         # seconds the broker's account data may lag behind its orders (0: live data)
-        self.account_lag = float(getattr(broker, "account_lag", 0.0) if account_lag is None
-                                 else account_lag)
+        self.account_lag = float(
+            getattr(broker, "account_lag", 0.0) if account_lag is None else account_lag
+        )
         self.journal = journal
-        self.day = None          # trading day the state below belongs to ('YYYY-MM-DD')
-        self.pending = {}        # remark -> order we placed that the broker has not listed yet
-        self.first_seen = {}     # remark -> when we first saw our order open
-        self.reported_at = {}    # remark -> when we first saw our order accepted (cash frozen)
-        self.traded = {}         # remark -> traded volume last seen
-        self.ours_by_id = {}     # broker order id -> our remark
-        self.settling = {}       # code -> {"at", "expect"}: our fill the holdings lack yet
-        self.held_seen = {}      # code -> volume held at the previous full round
+        self.day = None  # trading day the state below belongs to ('YYYY-MM-DD')
+        self.pending = {}  # remark -> order we placed that the broker has not listed yet
+        self.first_seen = {}  # remark -> when we first saw our order open
+        self.reported_at = {}  # remark -> when we first saw our order accepted (cash frozen)
+        self.traded = {}  # remark -> traded volume last seen
+        self.ours_by_id = {}  # broker order id -> our remark
+        self.settling = {}  # code -> {"at", "expect"}: our fill the holdings lack yet
+        self.held_seen = {}  # code -> volume held at the previous full round
         self.known_final = set()  # remarks already reported as rejected / finished
         self.fills_reported = set()  # trade ids of our fills already in a report today
-        self.order_states = {}   # remark -> (status, traded volume) last reported
+        self.order_states = {}  # remark -> (status, traded volume) last reported
         self.unlisted_warned = set()  # pending remarks already reported as not listed
         self.place_failures = collections.Counter()  # (code, side) -> BrokerError count
         self.async_rejects = []  # orders the platform refused after placing (orderError)
@@ -110,7 +122,7 @@ class Follower(object):
         self.last_full_round = None
         self.last_phase = None
         self.preopen = None
-        self.held = {}           # plan_version we held -> its content (see _approved)
+        self.held = {}  # plan_version we held -> its content (see _approved)
         self.last_report_key = None
         self.last_report_at = None
         self.last_report = None
@@ -153,8 +165,14 @@ class Follower(object):
             self._restore(self.journal.load(day))
 
     def _reset_day_state(self):
-        for table in (self.pending, self.first_seen, self.reported_at, self.traded,
-                      self.ours_by_id, self.settling):
+        for table in (
+            self.pending,
+            self.first_seen,
+            self.reported_at,
+            self.traded,
+            self.ours_by_id,
+            self.settling,
+        ):
             table.clear()
         self.known_final.clear()
         self.fills_reported.clear()
@@ -172,8 +190,9 @@ class Follower(object):
             for remark, when in (state.get(name) or {}).items():
                 table.setdefault(remark, _parse_iso(when))
         for code, entry in (state.get("settling") or {}).items():
-            self.settling.setdefault(code, {"at": _parse_iso(entry["at"]),
-                                            "expect": int(entry["expect"])})
+            self.settling.setdefault(
+                code, {"at": _parse_iso(entry["at"]), "expect": int(entry["expect"])}
+            )
         self.traded.update(state.get("traded") or {})
         self.ours_by_id.update(state.get("ours_by_id") or {})
         self.known_final.update(state.get("known_final") or [])
@@ -192,8 +211,9 @@ class Follower(object):
             "pending": pending,
             "first_seen": dict((r, _iso(w)) for r, w in self.first_seen.items()),
             "reported_at": dict((r, _iso(w)) for r, w in self.reported_at.items()),
-            "settling": dict((c, {"at": _iso(e["at"]), "expect": e["expect"]})
-                             for c, e in self.settling.items()),
+            "settling": dict(
+                (c, {"at": _iso(e["at"]), "expect": e["expect"]}) for c, e in self.settling.items()
+            ),
             "traded": dict(self.traded),
             "ours_by_id": dict(self.ours_by_id),
             "known_final": sorted(self.known_final),
@@ -213,10 +233,16 @@ class Follower(object):
         if order is None:
             return False
         self.place_failures[(order["code"], order["side"])] += 1
-        self.async_rejects.append({"code": order["code"], "side": order["side"],
-                                   "volume": order["volume"], "price": order["price"],
-                                   "reason": str(message or "下单被拒绝 / order refused"),
-                                   "remark": remark})
+        self.async_rejects.append(
+            {
+                "code": order["code"],
+                "side": order["side"],
+                "volume": order["volume"],
+                "price": order["price"],
+                "reason": str(message or "下单被拒绝 / order refused"),
+                "remark": remark,
+            }
+        )
         self.log("order %s refused: %s" % (remark, message))
         self._save_journal()
         return True
@@ -242,8 +268,11 @@ class Follower(object):
         except safety.PlanError:
             self.plan, self.etag, self.settings = None, None, None
             raise
-        changed = self.plan is None or resp.plan["plan_version"] != self.plan["plan_version"] \
+        changed = (
+            self.plan is None
+            or resp.plan["plan_version"] != self.plan["plan_version"]
             or resp.plan != self.plan
+        )
         self.plan, self.settings = resp.plan, settings
         self.etag = resp.etag or '"%s"' % resp.plan["plan_version"]
         return changed
@@ -256,8 +285,11 @@ class Follower(object):
             return
         sessions = settings["sessions"]
         holidays = settings.get("holidays")
-        phase = "open" if scheduler.in_session(now, sessions, holidays=holidays) else (
-            "preopen" if scheduler.is_preopen(now, sessions, holidays=holidays) else "closed")
+        phase = (
+            "open"
+            if scheduler.in_session(now, sessions, holidays=holidays)
+            else ("preopen" if scheduler.is_preopen(now, sessions, holidays=holidays) else "closed")
+        )
         phase_changed = phase != self.last_phase
         self.last_phase = phase
         if plan["paused"] or phase == "closed":
@@ -279,31 +311,52 @@ class Follower(object):
         report["status"] = "preflight"
         self.settled = True
         last = self.preflight_sent
-        if last is not None and last[0] == self.plan["plan_version"] and \
-                (now - last[1]).total_seconds() < PREFLIGHT_INTERVAL:
+        if (
+            last is not None
+            and last[0] == self.plan["plan_version"]
+            and (now - last[1]).total_seconds() < PREFLIGHT_INTERVAL
+        ):
             report["quiet"] = True
             return
         started = time.perf_counter()
-        seen = {"at": _iso(now), "python": platform.python_version(),
-                "platform": platform.platform(), "broker": self.broker.kind,
-                "positions": [], "asset": None, "open_orders": [], "quotes": [],
-                "fields": {}, "checks": self._checks(), "errors": []}
+        seen = {
+            "at": _iso(now),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "broker": self.broker.kind,
+            "positions": [],
+            "asset": None,
+            "open_orders": [],
+            "quotes": [],
+            "fields": {},
+            "checks": self._checks(),
+            "errors": [],
+        }
         self._look(seen, now)
         seen["round_ms"] = round((time.perf_counter() - started) * 1000.0, 1)
         self.preflight_sent = (self.plan["plan_version"], now)
-        self._send({"kind": "preflight", "follower": report["follower"], "preflight": seen},
-                   now, True)
-        self.log("预检：%d 个持仓，%d 笔未完成委托，%s / preflight sent" % (
-            len(seen["positions"]), len(seen["open_orders"]),
-            "现金 %.2f" % seen["asset"]["cash"] if seen["asset"] else "资金未读到"))
+        self._send(
+            {"kind": "preflight", "follower": report["follower"], "preflight": seen}, now, True
+        )
+        self.log(
+            "预检：%d 个持仓，%d 笔未完成委托，%s / preflight sent"
+            % (
+                len(seen["positions"]),
+                len(seen["open_orders"]),
+                "现金 %.2f" % seen["asset"]["cash"] if seen["asset"] else "资金未读到",
+            )
+        )
 
     def _look(self, seen, now):
         errors = seen["errors"]
         try:
             positions = self.broker.positions()
-            seen["positions"] = [dict((k, p.get(k)) for k in (
-                "code", "volume", "can_use_volume", "avg_cost", "name"))
-                for p in positions[:PREFLIGHT_ROWS]]
+            seen["positions"] = [
+                dict(
+                    (k, p.get(k)) for k in ("code", "volume", "can_use_volume", "avg_cost", "name")
+                )
+                for p in positions[:PREFLIGHT_ROWS]
+            ]
         except Exception as exc:  # report what failed, keep looking at the rest
             positions = []
             errors.append("持仓 / positions: %s: %s" % (type(exc).__name__, exc))
@@ -312,10 +365,23 @@ class Follower(object):
         except Exception as exc:
             errors.append("资金 / asset: %s: %s" % (type(exc).__name__, exc))
         try:
-            seen["open_orders"] = [dict((k, o.get(k)) for k in (
-                "order_id", "code", "side", "volume", "traded_volume", "price", "status",
-                "remark")) for o in self.broker.orders() if base.is_open(o["status"])][
-                :PREFLIGHT_ROWS]
+            seen["open_orders"] = [
+                dict(
+                    (k, o.get(k))
+                    for k in (
+                        "order_id",
+                        "code",
+                        "side",
+                        "volume",
+                        "traded_volume",
+                        "price",
+                        "status",
+                        "remark",
+                    )
+                )
+                for o in self.broker.orders()
+                if base.is_open(o["status"])
+            ][:PREFLIGHT_ROWS]
         except Exception as exc:
             errors.append("委托 / orders: %s: %s" % (type(exc).__name__, exc))
         codes = [p["code"] for p in positions]
@@ -331,9 +397,15 @@ class Follower(object):
                 quote = quotes.get(code)
                 if quote is not None:
                     age = base.quote_age(quote, now)
-                    seen["quotes"].append({"code": code, "last": quote.get("last"),
-                                           "bid1": quote.get("bid1"), "ask1": quote.get("ask1"),
-                                           "age_seconds": None if age is None else round(age, 1)})
+                    seen["quotes"].append(
+                        {
+                            "code": code,
+                            "last": quote.get("last"),
+                            "bid1": quote.get("bid1"),
+                            "ask1": quote.get("ask1"),
+                            "age_seconds": None if age is None else round(age, 1),
+                        }
+                    )
         except Exception as exc:
             errors.append("行情 / quotes: %s: %s" % (type(exc).__name__, exc))
         fields = getattr(self.broker, "fields", None)
@@ -343,8 +415,12 @@ class Follower(object):
     def _checks(self):
         status = getattr(self.client, "status", None)
         mode = status().get("mode") if status is not None else "sync"
-        checks = {"http": mode, "threads": _threads_work(), "requests": _has_requests(),
-                  "journal": None}
+        checks = {
+            "http": mode,
+            "threads": _threads_work(),
+            "requests": _has_requests(),
+            "journal": None,
+        }
         if self.journal is not None:
             checks["journal"] = self.journal.path
             if self.journal.error:
@@ -370,21 +446,25 @@ class Follower(object):
         if phase == "open" and self._fire_preopen(now, ours, report):
             return
         approved = self._approved(plan)
-        result, orders = self._compute_orders(account, ours, report, now, phase,
-                                              lift_cap=approved)
+        result, orders = self._compute_orders(account, ours, report, now, phase, lift_cap=approved)
         reason = self._hold_reason(account, result, orders)
         if reason and not approved:
             report["status"] = "held"
             report["held_reason"] = reason
             report["would_place"] = [self._placed(o, None, None) for o in orders]
-            report["strategy_versions"] = dict((t["strategy"], t.get("version"))
-                                               for t in plan["targets"])
+            report["strategy_versions"] = dict(
+                (t["strategy"], t.get("version")) for t in plan["targets"]
+            )
             self.held[plan["plan_version"]] = safety.content_key(plan)
             self.settled = True
             return
         if phase == "preopen":
-            self.preopen = {"version": plan["plan_version"], "at": now, "orders": orders,
-                            "day": now.date()}
+            self.preopen = {
+                "version": plan["plan_version"],
+                "at": now,
+                "orders": orders,
+                "day": now.date(),
+            }
             report["status"] = "outside_session"
             self.settled = True
             return
@@ -397,8 +477,12 @@ class Follower(object):
         orders = [o for o in orders if o["code"] not in cancel_ids]
         sent_all = self._place(orders, report)
         report["status"] = "ok" if (report["placed"] or report["cancelled"]) else "idle"
-        self.settled = sent_all and not (report["placed"] or report["cancelled"] or self.pending
-                                         or any(base.is_open(o["status"]) for o in ours))
+        self.settled = sent_all and not (
+            report["placed"]
+            or report["cancelled"]
+            or self.pending
+            or any(base.is_open(o["status"]) for o in ours)
+        )
 
     # ---- account and engine ------------------------------------------------------------
     def _read_account(self, report):
@@ -406,11 +490,18 @@ class Follower(object):
         asset = self.broker.asset()
         orders = self.broker.orders()
         report["account"] = {
-            "cash": asset["cash"], "total_asset": asset["total_asset"],
+            "cash": asset["cash"],
+            "total_asset": asset["total_asset"],
             "market_value": asset.get("market_value"),
-            "positions": [{"code": p["code"], "volume": p["volume"],
-                           "can_use_volume": p["can_use_volume"],
-                           "avg_cost": p.get("avg_cost")} for p in positions],
+            "positions": [
+                {
+                    "code": p["code"],
+                    "volume": p["volume"],
+                    "can_use_volume": p["can_use_volume"],
+                    "avg_cost": p.get("avg_cost"),
+                }
+                for p in positions
+            ],
         }
         return {"positions": positions, "asset": asset, "orders": orders}
 
@@ -424,8 +515,9 @@ class Follower(object):
         ours = []
         for order in orders:
             if not order["remark"]:
-                order["remark"] = self.ours_by_id.get(order["order_id"] or "") or \
-                    self._claim(order, unclaimed)
+                order["remark"] = self.ours_by_id.get(order["order_id"] or "") or self._claim(
+                    order, unclaimed
+                )
             if scheduler.is_our_remark(order["remark"]):
                 ours.append(order)
         return ours
@@ -433,9 +525,11 @@ class Follower(object):
     @staticmethod
     def _claim(order, unclaimed):
         for remark, placed in sorted(unclaimed.items()):
-            if (placed["code"], placed["side"], placed["volume"]) == \
-                    (order["code"], order["side"], order["volume"]) and \
-                    abs(float(placed["price"]) - float(order["price"] or 0)) < 1e-6:
+            if (placed["code"], placed["side"], placed["volume"]) == (
+                order["code"],
+                order["side"],
+                order["volume"],
+            ) and abs(float(placed["price"]) - float(order["price"] or 0)) < 1e-6:
                 del unclaimed[remark]
                 return remark
         return ""
@@ -456,10 +550,17 @@ class Follower(object):
                 self.known_final.add(remark)
                 self.first_seen.pop(remark, None)
                 if status == base.ORDER_JUNK:
-                    report["rejected"].append({
-                        "code": order["code"], "side": order["side"], "volume": order["volume"],
-                        "price": order["price"], "reason": order.get("status_msg") or "废单",
-                        "order_id": order["order_id"], "remark": remark})
+                    report["rejected"].append(
+                        {
+                            "code": order["code"],
+                            "side": order["side"],
+                            "volume": order["volume"],
+                            "price": order["price"],
+                            "reason": order.get("status_msg") or "废单",
+                            "order_id": order["order_id"],
+                            "remark": remark,
+                        }
+                    )
         for remark, order in sorted(self.pending.items()):
             waited = (now - order["placed_at"]).total_seconds()
             if waited > self.pending_grace and remark not in self.unlisted_warned:
@@ -467,7 +568,8 @@ class Follower(object):
                 report["errors"].append(
                     "委托 %s 下单 %d 秒后仍未出现在委托列表，按在途计算直到出现或收盘（QMT「模拟」"
                     "运行方式不会真正下单）/ order not listed by the broker yet; it stays in "
-                    "flight until listed or the day ends" % (remark, int(waited)))
+                    "flight until listed or the day ends" % (remark, int(waited))
+                )
 
     def _reserved_cash(self, ours, now):
         """Cash the broker's account data may not show as spent yet: our buys not
@@ -500,14 +602,17 @@ class Follower(object):
             if delta > 0:
                 self.traded[order["remark"]] = traded
                 moved[order["code"]] = moved.get(order["code"], 0) + (
-                    delta if order["side"] == base.BUY else -delta)
+                    delta if order["side"] == base.BUY else -delta
+                )
         for code, delta in moved.items():
             entry = self.settling.get(code)
             expect = (entry["expect"] if entry else self.held_seen.get(code, 0)) + delta
             self.settling[code] = {"at": now, "expect": expect}
         for code, entry in list(self.settling.items()):
-            if held.get(code, 0) == entry["expect"] or \
-                    (now - entry["at"]).total_seconds() >= self.account_lag:
+            if (
+                held.get(code, 0) == entry["expect"]
+                or (now - entry["at"]).total_seconds() >= self.account_lag
+            ):
                 del self.settling[code]
         self.held_seen = held
 
@@ -520,7 +625,8 @@ class Follower(object):
         timeout = settings.get("order_timeout")
         max_reprices = int(settings.get("max_reprices") or 0)
         cancelled = collections.Counter(
-            (o["code"], o["side"]) for o in ours if o["status"] in base.CANCELLED_STATUSES)
+            (o["code"], o["side"]) for o in ours if o["status"] in base.CANCELLED_STATUSES
+        )
         stale, skipped = [], []
         if timeout is None:
             return stale, skipped
@@ -532,9 +638,14 @@ class Follower(object):
                 continue
             key = (order["code"], order["side"])
             if cancelled[key] >= max_reprices:
-                skipped.append({"code": order["code"], "reason": "max_reprices",
-                                "detail": "已重新定价 %d 次 / re-priced %d times"
-                                % (cancelled[key], cancelled[key])})
+                skipped.append(
+                    {
+                        "code": order["code"],
+                        "reason": "max_reprices",
+                        "detail": "已重新定价 %d 次 / re-priced %d times"
+                        % (cancelled[key], cancelled[key]),
+                    }
+                )
                 continue
             cancelled[key] += 1
             stale.append(order)
@@ -555,37 +666,61 @@ class Follower(object):
             if base.is_open(order["status"]) and order["side"] == base.SELL:
                 left = max(0, int(order["volume"]) - int(order["traded_volume"] or 0))
                 selling[order["code"]] = selling.get(order["code"], 0) + left
-        return [{"code": p["code"], "volume": p["volume"],
-                 "can_use_volume": min(p["volume"], p["can_use_volume"] + selling.get(p["code"], 0))}
-                for p in account["positions"]]
+        return [
+            {
+                "code": p["code"],
+                "volume": p["volume"],
+                "can_use_volume": min(p["volume"], p["can_use_volume"] + selling.get(p["code"], 0)),
+            }
+            for p in account["positions"]
+        ]
 
     def _open_orders(self, account):
         result = []
         for index, order in enumerate(account["orders"]):
             if base.is_open(order["status"]):
                 # an order the counter has not numbered yet has no id: keep ids unique
-                result.append({"order_id": order["order_id"] or order["remark"] or
-                               "unnumbered-%d" % index,
-                               "code": order["code"], "side": order["side"],
-                               "volume": order["volume"],
-                               "traded_volume": order["traded_volume"], "price": order["price"]})
+                result.append(
+                    {
+                        "order_id": order["order_id"] or order["remark"] or "unnumbered-%d" % index,
+                        "code": order["code"],
+                        "side": order["side"],
+                        "volume": order["volume"],
+                        "traded_volume": order["traded_volume"],
+                        "price": order["price"],
+                    }
+                )
         for remark, order in self.pending.items():
-            result.append({"order_id": remark, "code": order["code"], "side": order["side"],
-                           "volume": order["volume"], "traded_volume": 0,
-                           "price": order["price"]})
+            result.append(
+                {
+                    "order_id": remark,
+                    "code": order["code"],
+                    "side": order["side"],
+                    "volume": order["volume"],
+                    "traded_volume": 0,
+                    "price": order["price"],
+                }
+            )
         return result
 
     def _scenario(self, account, quotes, ignore_codes, lift_cap, reserved=0.0):
         plan, settings = self.plan, self.settings
-        engine_settings = dict((k, settings[k]) for k in safety.ENGINE_SETTINGS
-                               if k in settings)
+        engine_settings = dict((k, settings[k]) for k in safety.ENGINE_SETTINGS if k in settings)
         if lift_cap:  # an approved plan trades in full what max_order_value held back
             engine_settings.pop("max_order_value", None)
         patterns = [p for p in settings["ignore"] if "*" in str(p) or "?" in str(p)]
         engine_settings["ignore"] = patterns + sorted(ignore_codes)
-        targets = [{"strategy": t["strategy"], "positions": [
-            dict((k, p[k]) for k in ("code", "volume", "cost") if k in p) for p in t["positions"]],
-            "portfolio_value": t.get("portfolio_value")} for t in plan["targets"]]
+        targets = [
+            {
+                "strategy": t["strategy"],
+                "positions": [
+                    dict((k, p[k]) for k in ("code", "volume", "cost") if k in p)
+                    for p in t["positions"]
+                ],
+                "portfolio_value": t.get("portfolio_value"),
+            }
+            for t in plan["targets"]
+        ]
         for target in targets:
             if target["portfolio_value"] is None:
                 del target["portfolio_value"]
@@ -621,13 +756,18 @@ class Follower(object):
         result = compute(self._scenario(account, quotes, ignore_codes, lift_cap, reserved))
         # what the server needs to judge the tracking: the prices the plan used (with
         # the quote's time), the engine's target volumes, each order's reference price
-        report["prices"] = dict((code, {"price": q.get("last"), "time": q.get("timetag")})
-                                for code, q in sorted(quotes.items()))
+        report["prices"] = dict(
+            (code, {"price": q.get("last"), "time": q.get("timetag")})
+            for code, q in sorted(quotes.items())
+        )
         report["target"] = dict(result.get("targets") or {})
         for order in result.get("orders") or []:
             order.setdefault("ref_price", (quotes.get(order["code"]) or {}).get("last"))
-        report["skipped"].extend(s for s in result.get("skipped") or []
-                                 if not (s.get("code") in stale and s.get("reason") == "no_quote"))
+        report["skipped"].extend(
+            s
+            for s in result.get("skipped") or []
+            if not (s.get("code") in stale and s.get("reason") == "no_quote")
+        )
         report["skipped"].extend(stale[code] for code in sorted(stale))
         if reserved > 0:
             report["reserved_cash"] = round(reserved, 2)
@@ -647,9 +787,11 @@ class Follower(object):
         for code, quote in quotes.items():
             age = base.quote_age(quote, now)
             if age is not None and age > float(limit):
-                stale[code] = {"code": code, "reason": "stale_quote",
-                               "detail": "行情已 %d 秒未更新 / quote is %d s old"
-                               % (int(age), int(age))}
+                stale[code] = {
+                    "code": code,
+                    "reason": "stale_quote",
+                    "detail": "行情已 %d 秒未更新 / quote is %d s old" % (int(age), int(age)),
+                }
         return stale
 
     def _drop_settling(self, orders, now, report):
@@ -659,34 +801,46 @@ class Follower(object):
         kept = []
         for order in orders:
             if order["code"] in settling:
-                report["skipped"].append({
-                    "code": order["code"], "reason": "settling",
-                    "detail": "刚有成交，等待持仓更新（%g 秒）/ waiting for the holdings to "
-                              "show a fill" % self.account_lag})
+                report["skipped"].append(
+                    {
+                        "code": order["code"],
+                        "reason": "settling",
+                        "detail": "刚有成交，等待持仓更新（%g 秒）/ waiting for the holdings to "
+                        "show a fill" % self.account_lag,
+                    }
+                )
             else:
                 kept.append(order)
         return kept
 
     def _drop_repeated_rejects(self, orders, ours, report):
         rejects = collections.Counter(
-            (o["code"], o["side"]) for o in ours if o["status"] == base.ORDER_JUNK)
+            (o["code"], o["side"]) for o in ours if o["status"] == base.ORDER_JUNK
+        )
         rejects.update(self.place_failures)
         kept = []
         for order in orders:
             if rejects[(order["code"], order["side"])] >= MAX_REJECTS:
-                report["skipped"].append({"code": order["code"], "reason": "rejected",
-                                          "detail": "今日已被拒绝 %d 次 / rejected repeatedly today"
-                                          % rejects[(order["code"], order["side"])]})
+                report["skipped"].append(
+                    {
+                        "code": order["code"],
+                        "reason": "rejected",
+                        "detail": "今日已被拒绝 %d 次 / rejected repeatedly today"
+                        % rejects[(order["code"], order["side"])],
+                    }
+                )
             else:
                 kept.append(order)
         return kept
 
     def _hold_reason(self, account, result, orders):
-        reason = safety.empty_account_hold(self.plan, account["positions"],
-                                           result.get("targets") or {}, self.settings["ignore"])
+        reason = safety.empty_account_hold(
+            self.plan, account["positions"], result.get("targets") or {}, self.settings["ignore"]
+        )
         reason = reason or safety.order_value_hold(result.get("skipped") or [])
-        return reason or safety.turnover_hold(orders, account["asset"]["total_asset"],
-                                              self.settings.get("max_turnover"))
+        return reason or safety.turnover_hold(
+            orders, account["asset"]["total_asset"], self.settings.get("max_turnover")
+        )
 
     def _approved(self, plan):
         """The admin approved this plan: its own version, or the held version whose
@@ -703,8 +857,13 @@ class Follower(object):
         pre, self.preopen = self.preopen, None
         if pre is None or pre["version"] != self.plan["plan_version"]:
             return False
-        if pre["day"] != now.date() or ours or self.pending or self.plan["dry_run"] \
-                or self.force_dry_run:
+        if (
+            pre["day"] != now.date()
+            or ours
+            or self.pending
+            or self.plan["dry_run"]
+            or self.force_dry_run
+        ):
             return False
         self._place(pre["orders"], report)
         report["status"] = "ok" if report["placed"] else "idle"
@@ -720,10 +879,14 @@ class Follower(object):
             order = by_id.get(str(item.get("order_id")))
             if order is None:
                 if str(item.get("order_id")) not in self.pending:
-                    report["skipped"].append({
-                        "code": item.get("code"), "reason": "open_order_not_ours",
-                        "detail": "未完成的手工委托 %s 挡住了调仓 / a manual open order blocks "
-                                  "this code" % item.get("order_id")})
+                    report["skipped"].append(
+                        {
+                            "code": item.get("code"),
+                            "reason": "open_order_not_ours",
+                            "detail": "未完成的手工委托 %s 挡住了调仓 / a manual open order blocks "
+                            "this code" % item.get("order_id"),
+                        }
+                    )
             elif base.is_cancellable(order["status"]) and order not in stale:
                 todo.append((order, item.get("reason") or "engine"))
         # codes the engine wants to cancel on get no new order this round, even when the
@@ -732,8 +895,14 @@ class Follower(object):
         for order, reason in todo:
             ok = self.broker.cancel(order["order_id"])
             codes.add(order["code"])
-            report["cancelled"].append({"order_id": order["order_id"], "reason": reason,
-                                        "code": order["code"], "ok": bool(ok)})
+            report["cancelled"].append(
+                {
+                    "order_id": order["order_id"],
+                    "reason": reason,
+                    "code": order["code"],
+                    "ok": bool(ok),
+                }
+            )
         return codes
 
     def _place(self, orders, report):
@@ -741,33 +910,57 @@ class Follower(object):
         for index, order in enumerate(orders):
             remark = scheduler.make_remark(report["round_id"], index)
             try:
-                order_id = self.broker.place(order["code"], order["side"], int(order["volume"]),
-                                             float(order["price"]), remark)
+                order_id = self.broker.place(
+                    order["code"],
+                    order["side"],
+                    int(order["volume"]),
+                    float(order["price"]),
+                    remark,
+                )
             except base.BrokerUnavailable as exc:
                 # nothing was sent and the order was not judged: not a rejection
-                report["errors"].append("券商暂不可用，本轮其余委托未发出 / broker unavailable: %s"
-                                        % (exc,))
+                report["errors"].append(
+                    "券商暂不可用，本轮其余委托未发出 / broker unavailable: %s" % (exc,)
+                )
                 return False
             except base.BrokerError as exc:
                 self.place_failures[(order["code"], order["side"])] += 1
-                report["rejected"].append({"code": order["code"], "side": order["side"],
-                                           "volume": order["volume"], "price": order["price"],
-                                           "reason": str(exc)})
+                report["rejected"].append(
+                    {
+                        "code": order["code"],
+                        "side": order["side"],
+                        "volume": order["volume"],
+                        "price": order["price"],
+                        "reason": str(exc),
+                    }
+                )
                 continue
-            self.pending[remark] = {"code": order["code"], "side": order["side"],
-                                    "volume": int(order["volume"]), "price": order["price"],
-                                    "placed_at": now}
+            self.pending[remark] = {
+                "code": order["code"],
+                "side": order["side"],
+                "volume": int(order["volume"]),
+                "price": order["price"],
+                "placed_at": now,
+            }
             self.first_seen[remark] = now
             report["placed"].append(self._placed(order, order_id, remark))
-            self.log("placed %s %s %s @ %s (%s)" % (order["side"], order["code"],
-                                                    order["volume"], order["price"], remark))
+            self.log(
+                "placed %s %s %s @ %s (%s)"
+                % (order["side"], order["code"], order["volume"], order["price"], remark)
+            )
         return True
 
     @staticmethod
     def _placed(order, order_id, remark):
-        return {"code": order["code"], "side": order["side"], "volume": int(order["volume"]),
-                "price": order["price"], "order_id": order_id, "remark": remark,
-                "ref_price": order.get("ref_price")}
+        return {
+            "code": order["code"],
+            "side": order["side"],
+            "volume": int(order["volume"]),
+            "price": order["price"],
+            "order_id": order_id,
+            "remark": remark,
+            "ref_price": order.get("ref_price"),
+        }
 
     def _report_fills(self, ours, now, report):
         """Put into the report our orders whose status or traded volume changed
@@ -778,11 +971,19 @@ class Follower(object):
             state = (order["status"], int(order["traded_volume"] or 0))
             if self.order_states.get(order["remark"]) != state:
                 self.order_states[order["remark"]] = state
-                updates.append({"order_id": order["order_id"], "remark": order["remark"],
-                                "code": order["code"], "side": order["side"],
-                                "volume": order["volume"], "price": order["price"],
-                                "traded_volume": state[1], "status": state[0],
-                                "status_msg": order.get("status_msg") or ""})
+                updates.append(
+                    {
+                        "order_id": order["order_id"],
+                        "remark": order["remark"],
+                        "code": order["code"],
+                        "side": order["side"],
+                        "volume": order["volume"],
+                        "price": order["price"],
+                        "traded_volume": state[1],
+                        "status": state[0],
+                        "status_msg": order.get("status_msg") or "",
+                    }
+                )
         if updates:
             report["orders"] = updates
         if not hasattr(self.broker, "trades"):
@@ -799,29 +1000,55 @@ class Follower(object):
             if not scheduler.is_our_remark(remark) or trade["trade_id"] in self.fills_reported:
                 continue
             self.fills_reported.add(trade["trade_id"])
-            fills.append({"trade_id": trade["trade_id"], "order_id": trade.get("order_id"),
-                          "remark": remark, "code": trade["code"], "side": trade["side"],
-                          "volume": int(trade["volume"]), "price": float(trade["price"]),
-                          "time": trade.get("time") or _iso(now)})
+            fills.append(
+                {
+                    "trade_id": trade["trade_id"],
+                    "order_id": trade.get("order_id"),
+                    "remark": remark,
+                    "code": trade["code"],
+                    "side": trade["side"],
+                    "volume": int(trade["volume"]),
+                    "price": float(trade["price"]),
+                    "time": trade.get("time") or _iso(now),
+                }
+            )
         if fills:
             report["fills"] = fills
 
     # ---- reports --------------------------------------------------------------------------
     def _new_report(self, round_id):
-        return {"kind": "round", "round_id": round_id, "plan_version": None, "status": "idle",
-                "account": None, "placed": [], "cancelled": [], "rejected": [], "skipped": [],
-                "held_reason": None, "errors": [],
-                "follower": {"kind": self.broker.kind, "version": self.version}}
+        return {
+            "kind": "round",
+            "round_id": round_id,
+            "plan_version": None,
+            "status": "idle",
+            "account": None,
+            "placed": [],
+            "cancelled": [],
+            "rejected": [],
+            "skipped": [],
+            "held_reason": None,
+            "errors": [],
+            "follower": {"kind": self.broker.kind, "version": self.version},
+        }
 
     def _deliver(self, report, now):
         quiet = report.pop("quiet", False)
-        acted = report["status"] != "dry_run" and (
-            report["placed"] or report["cancelled"] or report["rejected"]) or \
-            bool(report.get("fills") or report.get("orders"))
-        key = (report["status"], report["plan_version"], tuple(report["errors"]),
-               report["held_reason"])
-        due = self.last_report_at is None or \
-            (now - self.last_report_at).total_seconds() >= self.heartbeat_interval
+        acted = (
+            report["status"] != "dry_run"
+            and (report["placed"] or report["cancelled"] or report["rejected"])
+            or bool(report.get("fills") or report.get("orders"))
+        )
+        key = (
+            report["status"],
+            report["plan_version"],
+            tuple(report["errors"]),
+            report["held_reason"],
+        )
+        due = (
+            self.last_report_at is None
+            or (now - self.last_report_at).total_seconds() >= self.heartbeat_interval
+        )
         if not acted and (quiet or key == self.last_report_key):
             if due or self.queue:
                 self._send({"kind": "heartbeat", "follower": report["follower"]}, now, False)
@@ -850,8 +1077,11 @@ class Follower(object):
             try:
                 self.client.send_report(self.queue[0])
             except FetchError as exc:
-                if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (
-                        401, 403, 408, 429):
+                if (
+                    exc.status is not None
+                    and 400 <= exc.status < 500
+                    and exc.status not in (401, 403, 408, 429)
+                ):
                     self.queue.popleft()  # the server will never take this one
                     continue
                 return False

@@ -15,13 +15,26 @@ from . import scheduler
 
 FOLLOW_MODES = ("ratio", "weight")
 DEFAULT_SETTINGS = {
-    "ignore": [], "min_order_value": 0, "max_order_value": None, "max_turnover": None,
-    "slice_value": None, "use_sell_proceeds": False, "slippage": 0.002,
-    "order_timeout": 30, "max_reprices": 3, "sessions": scheduler.DEFAULT_SESSIONS,
+    "ignore": [],
+    "min_order_value": 0,
+    "max_order_value": None,
+    "max_turnover": None,
+    "slice_value": None,
+    "use_sell_proceeds": False,
+    "slippage": 0.002,
+    "order_timeout": 30,
+    "max_reprices": 3,
+    "sessions": scheduler.DEFAULT_SESSIONS,
 }
 # Settings the engine understands (plan-scenario contract); the rest are the follower's.
-ENGINE_SETTINGS = ("slippage", "min_order_value", "max_order_value", "use_sell_proceeds",
-                   "slice_value", "fees")
+ENGINE_SETTINGS = (
+    "slippage",
+    "min_order_value",
+    "max_order_value",
+    "use_sell_proceeds",
+    "slice_value",
+    "fees",
+)
 # A weight-mode account whose asset is further than this from its capital is warned about.
 CAPITAL_WARN_RATIO = 0.2
 
@@ -42,21 +55,28 @@ def _number_or_none(value):
 def validate_plan(plan):
     """Check the plan's shape (plan-api.md); returns its settings with defaults filled in."""
     _require(isinstance(plan, dict), "not an object")
-    _require(isinstance(plan.get("plan_version"), str) and plan["plan_version"] != "",
-             "plan_version")
+    _require(
+        isinstance(plan.get("plan_version"), str) and plan["plan_version"] != "", "plan_version"
+    )
     _require(isinstance(plan.get("paused"), bool), "paused")
     _require(isinstance(plan.get("dry_run"), bool), "dry_run")
     targets = plan.get("targets")
     _require(isinstance(targets, list), "targets")
     for target in targets:
-        _require(isinstance(target, dict) and isinstance(target.get("strategy"), str),
-                 "targets[].strategy")
+        _require(
+            isinstance(target, dict) and isinstance(target.get("strategy"), str),
+            "targets[].strategy",
+        )
         _require(isinstance(target.get("positions"), list), "targets[].positions")
         for pos in target["positions"]:
-            _require(isinstance(pos, dict) and isinstance(pos.get("code"), str),
-                     "targets[].positions[].code")
-            _require(isinstance(pos.get("volume"), int) and not isinstance(pos["volume"], bool),
-                     "targets[].positions[].volume")
+            _require(
+                isinstance(pos, dict) and isinstance(pos.get("code"), str),
+                "targets[].positions[].code",
+            )
+            _require(
+                isinstance(pos.get("volume"), int) and not isinstance(pos["volume"], bool),
+                "targets[].positions[].volume",
+            )
     follow = plan.get("follow")
     _require(isinstance(follow, dict) and follow.get("mode") in FOLLOW_MODES, "follow.mode")
     _require(isinstance(follow.get("strategies"), dict), "follow.strategies")
@@ -65,8 +85,15 @@ def validate_plan(plan):
     _require(isinstance(given, dict), "settings")
     settings.update(given)
     _require(isinstance(settings["ignore"], list), "settings.ignore")
-    for key in ("min_order_value", "max_order_value", "max_turnover", "slice_value",
-                "slippage", "order_timeout", "max_reprices"):
+    for key in (
+        "min_order_value",
+        "max_order_value",
+        "max_turnover",
+        "slice_value",
+        "slippage",
+        "order_timeout",
+        "max_reprices",
+    ):
         _require(_number_or_none(settings[key]), "settings." + key)
     try:
         settings["sessions"] = scheduler.parse_sessions(settings["sessions"])
@@ -139,8 +166,10 @@ def empty_account_hold(plan, positions, engine_targets, ignore):
         return None
     if followed_strategies_all_empty(plan):
         return None
-    return ("计划会清空账户，但并非所有跟随策略都上传了空仓 / the plan would sell the whole "
-            "account while a followed strategy has no empty snapshot")
+    return (
+        "计划会清空账户，但并非所有跟随策略都上传了空仓 / the plan would sell the whole "
+        "account while a followed strategy has no empty snapshot"
+    )
 
 
 def order_value_hold(skipped):
@@ -149,8 +178,10 @@ def order_value_hold(skipped):
     over = sorted(set(s.get("code") for s in skipped if s.get("reason") == "over_max_order_value"))
     if not over:
         return None
-    return ("单笔金额超过上限 %s / an order exceeds max_order_value, waiting for approval"
-            % ",".join(str(c) for c in over))
+    return (
+        "单笔金额超过上限 %s / an order exceeds max_order_value, waiting for approval"
+        % ",".join(str(c) for c in over)
+    )
 
 
 def turnover_hold(orders, total_asset, max_turnover):
@@ -162,8 +193,10 @@ def turnover_hold(orders, total_asset, max_turnover):
         return None if value <= 0 else "总资产为 0 / total asset is zero"
     turnover = value / float(total_asset)
     if turnover > float(max_turnover):
-        return ("换手率 %.1f%% 超过上限 %.1f%% / turnover above max_turnover, waiting for approval"
-                % (turnover * 100, float(max_turnover) * 100))
+        return (
+            "换手率 %.1f%% 超过上限 %.1f%% / turnover above max_turnover, waiting for approval"
+            % (turnover * 100, float(max_turnover) * 100)
+        )
     return None
 
 
@@ -179,6 +212,8 @@ def capital_warning(plan, total_asset):
     if capital <= 0:
         return None
     if abs(total_asset - capital) / capital > CAPITAL_WARN_RATIO:
-        return ("警告：账户总资产 %.0f 与跟随资金 %.0f 相差较大 / warning: total asset far "
-                "from followed capital" % (total_asset, capital))
+        return (
+            "警告：账户总资产 %.0f 与跟随资金 %.0f 相差较大 / warning: total asset far "
+            "from followed capital" % (total_asset, capital)
+        )
     return None

@@ -37,7 +37,9 @@ class ConfigProblem(ValueError):
 
 def dingtalk_sign(secret, timestamp_ms):
     string_to_sign = "%d\n%s" % (timestamp_ms, secret)
-    digest = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(
+        secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256
+    ).digest()
     return quote_plus(base64.b64encode(digest))
 
 
@@ -53,14 +55,16 @@ def _mask_url(url):
     return "%s://%s/…" % (parts.scheme, parts.hostname) if parts.netloc else "(未设置 unset)"
 
 
-class _Webhook(object):
+class _Webhook:
     kind = ""
 
     def __init__(self, config):
         self.url = (config.get("url") or "").strip()
         self.secret = config.get("secret") or None
         if not self.url.startswith(("http://", "https://")):
-            raise ConfigProblem("%s 需要 http(s) 地址 --url / %s needs an http(s) --url" % (self.kind, self.kind))
+            raise ConfigProblem(
+                "%s 需要 http(s) 地址 --url / %s needs an http(s) --url" % (self.kind, self.kind)
+            )
 
     def describe(self):
         return "%s %s%s" % (self.kind, _mask_url(self.url), " (加签 signed)" if self.secret else "")
@@ -76,20 +80,32 @@ class _Webhook(object):
         try:
             resp = requests.post(url, timeout=TIMEOUT, **kwargs)
         except requests.RequestException as exc:
-            raise ChannelError("%s 无法连接 / cannot reach the service (%s)" % (self.kind, type(exc).__name__))
+            raise ChannelError(
+                "%s 无法连接 / cannot reach the service (%s)" % (self.kind, type(exc).__name__)
+            )
         self.check(resp)
 
     def check(self, resp):
         if resp.status_code != 200:
-            raise ChannelError("%s 返回 HTTP %d / the service answered HTTP %d" % (self.kind, resp.status_code, resp.status_code))
+            raise ChannelError(
+                "%s 返回 HTTP %d / the service answered HTTP %d"
+                % (self.kind, resp.status_code, resp.status_code)
+            )
         try:
             body = resp.json()
         except ValueError:
             return
-        code = body.get("errcode", body.get("code", body.get("StatusCode", 0))) if isinstance(body, dict) else 0
+        code = (
+            body.get("errcode", body.get("code", body.get("StatusCode", 0)))
+            if isinstance(body, dict)
+            else 0
+        )
         if code not in (0, None):
             message = body.get("errmsg") or body.get("msg") or body.get("message") or ""
-            raise ChannelError("%s 拒绝了消息 / rejected the message: %s %s" % (self.kind, code, str(message)[:120]))
+            raise ChannelError(
+                "%s 拒绝了消息 / rejected the message: %s %s"
+                % (self.kind, code, str(message)[:120])
+            )
 
 
 class DingTalk(_Webhook):
@@ -99,8 +115,15 @@ class DingTalk(_Webhook):
         url = self.url
         if self.secret:
             timestamp = int(time.time() * 1000)
-            url += "%stimestamp=%d&sign=%s" % ("&" if "?" in url else "?", timestamp, dingtalk_sign(self.secret, timestamp))
-        body = {"msgtype": "markdown", "markdown": {"title": title, "text": "#### %s\n\n%s" % (title, text)}}
+            url += "%stimestamp=%d&sign=%s" % (
+                "&" if "?" in url else "?",
+                timestamp,
+                dingtalk_sign(self.secret, timestamp),
+            )
+        body = {
+            "msgtype": "markdown",
+            "markdown": {"title": title, "text": "#### %s\n\n%s" % (title, text)},
+        }
         return url, {"json": body}
 
 
@@ -108,7 +131,9 @@ class WeCom(_Webhook):
     kind = "wecom"
 
     def request(self, title, text):
-        return self.url, {"json": {"msgtype": "markdown", "markdown": {"content": "**%s**\n%s" % (title, text)}}}
+        return self.url, {
+            "json": {"msgtype": "markdown", "markdown": {"content": "**%s**\n%s" % (title, text)}}
+        }
 
 
 class Feishu(_Webhook):
@@ -130,7 +155,7 @@ class ServerChan(_Webhook):
         return self.url, {"data": {"title": title, "desp": text}}
 
 
-class Email(object):
+class Email:
     kind = "email"
 
     def __init__(self, config):
@@ -144,7 +169,9 @@ class Email(object):
         if not self.host:
             raise ConfigProblem("email 需要 --smtp-host / email needs --smtp-host")
         if self.security not in ("starttls", "ssl", "none"):
-            raise ConfigProblem("--smtp-security 只能是 starttls/ssl/none / must be starttls, ssl or none")
+            raise ConfigProblem(
+                "--smtp-security 只能是 starttls/ssl/none / must be starttls, ssl or none"
+            )
         if not self.to or not self.sender:
             raise ConfigProblem("email 需要 --to 和 --sender / email needs --to and --sender")
         try:
@@ -176,11 +203,19 @@ class Email(object):
             raise ChannelError("email 发送失败 / sending failed (%s)" % type(exc).__name__)
 
 
-_CLASSES = {"dingtalk": DingTalk, "wecom": WeCom, "feishu": Feishu, "serverchan": ServerChan, "email": Email}
+_CLASSES = {
+    "dingtalk": DingTalk,
+    "wecom": WeCom,
+    "feishu": Feishu,
+    "serverchan": ServerChan,
+    "email": Email,
+}
 
 
 def make_channel(kind, config):
     """A channel object for `kind` from its settings dict; raises ConfigProblem."""
     if kind not in _CLASSES:
-        raise ConfigProblem("未知渠道类型 / unknown channel kind %r (one of %s)" % (kind, ", ".join(KINDS)))
+        raise ConfigProblem(
+            "未知渠道类型 / unknown channel kind %r (one of %s)" % (kind, ", ".join(KINDS))
+        )
     return _CLASSES[kind](config)

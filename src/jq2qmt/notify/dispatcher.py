@@ -26,7 +26,7 @@ from jq2qmt.store.models import utcnow
 log = logging.getLogger("jq2qmt.notify")
 
 
-class Notifier(object):
+class Notifier:
     """The dispatcher one server (or CLI) process uses."""
 
     def __init__(self, db, server_name="jq2qmt"):
@@ -44,8 +44,13 @@ class Notifier(object):
         subject = (subject or "-")[:64]
         try:
             return self._notify_with_db(event, subject, title, text)
-        except (SQLAlchemyError, OSError) as exc:  # database trouble: fall back to what this process knows
-            log.warning("event=notify_db_unavailable notify_event=%s error=%s", event, type(exc).__name__)
+        except (
+            SQLAlchemyError,
+            OSError,
+        ) as exc:  # database trouble: fall back to what this process knows
+            log.warning(
+                "event=notify_db_unavailable notify_event=%s error=%s", event, type(exc).__name__
+            )
             return self._notify_without_db(event, subject, title, text)
 
     def test(self, channel_name=None):
@@ -55,12 +60,20 @@ class Notifier(object):
         results: list[tuple[str, str | None]] = []
         for name, _enabled, channel in found:
             try:
-                channel.send("jq2qmt 测试消息 / test message", "这是一条测试通知，说明渠道 %s 配置正确。" % name)
+                channel.send(
+                    "jq2qmt 测试消息 / test message",
+                    "这是一条测试通知，说明渠道 %s 配置正确。" % name,
+                )
                 results.append((name, None))
             except ChannelError as exc:
                 results.append((name, str(exc)))
-        self._log_row(TEST_EVENT, channel_name or "*", "sent" if all(e is None for _, e in results) else "failed",
-                      "test", "; ".join("%s: %s" % (n, e or "ok") for n, e in results))
+        self._log_row(
+            TEST_EVENT,
+            channel_name or "*",
+            "sent" if all(e is None for _, e in results) else "failed",
+            "test",
+            "; ".join("%s: %s" % (n, e or "ok") for n, e in results),
+        )
         return results
 
     # ---- internals --------------------------------------------------------------------------
@@ -82,7 +95,10 @@ class Notifier(object):
             log.info("event=notify_suppressed notify_event=%s subject=%s", event, subject)
             return "suppressed"
         if suppressed:
-            text += "\n\n（此前 %d 条同类提醒已合并 / %d similar alerts were merged）" % (suppressed, suppressed)
+            text += "\n\n（此前 %d 条同类提醒已合并 / %d similar alerts were merged）" % (
+                suppressed,
+                suppressed,
+            )
         status, detail = self._send_all(chans, title, text)
         self._log_row(event, subject, status, title, detail)
         return status
@@ -90,8 +106,10 @@ class Notifier(object):
     def _notify_without_db(self, event, subject, title, text):
         with self._lock:
             events, chans = self._cached_events, list(self._cached_channels)
-            setting = (events or {}).get(event) or {"enabled": EVENTS[event].enabled,
-                                                     "interval_seconds": EVENTS[event].interval_seconds}
+            setting = (events or {}).get(event) or {
+                "enabled": EVENTS[event].enabled,
+                "interval_seconds": EVENTS[event].interval_seconds,
+            }
             if not setting["enabled"] or not chans:
                 return "disabled" if not setting["enabled"] else "no_channel"
             key = (event, subject)
@@ -106,10 +124,15 @@ class Notifier(object):
 
         def write(session):
             now = utcnow()
-            row = session.scalars(select(NotifyThrottle).where(
-                NotifyThrottle.event == event, NotifyThrottle.subject == subject).with_for_update()).first()
+            row = session.scalars(
+                select(NotifyThrottle)
+                .where(NotifyThrottle.event == event, NotifyThrottle.subject == subject)
+                .with_for_update()
+            ).first()
             if row is None:
-                session.add(NotifyThrottle(event=event, subject=subject, last_sent_at=now, suppressed=0))
+                session.add(
+                    NotifyThrottle(event=event, subject=subject, last_sent_at=now, suppressed=0)
+                )
                 session.flush()  # a concurrent insert fails here and the write is retried
                 return True, 0
             if now - row.last_sent_at >= timedelta(seconds=interval_seconds):
@@ -130,20 +153,40 @@ class Notifier(object):
                 log.info("event=notify_sent channel=%s kind=%s", name, channel.kind)
             except ChannelError as exc:
                 errors.append("%s: %s" % (name, exc))
-                log.warning("event=notify_failed channel=%s kind=%s error=%s", name, channel.kind, exc)
+                log.warning(
+                    "event=notify_failed channel=%s kind=%s error=%s", name, channel.kind, exc
+                )
         if errors and len(errors) == len(chans):
             return "failed", "; ".join(errors)
         return "sent", "; ".join(errors) or None
 
     def _log_row(self, event, subject, status, title, detail):
         try:
-            self.db.write(lambda s: s.add(NotifyLog(event=event, subject=subject[:64], status=status,
-                                                    title=title[:200], detail=detail)))
+            self.db.write(
+                lambda s: s.add(
+                    NotifyLog(
+                        event=event,
+                        subject=subject[:64],
+                        status=status,
+                        title=title[:200],
+                        detail=detail,
+                    )
+                )
+            )
         except Exception as exc:
             log.warning("event=notify_log_failed error=%s", type(exc).__name__)
 
 
 def recent_log(session, limit=20):
     rows = session.scalars(select(NotifyLog).order_by(NotifyLog.id.desc()).limit(limit)).all()
-    return [{"at": r.created_at, "event": r.event, "subject": r.subject, "status": r.status, "title": r.title,
-             "detail": r.detail} for r in rows]
+    return [
+        {
+            "at": r.created_at,
+            "event": r.event,
+            "subject": r.subject,
+            "status": r.status,
+            "title": r.title,
+            "detail": r.detail,
+        }
+        for r in rows
+    ]

@@ -16,7 +16,8 @@
 
 import logging
 import os
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 
 from sqlalchemy import select
 
@@ -46,8 +47,10 @@ def _env_number(name, default, kind):
 
 def thresholds():
     """(percent, rounds) of the deviation alert."""
-    return (_env_number("JQ2QMT_DEVIATION_ALERT_PCT", DEVIATION_PCT, float),
-            _env_number("JQ2QMT_DEVIATION_ALERT_ROUNDS", DEVIATION_ROUNDS, int))
+    return (
+        _env_number("JQ2QMT_DEVIATION_ALERT_PCT", DEVIATION_PCT, float),
+        _env_number("JQ2QMT_DEVIATION_ALERT_ROUNDS", DEVIATION_ROUNDS, int),
+    )
 
 
 def deviating_accounts(session, day, pct, rounds):
@@ -58,10 +61,19 @@ def deviating_accounts(session, day, pct, rounds):
     from jq2qmt.store.quality import QualityRound
 
     found = []
-    for account in session.scalars(select(Account).where(Account.paused.is_(False)).order_by(Account.account_id)):
-        rows = session.execute(select(QualityRound.deviation_pct, QualityRound.received_at).where(
-            QualityRound.account_pk == account.id, QualityRound.day == day.isoformat(),
-            QualityRound.deviation_pct.isnot(None)).order_by(QualityRound.id.desc()).limit(rounds)).all()
+    for account in session.scalars(
+        select(Account).where(Account.paused.is_(False)).order_by(Account.account_id)
+    ):
+        rows = session.execute(
+            select(QualityRound.deviation_pct, QualityRound.received_at)
+            .where(
+                QualityRound.account_pk == account.id,
+                QualityRound.day == day.isoformat(),
+                QualityRound.deviation_pct.isnot(None),
+            )
+            .order_by(QualityRound.id.desc())
+            .limit(rounds)
+        ).all()
         streak = []
         for value, _ in rows:
             if value <= pct:
@@ -89,31 +101,48 @@ def check_deviation(notifier, beijing_now=None):
     with notifier.db.read() as session:
         found = deviating_accounts(session, beijing_now.date(), pct, rounds)
     for account_id, values in found:
-        notifier.notify(DEVIATION_EVENT, account_id, "跟踪偏离过大：%s" % account_id,
-                        "账户 %s 连续 %d 轮以上跟踪偏离超过 %.2f%%（最新 %.2f%%，记录到的依次为 %s）。请检查是否有委托未成交、"
-                        "被拒绝或被跳过（委托/成交页），或资金是否足够。"
-                        % (account_id, rounds, pct, values[0], "、".join("%.2f%%" % v for v in values)))
+        notifier.notify(
+            DEVIATION_EVENT,
+            account_id,
+            "跟踪偏离过大：%s" % account_id,
+            "账户 %s 连续 %d 轮以上跟踪偏离超过 %.2f%%（最新 %.2f%%，记录到的依次为 %s）。请检查是否有委托未成交、"
+            "被拒绝或被跳过（委托/成交页），或资金是否足够。"
+            % (account_id, rounds, pct, values[0], "、".join("%.2f%%" % v for v in values)),
+        )
     return [a for a, _ in found]
 
 
 def summary_text(day_row, execution):
     """The message body of one account's daily summary."""
+
     def money(value):
-        return "—" if value is None else "{:,.2f}".format(value)
+        return "—" if value is None else f"{value:,.2f}"
 
     def pct(value):
         return "—" if value is None else "%.2f%%" % value
 
     lines = [
-        "总资产 %s，现金 %s，市值 %s" % (money(day_row["total_asset"]), money(day_row["cash"]),
-                                  money(day_row["market_value"])),
-        "收盘跟踪偏离 %s（%s），当日最高 %s" % (pct(day_row["deviation_pct"]), money(day_row["deviation_value"]),
-                                     pct(day_row["max_deviation_pct"])),
-        "委托 %d 笔，成交 %d 笔，成交率 %s" % (day_row["orders"], day_row["fills"],
-                                   "—" if day_row["fill_rate"] is None else "%.1f%%" % (day_row["fill_rate"] * 100)),
-        "滑点 %s bp，成本 %s 元" % ("—" if day_row["slippage_bps"] is None else "%.1f" % day_row["slippage_bps"],
-                              money(day_row["slippage_cost"])),
-        "被拒 %d 笔，跳过 %d 次，收盘仍未完成 %d 笔" % (day_row["rejects"], day_row["skipped"], day_row["open_at_close"]),
+        "总资产 %s，现金 %s，市值 %s"
+        % (money(day_row["total_asset"]), money(day_row["cash"]), money(day_row["market_value"])),
+        "收盘跟踪偏离 %s（%s），当日最高 %s"
+        % (
+            pct(day_row["deviation_pct"]),
+            money(day_row["deviation_value"]),
+            pct(day_row["max_deviation_pct"]),
+        ),
+        "委托 %d 笔，成交 %d 笔，成交率 %s"
+        % (
+            day_row["orders"],
+            day_row["fills"],
+            "—" if day_row["fill_rate"] is None else "%.1f%%" % (day_row["fill_rate"] * 100),
+        ),
+        "滑点 %s bp，成本 %s 元"
+        % (
+            "—" if day_row["slippage_bps"] is None else "%.1f" % day_row["slippage_bps"],
+            money(day_row["slippage_cost"]),
+        ),
+        "被拒 %d 笔，跳过 %d 次，收盘仍未完成 %d 笔"
+        % (day_row["rejects"], day_row["skipped"], day_row["open_at_close"]),
     ]
     for reason in execution["reject_reasons"][:5]:
         lines.append("- 拒绝原因：%s ×%d" % (reason["reason"][:100], reason["count"]))
@@ -137,16 +166,25 @@ def check_daily_summary(notifier, beijing_now=None):
         for account in accounts:
             account_id = account.account_id
             subject = ("%s %s" % (account_id, today.isoformat()))[:64]
-            if session.scalar(select(NotifyThrottle.id).where(NotifyThrottle.event == SUMMARY_EVENT,
-                                                              NotifyThrottle.subject == subject)) is not None:
+            if (
+                session.scalar(
+                    select(NotifyThrottle.id).where(
+                        NotifyThrottle.event == SUMMARY_EVENT, NotifyThrottle.subject == subject
+                    )
+                )
+                is not None
+            ):
                 continue
             # the session is over: today's open orders count as still open at the close
-            result = quality.quality(session, account, today, today,
-                                     today=today + timedelta(days=1))
+            result = quality.quality(
+                session, account, today, today, today=today + timedelta(days=1)
+            )
             if result["days"]:
                 todo.append((account_id, subject, result))
     for account_id, subject, result in todo:
         text = summary_text(result["days"][-1], result["execution"])
-        notifier.notify(SUMMARY_EVENT, subject, "每日跟单小结：%s %s" % (account_id, today.isoformat()), text)
+        notifier.notify(
+            SUMMARY_EVENT, subject, "每日跟单小结：%s %s" % (account_id, today.isoformat()), text
+        )
         sent.append(account_id)
     return sent

@@ -16,7 +16,9 @@ def set_channel(db, name, kind, config, enabled=True):
     text = json.dumps(config, ensure_ascii=False, sort_keys=True)
 
     def write(session):
-        row = session.scalars(select(NotifyChannel).where(NotifyChannel.name == name).with_for_update()).first()
+        row = session.scalars(
+            select(NotifyChannel).where(NotifyChannel.name == name).with_for_update()
+        ).first()
         if row is None:
             row = NotifyChannel(name=name)
             session.add(row)
@@ -27,7 +29,9 @@ def set_channel(db, name, kind, config, enabled=True):
 
 def remove_channel(db, name):
     """True if a channel was removed."""
-    return db.write(lambda s: s.execute(delete(NotifyChannel).where(NotifyChannel.name == name)).rowcount > 0)
+    return db.write(
+        lambda s: s.execute(delete(NotifyChannel).where(NotifyChannel.name == name)).rowcount > 0
+    )
 
 
 def channels(session, only_enabled=False):
@@ -35,8 +39,10 @@ def channels(session, only_enabled=False):
     query = select(NotifyChannel).order_by(NotifyChannel.name)
     if only_enabled:
         query = query.where(NotifyChannel.enabled.is_(True))
-    return [(row.name, row.enabled, make_channel(row.kind, json.loads(row.config_json)))
-            for row in session.scalars(query)]
+    return [
+        (row.name, row.enabled, make_channel(row.kind, json.loads(row.config_json)))
+        for row in session.scalars(query)
+    ]
 
 
 def set_event(db, event, enabled=None, interval_seconds=None, threshold_minutes=None):
@@ -45,8 +51,12 @@ def set_event(db, event, enabled=None, interval_seconds=None, threshold_minutes=
     def write(session):
         row = session.get(NotifyEvent, event, with_for_update=True)
         if row is None:
-            row = NotifyEvent(event=event, enabled=default.enabled, interval_seconds=default.interval_seconds,
-                              threshold_minutes=default.threshold_minutes)
+            row = NotifyEvent(
+                event=event,
+                enabled=default.enabled,
+                interval_seconds=default.interval_seconds,
+                threshold_minutes=default.threshold_minutes,
+            )
             session.add(row)
         if enabled is not None:
             row.enabled = enabled
@@ -69,7 +79,10 @@ def event_settings(session):
             "label": default.label,
             "enabled": row.enabled if row else default.enabled,
             "interval_seconds": row.interval_seconds if row else default.interval_seconds,
-            "threshold_minutes": (row.threshold_minutes if row and row.threshold_minutes is not None
-                                  else default.threshold_minutes),
+            "threshold_minutes": (
+                row.threshold_minutes
+                if row and row.threshold_minutes is not None
+                else default.threshold_minutes
+            ),
         }
     return result

@@ -35,9 +35,13 @@ def check_database(notifier):
         return True
     except Exception as exc:
         log.warning("event=database_unreachable error=%s", type(exc).__name__)
-        notifier.notify("database_unreachable", "database", "数据库无法连接 / database unreachable",
-                        "服务器 %s 连接数据库失败（%s）。上传和跟单会失败，请检查数据库。"
-                        % (notifier.server_name, type(exc).__name__))
+        notifier.notify(
+            "database_unreachable",
+            "database",
+            "数据库无法连接 / database unreachable",
+            "服务器 %s 连接数据库失败（%s）。上传和跟单会失败，请检查数据库。"
+            % (notifier.server_name, type(exc).__name__),
+        )
         return False
 
 
@@ -78,7 +82,9 @@ def silent_accounts(session, beijing_now, threshold_minutes, holidays=None):
             sessions = trading_hours.parse_sessions(None)
         if not trading_hours.in_session(beijing_now, sessions, holidays=holidays):
             continue
-        silent = session_minutes(account.last_seen + timedelta(hours=8), beijing_now, sessions, holidays)
+        silent = session_minutes(
+            account.last_seen + timedelta(hours=8), beijing_now, sessions, holidays
+        )
         if silent >= threshold_minutes:
             found.append((account.account_id, int(silent)))
     return found
@@ -91,9 +97,13 @@ def check_followers(notifier, beijing_now=None):
         threshold = notify_settings.event_settings(session)["follower_silent"]["threshold_minutes"]
         silent = silent_accounts(session, beijing_now, threshold)
     for account_id, minutes in silent:
-        notifier.notify("follower_silent", account_id, "跟单端失联：%s" % account_id,
-                        "账户 %s 的跟单端已 %d 分钟没有报告（交易时段）。请检查 QMT 是否在运行、网络是否正常。"
-                        % (account_id, minutes))
+        notifier.notify(
+            "follower_silent",
+            account_id,
+            "跟单端失联：%s" % account_id,
+            "账户 %s 的跟单端已 %d 分钟没有报告（交易时段）。请检查 QMT 是否在运行、网络是否正常。"
+            % (account_id, minutes),
+        )
     return [a for a, _ in silent]
 
 

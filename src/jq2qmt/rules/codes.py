@@ -41,9 +41,17 @@ TRADABLE_BOARDS = STOCK_BOARDS + (FUND, BOND)
 # (exchange, number prefix) -> board; the longest matching prefix wins.
 _PREFIXES = {
     "SH": [
-        ("600", SH_MAIN), ("601", SH_MAIN), ("603", SH_MAIN), ("605", SH_MAIN),
-        ("688", STAR), ("689", STAR),
-        ("50", FUND), ("51", FUND), ("52", FUND), ("56", FUND), ("58", FUND),
+        ("600", SH_MAIN),
+        ("601", SH_MAIN),
+        ("603", SH_MAIN),
+        ("605", SH_MAIN),
+        ("688", STAR),
+        ("689", STAR),
+        ("50", FUND),
+        ("51", FUND),
+        ("52", FUND),
+        ("56", FUND),
+        ("58", FUND),
         ("11", BOND),
         ("204", REPO),
         ("7", SUBSCRIPTION),  # 730/780/787 subscriptions, 7xx allotments and votes
@@ -51,18 +59,29 @@ _PREFIXES = {
         ("9", B_SHARE),
     ],
     "SZ": [
-        ("000", SZ_MAIN), ("001", SZ_MAIN), ("002", SZ_MAIN), ("003", SZ_MAIN),
-        ("300", CHINEXT), ("301", CHINEXT), ("302", CHINEXT),
-        ("15", FUND), ("16", FUND), ("18", FUND),
+        ("000", SZ_MAIN),
+        ("001", SZ_MAIN),
+        ("002", SZ_MAIN),
+        ("003", SZ_MAIN),
+        ("300", CHINEXT),
+        ("301", CHINEXT),
+        ("302", CHINEXT),
+        ("15", FUND),
+        ("16", FUND),
+        ("18", FUND),
         ("12", BOND),
         ("131", REPO),
-        ("07", SUBSCRIPTION), ("08", SUBSCRIPTION), ("37", SUBSCRIPTION),
+        ("07", SUBSCRIPTION),
+        ("08", SUBSCRIPTION),
+        ("37", SUBSCRIPTION),
         ("38", SUBSCRIPTION),
         ("399", INDEX),
         ("200", B_SHARE),
     ],
     "BJ": [
-        ("4", BJ), ("8", BJ), ("92", BJ),
+        ("4", BJ),
+        ("8", BJ),
+        ("92", BJ),
     ],
 }
 
@@ -76,8 +95,10 @@ def _split(code):
         raise CodeError("证券代码必须是字符串 / code must be a string: %r" % (code,))
     match = _FORM.match(code)
     if not match:
-        raise CodeError("无法识别的证券代码格式，应为 6 位半角数字加后缀 / unknown code form: %r "
-                        "(expected six ASCII digits and a suffix, e.g. 600000.XSHG or 600000.SH)" % code)
+        raise CodeError(
+            "无法识别的证券代码格式，应为 6 位半角数字加后缀 / unknown code form: %r "
+            "(expected six ASCII digits and a suffix, e.g. 600000.XSHG or 600000.SH)" % code
+        )
     number, suffix = match.group(1), match.group(2).upper()
     exchange = _JQ_TO_QMT.get(suffix)
     if exchange is None:
@@ -101,8 +122,9 @@ def _facts_of(code):
     except (KeyError, TypeError):  # not seen yet, or not even hashable
         pass
     number, exch = _split(code)
-    facts = _Facts(number + "." + exch, number + "." + _QMT_TO_JQ[exch], exch,
-                   _board_of(number, exch))
+    facts = _Facts(
+        number + "." + exch, number + "." + _QMT_TO_JQ[exch], exch, _board_of(number, exch)
+    )
     if len(_facts) < _MEMO_SIZE:
         _facts[code] = facts
     return facts

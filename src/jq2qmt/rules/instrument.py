@@ -8,9 +8,7 @@ memo in codes). The per-order functions of lots, prices and fees take an Instrum
 `lots.floor_buy(instrument("600000.SH"), 1234)`.
 """
 
-from . import codes
-from . import lots
-from . import prices
+from . import codes, lots, prices
 
 _MEMO_SIZE = 65536
 _known = {}

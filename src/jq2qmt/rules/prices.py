@@ -49,7 +49,7 @@ def _decimals(tick):
 # exactly what round(n * tick, decimals) gives (the double nearest to the decimal n x
 # tick; float division is correctly rounded) while being much cheaper. Below _EXACT
 # ticks the error of n * tick is far below half a unit of the last decimal.
-_EXACT = 10 ** 15
+_EXACT = 10**15
 
 
 def round_price(price, tick, mode="nearest"):

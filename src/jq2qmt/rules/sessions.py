@@ -14,7 +14,7 @@ PREOPEN_FROM = "09:00"
 
 
 def parse_hhmm(text):
-    """"HH:MM" -> datetime.time; raises ValueError if malformed."""
+    """ "HH:MM" -> datetime.time; raises ValueError if malformed."""
     hours, minutes = str(text).strip().split(":")[:2]
     hours, minutes = int(hours), int(minutes)
     if not (0 <= hours <= 23 and 0 <= minutes <= 59):

@@ -37,8 +37,14 @@ def create_app(settings, database=None):
     # No /docs or /redoc pages: they load Swagger UI / ReDoc scripts from a CDN (a
     # third-party script in an admin context, and unreachable from some networks).
     # The schema itself is at /openapi.json.
-    app = FastAPI(title="jq2qmt", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="jq2qmt",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.db = db
     app.state.caches = AppCaches()

@@ -69,7 +69,11 @@ def client_ip(request):
     trusted = _trusted_networks(getattr(get_settings(request), "trusted_proxies", ""))
     if not trusted or not _in_networks(peer, trusted):
         return peer
-    hops = [hop.strip() for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",")]
+    hops = [
+        hop.strip()
+        for value in request.headers.getlist("X-Forwarded-For")
+        for hop in value.split(",")
+    ]
     for hop in reversed(hops):
         address = _ip(hop)
         if address is None:
@@ -118,6 +122,7 @@ def limiter_key(address):
 
 # ---- admin ---------------------------------------------------------------------
 
+
 def add_session_hook(app, hook):
     """Register ``hook(request) -> Principal | None``, tried before the password
     header by `require_admin`/`require_reader` (the web UI's login session)."""
@@ -141,8 +146,13 @@ def check_admin_password(request, password):
         failures = credentials.recent_failures(session, key, settings.admin_failure_window)
         if failures >= settings.admin_max_failures:
             wait = settings.admin_failure_window
-            raise ApiError(429, "too_many_attempts", "密码错误次数过多，请 %s后再试 / too many failed attempts, try again "
-                           "in %d seconds" % (wait_text(wait), wait), headers={"Retry-After": str(wait)})
+            raise ApiError(
+                429,
+                "too_many_attempts",
+                "密码错误次数过多，请 %s后再试 / too many failed attempts, try again "
+                "in %d seconds" % (wait_text(wait), wait),
+                headers={"Retry-After": str(wait)},
+            )
         ok = credentials.check_admin_password(session, password)
     if not ok:
         credentials.record_failure(db, key, settings.admin_failure_window)
@@ -161,8 +171,11 @@ def wait_text(seconds):
 
 def _refuse_query_secrets(request):
     if any(name in request.query_params for name in _QUERY_SECRETS):
-        raise AuthError("secret_in_query", "凭据不能放在 URL 查询参数中，请使用请求头 / credentials are not accepted "
-                        "in the query string, send them in a header")
+        raise AuthError(
+            "secret_in_query",
+            "凭据不能放在 URL 查询参数中，请使用请求头 / credentials are not accepted "
+            "in the query string, send them in a header",
+        )
 
 
 def optional_admin(request):
@@ -180,12 +193,16 @@ def require_admin(request: Request) -> Principal:
     _refuse_query_secrets(request)
     principal = optional_admin(request)
     if principal is None:
-        raise AuthError("admin_required", "需要管理员认证（%s 请求头或登录） / admin authentication required "
-                        "(%s header or login)" % (HEADER_ADMIN_PASSWORD, HEADER_ADMIN_PASSWORD))
+        raise AuthError(
+            "admin_required",
+            "需要管理员认证（%s 请求头或登录） / admin authentication required "
+            "(%s header or login)" % (HEADER_ADMIN_PASSWORD, HEADER_ADMIN_PASSWORD),
+        )
     return principal
 
 
 # ---- bearer tokens -----------------------------------------------------------------
+
 
 def bearer_principal(request):
     """Principal for an ``Authorization: Bearer`` token; None if no such header."""
@@ -194,7 +211,10 @@ def bearer_principal(request):
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("bad_authorization", "Authorization 请求头应为 Bearer <token> / Authorization must be Bearer <token>")
+        raise AuthError(
+            "bad_authorization",
+            "Authorization 请求头应为 Bearer <token> / Authorization must be Bearer <token>",
+        )
     with get_db(request).read() as session:
         row = credentials.find_token(session, token.strip())
         if row is None:
@@ -216,8 +236,12 @@ def require_scope(*scopes, allow_admin=True):
             principal = optional_admin(request)
             if principal is not None:
                 return principal
-        raise AuthError("auth_required", "需要认证：Authorization: Bearer <token> / authentication required: "
-                        "Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+        raise AuthError(
+            "auth_required",
+            "需要认证：Authorization: Bearer <token> / authentication required: "
+            "Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
     return dependency
 
@@ -227,7 +251,8 @@ require_reader = require_scope("read")
 
 # ---- signed uploads ------------------------------------------------------------------
 
-class _NoncePruner(object):
+
+class _NoncePruner:
     """Deletes expired nonces at most once a minute per process."""
 
     def __init__(self):
@@ -269,7 +294,10 @@ def authenticate_upload(request, body):
     db, settings = get_db(request), get_settings(request)
     client_name = request.headers.get(signing.HEADER_CLIENT)
     if not client_name:
-        raise AuthError("missing_client", "缺少 %s 请求头 / missing %s header" % (signing.HEADER_CLIENT, signing.HEADER_CLIENT))
+        raise AuthError(
+            "missing_client",
+            "缺少 %s 请求头 / missing %s header" % (signing.HEADER_CLIENT, signing.HEADER_CLIENT),
+        )
     with db.read() as session:
         client = credentials.upload_client(session, client_name)
     if client is None:
@@ -280,20 +308,29 @@ def authenticate_upload(request, body):
         return _verify_token_client(request, client), None
     _verify_signature(request, body, client, settings)
     _pruner.maybe_prune(db, settings.signature_window)
-    return Principal(kind="client", name=client.name), _nonce_guard(client.name, request.headers[signing.HEADER_NONCE])
+    return Principal(kind="client", name=client.name), _nonce_guard(
+        client.name, request.headers[signing.HEADER_NONCE]
+    )
 
 
 def _nonce_guard(client_name, nonce):
     def guard(session):
         if not credentials.record_nonce(session, client_name, nonce):
-            raise AuthError("nonce_reused", "nonce 已使用过（重放请求） / nonce was already used (replayed request)")
+            raise AuthError(
+                "nonce_reused",
+                "nonce 已使用过（重放请求） / nonce was already used (replayed request)",
+            )
+
     return guard
 
 
 def _verify_token_client(request, client):
     token = request.headers.get(HEADER_UPLOAD_TOKEN)
     if not token:
-        raise AuthError("missing_token", "缺少 %s 请求头 / missing %s header" % (HEADER_UPLOAD_TOKEN, HEADER_UPLOAD_TOKEN))
+        raise AuthError(
+            "missing_token",
+            "缺少 %s 请求头 / missing %s header" % (HEADER_UPLOAD_TOKEN, HEADER_UPLOAD_TOKEN),
+        )
     if not credentials.token_matches(client, token):
         raise AuthError("bad_token", "上传令牌错误 / wrong upload token")
     return Principal(kind="client", name=client.name)
@@ -303,30 +340,45 @@ def _verify_signature(request, body, client, settings):
     headers = request.headers
     for name in (signing.HEADER_TIMESTAMP, signing.HEADER_NONCE, signing.HEADER_SIGNATURE):
         if not headers.get(name):
-            raise AuthError("missing_signature", "缺少 %s 请求头 / missing %s header" % (name, name))
+            raise AuthError(
+                "missing_signature", "缺少 %s 请求头 / missing %s header" % (name, name)
+            )
     try:
         timestamp = int(headers[signing.HEADER_TIMESTAMP])
     except ValueError:
-        raise AuthError("bad_timestamp", "时间戳必须是整数秒 / timestamp must be whole Unix seconds")
+        raise AuthError(
+            "bad_timestamp", "时间戳必须是整数秒 / timestamp must be whole Unix seconds"
+        )
     if abs(time.time() - timestamp) > settings.signature_window:
-        raise AuthError("timestamp_expired", "时间戳超出允许窗口（%d 秒），检查时钟 / timestamp outside the %d s window, "
-                        "check the clock" % (settings.signature_window, settings.signature_window))
+        raise AuthError(
+            "timestamp_expired",
+            "时间戳超出允许窗口（%d 秒），检查时钟 / timestamp outside the %d s window, "
+            "check the clock" % (settings.signature_window, settings.signature_window),
+        )
     nonce = headers[signing.HEADER_NONCE]
     if not signing.NONCE_PATTERN.match(nonce):
-        raise AuthError("bad_nonce", "nonce 应为 16-64 个 [A-Za-z0-9_-] 字符 / nonce must be 16-64 characters of [A-Za-z0-9_-]")
+        raise AuthError(
+            "bad_nonce",
+            "nonce 应为 16-64 个 [A-Za-z0-9_-] 字符 / nonce must be 16-64 characters of [A-Za-z0-9_-]",
+        )
     try:
         signature = base64.b64decode(headers[signing.HEADER_SIGNATURE], validate=True)
     except (binascii.Error, ValueError):
         raise AuthError("bad_signature", "签名不是有效的 base64 / signature is not valid base64")
-    message = signing.canonical_string(request.method, path_and_query(request), timestamp, nonce, body)
+    message = signing.canonical_string(
+        request.method, path_and_query(request), timestamp, nonce, body
+    )
     try:
         public_key = _public_key(client)
     except (ValueError, TypeError):
         log.error("stored public key of client %s cannot be loaded", client.name)
         raise AuthError("bad_signature", "签名验证失败 / signature verification failed")
     if not signing.verify_message(public_key, message, signature):
-        raise AuthError("bad_signature", "签名验证失败（请求体、路径或密钥不符） / signature verification failed "
-                        "(body, path or key does not match)")
+        raise AuthError(
+            "bad_signature",
+            "签名验证失败（请求体、路径或密钥不符） / signature verification failed "
+            "(body, path or key does not match)",
+        )
 
 
 _keys = {}

@@ -17,7 +17,7 @@ def held_etags(header):
     return {part.strip() for part in (header or "").split(",") if part.strip()}
 
 
-class LruCache(object):
+class LruCache:
     """A small thread-safe LRU map (worker threads and the event loop share it)."""
 
     def __init__(self, size=CACHE_SIZE):
@@ -54,7 +54,7 @@ class LruCache(object):
         return value
 
 
-class AppCaches(object):
+class AppCaches:
     """plans: plan dict by plan version; plan_bytes: its JSON bytes by plan version;
     totals: a total's JSON bytes by its ETag."""
 

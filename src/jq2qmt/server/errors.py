@@ -91,18 +91,35 @@ def install_error_handlers(app: FastAPI):
         first = errors[0] if errors else {}
         kind = first.get("type", "")
         if kind == "json_invalid":
-            return ApiError(400, "invalid_json", "请求体不是有效的 JSON / body is not valid JSON", "").response()
+            return ApiError(
+                400, "invalid_json", "请求体不是有效的 JSON / body is not valid JSON", ""
+            ).response()
         field = field_path(first.get("loc", ()))
         label = field or "request"
-        return ApiError(422, "invalid_field", "参数 %s 无效 / invalid value for %s" % (label, label), field).response()
+        return ApiError(
+            422, "invalid_field", "参数 %s 无效 / invalid value for %s" % (label, label), field
+        ).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        code, message = _STATUS_TEXT.get(exc.status_code, ("http_%d" % exc.status_code, "请求失败 / request failed"))
-        return ApiError(exc.status_code, code, message, headers=getattr(exc, "headers", None)).response()
+        code, message = _STATUS_TEXT.get(
+            exc.status_code, ("http_%d" % exc.status_code, "请求失败 / request failed")
+        )
+        return ApiError(
+            exc.status_code, code, message, headers=getattr(exc, "headers", None)
+        ).response()
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__,
-                  exc_info=exc)
-        return ApiError(500, "internal_error", "服务器内部错误，请查看服务器日志 / internal server error, see the server log").response()
+        log.error(
+            "unhandled error on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return ApiError(
+            500,
+            "internal_error",
+            "服务器内部错误，请查看服务器日志 / internal server error, see the server log",
+        ).response()

@@ -48,7 +48,7 @@ MEMO_SIZE = 4096
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
-class FreshReads(object):
+class FreshReads:
     """`await get()` returns the value of `read()` from a call that started after
     `get()` was called; callers that arrive meanwhile share it.
 
@@ -134,7 +134,7 @@ def _consume(future):
         future.exception()
 
 
-class Memo(object):
+class Memo:
     """Values computed from the database (as futures, see `_memoized`), valid while
     the recent changes stay the same set. Bounded: cleared when full (misses only
     cost a recomputation)."""
@@ -222,12 +222,15 @@ def _response(status, etag, body=b"", content_headers=()):
     the cached JSON bytes, headers as the route sends them."""
     headers = [(b"etag", etag.encode("latin-1"))]
     if status == 200:
-        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode("latin-1"))]
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode("latin-1")),
+        ]
         headers += list(content_headers)
     return status, headers, body
 
 
-class FastReads(object):
+class FastReads:
     """The middleware (see the module docstring)."""
 
     def __init__(self, app, server_app):
@@ -235,7 +238,11 @@ class FastReads(object):
         self.server_app = server_app
         state = server_app.state
         self.db = state.db
-        if self.db.backend == "sqlite" and self.db.engine.url.database not in (None, "", ":memory:"):
+        if self.db.backend == "sqlite" and self.db.engine.url.database not in (
+            None,
+            "",
+            ":memory:",
+        ):
             self.fresh = FreshReads(_LoopReader(self.db), inline=True)
         else:
             self.fresh = FreshReads(lambda: account_store.recent_changes_of(self.db))
@@ -252,12 +259,16 @@ class FastReads(object):
                     answer = await handler(scope)
                 except _PassOn:
                     answer = None
-                except Exception as exc:  # the route answers it (e.g. 503 while the database is down)
+                except (
+                    Exception
+                ) as exc:  # the route answers it (e.g. 503 while the database is down)
                     log.debug("event=fast_read_pass error=%s", type(exc).__name__)
                     answer = None
                 if answer is not None:
                     status, headers, body = answer
-                    await send({"type": "http.response.start", "status": status, "headers": headers})
+                    await send(
+                        {"type": "http.response.start", "status": status, "headers": headers}
+                    )
                     await send({"type": "http.response.body", "body": body})
                     return
         await self.app(scope, receive, send)
@@ -284,7 +295,7 @@ class FastReads(object):
         return found
 
     async def _plan(self, scope):
-        account_id = scope["path"][len(PLAN_PREFIX):-len(PLAN_SUFFIX)]
+        account_id = scope["path"][len(PLAN_PREFIX) : -len(PLAN_SUFFIX)]
         if not account_id or "/" in account_id:
             raise _PassOn()
         if _query(scope, ("wait",)).get("wait", "0") != "0":
@@ -294,7 +305,9 @@ class FastReads(object):
         token_scope, token_account = await self._principal(token, changes)
         if token_scope != "follow" or token_account != account_id:
             raise _PassOn()  # the route answers 403
-        version = await _memoized(self.plan_versions, account_id, changes, _plan_version, self.db, account_id)
+        version = await _memoized(
+            self.plan_versions, account_id, changes, _plan_version, self.db, account_id
+        )
         if version is None:
             raise _PassOn()  # no such account: the route answers 404
         scope["route"] = self._route(PLAN_ROUTE)
@@ -320,8 +333,9 @@ class FastReads(object):
         token_scope, _account = await self._principal(token, changes)
         if token_scope != "read":
             raise _PassOn()
-        fingerprint = await _memoized(self.total_fingerprints, tuple(names), changes,
-                                      _total_fingerprint, self.db, names)
+        fingerprint = await _memoized(
+            self.total_fingerprints, tuple(names), changes, _total_fingerprint, self.db, names
+        )
         etag = None if fingerprint is None else total_etag(names, include, fingerprint)
         if etag is None:
             raise _PassOn()  # a strategy is missing: the route answers 404
@@ -336,7 +350,8 @@ class FastReads(object):
 
 # ---- database reads ---------------------------------------------------------------------
 
-class _LoopReader(object):
+
+class _LoopReader:
     """The recent change numbers read on the event loop (SQLite), on a connection of
     its own: a pooled one could make the loop wait while worker threads hold every
     connection of the pool. A connection that failed is replaced on the next read."""
@@ -359,8 +374,8 @@ class _LoopReader(object):
             raise
 
 
-
 # worker threads
+
 
 def _token_row(db, token):
     """(scope, account_id) of an active token, or None."""

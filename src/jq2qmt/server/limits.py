@@ -15,7 +15,7 @@ class _TooLarge(HTTPException):
         HTTPException.__init__(self, 413)
 
 
-class BodySizeLimit(object):
+class BodySizeLimit:
     """Answer 413 for a body over `max_bytes`, by Content-Length or by counting."""
 
     def __init__(self, app, max_bytes):
@@ -56,10 +56,26 @@ class BodySizeLimit(object):
                 await self._reject(send)
 
     async def _reject(self, send):
-        body = json.dumps({"error": {"code": "body_too_large", "message": "请求体超过 %d 字节 / request body larger than %d bytes"
-                                     % (self.max_bytes, self.max_bytes)}}, ensure_ascii=False).encode("utf-8")
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "body_too_large",
+                    "message": "请求体超过 %d 字节 / request body larger than %d bytes"
+                    % (self.max_bytes, self.max_bytes),
+                }
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -99,7 +115,9 @@ def loads_json_object(body, required=True):
 
     if not body or not body.strip():
         if required:
-            raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
+            raise ApiError(
+                400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", ""
+            )
         return {}
     if _max_bracket_depth(body) > MAX_JSON_DEPTH:
         raise _too_deep()
@@ -108,20 +126,34 @@ def loads_json_object(body, required=True):
     except RecursionError:
         raise _too_deep()
     except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_json", "请求体不是有效的 UTF-8 JSON / body is not valid UTF-8 JSON", "")
+        raise ApiError(
+            400, "invalid_json", "请求体不是有效的 UTF-8 JSON / body is not valid UTF-8 JSON", ""
+        )
     if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", "")
+        raise ApiError(
+            400, "invalid_body", "请求体必须是 JSON 对象 / body must be a JSON object", ""
+        )
     field = _field_with_control_chars(payload) if _ESCAPED_CONTROL.search(body) else None
     if field is not None:
-        raise ApiError(422, "invalid_field", "%s 含控制字符 / %s contains a control character" % (field, field), field)
+        raise ApiError(
+            422,
+            "invalid_field",
+            "%s 含控制字符 / %s contains a control character" % (field, field),
+            field,
+        )
     return payload
 
 
 def _too_deep():
     from jq2qmt.server.errors import ApiError
 
-    return ApiError(400, "json_too_deep", "请求体 JSON 嵌套超过 %d 层 / request body JSON is nested deeper than %d levels"
-                    % (MAX_JSON_DEPTH, MAX_JSON_DEPTH), "")
+    return ApiError(
+        400,
+        "json_too_deep",
+        "请求体 JSON 嵌套超过 %d 层 / request body JSON is nested deeper than %d levels"
+        % (MAX_JSON_DEPTH, MAX_JSON_DEPTH),
+        "",
+    )
 
 
 _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -172,7 +204,7 @@ def _field_with_control_chars(payload):
     return None
 
 
-class InputGuard(object):
+class InputGuard:
     """Refuse control characters in the request target before any route runs:
     404 for the path (no route has such a name), 422 naming the query parameter.
     Percent-encoded bytes are decoded first (``%00`` is a NUL)."""
@@ -189,9 +221,16 @@ class InputGuard(object):
                 if field is not None:
                     error["field"] = field
                 body = json.dumps({"error": error}, ensure_ascii=False).encode("utf-8")
-                await send({"type": "http.response.start", "status": status,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode())]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         return await self.app(scope, receive, send)
@@ -212,6 +251,11 @@ def _target_problem(scope):
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
             if _CONTROL_STRICT.search(name) or _CONTROL_STRICT.search(value):
                 field = _CONTROL_STRICT.sub("", name) or "query"
-                return (422, "invalid_field", "查询参数 %s 含控制字符 / query parameter %s contains a control character"
-                        % (field, field), field)
+                return (
+                    422,
+                    "invalid_field",
+                    "查询参数 %s 含控制字符 / query parameter %s contains a control character"
+                    % (field, field),
+                    field,
+                )
     return None

@@ -19,15 +19,21 @@ import copy
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {
-            "code": {"type": "string", "minLength": 1, "description": "机器可读的原因 / machine-readable reason"},
-            "message": {"type": "string", "minLength": 1, "description": "中文 / English"},
-            "field": {"type": "string", "description": "出错的字段 / the offending field"},
-        },
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "机器可读的原因 / machine-readable reason",
+                },
+                "message": {"type": "string", "minLength": 1, "description": "中文 / English"},
+                "field": {"type": "string", "description": "出错的字段 / the offending field"},
+            },
+        }
+    },
 }
 
 _REASONS = {
@@ -43,13 +49,24 @@ _REASONS = {
 }
 
 SECURITY_SCHEMES = {
-    "bearerToken": {"type": "http", "scheme": "bearer",
-                    "description": "jq2qmt token 生成的读取/跟单令牌 / read or follow token"},
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "jq2qmt token 生成的读取/跟单令牌 / read or follow token",
+    },
     "adminPassword": {"type": "apiKey", "in": "header", "name": "X-Internal-Password"},
-    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "jq2qmt_session",
-                      "description": "网页登录会话；写操作还需 X-CSRF-Token / web session; writes also need X-CSRF-Token"},
-    "signedUpload": {"type": "apiKey", "in": "header", "name": "X-JQ2QMT-Signature",
-                     "description": "签名上传（X-JQ2QMT-Client/-Timestamp/-Nonce/-Signature），见 README / signed upload"},
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "jq2qmt_session",
+        "description": "网页登录会话；写操作还需 X-CSRF-Token / web session; writes also need X-CSRF-Token",
+    },
+    "signedUpload": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-JQ2QMT-Signature",
+        "description": "签名上传（X-JQ2QMT-Client/-Timestamp/-Nonce/-Signature），见 README / signed upload",
+    },
     "uploadToken": {"type": "apiKey", "in": "header", "name": "X-JQ2QMT-Upload-Token"},
 }
 
@@ -61,7 +78,11 @@ _JSON_OBJECT = {"type": "object"}
 _OPERATIONS = {
     ("get", "/healthz"): ([], [], None),
     ("get", "/api/v1/auth/info"): ([], [], None),
-    ("post", "/api/v1/positions/update"): ([{"signedUpload": []}, {"uploadToken": []}], ["400", "409", "413"], None),
+    ("post", "/api/v1/positions/update"): (
+        [{"signedUpload": []}, {"uploadToken": []}],
+        ["400", "409", "413"],
+        None,
+    ),
     ("post", "/api/v1/positions/update/internal"): (_ADMIN, ["400", "409", "413"], None),
     ("get", "/api/v1/positions/strategy/{strategy_name}"): (_READER, ["404"], None),
     ("get", "/api/v1/positions/all"): (_READER, [], None),
@@ -74,53 +95,109 @@ _OPERATIONS = {
     ("get", "/api/v1/internal/password/info"): (_ADMIN, [], None),
     ("post", "/api/v1/internal/password/set"): ([], ["400", "413"], None),
     ("get", "/api/v1/accounts/{account_id}/plan"): ([{"bearerToken": []}] + _ADMIN, ["404"], None),
-    ("post", "/api/v1/accounts/{account_id}/reports"): ([{"bearerToken": []}], ["400", "404", "413"], {
-        "type": "object", "required": ["kind"],
-        # null where the follower sends null (a round that failed before the plan or the
-        # account was read; no hold)
-        "properties": {"kind": {"type": "string", "enum": ["round", "heartbeat", "preflight"]},
-                       "round_id": {"type": ["string", "null"], "maxLength": 64},
-                       "plan_version": {"type": ["string", "null"], "maxLength": 64},
-                       "status": {"enum": ["ok", "held", "dry_run", "paused", "outside_session", "error", "idle",
-                                           "preflight", None]},
-                       "account": {"type": ["object", "null"]},
-                       "placed": {"type": "array"}, "cancelled": {"type": "array"},
-                       "rejected": {"type": "array"}, "skipped": {"type": "array"},
-                       "errors": {"type": "array"}, "held_reason": {"type": ["string", "null"]},
-                       "follower": {"type": ["object", "null"]},
-                       # kind "preflight" only: what the follower sees before the account is confirmed
-                       "preflight": {"type": "object"}}}),
+    ("post", "/api/v1/accounts/{account_id}/reports"): (
+        [{"bearerToken": []}],
+        ["400", "404", "413"],
+        {
+            "type": "object",
+            "required": ["kind"],
+            # null where the follower sends null (a round that failed before the plan or the
+            # account was read; no hold)
+            "properties": {
+                "kind": {"type": "string", "enum": ["round", "heartbeat", "preflight"]},
+                "round_id": {"type": ["string", "null"], "maxLength": 64},
+                "plan_version": {"type": ["string", "null"], "maxLength": 64},
+                "status": {
+                    "enum": [
+                        "ok",
+                        "held",
+                        "dry_run",
+                        "paused",
+                        "outside_session",
+                        "error",
+                        "idle",
+                        "preflight",
+                        None,
+                    ]
+                },
+                "account": {"type": ["object", "null"]},
+                "placed": {"type": "array"},
+                "cancelled": {"type": "array"},
+                "rejected": {"type": "array"},
+                "skipped": {"type": "array"},
+                "errors": {"type": "array"},
+                "held_reason": {"type": ["string", "null"]},
+                "follower": {"type": ["object", "null"]},
+                # kind "preflight" only: what the follower sees before the account is confirmed
+                "preflight": {"type": "object"},
+            },
+        },
+    ),
     ("get", "/api/v1/accounts/{account_id}/reports"): (_ADMIN, ["404"], None),
     ("get", "/api/v1/accounts"): (_ADMIN, [], None),
-    ("post", "/api/v1/accounts"): (_ADMIN, ["400", "409", "413"], {
-        "type": "object", "required": ["account_id"],
-        "properties": {"account_id": {"type": "string"}, "name": {"type": "string"},
-                       "mode": {"type": "string", "enum": ["ratio", "weight"]}, "settings": _JSON_OBJECT}}),
+    ("post", "/api/v1/accounts"): (
+        _ADMIN,
+        ["400", "409", "413"],
+        {
+            "type": "object",
+            "required": ["account_id"],
+            "properties": {
+                "account_id": {"type": "string"},
+                "name": {"type": "string"},
+                "mode": {"type": "string", "enum": ["ratio", "weight"]},
+                "settings": _JSON_OBJECT,
+            },
+        },
+    ),
     ("get", "/api/v1/accounts/{account_id}"): (_ADMIN, ["404"], None),
     ("patch", "/api/v1/accounts/{account_id}"): (_ADMIN, ["400", "404", "413"], _JSON_OBJECT),
     ("delete", "/api/v1/accounts/{account_id}"): (_ADMIN, ["404"], None),
-    ("put", "/api/v1/accounts/{account_id}/follow/{strategy}"): (_ADMIN, ["400", "404", "413"], {
-        "type": "object", "properties": {"ratio": {"type": "number"}, "capital": {"type": "number"}}}),
+    ("put", "/api/v1/accounts/{account_id}/follow/{strategy}"): (
+        _ADMIN,
+        ["400", "404", "413"],
+        {
+            "type": "object",
+            "properties": {"ratio": {"type": "number"}, "capital": {"type": "number"}},
+        },
+    ),
     ("delete", "/api/v1/accounts/{account_id}/follow/{strategy}"): (_ADMIN, ["404"], None),
     ("post", "/api/v1/accounts/{account_id}/pause"): (_ADMIN, ["404"], None),
     ("post", "/api/v1/accounts/{account_id}/resume"): (_ADMIN, ["404"], None),
     ("post", "/api/v1/accounts/{account_id}/confirm"): (_ADMIN, ["404"], None),
-    ("post", "/api/v1/accounts/{account_id}/approve"): (_ADMIN, ["400", "404", "409", "413"], {
-        "type": "object", "required": ["plan_version"], "properties": {"plan_version": {"type": "string"}}}),
-    ("post", "/api/v1/accounts/{account_id}/reject"): (_ADMIN, ["400", "404", "409", "413"], {
-        "type": "object", "properties": {"plan_version": {"type": "string"}}}),
+    ("post", "/api/v1/accounts/{account_id}/approve"): (
+        _ADMIN,
+        ["400", "404", "409", "413"],
+        {
+            "type": "object",
+            "required": ["plan_version"],
+            "properties": {"plan_version": {"type": "string"}},
+        },
+    ),
+    ("post", "/api/v1/accounts/{account_id}/reject"): (
+        _ADMIN,
+        ["400", "404", "409", "413"],
+        {"type": "object", "properties": {"plan_version": {"type": "string"}}},
+    ),
     ("get", "/metrics"): ([{"bearerToken": []}] + _ADMIN, [], None),
 }
 
-_NOT_MODIFIED = {"description": "未变化（If-None-Match 命中） / not modified", "headers": {
-    "ETag": {"schema": {"type": "string"}}}}
-_CONDITIONAL = {("get", "/api/v1/positions/total"), ("get", "/api/v1/accounts/{account_id}/plan"),
-                ("get", "/api/v1/accounts/{account_id}/quality"), ("get", "/api/v1/orders")}
+_NOT_MODIFIED = {
+    "description": "未变化（If-None-Match 命中） / not modified",
+    "headers": {"ETag": {"schema": {"type": "string"}}},
+}
+_CONDITIONAL = {
+    ("get", "/api/v1/positions/total"),
+    ("get", "/api/v1/accounts/{account_id}/plan"),
+    ("get", "/api/v1/accounts/{account_id}/quality"),
+    ("get", "/api/v1/orders"),
+}
 
 
 def _error_response(status):
-    return {"description": _REASONS[status],
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": _REASONS[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def _statuses(security, extra, method, path):
@@ -139,24 +216,39 @@ def _statuses(security, extra, method, path):
 
 def _fix_operation(method, path, operation):
     # an operation added later and not listed here is documented as admin-only
-    security, extra, body = _OPERATIONS.get((method, path), (_ADMIN, ["400", "404", "409", "413"], None))
+    security, extra, body = _OPERATIONS.get(
+        (method, path), (_ADMIN, ["400", "404", "409", "413"], None)
+    )
     responses = operation.setdefault("responses", {})
     responses.pop("422", None)  # FastAPI's {"detail": [...]} shape is never sent
     for status in _statuses(security, extra, method, path):
         responses[status] = _error_response(status)
     operation["security"] = copy.deepcopy(security)
     if body is not None and "requestBody" not in operation:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
     if (method, path) in _CONDITIONAL:
         responses["304"] = copy.deepcopy(_NOT_MODIFIED)
     if path == "/healthz":
-        responses["503"] = {"description": "数据库不可用或结构落后 / database unreachable or behind",
-                            "content": {"application/json": {"schema": {
-                                "type": "object", "required": ["status", "reason"],
-                                "properties": {"status": {"type": "string"}, "reason": {"type": "string"}}}}}}
+        responses["503"] = {
+            "description": "数据库不可用或结构落后 / database unreachable or behind",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["status", "reason"],
+                        "properties": {"status": {"type": "string"}, "reason": {"type": "string"}},
+                    }
+                }
+            },
+        }
     if path == "/metrics":
-        responses["200"] = {"description": "Prometheus text format",
-                            "content": {"text/plain": {"schema": {"type": "string"}}}}
+        responses["200"] = {
+            "description": "Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
 
 
 def build_document(generated):

@@ -25,10 +25,12 @@ from jq2qmt.store.models import Position
 from jq2qmt.store.snapshot import format_time
 
 MAX_WAIT = 30
-POLL_INTERVAL = 0.1  # s between change-counter reads while long-polls wait (~10 small queries/s per process)
+POLL_INTERVAL = (
+    0.1  # s between change-counter reads while long-polls wait (~10 small queries/s per process)
+)
 
 
-class PlanState(object):
+class PlanState:
     """What a request needs to decide between 304 and a body."""
 
     def __init__(self, version, seen):
@@ -50,14 +52,25 @@ def _targets(session, follows):
     ids = [r.id for r in rows.values()]
     positions = collections.defaultdict(list)
     if ids:
-        for p in session.scalars(select(Position).where(Position.strategy_id.in_(ids)).order_by(Position.code)):
-            positions[p.strategy_id].append({"code": p.code, "volume": p.volume, "cost": p.cost, "name": p.name})
+        for p in session.scalars(
+            select(Position).where(Position.strategy_id.in_(ids)).order_by(Position.code)
+        ):
+            positions[p.strategy_id].append(
+                {"code": p.code, "volume": p.volume, "cost": p.cost, "name": p.name}
+            )
     targets = []
     for name in sorted(rows):
         row = rows[name]
         portfolio = json.loads(row.portfolio_json) if row.portfolio_json else {}
-        targets.append({"strategy": name, "version": row.version, "update_time": format_time(row.update_time),
-                        "positions": positions[row.id], "portfolio_value": portfolio.get("total_value")})
+        targets.append(
+            {
+                "strategy": name,
+                "version": row.version,
+                "update_time": format_time(row.update_time),
+                "positions": positions[row.id],
+                "portfolio_value": portfolio.get("total_value"),
+            }
+        )
     return targets
 
 
@@ -103,10 +116,13 @@ def merged_target(plan):
     for target in plan["targets"]:
         for p in target["positions"]:
             names.setdefault(p["code"], p.get("name"))
-    return [{"code": code, "name": names.get(code), "volume": volume} for code, volume in volumes.items()], None
+    return [
+        {"code": code, "name": names.get(code), "volume": volume}
+        for code, volume in volumes.items()
+    ], None
 
 
-class ChangeWatcher(object):
+class ChangeWatcher:
     """Shared polling of the change counter for one process (see module docstring)."""
 
     def __init__(self, db, interval=POLL_INTERVAL):

@@ -33,7 +33,7 @@ def relative_location(location, host):
     return (path + ("?" + parts.query if parts.query else "")).encode("latin-1")
 
 
-class SecureHeaders(object):
+class SecureHeaders:
     """ASGI middleware: relative self-redirects, and HSTS over direct TLS."""
 
     def __init__(self, app, hsts):
@@ -55,9 +55,18 @@ class SecureHeaders(object):
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or ())
                 if message["status"] in _REDIRECTS:
-                    headers = [(name, relative_location(value, host) if name.lower() == b"location" else value)
-                               for name, value in headers]
-                if hsts and not any(name.lower() == b"strict-transport-security" for name, _ in headers):
+                    headers = [
+                        (
+                            name,
+                            relative_location(value, host)
+                            if name.lower() == b"location"
+                            else value,
+                        )
+                        for name, value in headers
+                    ]
+                if hsts and not any(
+                    name.lower() == b"strict-transport-security" for name, _ in headers
+                ):
                     headers.append((b"strict-transport-security", HSTS_VALUE))
                 message = dict(message, headers=headers)
             await send(message)

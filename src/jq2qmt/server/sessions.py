@@ -42,7 +42,7 @@ _VERSION = "v1"
 _KEY_BYTES = 32
 
 
-class Session(object):
+class Session:
     """A verified login session."""
 
     __slots__ = ("csrf_token", "issued_at", "expires_at", "sid")
@@ -99,7 +99,7 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class SessionSigner(object):
+class SessionSigner:
     """Issues and verifies session cookies with the instance's key."""
 
     def __init__(self, key: bytes, max_age: int = DEFAULT_MAX_AGE):
@@ -123,7 +123,9 @@ class SessionSigner(object):
     def issue(self, password_hash: str, now: Optional[float] = None) -> Tuple[str, Session]:
         """A new session for the current admin password: (cookie value, session)."""
         issued = int(time.time() if now is None else now)
-        session = Session(secrets.token_urlsafe(32), issued, issued + self.max_age, secrets.token_hex(16))
+        session = Session(
+            secrets.token_urlsafe(32), issued, issued + self.max_age, secrets.token_hex(16)
+        )
         payload = {
             "sid": session.sid,
             "iat": session.issued_at,
@@ -131,7 +133,9 @@ class SessionSigner(object):
             "csrf": session.csrf_token,
             "pwf": self.password_fingerprint(password_hash),
         }
-        body = _b64encode(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+        body = _b64encode(
+            json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        )
         message = "%s.%s" % (_VERSION, body)
         return "%s.%s" % (message, self._sign(message)), session
 
@@ -173,7 +177,9 @@ def _utc(timestamp):
     return datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
 
 
-def record(db, session: Session, remote_addr: Optional[str] = None, user_agent: Optional[str] = None):
+def record(
+    db, session: Session, remote_addr: Optional[str] = None, user_agent: Optional[str] = None
+):
     """Store a freshly issued session (and forget sessions that ended a day ago)."""
     from sqlalchemy import delete, or_
 
@@ -181,10 +187,20 @@ def record(db, session: Session, remote_addr: Optional[str] = None, user_agent: 
 
     def write(tx):
         cutoff = utcnow() - timedelta(days=1)
-        tx.execute(delete(AdminSession).where(or_(AdminSession.expires_at < cutoff, AdminSession.revoked_at < cutoff)))
-        tx.add(AdminSession(id=session.sid, created_at=_utc(session.issued_at), expires_at=_utc(session.expires_at),
-                            remote_addr=(remote_addr or None) and remote_addr[:64],
-                            user_agent=(user_agent or None) and _printable(user_agent)[:200]))
+        tx.execute(
+            delete(AdminSession).where(
+                or_(AdminSession.expires_at < cutoff, AdminSession.revoked_at < cutoff)
+            )
+        )
+        tx.add(
+            AdminSession(
+                id=session.sid,
+                created_at=_utc(session.issued_at),
+                expires_at=_utc(session.expires_at),
+                remote_addr=(remote_addr or None) and remote_addr[:64],
+                user_agent=(user_agent or None) and _printable(user_agent)[:200],
+            )
+        )
 
     db.write(write)
 
@@ -207,11 +223,21 @@ def list_active(tx):
 
     from jq2qmt.store.models import AdminSession, utcnow
 
-    rows = tx.scalars(select(AdminSession).where(AdminSession.revoked_at.is_(None),
-                                                 AdminSession.expires_at > utcnow())
-                      .order_by(AdminSession.created_at.desc())).all()
-    return [{"id": r.id, "created_at": r.created_at, "expires_at": r.expires_at, "remote_addr": r.remote_addr,
-             "user_agent": r.user_agent} for r in rows]
+    rows = tx.scalars(
+        select(AdminSession)
+        .where(AdminSession.revoked_at.is_(None), AdminSession.expires_at > utcnow())
+        .order_by(AdminSession.created_at.desc())
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "created_at": r.created_at,
+            "expires_at": r.expires_at,
+            "remote_addr": r.remote_addr,
+            "user_agent": r.user_agent,
+        }
+        for r in rows
+    ]
 
 
 class AmbiguousSession(ValueError):
@@ -231,8 +257,12 @@ def revoke(db, sid: Optional[str] = None) -> int:
         if sid is not None:
             if len(sid) < 8:
                 return 0
-            ids = tx.scalars(select(AdminSession.id).where(AdminSession.id.startswith(sid, autoescape=True),
-                                                           AdminSession.revoked_at.is_(None))).all()
+            ids = tx.scalars(
+                select(AdminSession.id).where(
+                    AdminSession.id.startswith(sid, autoescape=True),
+                    AdminSession.revoked_at.is_(None),
+                )
+            ).all()
             if not ids:
                 return 0
             if len(ids) > 1:

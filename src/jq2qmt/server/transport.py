@@ -81,8 +81,14 @@ def uvicorn_options(limits):
 _REASONS = {
     408: ("request_timeout", "请求未在限定时间内发完 / request not received in time"),
     414: ("request_line_too_long", "请求行过长 / request line too long"),
-    431: ("headers_too_large", "请求头过大或字段过多 / request header fields too large or too many"),
-    503: ("too_many_connections", "连接数已满，请稍后重试 / too many open connections, retry later"),
+    431: (
+        "headers_too_large",
+        "请求头过大或字段过多 / request header fields too large or too many",
+    ),
+    503: (
+        "too_many_connections",
+        "连接数已满，请稍后重试 / too many open connections, retry later",
+    ),
 }
 
 _last_warning = {}
@@ -106,7 +112,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, config, server_state, app_state, _loop=None, limits=None):
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits or TransportLimits()
-        self._phase = "head"  # head: waiting for a request head; body: reading its body; done: handled
+        self._phase = (
+            "head"  # head: waiting for a request head; body: reading its body; done: handled
+        )
         self._head_raw = 0
         self._header_bytes = 0
         self._header_fields = 0
@@ -121,8 +129,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport):
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
-            _warn("connections", "event=connection_refused reason=too_many_connections limit=%d",
-                  self.limits.max_connections)
+            _warn(
+                "connections",
+                "event=connection_refused reason=too_many_connections limit=%d",
+                self.limits.max_connections,
+            )
             self._refuse(503)
             return
         self._arm_head_timer()
@@ -157,7 +168,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._phase == "head":
             limit = self.limits.max_request_line + self.limits.max_header_bytes + _HEAD_SLACK
             if self._head_raw > limit:
-                _warn("headers", "event=request_refused reason=headers_too_large bytes=%d", self._head_raw)
+                _warn(
+                    "headers",
+                    "event=request_refused reason=headers_too_large bytes=%d",
+                    self._head_raw,
+                )
                 self._refuse(431)
                 return
             # Bytes that start no message (blank lines between requests) cancelled the
@@ -178,16 +193,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_url(self, url):
         super().on_url(url)
         if len(self.url) > self.limits.max_request_line:
-            _warn("url", "event=request_refused reason=request_line_too_long bytes=%d", len(self.url))
+            _warn(
+                "url", "event=request_refused reason=request_line_too_long bytes=%d", len(self.url)
+            )
             self._refusal = 414
             raise _Refused()
 
     def on_header(self, name, value):
         self._header_fields += 1
         self._header_bytes += len(name) + len(value) + 4
-        if self._header_fields > self.limits.max_header_fields or self._header_bytes > self.limits.max_header_bytes:
-            _warn("headers", "event=request_refused reason=headers_too_large fields=%d bytes=%d",
-                  self._header_fields, self._header_bytes)
+        if (
+            self._header_fields > self.limits.max_header_fields
+            or self._header_bytes > self.limits.max_header_bytes
+        ):
+            _warn(
+                "headers",
+                "event=request_refused reason=headers_too_large fields=%d bytes=%d",
+                self._header_fields,
+                self._header_bytes,
+            )
             self._refusal = 431
             raise _Refused()
         super().on_header(name, value)
@@ -239,7 +263,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # that request is answered.
             self._arm_head_timer()
             return
-        _warn("head_timeout", "event=connection_closed reason=header_timeout seconds=%s", self.limits.header_timeout)
+        _warn(
+            "head_timeout",
+            "event=connection_closed reason=header_timeout seconds=%s",
+            self.limits.header_timeout,
+        )
         if self._sent_any:
             self._refuse(408)
         else:
@@ -253,10 +281,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.flow.read_paused or idle < self.limits.body_timeout:
             # The server stopped reading (the app has not consumed the body yet), or
             # bytes arrived since the timer was armed: wait again.
-            wait = self.limits.body_timeout if self.flow.read_paused else self.limits.body_timeout - idle
+            wait = (
+                self.limits.body_timeout
+                if self.flow.read_paused
+                else self.limits.body_timeout - idle
+            )
             self._body_timer = self.loop.call_later(wait, self._body_timeout)
             return
-        _warn("body_timeout", "event=connection_closed reason=body_timeout seconds=%s", self.limits.body_timeout)
+        _warn(
+            "body_timeout",
+            "event=connection_closed reason=body_timeout seconds=%s",
+            self.limits.body_timeout,
+        )
         if self.cycle is not None and not self.cycle.response_started:
             self._refuse(408)
         else:
@@ -271,11 +307,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         code, message = _REASONS[status]
-        body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
+        body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode(
+            "utf-8"
+        )
         head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             head.extend([name, b": ", value, b"\r\n"])
-        head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n" % len(body))
+        head.append(
+            b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n"
+            % len(body)
+        )
         if status == 503:
             head.append(b"retry-after: 5\r\n")
         head.append(b"\r\n")

@@ -26,14 +26,22 @@ UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout
 
 
 def unavailable_error():
-    return ApiError(503, "database_unavailable", "数据库暂时不可用，请稍后重试 / database unavailable, retry later",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return ApiError(
+        503,
+        "database_unavailable",
+        "数据库暂时不可用，请稍后重试 / database unavailable, retry later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def install(app):
     async def _unavailable(request, exc):
-        log.warning("event=database_unavailable method=%s path=%s error=%s", request.method, request.url.path,
-                    type(exc).__name__)
+        log.warning(
+            "event=database_unavailable method=%s path=%s error=%s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
         return unavailable_error().response()
 
     for kind in UNAVAILABLE:

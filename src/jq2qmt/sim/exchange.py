@@ -15,18 +15,38 @@ from jq2qmt.rules import fees as fee_rules
 from jq2qmt.rules.instrument import instrument
 
 # QMT / xtquant order status numbers (platform_reference.md sec. 2)
-STATUS_REPORTED = 50      # 已报
-STATUS_PART_CANCEL = 53   # 部撤
-STATUS_CANCELED = 54      # 已撤
-STATUS_PART_SUCC = 55     # 部成
-STATUS_SUCCEEDED = 56     # 已成
-STATUS_JUNK = 57          # 废单
+STATUS_REPORTED = 50  # 已报
+STATUS_PART_CANCEL = 53  # 部撤
+STATUS_CANCELED = 54  # 已撤
+STATUS_PART_SUCC = 55  # 部成
+STATUS_SUCCEEDED = 56  # 已成
+STATUS_JUNK = 57  # 废单
 OPEN_STATUSES = (STATUS_REPORTED, STATUS_PART_SUCC)
 
-REJECT_REASONS = ("lot", "tick", "price_limit", "price_cage", "insufficient_cash",
-                  "insufficient_sellable", "suspended", "no_quote", "invalid")
-_PUBLIC_ORDER_KEYS = ("order_id", "code", "side", "volume", "traded_volume", "price",
-                      "traded_price", "status", "status_msg", "remark", "seq")
+REJECT_REASONS = (
+    "lot",
+    "tick",
+    "price_limit",
+    "price_cage",
+    "insufficient_cash",
+    "insufficient_sellable",
+    "suspended",
+    "no_quote",
+    "invalid",
+)
+_PUBLIC_ORDER_KEYS = (
+    "order_id",
+    "code",
+    "side",
+    "volume",
+    "traded_volume",
+    "price",
+    "traded_price",
+    "status",
+    "status_msg",
+    "remark",
+    "seq",
+)
 _EPS = 1e-9
 _normalize = codes.normalize
 
@@ -43,7 +63,7 @@ def _ceil_fen(li_value):
     return -(-li_value // 10)
 
 
-class PaperExchange(object):
+class PaperExchange:
     """Paper broker account + exchange; see notes/exchange-api.md for the interface."""
 
     def __init__(self, cash=0.0, fees=None, auto_match=True, fill_ratio=1.0):
@@ -65,17 +85,34 @@ class PaperExchange(object):
 
     # ---- market data -------------------------------------------------------------
 
-    def set_quote(self, code, last, prev_close=None, high_limit=None, low_limit=None,
-                  bid1=None, ask1=None, suspended=False, name=None):
+    def set_quote(
+        self,
+        code,
+        last,
+        prev_close=None,
+        high_limit=None,
+        low_limit=None,
+        bid1=None,
+        ask1=None,
+        suspended=False,
+        name=None,
+    ):
         """Set the quote of a code; missing limits are derived from prev_close (or last)
         by the board's limit rule (ST by name).
         """
         code = codes.normalize(code)
         tick = prices.tick_size(code)
         base = prev_close if prev_close else last
-        quote = {"last": last, "prev_close": base, "high_limit": high_limit,
-                 "low_limit": low_limit, "bid1": bid1, "ask1": ask1,
-                 "suspended": bool(suspended), "name": name}
+        quote = {
+            "last": last,
+            "prev_close": base,
+            "high_limit": high_limit,
+            "low_limit": low_limit,
+            "bid1": bid1,
+            "ask1": ask1,
+            "suspended": bool(suspended),
+            "name": name,
+        }
         if (high_limit is None or low_limit is None) and not codes.is_never_traded(code):
             high, low = prices.daily_limits(instrument(code), base, prices.is_st(name))
             quote["high_limit"] = prices.round_price(high_limit, tick) if high_limit else high
@@ -96,8 +133,9 @@ class PaperExchange(object):
         """{code: quote} for the given codes (all known quotes when None)."""
         with self._lock:
             wanted = self._quotes if codes is None else [_normalize(c) for c in codes]
-            return dict((c, self._public_quote(self._quotes[c]))
-                        for c in wanted if c in self._quotes)
+            return dict(
+                (c, self._public_quote(self._quotes[c])) for c in wanted if c in self._quotes
+            )
 
     # ---- account ------------------------------------------------------------------
 
@@ -109,12 +147,18 @@ class PaperExchange(object):
                 self._positions.pop(code, None)
                 return
             sellable = volume if can_use_volume is None else min(can_use_volume, volume)
-            self._positions[code] = {"volume": int(volume), "sellable": int(sellable),
-                                     "avg_cost": float(avg_cost)}
+            self._positions[code] = {
+                "volume": int(volume),
+                "sellable": int(sellable),
+                "avg_cost": float(avg_cost),
+            }
 
     def _open_sell_volume(self, code):
-        return sum(o["volume"] - o["traded_volume"] for o in self._open.values()
-                   if o["code"] == code and o["side"] == "sell")
+        return sum(
+            o["volume"] - o["traded_volume"]
+            for o in self._open.values()
+            if o["code"] == code and o["side"] == "sell"
+        )
 
     def positions(self):
         """Holdings with volume > 0: code, volume, can_use_volume (sellable now, net of
@@ -125,11 +169,15 @@ class PaperExchange(object):
             for code in sorted(self._positions):
                 pos = self._positions[code]
                 quote = self._quotes.get(code) or {}
-                result.append({"code": code, "volume": pos["volume"],
-                               "can_use_volume": max(0, pos["sellable"]
-                                                     - self._open_sell_volume(code)),
-                               "avg_cost": round(pos["avg_cost"], 4),
-                               "name": quote.get("name")})
+                result.append(
+                    {
+                        "code": code,
+                        "volume": pos["volume"],
+                        "can_use_volume": max(0, pos["sellable"] - self._open_sell_volume(code)),
+                        "avg_cost": round(pos["avg_cost"], 4),
+                        "name": quote.get("name"),
+                    }
+                )
             return result
 
     def _frozen_fen(self):
@@ -143,9 +191,12 @@ class PaperExchange(object):
             for code, pos in self._positions.items():
                 quote = self._quotes.get(code) or {}
                 value += pos["volume"] * (quote.get("last") or pos["avg_cost"])
-            return {"cash": (self._cash_fen - frozen) / 100.0, "frozen_cash": frozen / 100.0,
-                    "market_value": round(value, 2),
-                    "total_asset": round(self._cash_fen / 100.0 + value, 2)}
+            return {
+                "cash": (self._cash_fen - frozen) / 100.0,
+                "frozen_cash": frozen / 100.0,
+                "market_value": round(value, 2),
+                "total_asset": round(self._cash_fen / 100.0 + value, 2),
+            }
 
     @property
     def cash(self):
@@ -157,8 +208,14 @@ class PaperExchange(object):
 
     def _check(self, code, side, volume, price):
         """The rejection reason for an order, or None when the exchange accepts it."""
-        if side not in ("buy", "sell") or not _is_number(volume) or volume != int(volume) \
-                or volume <= 0 or not _is_number(price) or price <= 0:
+        if (
+            side not in ("buy", "sell")
+            or not _is_number(volume)
+            or volume != int(volume)
+            or volume <= 0
+            or not _is_number(price)
+            or price <= 0
+        ):
             return "invalid"
         if codes.is_never_traded(code):
             return "invalid"
@@ -201,15 +258,26 @@ class PaperExchange(object):
             except codes.CodeError:
                 reason = "invalid"
             self._seq += 1
-            order = {"order_id": str(self._seq), "code": code, "side": side,
-                     "volume": int(volume) if _is_number(volume) else 0,
-                     "traded_volume": 0, "price": price, "traded_price": 0.0,
-                     "status": STATUS_JUNK if reason else STATUS_REPORTED,
-                     "status_msg": reason or "", "remark": remark, "seq": self._seq,
-                     "_frozen": 0, "_amount_li": 0, "_fees_fen": 0}
+            order = {
+                "order_id": str(self._seq),
+                "code": code,
+                "side": side,
+                "volume": int(volume) if _is_number(volume) else 0,
+                "traded_volume": 0,
+                "price": price,
+                "traded_price": 0.0,
+                "status": STATUS_JUNK if reason else STATUS_REPORTED,
+                "status_msg": reason or "",
+                "remark": remark,
+                "seq": self._seq,
+                "_frozen": 0,
+                "_amount_li": 0,
+                "_fees_fen": 0,
+            }
             if not reason and side == "buy":
-                order["_frozen"] = fee_rules.buy_cost_fen(instrument(code), price, order["volume"],
-                                                          self._fees)
+                order["_frozen"] = fee_rules.buy_cost_fen(
+                    instrument(code), price, order["volume"], self._fees
+                )
             self._orders.append(order)
             self._by_id[order["order_id"]] = order
             if not reason:
@@ -248,8 +316,10 @@ class PaperExchange(object):
         """All orders in placement order (only open ones with open_only)."""
         with self._lock:
             if open_only:
-                return [self._public_order(o) for o in sorted(self._open.values(),
-                                                              key=lambda o: o["seq"])]
+                return [
+                    self._public_order(o)
+                    for o in sorted(self._open.values(), key=lambda o: o["seq"])
+                ]
             return [self._public_order(o) for o in self._orders]
 
     def trades(self):
@@ -327,10 +397,16 @@ class PaperExchange(object):
         order["traded_volume"] += volume
         order["traded_price"] = round(after_li / 1000.0 / order["traded_volume"], 4)
         self._move_position(code, side, volume, price)
-        trade = {"trade_id": str(len(self._trades) + 1), "order_id": order["order_id"],
-                 "code": code, "side": side, "volume": volume, "price": price,
-                 "amount": round(fee_rules.amount_li(price, volume) / 1000.0, 3),
-                 "fees": fees_now / 100.0}
+        trade = {
+            "trade_id": str(len(self._trades) + 1),
+            "order_id": order["order_id"],
+            "code": code,
+            "side": side,
+            "volume": volume,
+            "price": price,
+            "amount": round(fee_rules.amount_li(price, volume) / 1000.0, 3),
+            "fees": fees_now / 100.0,
+        }
         self._trades.append(trade)
         events.append(("trade", dict(trade)))
         if order["traded_volume"] >= order["volume"]:
@@ -369,7 +445,8 @@ class PaperExchange(object):
                 quote["prev_close"] = quote["last"]
                 if codes.is_never_traded(code):
                     continue
-                high, low = prices.daily_limits(instrument(code), quote["last"],
-                                                prices.is_st(quote.get("name")))
+                high, low = prices.daily_limits(
+                    instrument(code), quote["last"], prices.is_st(quote.get("name"))
+                )
                 quote["high_limit"], quote["low_limit"] = high, low
         self._dispatch(events)

@@ -82,7 +82,7 @@ def forbidden(name):
     return ImportError(_MESSAGE % (name,), name=name)
 
 
-class _WhitelistFinder(object):
+class _WhitelistFinder:
     """The meta-path variant (see the module docstring)."""
 
     def __init__(self, allowed):
@@ -97,19 +97,17 @@ class _WhitelistFinder(object):
         raise forbidden(top)
 
 
-
-class ImportGuard(object):
+class ImportGuard:
     """Install the whitelist for the duration of a ``with`` block (re-entrant)."""
 
     def __init__(self, mode, allowed=None, registered="any"):
         if mode not in MODES:
-            raise ValueError("whitelist must be None, 'meta_path' or 'import_hook': %r"
-                             % (mode,))
+            raise ValueError("whitelist must be None, 'meta_path' or 'import_hook': %r" % (mode,))
         if registered not in ("any", "own"):
             raise ValueError("whitelist_registered must be 'any' or 'own': %r" % (registered,))
         self.mode = mode
         self.registered = registered
-        self.own = set()      # top-level names the strategy's code put in sys.modules
+        self.own = set()  # top-level names the strategy's code put in sys.modules
         self._before = {}
         self.allowed = frozenset(allowed) if allowed is not None else default_whitelist()
         self.refused = []
@@ -153,8 +151,11 @@ class ImportGuard(object):
     def __exit__(self, *exc):
         self._depth -= 1
         if self._depth == 0:
-            self.own.update(n.partition(".")[0] for n, m in list(sys.modules.items())
-                            if self._before.get(n) is not m)
+            self.own.update(
+                n.partition(".")[0]
+                for n, m in list(sys.modules.items())
+                if self._before.get(n) is not m
+            )
             self._before = {}
             if self.mode == "meta_path":
                 sys.meta_path[:] = [f for f in sys.meta_path if f is not self._finder]
@@ -165,7 +166,7 @@ class ImportGuard(object):
         return False
 
 
-class NoGuard(object):
+class NoGuard:
     """The default: QMT builds without a whitelist."""
 
     mode = None

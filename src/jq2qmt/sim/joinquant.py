@@ -72,7 +72,7 @@ class SimError(Exception):
 # ---------------------------------------------------------------- logging
 
 
-class Log(object):
+class Log:
     """JoinQuant's ``log``: info/warn/error/debug; keeps every line for tests."""
 
     def __init__(self, clock):
@@ -110,7 +110,7 @@ class Log(object):
         return [text for lvl, text in self.records if level is None or lvl == level]
 
 
-class GlobalVars(object):
+class GlobalVars:
     """JoinQuant's ``g``: a plain attribute bag that survives restarts by pickling."""
 
     def __getstate__(self):
@@ -124,7 +124,7 @@ class GlobalVars(object):
 # ---------------------------------------------------------------- objects
 
 
-class RunParams(object):
+class RunParams:
     def __init__(self, run_type, start_date):
         self.type = run_type
         self.start_date = start_date
@@ -132,7 +132,7 @@ class RunParams(object):
         self.frequency = "day"
 
 
-class SecurityInfo(object):
+class SecurityInfo:
     def __init__(self, code, display_name):
         self.code = code
         self.display_name = display_name
@@ -142,7 +142,7 @@ class SecurityInfo(object):
         self.end_date = dt.date(2200, 1, 1)
 
 
-class CurrentData(object):
+class CurrentData:
     def __init__(self, code, price, paused, name):
         self.security = code
         self.last_price = price
@@ -154,7 +154,7 @@ class CurrentData(object):
         self.is_st = "ST" in (name or "")
 
 
-class Position(object):
+class Position:
     """A long stock position, JoinQuant attribute names and meanings.
 
     ``total_amount`` excludes ``locked_amount`` (shares frozen by open sell orders);
@@ -189,9 +189,17 @@ class Position(object):
         return self.total_amount + self.locked_amount
 
     def __repr__(self):
-        return "UserPosition(%s, total_amount=%d, locked_amount=%d, closeable_amount=%d, " \
-               "avg_cost=%.4f)" % (self.security, self.total_amount, self.locked_amount,
-                                   self.closeable_amount, self.avg_cost)
+        return (
+            "UserPosition(%s, total_amount=%d, locked_amount=%d, closeable_amount=%d, "
+            "avg_cost=%.4f)"
+            % (
+                self.security,
+                self.total_amount,
+                self.locked_amount,
+                self.closeable_amount,
+                self.avg_cost,
+            )
+        )
 
 
 class Positions(dict):
@@ -211,13 +219,13 @@ class Positions(dict):
         return pos
 
 
-class SubPortfolioConfig(object):
+class SubPortfolioConfig:
     def __init__(self, cash, type="stock"):
         self.cash = float(cash)
         self.type = type
 
 
-class SubPortfolio(object):
+class SubPortfolio:
     def __init__(self, sim, index, cash):
         self._sim = sim
         self.index = index
@@ -255,7 +263,7 @@ class SubPortfolio(object):
         return self.total_value / self.starting_cash - 1 if self.starting_cash else 0.0
 
 
-class Portfolio(object):
+class Portfolio:
     """``context.portfolio``: the sum of the subportfolios (a single one by default)."""
 
     def __init__(self, sim):
@@ -309,7 +317,7 @@ class Portfolio(object):
         return self.total_value / start - 1 if start else 0.0
 
 
-class Context(object):
+class Context:
     def __init__(self, sim, run_type, start_date, cash):
         self._sim = sim
         self.run_params = RunParams(run_type, start_date)
@@ -326,7 +334,7 @@ class Context(object):
         return self._sim.previous_date
 
 
-class OrderStatus(object):
+class OrderStatus:
     open = "open"
     filled = "filled"
     canceled = "canceled"
@@ -334,19 +342,26 @@ class OrderStatus(object):
     held = "held"
 
 
-class MarketOrderStyle(object):
+class MarketOrderStyle:
     def __init__(self, limit_price=None):
         self.limit_price = limit_price
 
 
-class LimitOrderStyle(object):
+class LimitOrderStyle:
     def __init__(self, limit_price):
         self.limit_price = float(limit_price)
 
 
-class OrderCost(object):
-    def __init__(self, open_tax=0.0, close_tax=0.001, open_commission=0.0003,
-                 close_commission=0.0003, close_today_commission=0.0, min_commission=5.0):
+class OrderCost:
+    def __init__(
+        self,
+        open_tax=0.0,
+        close_tax=0.001,
+        open_commission=0.0003,
+        close_commission=0.0003,
+        close_today_commission=0.0,
+        min_commission=5.0,
+    ):
         self.open_tax = open_tax
         self.close_tax = close_tax
         self.open_commission = open_commission
@@ -355,7 +370,7 @@ class OrderCost(object):
         self.min_commission = min_commission
 
 
-class Order(object):
+class Order:
     """A JoinQuant order (``Order`` object returned by the order functions)."""
 
     def __init__(self, order_id, security, amount, is_buy, style, pindex, add_time):
@@ -380,8 +395,13 @@ class Order(object):
 
     def __repr__(self):
         return "UserOrder(%s %s %s %d/%d %s)" % (
-            self.order_id, "buy" if self.is_buy else "sell", self.security,
-            self.filled, self.amount, self.status)
+            self.order_id,
+            "buy" if self.is_buy else "sell",
+            self.security,
+            self.filled,
+            self.amount,
+            self.status,
+        )
 
 
 class _CurrentDataMap(dict):
@@ -391,8 +411,12 @@ class _CurrentDataMap(dict):
 
     def __missing__(self, code):
         info = self._sim.get_security_info(code)
-        data = CurrentData(code, self._sim.price(code), code in self._sim.paused,
-                           info.display_name if info else None)
+        data = CurrentData(
+            code,
+            self._sim.price(code),
+            code in self._sim.paused,
+            info.display_name if info else None,
+        )
         self[code] = data
         return data
 
@@ -400,7 +424,7 @@ class _CurrentDataMap(dict):
 # ---------------------------------------------------------------- the simulator
 
 
-class JoinQuantSim(object):
+class JoinQuantSim:
     """One JoinQuant strategy run, day by day, on prices the test provides.
 
     `prices`: ``{code: price}`` or ``{code: [day0, day1, ...]}`` (the last value
@@ -408,8 +432,15 @@ class JoinQuantSim(object):
     ``import`` of uploaded modules). `run_type`: ``context.run_params.type``.
     """
 
-    def __init__(self, prices=None, research_dir=None, run_type=SIM_TRADE,
-                 start_date="2026-01-05", cash=1000000.0, names=None):
+    def __init__(
+        self,
+        prices=None,
+        research_dir=None,
+        run_type=SIM_TRADE,
+        start_date="2026-01-05",
+        cash=1000000.0,
+        names=None,
+    ):
         self.prices = dict(prices or {})
         self.research_dir = Path(research_dir) if research_dir else None
         self.names = dict(_DISPLAY_NAMES)
@@ -470,7 +501,9 @@ class JoinQuantSim(object):
         price = self._order_price(security, style)
         return self.order(security, int(value / price), style, side, pindex)
 
-    def order_target_value(self, security, value, style=None, side="long", pindex=0, close_today=False):
+    def order_target_value(
+        self, security, value, style=None, side="long", pindex=0, close_today=False
+    ):
         price = self._order_price(security, style)
         return self.order_target(security, max(int(value / price), 0), style, side, pindex)
 
@@ -478,10 +511,13 @@ class JoinQuantSim(object):
         return {o.order_id: o for o in self.orders if o.status == OrderStatus.open}
 
     def get_orders(self, order_id=None, security=None, status=None):
-        return {o.order_id: o for o in self.orders
-                if (order_id is None or o.order_id == order_id)
-                and (security is None or o.security == security)
-                and (status is None or o.status == status)}
+        return {
+            o.order_id: o
+            for o in self.orders
+            if (order_id is None or o.order_id == order_id)
+            and (security is None or o.security == security)
+            and (status is None or o.status == status)
+        }
 
     def cancel_order(self, order):
         order_id = getattr(order, "order_id", order)
@@ -519,8 +555,15 @@ class JoinQuantSim(object):
         if amount == 0:
             self.log.warn("%s 下单数量不足一手或可用资金/可卖数量不足，订单取消", security)
             return None
-        order = Order(str(next(self._order_ids)), security, abs(amount), amount > 0,
-                      style, pindex, self.current_dt)
+        order = Order(
+            str(next(self._order_ids)),
+            security,
+            abs(amount),
+            amount > 0,
+            style,
+            pindex,
+            self.current_dt,
+        )
         self.orders.append(order)
         if order.is_buy:
             locked = abs(amount) * price * (1 + self.order_cost.open_commission)
@@ -554,8 +597,10 @@ class JoinQuantSim(object):
         pos = sub.positions[order.security]
         value = order.amount * price
         cost = self.order_cost
-        commission = max(value * (cost.open_commission if order.is_buy else cost.close_commission),
-                         cost.min_commission)
+        commission = max(
+            value * (cost.open_commission if order.is_buy else cost.close_commission),
+            cost.min_commission,
+        )
         if order.is_buy:
             self._release(order)
             held = pos.holding
@@ -616,7 +661,9 @@ class JoinQuantSim(object):
     def run_weekly(self, func, weekday, time="9:30", reference_security="000300.XSHG", force=True):
         self._schedule.append((_parse_time(time), len(self._schedule), ("week", weekday), func))
 
-    def run_monthly(self, func, monthday, time="9:30", reference_security="000300.XSHG", force=True):
+    def run_monthly(
+        self, func, monthday, time="9:30", reference_security="000300.XSHG", force=True
+    ):
         self._schedule.append((_parse_time(time), len(self._schedule), ("month", monthday), func))
 
     def unschedule_all(self):
@@ -643,21 +690,35 @@ class JoinQuantSim(object):
     def api(self):
         """Names JoinQuant injects into a strategy (and user_space_api exports)."""
         names = {
-            "g": self.g, "log": self.log,
-            "order": self.order, "order_target": self.order_target,
-            "order_value": self.order_value, "order_target_value": self.order_target_value,
-            "cancel_order": self.cancel_order, "get_open_orders": self.get_open_orders,
+            "g": self.g,
+            "log": self.log,
+            "order": self.order,
+            "order_target": self.order_target,
+            "order_value": self.order_value,
+            "order_target_value": self.order_target_value,
+            "cancel_order": self.cancel_order,
+            "get_open_orders": self.get_open_orders,
             "get_orders": self.get_orders,
-            "get_security_info": self.get_security_info, "get_current_data": self.get_current_data,
-            "run_daily": self.run_daily, "run_weekly": self.run_weekly,
-            "run_monthly": self.run_monthly, "unschedule_all": self.unschedule_all,
-            "set_subportfolios": self.set_subportfolios, "SubPortfolioConfig": SubPortfolioConfig,
-            "set_order_cost": self.set_order_cost, "OrderCost": OrderCost,
-            "set_benchmark": _noop, "set_option": _noop, "set_slippage": _noop,
-            "FixedSlippage": _noop, "PriceRelatedSlippage": _noop,
-            "LimitOrderStyle": LimitOrderStyle, "MarketOrderStyle": MarketOrderStyle,
+            "get_security_info": self.get_security_info,
+            "get_current_data": self.get_current_data,
+            "run_daily": self.run_daily,
+            "run_weekly": self.run_weekly,
+            "run_monthly": self.run_monthly,
+            "unschedule_all": self.unschedule_all,
+            "set_subportfolios": self.set_subportfolios,
+            "SubPortfolioConfig": SubPortfolioConfig,
+            "set_order_cost": self.set_order_cost,
+            "OrderCost": OrderCost,
+            "set_benchmark": _noop,
+            "set_option": _noop,
+            "set_slippage": _noop,
+            "FixedSlippage": _noop,
+            "PriceRelatedSlippage": _noop,
+            "LimitOrderStyle": LimitOrderStyle,
+            "MarketOrderStyle": MarketOrderStyle,
             "OrderStatus": OrderStatus,
-            "read_file": self.read_file, "write_file": self.write_file,
+            "read_file": self.read_file,
+            "write_file": self.write_file,
         }
         return names
 
@@ -742,8 +803,9 @@ class JoinQuantSim(object):
         self._call("after_trading_end")
         self.previous_date = day
         self.day_index += 1
-        self.current_dt = dt.datetime.combine(_next_weekday(day + dt.timedelta(days=1)),
-                                              dt.time(9, 0))
+        self.current_dt = dt.datetime.combine(
+            _next_weekday(day + dt.timedelta(days=1)), dt.time(9, 0)
+        )
 
     def run_days(self, n):
         for _ in range(n):

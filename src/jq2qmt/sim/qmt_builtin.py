@@ -110,7 +110,7 @@ class CallbackTooSlow(AssertionError):
     """A strategy callback took longer than the simulator's `budget`."""
 
 
-class SimClock(object):
+class SimClock:
     """A settable clock: `now()` returns naive exchange time."""
 
     def __init__(self, start):
@@ -127,7 +127,7 @@ class SimClock(object):
         return self._now
 
 
-class PositionDetail(object):
+class PositionDetail:
     """A `get_trade_detail_data(..., 'POSITION')` row."""
 
     def __init__(self, account_id, pos, quote, frozen=0):
@@ -144,7 +144,7 @@ class PositionDetail(object):
         self.m_dMarketValue = round(last * pos["volume"], 2)
 
 
-class OrderDetail(object):
+class OrderDetail:
     """A `get_trade_detail_data(..., 'ORDER')` row."""
 
     def __init__(self, account_id, order, insert_time, insert_date=""):
@@ -168,7 +168,7 @@ class OrderDetail(object):
         self.m_strInsertTime = insert_time
 
 
-class DealDetail(object):
+class DealDetail:
     """A `get_trade_detail_data(..., 'DEAL')` row."""
 
     def __init__(self, account_id, trade):
@@ -185,7 +185,7 @@ class DealDetail(object):
         self.m_dComssion = trade.get("fees", 0.0)
 
 
-class AccountDetail(object):
+class AccountDetail:
     """A `get_trade_detail_data(..., 'ACCOUNT')` row."""
 
     def __init__(self, account_id, asset):
@@ -196,15 +196,25 @@ class AccountDetail(object):
         self.m_dBalance = asset["total_asset"]
 
 
-class PassOrderInfo(object):
+class PassOrderInfo:
     """The `orderArgs` handed to `orderError_callback`, with the fields QMT documents:
     the code as market + number ('SZ000001'), price and volume as `modelPrice` /
     `modelVolume` (floats) and the remark only inside `strategyName`, as
     '<strategyName>_&&&_<userOrderId>'.
     """
 
-    def __init__(self, opType, orderType, accountid, orderCode, prType, price, volume,
-                 strategyName, userOrderId):
+    def __init__(
+        self,
+        opType,
+        orderType,
+        accountid,
+        orderCode,
+        prType,
+        price,
+        volume,
+        strategyName,
+        userOrderId,
+    ):
         match = _CODE.match(str(orderCode))
         self.accountID = str(accountid)
         self.currentTime = 0
@@ -238,7 +248,7 @@ def _tick_size(code):
     return 0.001 if fund_or_bond else 0.01
 
 
-class ContextInfo(object):
+class ContextInfo:
     """The `ContextInfo` QMT passes to `init`, `handlebar` and timer functions."""
 
     def __init__(self, sim):
@@ -250,16 +260,18 @@ class ContextInfo(object):
     def __getattribute__(self, name):
         if name in ("get_instrument_detail", "get_instrumentdetail"):
             names = object.__getattribute__(self, "_sim").detail_names
-            if (names == "new" and name == "get_instrumentdetail") or \
-                    (names == "old" and name == "get_instrument_detail"):
+            if (names == "new" and name == "get_instrumentdetail") or (
+                names == "old" and name == "get_instrument_detail"
+            ):
                 raise AttributeError("'ContextInfo' object has no attribute %r" % (name,))
         return object.__getattribute__(self, name)
 
     def run_time(self, func_name, period, start_time, market="SH"):
         match = _PERIOD.match(str(period))
         if not match:
-            raise ValueError("run_time period must be <n>nMilliSecond, <n>nSecond or "
-                             "<n>nDay: %r" % (period,))
+            raise ValueError(
+                "run_time period must be <n>nMilliSecond, <n>nSecond or <n>nDay: %r" % (period,)
+            )
         seconds = int(match.group(1)) * _PERIOD_SECONDS[match.group(2)]
         if seconds <= 0:
             raise ValueError("run_time period must be positive: %r" % (period,))
@@ -277,8 +289,9 @@ class ContextInfo(object):
 
     def get_full_tick(self, code_list):
         sim = self._sim
-        return full_tick(sim.exchange, code_list,
-                         sim.clock.now() - datetime.timedelta(seconds=sim.quote_age))
+        return full_tick(
+            sim.exchange, code_list, sim.clock.now() - datetime.timedelta(seconds=sim.quote_age)
+        )
 
     def get_instrument_detail(self, code, iscomplete=False):
         return instrument_detail(self._sim.exchange, code)
@@ -298,12 +311,18 @@ def full_tick(exchange, code_list, now):
         ask = quote.get("ask1") or 0.0
         bid = quote.get("bid1") or 0.0
         result[code] = {
-            "lastPrice": quote["last"], "lastClose": quote.get("prev_close") or 0.0,
-            "open": quote["last"], "high": quote["last"], "low": quote["last"],
-            "askPrice": [ask, 0.0, 0.0, 0.0, 0.0], "bidPrice": [bid, 0.0, 0.0, 0.0, 0.0],
+            "lastPrice": quote["last"],
+            "lastClose": quote.get("prev_close") or 0.0,
+            "open": quote["last"],
+            "high": quote["last"],
+            "low": quote["last"],
+            "askPrice": [ask, 0.0, 0.0, 0.0, 0.0],
+            "bidPrice": [bid, 0.0, 0.0, 0.0, 0.0],
             "askVol": [100 if ask else 0, 0, 0, 0, 0],
             "bidVol": [100 if bid else 0, 0, 0, 0, 0],
-            "volume": 0, "amount": 0.0, "timetag": now.strftime("%Y%m%d %H:%M:%S"),
+            "volume": 0,
+            "amount": 0.0,
+            "timetag": now.strftime("%Y%m%d %H:%M:%S"),
         }
     return result
 
@@ -314,13 +333,16 @@ def instrument_detail(exchange, code):
     number, _, market = code.partition(".")
     if not quote:
         return {}
-    return {"ExchangeID": market, "InstrumentID": number,
-            "InstrumentName": quote.get("name") or number,
-            "PreClose": quote.get("prev_close") or 0.0,
-            "UpStopPrice": quote.get("high_limit") or 0.0,
-            "DownStopPrice": quote.get("low_limit") or 0.0,
-            "PriceTick": _tick_size(code),
-            "InstrumentStatus": 1 if quote.get("suspended") else 0}
+    return {
+        "ExchangeID": market,
+        "InstrumentID": number,
+        "InstrumentName": quote.get("name") or number,
+        "PreClose": quote.get("prev_close") or 0.0,
+        "UpStopPrice": quote.get("high_limit") or 0.0,
+        "DownStopPrice": quote.get("low_limit") or 0.0,
+        "PriceTick": _tick_size(code),
+        "InstrumentStatus": 1 if quote.get("suspended") else 0,
+    }
 
 
 def quote_price(quote, side, pr_type):
@@ -329,44 +351,61 @@ def quote_price(quote, side, pr_type):
     last = quote.get("last") or 0.0
     ask = quote.get("ask1") or last
     bid = quote.get("bid1") or last
-    if 0 <= pr_type <= 4:    # 卖5..卖1
+    if 0 <= pr_type <= 4:  # 卖5..卖1
         return ask
-    if 6 <= pr_type <= 10:   # 买1..买5
+    if 6 <= pr_type <= 10:  # 买1..买5
         return bid
-    if pr_type == 12:        # 涨跌停价: the far end on the other side
+    if pr_type == 12:  # 涨跌停价: the far end on the other side
         return (quote.get("high_limit") if side == "buy" else quote.get("low_limit")) or last
-    if pr_type == 13:        # 挂单价: own side, first level
+    if pr_type == 13:  # 挂单价: own side, first level
         return bid if side == "buy" else ask
     if pr_type == PRICE_OPPONENT or 42 <= pr_type <= 48:  # 对手价 and the market orders
         return ask if side == "buy" else bid
-    return last              # 5 最新价 and anything else
+    return last  # 5 最新价 and anything else
 
 
 def _per_table(value, name):
     if isinstance(value, dict):
         unknown = set(value) - set(TABLES)
         if unknown:
-            raise ValueError("%s: unknown tables %s (use %s)" % (
-                name, sorted(unknown), ", ".join(TABLES)))
+            raise ValueError(
+                "%s: unknown tables %s (use %s)" % (name, sorted(unknown), ", ".join(TABLES))
+            )
         return dict((t, float(value.get(t, 0.0) or 0.0)) for t in TABLES)
     return dict((t, float(value or 0.0)) for t in TABLES)
 
 
-class QmtBuiltinSim(object):
+class QmtBuiltinSim:
     """The QMT client around one strategy file and one stock account (see the module
     docstring for the knobs)."""
 
-    def __init__(self, exchange, account_id, clock, visibility_delay=0.0, cache_lag=0.0,
-                 cache_phase=0.0, report_delay=0.0, reject_delay=0.0, cancel_delay=0.0,
-                 status_86=False, run_mode="real", whitelist=None, whitelist_extra=(),
-                 whitelist_registered="any",
-                 budget=None, settle_timeout=2.0, quote_age=0.0, detail_names="both",
-                 require_set_account=False, init_budget=None):
+    def __init__(
+        self,
+        exchange,
+        account_id,
+        clock,
+        visibility_delay=0.0,
+        cache_lag=0.0,
+        cache_phase=0.0,
+        report_delay=0.0,
+        reject_delay=0.0,
+        cancel_delay=0.0,
+        status_86=False,
+        run_mode="real",
+        whitelist=None,
+        whitelist_extra=(),
+        whitelist_registered="any",
+        budget=None,
+        settle_timeout=2.0,
+        quote_age=0.0,
+        detail_names="both",
+        require_set_account=False,
+        init_budget=None,
+    ):
         if run_mode not in RUN_MODES:
             raise ValueError("run_mode must be 'real' or 'simulate': %r" % (run_mode,))
         if detail_names not in DETAIL_NAMES:
-            raise ValueError("detail_names must be 'both', 'new' or 'old': %r"
-                             % (detail_names,))
+            raise ValueError("detail_names must be 'both', 'new' or 'old': %r" % (detail_names,))
         if budget is not None and budget <= 0:
             raise ValueError("budget must be None or > 0 seconds: %r" % (budget,))
         self.exchange = exchange
@@ -381,8 +420,13 @@ class QmtBuiltinSim(object):
         self.quote_age = float(quote_age or 0.0)
         self.detail_names = detail_names
         self.require_set_account = require_set_account
-        self.counter = Counter(exchange, report_delay=report_delay, reject_delay=reject_delay,
-                               cancel_delay=cancel_delay, status_86=status_86)
+        self.counter = Counter(
+            exchange,
+            report_delay=report_delay,
+            reject_delay=reject_delay,
+            cancel_delay=cancel_delay,
+            status_86=status_86,
+        )
         lags, phases = _per_table(cache_lag, "cache_lag"), _per_table(cache_phase, "cache_phase")
         origin = clock.now()
         self.caches = dict((t, TableCache(lags[t], origin, phases[t])) for t in TABLES)
@@ -390,18 +434,20 @@ class QmtBuiltinSim(object):
             self.guard = import_guard.NoGuard()
         else:
             self.guard = import_guard.ImportGuard(
-                whitelist, import_guard.default_whitelist(whitelist_extra),
-                registered=whitelist_registered)
+                whitelist,
+                import_guard.default_whitelist(whitelist_extra),
+                registered=whitelist_registered,
+            )
         self.context = ContextInfo(self)
         self.namespace = None
         self.path = None
         self.passorder_calls = []
-        self.signals = []          # passorder calls in 「模拟」 run mode
-        self.ignored_orders = []   # {"call": (...), "reason": str}
-        self.order_errors = []     # (PassOrderInfo, message)
-        self.callback_times = []   # (callback name, seconds)
+        self.signals = []  # passorder calls in 「模拟」 run mode
+        self.ignored_orders = []  # {"call": (...), "reason": str}
+        self.order_errors = []  # (PassOrderInfo, message)
+        self.callback_times = []  # (callback name, seconds)
         self._pending_errors = []
-        self._running = None       # the kind of callback running now
+        self._running = None  # the kind of callback running now
         self._delivering = False
         self._hidden_remarks = set()
 
@@ -434,9 +480,12 @@ class QmtBuiltinSim(object):
         for o in self.exchange.orders(open_only=True):
             if o["side"] == "sell":
                 selling[o["code"]] = selling.get(o["code"], 0) + o["volume"] - o["traded_volume"]
-        return [PositionDetail(self.account_id, p, self.exchange.quote(p["code"]),
-                               selling.get(p["code"], 0))
-                for p in self.exchange.positions()]
+        return [
+            PositionDetail(
+                self.account_id, p, self.exchange.quote(p["code"]), selling.get(p["code"], 0)
+            )
+            for p in self.exchange.positions()
+        ]
 
     def _order_rows(self, at):
         rows = []
@@ -456,17 +505,27 @@ class QmtBuiltinSim(object):
         for record in self.counter.unreported():
             if not self._visible(record.inserted, at):
                 continue
-            shown = {"order_id": "", "code": record.code, "side": record.side,
-                     "volume": record.volume, "traded_volume": 0, "price": record.price,
-                     "status": record.status, "status_msg": "",
-                     "remark": "" if record.key in self._hidden_remarks else record.remark}
+            shown = {
+                "order_id": "",
+                "code": record.code,
+                "side": record.side,
+                "volume": record.volume,
+                "traded_volume": 0,
+                "price": record.price,
+                "status": record.status,
+                "status_msg": "",
+                "remark": "" if record.key in self._hidden_remarks else record.remark,
+            }
             rows.append(self._order_detail(shown, record.inserted))
         return rows
 
     def _order_detail(self, order, inserted):
-        return OrderDetail(self.account_id, order,
-                           inserted.strftime("%H%M%S") if inserted else "",
-                           inserted.strftime("%Y%m%d") if inserted else "")
+        return OrderDetail(
+            self.account_id,
+            order,
+            inserted.strftime("%H%M%S") if inserted else "",
+            inserted.strftime("%Y%m%d") if inserted else "",
+        )
 
     def _deal_rows(self, at):
         return [DealDetail(self.account_id, t) for t in self.exchange.trades()]
@@ -480,20 +539,50 @@ class QmtBuiltinSim(object):
         return (at - inserted).total_seconds() >= self.visibility_delay
 
     # ---- the functions QMT puts in the strategy's globals ------------------------------
-    def passorder(self, opType, orderType, accountid, orderCode, prType, price, volume,
-                  strategyName, quickTrade, userOrderId, ContextInfo):
-        call = (opType, orderType, accountid, orderCode, prType, price, volume, strategyName,
-                quickTrade, userOrderId)
+    def passorder(
+        self,
+        opType,
+        orderType,
+        accountid,
+        orderCode,
+        prType,
+        price,
+        volume,
+        strategyName,
+        quickTrade,
+        userOrderId,
+        ContextInfo,
+    ):
+        call = (
+            opType,
+            orderType,
+            accountid,
+            orderCode,
+            prType,
+            price,
+            volume,
+            strategyName,
+            quickTrade,
+            userOrderId,
+        )
         self.passorder_calls.append(call)
         self._sync()
         if self.run_mode == "simulate":
             self.signals.append(call)  # 模拟: a signal in the log, no order
             return None
-        error = self._local_error(opType, orderType, accountid, orderCode, prType, price,
-                                  volume)
+        error = self._local_error(opType, orderType, accountid, orderCode, prType, price, volume)
         if error:
-            info = PassOrderInfo(opType, orderType, accountid, orderCode, prType, price,
-                                 volume, strategyName, userOrderId)
+            info = PassOrderInfo(
+                opType,
+                orderType,
+                accountid,
+                orderCode,
+                prType,
+                price,
+                volume,
+                strategyName,
+                userOrderId,
+            )
             message = "[函数交易]\u3000函数: passorder,\u3000%s, 无法下单!" % (error,)
             self.order_errors.append((info, message))
             self._pending_errors.append((info, message))
@@ -501,17 +590,20 @@ class QmtBuiltinSim(object):
                 self._deliver_order_errors()
             return None
         if self._running == "timer" and quickTrade in (0, 1):
-            self.ignored_orders.append({
-                "call": call, "reason": "quickTrade=%s from a run_time callback: QMT "
-                "places it only at a bar close / on the latest bar; timers must pass 2"
-                % (quickTrade,)})
+            self.ignored_orders.append(
+                {
+                    "call": call,
+                    "reason": "quickTrade=%s from a run_time callback: QMT "
+                    "places it only at a bar close / on the latest bar; timers must pass 2"
+                    % (quickTrade,),
+                }
+            )
             return None
         side = "buy" if opType == OP_BUY else "sell"
         if prType not in (PRICE_FIX, PRICE_AFTER_HOURS):
             price = quote_price(self.exchange.quote(orderCode) or {}, side, prType)
         now = self.clock.now()
-        self.counter.submit(orderCode, side, int(volume), float(price),
-                            str(userOrderId or ""), now)
+        self.counter.submit(orderCode, side, int(volume), float(price), str(userOrderId or ""), now)
         return None
 
     def _local_error(self, opType, orderType, accountid, orderCode, prType, price, volume):
@@ -549,10 +641,15 @@ class QmtBuiltinSim(object):
 
     # ---- running a strategy file ----------------------------------------------------------
     def globals(self):
-        return {"__name__": "__main__", "passorder": self.passorder,
-                "get_trade_detail_data": self.get_trade_detail_data, "cancel": self.cancel,
-                "account": self.account_id, "accountType": "STOCK",
-                "jq2qmt_clock": self.clock.now}
+        return {
+            "__name__": "__main__",
+            "passorder": self.passorder,
+            "get_trade_detail_data": self.get_trade_detail_data,
+            "cancel": self.cancel,
+            "account": self.account_id,
+            "accountType": "STOCK",
+            "jq2qmt_clock": self.clock.now,
+        }
 
     def _call(self, name, kind, func, *args):
         """Run one strategy callback: import guard on, timed, order errors delivered
@@ -575,8 +672,10 @@ class QmtBuiltinSim(object):
     def _check_budget(self, name, elapsed):
         budget = self.init_budget if name == "init" else self.budget
         if budget is not None and elapsed > budget:
-            raise CallbackTooSlow("callback %s took %.3f s, over the %.3f s budget of QMT's "
-                                  "single strategy thread" % (name, elapsed, budget))
+            raise CallbackTooSlow(
+                "callback %s took %.3f s, over the %.3f s budget of QMT's "
+                "single strategy thread" % (name, elapsed, budget)
+            )
 
     def _deliver_order_errors(self):
         if self._delivering:
@@ -588,11 +687,13 @@ class QmtBuiltinSim(object):
                 rounds += 1
                 info, message = self._pending_errors.pop(0)
                 func = (self.namespace or {}).get("orderError_callback")
-                if func is None or (self.require_set_account and
-                                    self.account_id not in self.context.accounts):
+                if func is None or (
+                    self.require_set_account and self.account_id not in self.context.accounts
+                ):
                     continue
-                self._call("orderError_callback", "orderError_callback", func,
-                           self.context, info, message)
+                self._call(
+                    "orderError_callback", "orderError_callback", func, self.context, info, message
+                )
         finally:
             self._delivering = False
             del self._pending_errors[:]

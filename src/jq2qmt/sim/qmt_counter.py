@@ -19,9 +19,9 @@ import datetime
 import heapq
 import math
 
-STATUS_UNREPORTED = 48    # 未报
-STATUS_WAIT_REPORT = 49   # 待报
-STATUS_REPORTED = 50      # 已报
+STATUS_UNREPORTED = 48  # 未报
+STATUS_WAIT_REPORT = 49  # 待报
+STATUS_REPORTED = 50  # 已报
 STATUS_REPORTED_CANCEL = 51  # 已报待撤
 STATUS_PARTSUCC_CANCEL = 52  # 部成待撤
 STATUS_PART_CANCEL = 53
@@ -29,7 +29,7 @@ STATUS_CANCELED = 54
 STATUS_PART_SUCC = 55
 STATUS_SUCCEEDED = 56
 STATUS_JUNK = 57
-STATUS_86 = 86            # a transient state some builds show; open for every purpose
+STATUS_86 = 86  # a transient state some builds show; open for every purpose
 FINAL_STATUSES = (STATUS_PART_CANCEL, STATUS_CANCELED, STATUS_SUCCEEDED, STATUS_JUNK)
 _EXCHANGE_OPEN = (STATUS_REPORTED, STATUS_PART_SUCC)
 
@@ -38,7 +38,7 @@ def seconds_between(start, end):
     return (end - start).total_seconds()
 
 
-class CounterOrder(object):
+class CounterOrder:
     """One order as the counter knows it (also for orders placed by other clients,
     which get a record only when this client cancels them)."""
 
@@ -51,19 +51,23 @@ class CounterOrder(object):
         self.remark = remark
         self.inserted = inserted
         self.status = STATUS_UNREPORTED
-        self.order_id = None        # the exchange's id = 合同编号, once reported
+        self.order_id = None  # the exchange's id = 合同编号, once reported
         self.reject_pending = False  # rejected, the counter still shows 50
         self.cancel_pending = False  # cancel sent, the counter still shows 51/52
         self.show_86 = False
 
 
-class Counter(object):
+class Counter:
     """Orders between `passorder` and the exchange, and their delayed status changes."""
 
-    def __init__(self, exchange, report_delay=0.0, reject_delay=0.0, cancel_delay=0.0,
-                 status_86=False):
-        for name, value in (("report_delay", report_delay), ("reject_delay", reject_delay),
-                            ("cancel_delay", cancel_delay)):
+    def __init__(
+        self, exchange, report_delay=0.0, reject_delay=0.0, cancel_delay=0.0, status_86=False
+    ):
+        for name, value in (
+            ("report_delay", report_delay),
+            ("reject_delay", reject_delay),
+            ("cancel_delay", cancel_delay),
+        ):
             if value is None or value < 0:
                 raise ValueError("%s must be >= 0 seconds: %r" % (name, value))
         self.exchange = exchange
@@ -73,9 +77,9 @@ class Counter(object):
         if status_86 is True:
             status_86 = 0.5
         self.status_86 = float(status_86 or 0.0)
-        self.records = []            # every CounterOrder created by passorder, in order
-        self._by_order_id = {}       # exchange order id -> CounterOrder
-        self._events = []            # heap of (time, seq, kind, record)
+        self.records = []  # every CounterOrder created by passorder, in order
+        self._by_order_id = {}  # exchange order id -> CounterOrder
+        self._events = []  # heap of (time, seq, kind, record)
         self._seq = 0
 
     # ---- events -----------------------------------------------------------------------
@@ -96,16 +100,16 @@ class Counter(object):
             record.status = STATUS_WAIT_REPORT
 
     def _on_report(self, record, when):
-        order = self.exchange.place_order(record.code, record.side, record.volume,
-                                          record.price, remark=record.remark)
+        order = self.exchange.place_order(
+            record.code, record.side, record.volume, record.price, remark=record.remark
+        )
         record.order_id = str(order["order_id"])
         record.status = STATUS_REPORTED
         self._by_order_id[record.order_id] = record
         if order["status"] == STATUS_JUNK:
             if self.reject_delay > 0:
                 record.reject_pending = True
-                self._push(when + datetime.timedelta(seconds=self.reject_delay), "reject",
-                           record)
+                self._push(when + datetime.timedelta(seconds=self.reject_delay), "reject", record)
         elif self.status_86 > 0:
             record.show_86 = True
             self._push(when + datetime.timedelta(seconds=self.status_86), "end86", record)
@@ -125,14 +129,14 @@ class Counter(object):
     # ---- passorder / cancel -------------------------------------------------------------
     def submit(self, code, side, volume, price, remark, now):
         """A new order from passorder: reported now (no delay) or after report_delay."""
-        record = CounterOrder("L%d" % (len(self.records) + 1), code, side, volume, price,
-                              remark, now)
+        record = CounterOrder(
+            "L%d" % (len(self.records) + 1), code, side, volume, price, remark, now
+        )
         self.records.append(record)
         if self.report_delay <= 0:
             self._on_report(record, now)
         else:
-            self._push(now + datetime.timedelta(seconds=self.report_delay / 2.0), "wait",
-                       record)
+            self._push(now + datetime.timedelta(seconds=self.report_delay / 2.0), "wait", record)
             self._push(now + datetime.timedelta(seconds=self.report_delay), "report", record)
         return record
 
@@ -152,8 +156,15 @@ class Counter(object):
                 return True  # the counter accepts the request; the reject arrives anyway
             return bool(self.exchange.cancel_order(order_id))
         if record is None:  # an order of another client or session
-            record = CounterOrder("X" + order_id, order["code"], order["side"],
-                                  order["volume"], order["price"], order.get("remark"), None)
+            record = CounterOrder(
+                "X" + order_id,
+                order["code"],
+                order["side"],
+                order["volume"],
+                order["price"],
+                order.get("remark"),
+                None,
+            )
             record.order_id = order_id
             record.status = STATUS_REPORTED
             self._by_order_id[order_id] = record
@@ -184,7 +195,7 @@ class Counter(object):
         return status
 
 
-class TableCache(object):
+class TableCache:
     """One query table refreshed every `lag` seconds at origin + phase + k * lag.
 
     `lag` 0 means live: `rows(build, now)` builds the rows at every call.
@@ -196,8 +207,8 @@ class TableCache(object):
         self.lag = float(lag)
         self.origin = origin
         self.phase = float(phase)
-        self.tick = None       # index of the tick of the current snapshot (-1: initial)
-        self.rows_at = None    # the simulated time the snapshot stands for
+        self.tick = None  # index of the tick of the current snapshot (-1: initial)
+        self.rows_at = None  # the simulated time the snapshot stands for
         self.snapshot = None
 
     @property

@@ -21,19 +21,50 @@ import threading
 
 # Every `async_client.bind*` call of XtQuantTrader.__init__ (xtquant 250807).
 BINDINGS = (
-    "OnSubscribeResp", "OnUnsubscribeResp", "OnQueryStockAsset", "OnQueryStockOrders",
-    "OnQueryStockTrades", "OnQueryStockPositions", "OnQueryCreditDetailResp",
-    "OnQueryStkCompactsResp", "OnQueryCreditSubjectsResp", "OnQueryCreditSloCodeResp",
-    "OnQueryCreditAssureResp", "OnQueryNewPurchaseLimit", "OnQueryIPOData", "OnTransferResp",
-    "OnQueryComFundResp", "OnSmtQueryQuoterResp", "OnSmtQueryOrderResp",
-    "OnSmtQueryCompactResp", "OnQueryPositionStatisticsResp", "OnExportDataResp",
-    "OnSyncTransactionFromExternalResp", "OnBankTransferResp", "OnQueryBankInfoResp",
-    "OnQueryBankAmountResp", "OnQueryBankTransferStreamResp", "OnQuerySecuAccountResp",
-    "OnCtpInternalTransferResp", "OnGetSmartAlgoParamResp", "OnSmartOrderStockResp",
-    "OnQuerySmartAlgoTaskResp", "OnOperateSmartAlgoTaskResp", "OnQueryAccountInfos",
-    "OnQueryAccountStatus", "OnOrderStockResp", "OnCancelOrderStockResp", "OnDisconnected",
-    "OnUpdateAccountStatus", "OnStockAsset", "OnStockOrder", "OnStockTrade", "OnStockPosition",
-    "OnOrderError", "OnCancelError", "OnSmtAppointmentResp",
+    "OnSubscribeResp",
+    "OnUnsubscribeResp",
+    "OnQueryStockAsset",
+    "OnQueryStockOrders",
+    "OnQueryStockTrades",
+    "OnQueryStockPositions",
+    "OnQueryCreditDetailResp",
+    "OnQueryStkCompactsResp",
+    "OnQueryCreditSubjectsResp",
+    "OnQueryCreditSloCodeResp",
+    "OnQueryCreditAssureResp",
+    "OnQueryNewPurchaseLimit",
+    "OnQueryIPOData",
+    "OnTransferResp",
+    "OnQueryComFundResp",
+    "OnSmtQueryQuoterResp",
+    "OnSmtQueryOrderResp",
+    "OnSmtQueryCompactResp",
+    "OnQueryPositionStatisticsResp",
+    "OnExportDataResp",
+    "OnSyncTransactionFromExternalResp",
+    "OnBankTransferResp",
+    "OnQueryBankInfoResp",
+    "OnQueryBankAmountResp",
+    "OnQueryBankTransferStreamResp",
+    "OnQuerySecuAccountResp",
+    "OnCtpInternalTransferResp",
+    "OnGetSmartAlgoParamResp",
+    "OnSmartOrderStockResp",
+    "OnQuerySmartAlgoTaskResp",
+    "OnOperateSmartAlgoTaskResp",
+    "OnQueryAccountInfos",
+    "OnQueryAccountStatus",
+    "OnOrderStockResp",
+    "OnCancelOrderStockResp",
+    "OnDisconnected",
+    "OnUpdateAccountStatus",
+    "OnStockAsset",
+    "OnStockOrder",
+    "OnStockTrade",
+    "OnStockPosition",
+    "OnOrderError",
+    "OnCancelError",
+    "OnSmtAppointmentResp",
 )
 
 # request method -> the simulator's name for it (XtQuantSim.answer)
@@ -51,7 +82,7 @@ REQUESTS = {
 }
 
 
-class _Req(object):
+class _Req:
     """A native request: xttrader sets its `m_*` fields one by one."""
 
     def fields(self):
@@ -63,24 +94,49 @@ class _Req(object):
 
 # Every `_XTQC_.<Name>Req()` (and TransferParam) xttrader.py builds.
 _REQ_NAMES = (
-    "SubscribeReq", "UnsubscribeReq", "OrderStockReq", "CancelOrderStockReq",
-    "QueryAccountInfosReq", "QueryAccountStatusReq", "QueryStockAssetReq",
-    "QueryStockOrdersReq", "QueryStockTradesReq", "QueryStockPositionsReq",
-    "QueryCreditDetailReq", "QueryStkCompactsReq", "QueryCreditSubjectsReq",
-    "QueryCreditSloCodeReq", "QueryCreditAssureReq", "QueryNewPurchaseLimitReq",
-    "QueryIPODataReq", "QueryComFundReq", "QueryComPositionReq", "QueryPositionStatisticsReq",
-    "QuerySecuAccountReq", "QueryBankInfoReq", "QueryBankAmountReq",
-    "QueryBankTransferStreamReq", "BankTransferReq", "CtpInternalTransferReq",
-    "OperateSmartAlgoTaskReq", "SmtAppointmentCancelReq", "SmtAppointmentOrderReq",
-    "SmtCompactRenewalReq", "SmtCompactReturnReq", "SmtNegotiateOrderReq",
-    "SmtQueryCompactReq", "SmtQueryOrderReq", "SmtQueryQuoterReq", "TransferParam",
+    "SubscribeReq",
+    "UnsubscribeReq",
+    "OrderStockReq",
+    "CancelOrderStockReq",
+    "QueryAccountInfosReq",
+    "QueryAccountStatusReq",
+    "QueryStockAssetReq",
+    "QueryStockOrdersReq",
+    "QueryStockTradesReq",
+    "QueryStockPositionsReq",
+    "QueryCreditDetailReq",
+    "QueryStkCompactsReq",
+    "QueryCreditSubjectsReq",
+    "QueryCreditSloCodeReq",
+    "QueryCreditAssureReq",
+    "QueryNewPurchaseLimitReq",
+    "QueryIPODataReq",
+    "QueryComFundReq",
+    "QueryComPositionReq",
+    "QueryPositionStatisticsReq",
+    "QuerySecuAccountReq",
+    "QueryBankInfoReq",
+    "QueryBankAmountReq",
+    "QueryBankTransferStreamReq",
+    "BankTransferReq",
+    "CtpInternalTransferReq",
+    "OperateSmartAlgoTaskReq",
+    "SmtAppointmentCancelReq",
+    "SmtAppointmentOrderReq",
+    "SmtCompactRenewalReq",
+    "SmtCompactReturnReq",
+    "SmtNegotiateOrderReq",
+    "SmtQueryCompactReq",
+    "SmtQueryOrderReq",
+    "SmtQueryQuoterReq",
+    "TransferParam",
 )
 for _name in _REQ_NAMES:
     globals()[_name] = type(_name, (_Req,), {})
 del _name
 
 
-class Native(object):
+class Native:
     """A native result object: plain attributes, more than xttype's classes have."""
 
     def __init__(self, kind, **fields):
@@ -88,8 +144,10 @@ class Native(object):
         self._kind = kind
 
     def __repr__(self):
-        return "<native %s %s>" % (self._kind, dict(
-            (k, v) for k, v in self.__dict__.items() if k != "_kind"))
+        return "<native %s %s>" % (
+            self._kind,
+            dict((k, v) for k, v in self.__dict__.items() if k != "_kind"),
+        )
 
 
 _SERVER = None
@@ -104,7 +162,7 @@ def attach(server):
 _STOP = object()
 
 
-class XtQuantAsyncClient(object):
+class XtQuantAsyncClient:
     """The native async client: requests queue up, its own thread answers them."""
 
     def __init__(self, path, name, session):
@@ -135,8 +193,9 @@ class XtQuantAsyncClient(object):
     def start(self):
         if self._thread is None:
             self.started = True
-            self._thread = threading.Thread(target=self._serve, daemon=True,
-                                            name="xtpythonclient-%s" % self.session)
+            self._thread = threading.Thread(
+                target=self._serve, daemon=True, name="xtpythonclient-%s" % self.session
+            )
             self._thread.start()
         return 0
 
@@ -196,6 +255,7 @@ class XtQuantAsyncClient(object):
             for binding, args in self.server.answer(self, kind, seq, req):
                 if not lost:
                     self.fire(binding, *args)
+
         self.later(answer)
         return 0
 
@@ -203,6 +263,7 @@ class XtQuantAsyncClient(object):
 def _binder(binding):
     def bind(self, callback):
         self.callbacks[binding] = callback
+
     bind.__name__ = "bind%sCallback" % binding
     return bind
 
@@ -210,6 +271,7 @@ def _binder(binding):
 def _requester(kind):
     def request(self, seq, req):
         return self._request(kind, seq, req)
+
     return request
 
 

@@ -72,7 +72,7 @@ def _native(kind, **fields):
     return xtpythonclient.Native(kind, **fields)
 
 
-class XtQuantSim(object):
+class XtQuantSim:
     """One miniQMT client process: a stock account on a paper exchange."""
 
     def __init__(self, exchange, account_id, connect_result=0):
@@ -89,12 +89,12 @@ class XtQuantSim(object):
         self.order_type_value = None
         self.offset_flag_value = None
         self.release = threading.Event()
-        self.clients = []      # every native client created (XtQuantAsyncClient)
-        self.requests = []     # (session, kind, seq, request fields) of every request
-        self.errors = []       # exceptions raised while answering (a test should see none)
-        self._ids = {}         # exchange order id -> int order id
+        self.clients = []  # every native client created (XtQuantAsyncClient)
+        self.requests = []  # (session, kind, seq, request fields) of every request
+        self.errors = []  # exceptions raised while answering (a test should see none)
+        self._ids = {}  # exchange order id -> int order id
         self._exchange_ids = {}
-        self._local = {}       # int order id -> order rejected asynchronously (not on the exchange)
+        self._local = {}  # int order id -> order rejected asynchronously (not on the exchange)
         self._times = {}
         self._next_id = itertools.count(1001)
         self._lock = threading.Lock()
@@ -143,62 +143,110 @@ class XtQuantSim(object):
         buy = order["side"] == "buy"
         order_id = order_id if order_id is not None else self.order_int_id(order["order_id"])
         return _native(
-            "StockOrder", account_type=STOCK_ACCOUNT, account_id=self.account_id,
-            stock_code=order["code"], order_id=order_id,
+            "StockOrder",
+            account_type=STOCK_ACCOUNT,
+            account_id=self.account_id,
+            stock_code=order["code"],
+            order_id=order_id,
             order_sysid=str(order.get("order_sysid", order["order_id"])),
             order_time=self._times.get(order_id, 0),
-            order_type=self.order_type_value if self.order_type_value is not None else (
-                STOCK_BUY if buy else STOCK_SELL),
-            order_volume=order["volume"], price_type=FIX_PRICE, price=order["price"],
-            traded_volume=order["traded_volume"], traded_price=order.get("traded_price") or 0.0,
-            order_status=order["status"], status_msg=order.get("status_msg") or "",
+            order_type=self.order_type_value
+            if self.order_type_value is not None
+            else (STOCK_BUY if buy else STOCK_SELL),
+            order_volume=order["volume"],
+            price_type=FIX_PRICE,
+            price=order["price"],
+            traded_volume=order["traded_volume"],
+            traded_price=order.get("traded_price") or 0.0,
+            order_status=order["status"],
+            status_msg=order.get("status_msg") or "",
             strategy_name=order.get("strategy_name", "jq2qmt"),
-            order_remark=order.get("remark") or "", direction=DIRECTION_LONG,
-            offset_flag=self.offset_flag_value if self.offset_flag_value is not None else (
-                OFFSET_OPEN if buy else OFFSET_CLOSE),
+            order_remark=order.get("remark") or "",
+            direction=DIRECTION_LONG,
+            offset_flag=self.offset_flag_value
+            if self.offset_flag_value is not None
+            else (OFFSET_OPEN if buy else OFFSET_CLOSE),
             secu_account="A123456789" if order["code"].endswith(".SH") else "0123456789",
-            instrument_name=order["code"].split(".")[0])
+            instrument_name=order["code"].split(".")[0],
+        )
 
     def native_trade(self, trade):
         buy = trade["side"] == "buy"
         order = self.exchange.get_order(trade["order_id"]) or {}
         return _native(
-            "StockTrade", account_type=STOCK_ACCOUNT, account_id=self.account_id,
-            stock_code=trade["code"], order_type=STOCK_BUY if buy else STOCK_SELL,
-            traded_id=str(trade["trade_id"]), traded_time=int(time.time()),
-            traded_price=trade["price"], traded_volume=trade["volume"],
-            traded_amount=trade["amount"], order_id=self.order_int_id(trade["order_id"]),
-            order_sysid=str(trade["order_id"]), strategy_name="jq2qmt",
-            order_remark=order.get("remark") or "", direction=DIRECTION_LONG,
-            offset_flag=OFFSET_OPEN if buy else OFFSET_CLOSE, commission=trade.get("fees", 0.0),
-            secu_account="", instrument_name=trade["code"].split(".")[0])
+            "StockTrade",
+            account_type=STOCK_ACCOUNT,
+            account_id=self.account_id,
+            stock_code=trade["code"],
+            order_type=STOCK_BUY if buy else STOCK_SELL,
+            traded_id=str(trade["trade_id"]),
+            traded_time=int(time.time()),
+            traded_price=trade["price"],
+            traded_volume=trade["volume"],
+            traded_amount=trade["amount"],
+            order_id=self.order_int_id(trade["order_id"]),
+            order_sysid=str(trade["order_id"]),
+            strategy_name="jq2qmt",
+            order_remark=order.get("remark") or "",
+            direction=DIRECTION_LONG,
+            offset_flag=OFFSET_OPEN if buy else OFFSET_CLOSE,
+            commission=trade.get("fees", 0.0),
+            secu_account="",
+            instrument_name=trade["code"].split(".")[0],
+        )
 
     def native_position(self, pos):
         quote = self.exchange.quote(pos["code"]) or {}
         last = quote.get("last") or pos.get("avg_cost") or 0.0
         cost = pos.get("avg_cost", 0.0)
         return _native(
-            "StockPosition", account_type=STOCK_ACCOUNT, account_id=self.account_id,
-            stock_code=pos["code"], volume=pos["volume"], can_use_volume=pos["can_use_volume"],
-            open_price=cost, market_value=round(last * pos["volume"], 2),
-            frozen_volume=pos["volume"] - pos["can_use_volume"], on_road_volume=0,
-            yesterday_volume=pos["volume"], avg_price=cost, direction=DIRECTION_LONG,
-            last_price=last, profit_rate=(last - cost) / cost if cost else 0.0,
-            secu_account="", instrument_name=pos.get("name") or pos["code"].split(".")[0],
-            float_profit=round((last - cost) * pos["volume"], 2), open_date="",
-            position_profit=0.0)
+            "StockPosition",
+            account_type=STOCK_ACCOUNT,
+            account_id=self.account_id,
+            stock_code=pos["code"],
+            volume=pos["volume"],
+            can_use_volume=pos["can_use_volume"],
+            open_price=cost,
+            market_value=round(last * pos["volume"], 2),
+            frozen_volume=pos["volume"] - pos["can_use_volume"],
+            on_road_volume=0,
+            yesterday_volume=pos["volume"],
+            avg_price=cost,
+            direction=DIRECTION_LONG,
+            last_price=last,
+            profit_rate=(last - cost) / cost if cost else 0.0,
+            secu_account="",
+            instrument_name=pos.get("name") or pos["code"].split(".")[0],
+            float_profit=round((last - cost) * pos["volume"], 2),
+            open_date="",
+            position_profit=0.0,
+        )
 
     def native_asset(self):
         asset = self.exchange.asset()
-        return _native("StockAsset", account_type=STOCK_ACCOUNT, account_id=self.account_id,
-                       cash=asset["cash"], frozen_cash=asset.get("frozen_cash", 0.0),
-                       market_value=asset["market_value"], total_asset=asset["total_asset"],
-                       fetch_balance=asset["cash"])
+        return _native(
+            "StockAsset",
+            account_type=STOCK_ACCOUNT,
+            account_id=self.account_id,
+            cash=asset["cash"],
+            frozen_cash=asset.get("frozen_cash", 0.0),
+            market_value=asset["market_value"],
+            total_asset=asset["total_asset"],
+            fetch_balance=asset["cash"],
+        )
 
     def _order_error(self, seq, order_id, message, strategy_name, remark):
-        return _native("OrderError", account_type=STOCK_ACCOUNT, account_id=self.account_id,
-                       order_id=order_id, error_id=-61, error_msg=message,
-                       strategy_name=strategy_name, order_remark=remark, seq=seq)
+        return _native(
+            "OrderError",
+            account_type=STOCK_ACCOUNT,
+            account_id=self.account_id,
+            order_id=order_id,
+            error_id=-61,
+            error_msg=message,
+            strategy_name=strategy_name,
+            order_remark=remark,
+            seq=seq,
+        )
 
     # ---- answering requests (on the client's native thread) -------------------------------
     def answer(self, client, kind, seq, req):
@@ -212,13 +260,33 @@ class XtQuantSim(object):
         if kind == "cancel":
             return self._answer_cancel(seq, req, account_ok)
         if kind == "account_infos":
-            return [("OnQueryAccountInfos", (seq, [_native(
-                "AccountInfo", account_type=STOCK_ACCOUNT, account_id=self.account_id,
-                broker_type=2, platform_id=0, account_classification=0, login_status=0)]))]
+            return [
+                (
+                    "OnQueryAccountInfos",
+                    (
+                        seq,
+                        [
+                            _native(
+                                "AccountInfo",
+                                account_type=STOCK_ACCOUNT,
+                                account_id=self.account_id,
+                                broker_type=2,
+                                platform_id=0,
+                                account_classification=0,
+                                login_status=0,
+                            )
+                        ],
+                    ),
+                )
+            ]
         if kind == "account_status":
             return [("OnQueryAccountStatus", (seq, []))]
-        binding = {"asset": "OnQueryStockAsset", "orders": "OnQueryStockOrders",
-                   "positions": "OnQueryStockPositions", "trades": "OnQueryStockTrades"}[kind]
+        binding = {
+            "asset": "OnQueryStockAsset",
+            "orders": "OnQueryStockOrders",
+            "positions": "OnQueryStockPositions",
+            "trades": "OnQueryStockTrades",
+        }[kind]
         if kind in self.query_none:
             return [(binding, (seq, None))]
         if not account_ok:
@@ -238,8 +306,9 @@ class XtQuantSim(object):
 
     def _query_orders(self, req):
         open_only = bool(getattr(req, "m_bCanCancel", False))
-        listed = [(o["seq"], self.native_order(o))
-                  for o in self.exchange.orders(open_only=open_only)]
+        listed = [
+            (o["seq"], self.native_order(o)) for o in self.exchange.orders(open_only=open_only)
+        ]
         with self._lock:
             local = list(self._local.items())
         for order_id, order in local:
@@ -258,10 +327,20 @@ class XtQuantSim(object):
 
     def _answer_order(self, client, seq, req, account_ok):
         def response(order_id, message=""):
-            return ("OnOrderStockResp", (seq, _native(
-                "OrderStockResp", m_strAccountID=req.m_strAccountID, m_nOrderID=order_id,
-                m_strStrategyName=req.m_strStrategyName, m_strOrderRemark=req.m_strOrderRemark,
-                m_strErrorMsg=message)))
+            return (
+                "OnOrderStockResp",
+                (
+                    seq,
+                    _native(
+                        "OrderStockResp",
+                        m_strAccountID=req.m_strAccountID,
+                        m_nOrderID=order_id,
+                        m_strStrategyName=req.m_strStrategyName,
+                        m_strOrderRemark=req.m_strOrderRemark,
+                        m_strErrorMsg=message,
+                    ),
+                ),
+            )
 
         if not account_ok or req.m_nOrderType not in (STOCK_BUY, STOCK_SELL):
             return [response(-1, "账号或委托类型错误 / bad account or order type")]
@@ -271,31 +350,53 @@ class XtQuantSim(object):
         if req.m_nPriceType == LATEST_PRICE:
             price = quote.get("last") or 0.0
         elif req.m_nPriceType != FIX_PRICE:
-            price = (quote.get("ask1") if side == "buy" else quote.get("bid1")) or \
-                quote.get("last") or 0.0
+            price = (
+                (quote.get("ask1") if side == "buy" else quote.get("bid1"))
+                or quote.get("last")
+                or 0.0
+            )
         strategy, remark = req.m_strStrategyName, req.m_strOrderRemark
         if code in self.async_reject:
             message = self.async_reject[code]
             with self._lock:
                 order_id = next(self._next_id)
                 self._times[order_id] = int(time.time())
-                rejected = {"order_id": "L%d" % order_id, "order_sysid": "", "code": code,
-                            "side": side, "volume": int(req.m_nOrderVolume), "price": price,
-                            "traded_volume": 0, "status": ORDER_JUNK, "status_msg": message,
-                            "remark": remark, "strategy_name": strategy,
-                            "seq": 10 ** 9 + order_id}
+                rejected = {
+                    "order_id": "L%d" % order_id,
+                    "order_sysid": "",
+                    "code": code,
+                    "side": side,
+                    "volume": int(req.m_nOrderVolume),
+                    "price": price,
+                    "traded_volume": 0,
+                    "status": ORDER_JUNK,
+                    "status_msg": message,
+                    "remark": remark,
+                    "strategy_name": strategy,
+                    "seq": 10**9 + order_id,
+                }
                 self._local[order_id] = rejected
-            return [response(order_id),
-                    ("OnStockOrder", (self.native_order(rejected, order_id),)),
-                    ("OnOrderError", (self._order_error(seq, order_id, message, strategy,
-                                                        remark),))]
-        placed = self.exchange.place_order(code, side, int(req.m_nOrderVolume), float(price),
-                                           remark=remark)
+            return [
+                response(order_id),
+                ("OnStockOrder", (self.native_order(rejected, order_id),)),
+                ("OnOrderError", (self._order_error(seq, order_id, message, strategy, remark),)),
+            ]
+        placed = self.exchange.place_order(
+            code, side, int(req.m_nOrderVolume), float(price), remark=remark
+        )
         order_id = self.order_int_id(placed["order_id"])
         result = [response(order_id)]
         if placed["status"] == ORDER_JUNK:
-            result.append(("OnOrderError", (self._order_error(
-                seq, order_id, placed.get("status_msg") or "rejected", strategy, remark),)))
+            result.append(
+                (
+                    "OnOrderError",
+                    (
+                        self._order_error(
+                            seq, order_id, placed.get("status_msg") or "rejected", strategy, remark
+                        ),
+                    ),
+                )
+            )
         return result
 
     def _answer_cancel(self, seq, req, account_ok):
@@ -304,16 +405,38 @@ class XtQuantSim(object):
         sysid = exchange_id or ""
 
         def response(result, message=""):
-            return ("OnCancelOrderStockResp", (seq, _native(
-                "CancelOrderStockResp", m_strAccountID=req.m_strAccountID,
-                m_nCancelResult=result, m_nOrderID=order_id, m_strOrderSysID=sysid,
-                m_strErrorMsg=message)))
+            return (
+                "OnCancelOrderStockResp",
+                (
+                    seq,
+                    _native(
+                        "CancelOrderStockResp",
+                        m_strAccountID=req.m_strAccountID,
+                        m_nCancelResult=result,
+                        m_nOrderID=order_id,
+                        m_strOrderSysID=sysid,
+                        m_strErrorMsg=message,
+                    ),
+                ),
+            )
 
         def error(message):
-            return ("OnCancelError", (_native(
-                "CancelError", account_type=STOCK_ACCOUNT, account_id=self.account_id,
-                order_id=order_id, market=1 if str(sysid) else 0, order_sysid=sysid,
-                error_id=-1, error_msg=message, seq=seq),))
+            return (
+                "OnCancelError",
+                (
+                    _native(
+                        "CancelError",
+                        account_type=STOCK_ACCOUNT,
+                        account_id=self.account_id,
+                        order_id=order_id,
+                        market=1 if str(sysid) else 0,
+                        order_sysid=sysid,
+                        error_id=-1,
+                        error_msg=message,
+                        seq=seq,
+                    ),
+                ),
+            )
 
         if account_ok and self.refuse_cancel:
             return [response(0), error(self.refuse_cancel)]

@@ -24,9 +24,15 @@ from jq2qmt.store.snapshot import SnapshotError, check_strategy_name
 
 MODES = ("ratio", "weight")
 DEFAULT_SETTINGS = {
-    "ignore": [], "min_order_value": 0, "max_order_value": None, "max_turnover": None,
-    "slice_value": None, "use_sell_proceeds": False, "slippage": 0.002,
-    "order_timeout": 30, "max_reprices": 3,
+    "ignore": [],
+    "min_order_value": 0,
+    "max_order_value": None,
+    "max_turnover": None,
+    "slice_value": None,
+    "use_sell_proceeds": False,
+    "slippage": 0.002,
+    "order_timeout": 30,
+    "max_reprices": 3,
     "sessions": [["09:30", "11:30"], ["13:00", "14:57"]],
 }
 SETTING_KEYS = tuple(DEFAULT_SETTINGS)
@@ -53,15 +59,23 @@ class SettingError(ValueError):
 def check_account_id(value, field="account_id"):
     """1-40 characters of letters, digits, '_', '-', '.' (QMT ids are digits)."""
     if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
-        raise SettingError(field, "账户 ID 需为 1-40 个字母、数字或 _-. / account id must be 1-40 "
-                                  "letters, digits or _-.")
+        raise SettingError(
+            field,
+            "账户 ID 需为 1-40 个字母、数字或 _-. / account id must be 1-40 letters, digits or _-.",
+        )
     return value
 
 
 def check_name(value, field="name"):
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 64 \
-            or not value.strip().isprintable():
-        raise SettingError(field, "名称需为 1-64 个可打印字符 / name must have 1-64 printable characters")
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value.strip()) > 64
+        or not value.strip().isprintable()
+    ):
+        raise SettingError(
+            field, "名称需为 1-64 个可打印字符 / name must have 1-64 printable characters"
+        )
     return value.strip()
 
 
@@ -81,8 +95,11 @@ def _number(value, field, minimum=None, maximum=None, positive=False, nullable=F
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingError(field, "必须是数字%s / must be a number%s"
-                           % ("或 null" if nullable else "", " or null" if nullable else ""))
+        raise SettingError(
+            field,
+            "必须是数字%s / must be a number%s"
+            % ("或 null" if nullable else "", " or null" if nullable else ""),
+        )
     value = float(value)
     if math.isnan(value) or math.isinf(value):
         raise SettingError(field, "必须是有限数 / must be finite")
@@ -113,14 +130,19 @@ def _ignore(value, field):
     for i, entry in enumerate(value):
         text = entry.strip().upper() if isinstance(entry, str) else entry
         if isinstance(text, str) and ("*" in text or "?" in text) and not _PATTERN.match(text):
-            raise SettingError("%s[%d]" % (field, i), "模式只能含数字、字母、. * ? / a pattern may only "
-                                                       "hold digits, letters, '.', '*' and '?'")
+            raise SettingError(
+                "%s[%d]" % (field, i),
+                "模式只能含数字、字母、. * ? / a pattern may only "
+                "hold digits, letters, '.', '*' and '?'",
+            )
     cleaned = [e.strip() if isinstance(e, str) else e for e in value]
     # a bare number ('511880') matches that code on either exchange (the follower's
     # reading); everything else is read by the engine's own rules
     numbers = set(i for i, e in enumerate(cleaned) if isinstance(e, str) and _NUMBER.match(e))
     try:
-        parsed = parse_settings({"ignore": [e for i, e in enumerate(cleaned) if i not in numbers]})["ignore"]
+        parsed = parse_settings({"ignore": [e for i, e in enumerate(cleaned) if i not in numbers]})[
+            "ignore"
+        ]
     except ScenarioError as exc:
         index = int(exc.field.split("[")[1].rstrip("]"))
         original = [i for i in range(len(cleaned)) if i not in numbers][index]
@@ -136,20 +158,27 @@ def _minutes(text):
 
 def _sessions(value, field):
     if not isinstance(value, list) or not 1 <= len(value) <= 6:
-        raise SettingError(field, "需为 1-6 个 [\"HH:MM\", \"HH:MM\"] 时段 / must be 1-6 "
-                                  "[\"HH:MM\", \"HH:MM\"] windows")
+        raise SettingError(
+            field, '需为 1-6 个 ["HH:MM", "HH:MM"] 时段 / must be 1-6 ["HH:MM", "HH:MM"] windows'
+        )
     windows = []
     for i, pair in enumerate(value):
         where = "%s[%d]" % (field, i)
-        if not (isinstance(pair, list) and len(pair) == 2
-                and all(isinstance(t, str) and _HHMM.match(t) for t in pair)):
-            raise SettingError(where, "需为 [\"HH:MM\", \"HH:MM\"] / must be [\"HH:MM\", \"HH:MM\"]")
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(t, str) and _HHMM.match(t) for t in pair)
+        ):
+            raise SettingError(where, '需为 ["HH:MM", "HH:MM"] / must be ["HH:MM", "HH:MM"]')
         start, end = _minutes(pair[0]), _minutes(pair[1])
         if end <= start:
             raise SettingError(where, "结束时间需晚于开始时间 / must end after it starts")
         if start < _minutes(_DAY_START) or end > _minutes(_DAY_END):
-            raise SettingError(where, "需在 %s-%s 之内 / must lie within %s-%s"
-                               % (_DAY_START, _DAY_END, _DAY_START, _DAY_END))
+            raise SettingError(
+                where,
+                "需在 %s-%s 之内 / must lie within %s-%s"
+                % (_DAY_START, _DAY_END, _DAY_START, _DAY_END),
+            )
         windows.append((start, end, list(pair)))
     windows.sort()
     for before, after in zip(windows, windows[1:]):
@@ -221,8 +250,11 @@ def check_follow_changes(value, field="follow"):
     """The follow changes of a PATCH: {strategy: {"ratio": x} | {"capital": x} | None}
     (None: unfollow), each name and number checked; returns them normalized."""
     if not isinstance(value, dict):
-        raise SettingError(field, "必须是 {策略: {\"ratio\"|\"capital\": 数} 或 null} 对象 / must be an object "
-                                  "{strategy: {\"ratio\"|\"capital\": number} or null}")
+        raise SettingError(
+            field,
+            '必须是 {策略: {"ratio"|"capital": 数} 或 null} 对象 / must be an object '
+            '{strategy: {"ratio"|"capital": number} or null}',
+        )
     result = {}
     for name in sorted(value):
         where = "%s.%s" % (field, name)
@@ -235,7 +267,9 @@ def check_follow_changes(value, field="follow"):
             result[name] = None
             continue
         if not isinstance(entry, dict) or len(entry) != 1 or set(entry) - {"ratio", "capital"}:
-            raise SettingError(where, "需要 ratio 或 capital 之一 / give exactly one of ratio or capital")
+            raise SettingError(
+                where, "需要 ratio 或 capital 之一 / give exactly one of ratio or capital"
+            )
         if "ratio" in entry:
             result[name] = {"ratio": check_ratio(entry["ratio"], where + ".ratio")}
         else:

@@ -31,7 +31,18 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import (
-    Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, false, func, select)
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    false,
+    func,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,11 +50,31 @@ from jq2qmt import trading_calendar
 from jq2qmt.rules.ignore import matches_ignore
 from jq2qmt.store import account_settings as checks
 from jq2qmt.store.models import (
-    ApiToken, Base, BigId, Change, Double, LongText, Name, Position, Strategy, Timestamp, utcnow)
-from jq2qmt.store.snapshot import check_strategy_name, format_time, SnapshotError
+    ApiToken,
+    Base,
+    BigId,
+    Change,
+    Double,
+    LongText,
+    Name,
+    Position,
+    Strategy,
+    Timestamp,
+    utcnow,
+)
+from jq2qmt.store.snapshot import SnapshotError, check_strategy_name, format_time
 
 REPORT_KINDS = ("round", "heartbeat", "preflight")
-REPORT_STATUSES = ("ok", "held", "dry_run", "paused", "outside_session", "error", "idle", "preflight")
+REPORT_STATUSES = (
+    "ok",
+    "held",
+    "dry_run",
+    "paused",
+    "outside_session",
+    "error",
+    "idle",
+    "preflight",
+)
 REPORT_LISTS = ("placed", "cancelled", "rejected", "skipped", "errors")
 MAX_REPORTS_KEPT = 5000  # round reports per account; older ones are pruned
 REPORT_MAX_BYTES = 256 * 1024  # one stored report (UTF-8 JSON); a larger one is refused (413)
@@ -75,7 +106,9 @@ class Account(Base):
 
 class AccountStrategy(Base):
     __tablename__ = "account_strategies"
-    __table_args__ = (UniqueConstraint("account_pk", "strategy_name", name="uq_account_strategies"),)
+    __table_args__ = (
+        UniqueConstraint("account_pk", "strategy_name", name="uq_account_strategies"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -125,8 +158,13 @@ class AccountError(ValueError):
 
 class AccountNotFound(AccountError):
     def __init__(self, account_id):
-        AccountError.__init__(self, "account_id", "账户 %s 不存在 / account %s not found" % (account_id, account_id),
-                              "not_found", 404)
+        AccountError.__init__(
+            self,
+            "account_id",
+            "账户 %s 不存在 / account %s not found" % (account_id, account_id),
+            "not_found",
+            404,
+        )
 
 
 def _dumps(value):
@@ -145,6 +183,7 @@ def _checked(fn, *args, **kwargs):
 
 # ---- reads ---------------------------------------------------------------------------
 
+
 def get_account(session, account_id, lock=False):
     """The `Account` row, or raise `AccountNotFound`."""
     query = select(Account).where(Account.account_id == account_id)
@@ -155,8 +194,11 @@ def get_account(session, account_id, lock=False):
 
 
 def follows_of(session, account):
-    return session.scalars(select(AccountStrategy).where(AccountStrategy.account_pk == account.id)
-                           .order_by(AccountStrategy.strategy_name)).all()
+    return session.scalars(
+        select(AccountStrategy)
+        .where(AccountStrategy.account_pk == account.id)
+        .order_by(AccountStrategy.strategy_name)
+    ).all()
 
 
 def settings_of(account):
@@ -166,8 +208,10 @@ def settings_of(account):
 def follow_dict(account, follows):
     """The plan's `follow` object: mode and {strategy: {"ratio"|"capital": x}}."""
     key = "ratio" if account.mode == "ratio" else "capital"
-    return {"mode": account.mode, "strategies": dict(
-        (f.strategy_name, {key: getattr(f, key)}) for f in follows)}
+    return {
+        "mode": account.mode,
+        "strategies": dict((f.strategy_name, {key: getattr(f, key)}) for f in follows),
+    }
 
 
 def strategy_rows(session, names):
@@ -185,10 +229,16 @@ def plan_version(session, account, follows=None):
     versions = dict((n, 0) for n in names)
     if names:
         for name, version in session.execute(
-                select(Strategy.name, Strategy.version).where(Strategy.name.in_(names))).all():
+            select(Strategy.name, Strategy.version).where(Strategy.name.in_(names))
+        ).all():
             versions[name] = version
-    vector = [account.account_id, account.revision, account.approved_version,
-              sorted(versions.items()), trading_calendar.fingerprint()]
+    vector = [
+        account.account_id,
+        account.revision,
+        account.approved_version,
+        sorted(versions.items()),
+        trading_calendar.fingerprint(),
+    ]
     return hashlib.sha256(_dumps(vector).encode("utf-8")).hexdigest()[:32]
 
 
@@ -223,14 +273,26 @@ def has_news(recent, seen, window=CHANGE_WINDOW):
 
 
 def _last_round(session, account):
-    return session.scalars(select(AccountReport).where(
-        AccountReport.account_pk == account.id, AccountReport.kind == "round")
-        .order_by(AccountReport.id.desc()).limit(1)).first()
+    return session.scalars(
+        select(AccountReport)
+        .where(AccountReport.account_pk == account.id, AccountReport.kind == "round")
+        .order_by(AccountReport.id.desc())
+        .limit(1)
+    ).first()
 
 
 def _decided(session, account, plan_version_):
-    return session.scalar(select(func.count()).select_from(AccountApproval).where(
-        AccountApproval.account_pk == account.id, AccountApproval.plan_version == plan_version_)) > 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AccountApproval)
+            .where(
+                AccountApproval.account_pk == account.id,
+                AccountApproval.plan_version == plan_version_,
+            )
+        )
+        > 0
+    )
 
 
 def held_of(session, account, last_round=None):
@@ -239,13 +301,18 @@ def held_of(session, account, last_round=None):
     last_round = last_round if last_round is not None else _last_round(session, account)
     if last_round is None or last_round.status != "held" or not last_round.plan_version:
         return None
-    if last_round.plan_version == account.approved_version or \
-            _decided(session, account, last_round.plan_version):
+    if last_round.plan_version == account.approved_version or _decided(
+        session, account, last_round.plan_version
+    ):
         return None
     body = json.loads(last_round.body_json)
-    return {"plan_version": last_round.plan_version, "held_reason": body.get("held_reason"),
-            "round_id": last_round.round_id, "created_at": format_time(last_round.created_at),
-            "orders": _preview(body.get("would_place"))}
+    return {
+        "plan_version": last_round.plan_version,
+        "held_reason": body.get("held_reason"),
+        "round_id": last_round.round_id,
+        "created_at": format_time(last_round.created_at),
+        "orders": _preview(body.get("would_place")),
+    }
 
 
 def _preview(orders):
@@ -256,8 +323,16 @@ def _preview(orders):
             continue
         volume, price = order.get("volume"), order.get("price")
         value = round(volume * price, 2) if _is_number(volume) and _is_number(price) else None
-        result.append({"code": order["code"], "side": order.get("side"), "volume": volume, "price": price,
-                       "value": value, "ref_price": order.get("ref_price")})
+        result.append(
+            {
+                "code": order["code"],
+                "side": order.get("side"),
+                "volume": volume,
+                "price": price,
+                "value": value,
+                "ref_price": order.get("ref_price"),
+            }
+        )
     return result
 
 
@@ -271,37 +346,65 @@ def approval_state(session, account):
     version = account.approved_version
     if not version:
         return None
-    approval = session.scalars(select(AccountApproval).where(
-        AccountApproval.account_pk == account.id, AccountApproval.plan_version == version,
-        AccountApproval.decision == "approved").order_by(AccountApproval.id.desc()).limit(1)).first()
-    held = session.scalars(select(AccountReport).where(
-        AccountReport.account_pk == account.id, AccountReport.kind == "round",
-        AccountReport.plan_version == version, AccountReport.status == "held")
-        .order_by(AccountReport.id.desc()).limit(1)).first()
+    approval = session.scalars(
+        select(AccountApproval)
+        .where(
+            AccountApproval.account_pk == account.id,
+            AccountApproval.plan_version == version,
+            AccountApproval.decision == "approved",
+        )
+        .order_by(AccountApproval.id.desc())
+        .limit(1)
+    ).first()
+    held = session.scalars(
+        select(AccountReport)
+        .where(
+            AccountReport.account_pk == account.id,
+            AccountReport.kind == "round",
+            AccountReport.plan_version == version,
+            AccountReport.status == "held",
+        )
+        .order_by(AccountReport.id.desc())
+        .limit(1)
+    ).first()
     seen = json.loads(held.body_json).get("strategy_versions") if held is not None else None
     changed = []
     if isinstance(seen, dict):
         names = [f.strategy_name for f in follows_of(session, account)]
         current = dict((n, 0) for n in names)
         if names:
-            for name, v in session.execute(select(Strategy.name, Strategy.version)
-                                           .where(Strategy.name.in_(names))).all():
+            for name, v in session.execute(
+                select(Strategy.name, Strategy.version).where(Strategy.name.in_(names))
+            ).all():
                 current[name] = v
         changed = sorted(n for n in set(current) | set(seen) if current.get(n) != seen.get(n))
-    return {"plan_version": version, "approved_at": format_time(approval.created_at) if approval else None,
-            "stale": bool(changed), "changed": changed}
+    return {
+        "plan_version": version,
+        "approved_at": format_time(approval.created_at) if approval else None,
+        "stale": bool(changed),
+        "changed": changed,
+    }
 
 
 def latest_preflight(session, account):
     """The newest preflight report: its body (kind, follower, preflight, plan_version)
     and ``received_at``; None when the follower has sent none."""
-    row = session.scalars(select(AccountReport).where(
-        AccountReport.account_pk == account.id, AccountReport.kind == "preflight")
-        .order_by(AccountReport.id.desc()).limit(1)).first()
+    row = session.scalars(
+        select(AccountReport)
+        .where(AccountReport.account_pk == account.id, AccountReport.kind == "preflight")
+        .order_by(AccountReport.id.desc())
+        .limit(1)
+    ).first()
     if row is None:
         return None
     body = json.loads(row.body_json)
-    body.update({"kind": "preflight", "plan_version": row.plan_version, "received_at": format_time(row.created_at)})
+    body.update(
+        {
+            "kind": "preflight",
+            "plan_version": row.plan_version,
+            "received_at": format_time(row.created_at),
+        }
+    )
     return body
 
 
@@ -319,11 +422,19 @@ def ignored_codes(session, account, follows, preflight, settings):
     codes = set()
     names = [f.strategy_name for f in follows]
     if names:
-        codes.update(session.scalars(select(Position.code).join(Strategy, Strategy.id == Position.strategy_id)
-                                     .where(Strategy.name.in_(names), Strategy.removed_at.is_(None))).all())
-    bodies = session.scalars(select(AccountReport.body_json).where(
-        AccountReport.account_pk == account.id, AccountReport.kind == "round")
-        .order_by(AccountReport.id.desc()).limit(IGNORE_SCAN_ROUNDS)).all()
+        codes.update(
+            session.scalars(
+                select(Position.code)
+                .join(Strategy, Strategy.id == Position.strategy_id)
+                .where(Strategy.name.in_(names), Strategy.removed_at.is_(None))
+            ).all()
+        )
+    bodies = session.scalars(
+        select(AccountReport.body_json)
+        .where(AccountReport.account_pk == account.id, AccountReport.kind == "round")
+        .order_by(AccountReport.id.desc())
+        .limit(IGNORE_SCAN_ROUNDS)
+    ).all()
     rows = []
     for body in bodies:
         snapshot = json.loads(body).get("account")
@@ -343,9 +454,13 @@ def summary(session, account):
     preflight = latest_preflight(session, account)
     settings = settings_of(account)
     return {
-        "account_id": account.account_id, "name": account.name, "mode": account.mode,
-        "paused": account.paused, "dry_run": account.dry_run,
-        "confirmed": bool(account.confirmed), "confirmed_at": format_time(account.confirmed_at),
+        "account_id": account.account_id,
+        "name": account.name,
+        "mode": account.mode,
+        "paused": account.paused,
+        "dry_run": account.dry_run,
+        "confirmed": bool(account.confirmed),
+        "confirmed_at": format_time(account.confirmed_at),
         "preflight": preflight,
         "follow": follow_dict(account, follows),
         "settings": settings,
@@ -354,9 +469,14 @@ def summary(session, account):
         "revision": account.revision,
         "last_seen": format_time(account.last_seen),
         "follower": json.loads(account.follower_json) if account.follower_json else None,
-        "last_round": None if last_round is None else {
-            "status": last_round.status, "round_id": last_round.round_id,
-            "plan_version": last_round.plan_version, "created_at": format_time(last_round.created_at)},
+        "last_round": None
+        if last_round is None
+        else {
+            "status": last_round.status,
+            "round_id": last_round.round_id,
+            "plan_version": last_round.plan_version,
+            "created_at": format_time(last_round.created_at),
+        },
         "held": held_of(session, account, last_round),
         "approval": approval_state(session, account),
         "created_at": format_time(account.created_at),
@@ -371,8 +491,16 @@ def list_accounts(session):
 
 def report_dict(row):
     body = json.loads(row.body_json)
-    body.update({"id": row.id, "kind": row.kind, "status": row.status, "round_id": row.round_id,
-                 "plan_version": row.plan_version, "created_at": format_time(row.created_at)})
+    body.update(
+        {
+            "id": row.id,
+            "kind": row.kind,
+            "status": row.status,
+            "round_id": row.round_id,
+            "plan_version": row.plan_version,
+            "created_at": format_time(row.created_at),
+        }
+    )
     return body
 
 
@@ -402,16 +530,26 @@ def last_account_report(session, account):
     "round_id", "status"}; None when none of the last rounds did. A paused or
     out-of-session round reads no account, so the latest round alone would show an
     empty account every evening."""
-    ids = session.scalars(select(AccountReport.id).where(
-        AccountReport.account_pk == account.id, AccountReport.kind == "round",
-        AccountReport.status.in_(_ACCOUNT_STATUSES))
-        .order_by(AccountReport.id.desc()).limit(_ACCOUNT_SCAN)).all()
+    ids = session.scalars(
+        select(AccountReport.id)
+        .where(
+            AccountReport.account_pk == account.id,
+            AccountReport.kind == "round",
+            AccountReport.status.in_(_ACCOUNT_STATUSES),
+        )
+        .order_by(AccountReport.id.desc())
+        .limit(_ACCOUNT_SCAN)
+    ).all()
     for report_id in ids:
         row = session.get(AccountReport, report_id)
         snapshot = json.loads(row.body_json).get("account")
         if isinstance(snapshot, dict):
-            return {"account": snapshot, "created_at": format_time(row.created_at),
-                    "round_id": row.round_id, "status": row.status}
+            return {
+                "account": snapshot,
+                "created_at": format_time(row.created_at),
+                "round_id": row.round_id,
+                "status": row.status,
+            }
     return None
 
 
@@ -421,25 +559,36 @@ def code_names(session, codes):
     codes = sorted(set(c for c in codes if isinstance(c, str)))[:500]
     if not codes:
         return {}
-    rows = session.execute(select(Position.code, Position.name).where(
-        Position.code.in_(codes), Position.name.is_not(None), Position.name != "")).all()
+    rows = session.execute(
+        select(Position.code, Position.name).where(
+            Position.code.in_(codes), Position.name.is_not(None), Position.name != ""
+        )
+    ).all()
     return dict((r.code, r.name) for r in rows)
 
 
 def held_versions(session, account):
     """Plan versions this account's follower reported as held."""
-    return set(session.scalars(select(AccountReport.plan_version).where(
-        AccountReport.account_pk == account.id, AccountReport.status == "held")).all())
+    return set(
+        session.scalars(
+            select(AccountReport.plan_version).where(
+                AccountReport.account_pk == account.id, AccountReport.status == "held"
+            )
+        ).all()
+    )
 
 
 # ---- writes ---------------------------------------------------------------------------
+
 
 def _bump(session, account, now=None):
     """Record a change of `account`: new revision, a change-counter row."""
     now = now or utcnow()
     account.revision += 1
     account.updated_at = now
-    session.add(Change(kind="account", subject=account.account_id, version=account.revision, created_at=now))
+    session.add(
+        Change(kind="account", subject=account.account_id, version=account.revision, created_at=now)
+    )
 
 
 def add_account(db, account_id, name=None, mode="ratio", settings=None, confirmed=False):
@@ -456,14 +605,30 @@ def add_account(db, account_id, name=None, mode="ratio", settings=None, confirme
         values[key] = _checked(checks.check_setting, key, value)
 
     def write(session):
-        if session.scalars(select(Account.id).where(Account.account_id == account_id)).first() is not None:
-            raise AccountError("account_id", "账户 %s 已存在 / account %s already exists" % (account_id, account_id),
-                               "account_exists", 409)
+        if (
+            session.scalars(select(Account.id).where(Account.account_id == account_id)).first()
+            is not None
+        ):
+            raise AccountError(
+                "account_id",
+                "账户 %s 已存在 / account %s already exists" % (account_id, account_id),
+                "account_exists",
+                409,
+            )
         now = utcnow()
-        account = Account(account_id=account_id, name=name, mode=mode, paused=False, dry_run=False,
-                          confirmed=bool(confirmed), confirmed_at=now if confirmed else None,
-                          settings_json=_dumps(checks.full_settings(values)), revision=0,
-                          created_at=now, updated_at=now)
+        account = Account(
+            account_id=account_id,
+            name=name,
+            mode=mode,
+            paused=False,
+            dry_run=False,
+            confirmed=bool(confirmed),
+            confirmed_at=now if confirmed else None,
+            settings_json=_dumps(checks.full_settings(values)),
+            revision=0,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(account)
         session.flush()
         _bump(session, account, now)
@@ -472,8 +637,12 @@ def add_account(db, account_id, name=None, mode="ratio", settings=None, confirme
     try:
         return db.write(write, attempts=1)
     except IntegrityError:
-        raise AccountError("account_id", "账户 %s 已存在 / account %s already exists" % (account_id, account_id),
-                           "account_exists", 409)
+        raise AccountError(
+            "account_id",
+            "账户 %s 已存在 / account %s already exists" % (account_id, account_id),
+            "account_exists",
+            409,
+        )
 
 
 def update_account(db, account_id, changes):
@@ -499,18 +668,29 @@ def update_account(db, account_id, changes):
         session.flush()
         mode = fields.get("mode", account.mode)
         if mode != account.mode and rows:
-            raise AccountError("mode", "账户还在跟随策略，先取消跟随再改方式 / unfollow every strategy before "
-                                       "changing the mode", "mode_in_use", 409)
+            raise AccountError(
+                "mode",
+                "账户还在跟随策略，先取消跟随再改方式 / unfollow every strategy before "
+                "changing the mode",
+                "mode_in_use",
+                409,
+            )
         for name, value in follow.items():
             if value is None:
                 continue
             key = "ratio" if mode == "ratio" else "capital"
             if key not in value:
-                raise AccountError("follow.%s.%s" % (name, key), "该账户按%s跟单（%s 模式），请给出 %s / this account is in "
-                                   "%s mode, give a %s" % ("比例" if key == "ratio" else "资金", mode, key, mode, key))
+                raise AccountError(
+                    "follow.%s.%s" % (name, key),
+                    "该账户按%s跟单（%s 模式），请给出 %s / this account is in "
+                    "%s mode, give a %s"
+                    % ("比例" if key == "ratio" else "资金", mode, key, mode, key),
+                )
             row = rows.get(name)
             if row is None:
-                row = AccountStrategy(account_pk=account.id, strategy_name=name, created_at=utcnow())
+                row = AccountStrategy(
+                    account_pk=account.id, strategy_name=name, created_at=utcnow()
+                )
                 session.add(row)
             row.ratio, row.capital = value.get("ratio"), value.get("capital")
         for key, value in fields.items():
@@ -550,8 +730,9 @@ def remove_account(db, account_id):
     def write(session):
         account = get_account(session, account_id, lock=True)
         now = utcnow()
-        for token in session.scalars(select(ApiToken).where(ApiToken.account_id == account_id,
-                                                            ApiToken.revoked_at.is_(None))).all():
+        for token in session.scalars(
+            select(ApiToken).where(ApiToken.account_id == account_id, ApiToken.revoked_at.is_(None))
+        ).all():
             token.revoked_at = now
         for model in (AccountReport, AccountApproval, AccountStrategy):
             session.execute(delete(model).where(model.account_pk == account.id))
@@ -565,7 +746,9 @@ def set_follow(db, account_id, strategy, ratio=None, capital=None):
     """Follow (or re-scale) `strategy`: ratio in ratio mode, capital in weight mode."""
     _checked(check_strategy_name, strategy, "strategy")
     if (ratio is None) == (capital is None):
-        raise AccountError("ratio", "需要 ratio 或 capital 之一 / give exactly one of ratio or capital")
+        raise AccountError(
+            "ratio", "需要 ratio 或 capital 之一 / give exactly one of ratio or capital"
+        )
     if ratio is not None:
         ratio = _checked(checks.check_ratio, ratio)
     else:
@@ -574,20 +757,36 @@ def set_follow(db, account_id, strategy, ratio=None, capital=None):
     def write(session):
         account = get_account(session, account_id, lock=True)
         if account.mode == "ratio" and ratio is None:
-            raise AccountError("capital", "该账户按比例跟单（ratio 模式），请给出 ratio / this account is in ratio "
-                                          "mode, give a ratio")
+            raise AccountError(
+                "capital",
+                "该账户按比例跟单（ratio 模式），请给出 ratio / this account is in ratio "
+                "mode, give a ratio",
+            )
         if account.mode == "weight" and capital is None:
-            raise AccountError("ratio", "该账户按资金跟单（weight 模式），请给出 capital / this account is in "
-                                        "weight mode, give a capital")
-        row = session.scalars(select(AccountStrategy).where(
-            AccountStrategy.account_pk == account.id, AccountStrategy.strategy_name == strategy)).first()
+            raise AccountError(
+                "ratio",
+                "该账户按资金跟单（weight 模式），请给出 capital / this account is in "
+                "weight mode, give a capital",
+            )
+        row = session.scalars(
+            select(AccountStrategy).where(
+                AccountStrategy.account_pk == account.id, AccountStrategy.strategy_name == strategy
+            )
+        ).first()
         if row is None:
-            row = AccountStrategy(account_pk=account.id, strategy_name=strategy, created_at=utcnow())
+            row = AccountStrategy(
+                account_pk=account.id, strategy_name=strategy, created_at=utcnow()
+            )
             session.add(row)
         row.ratio, row.capital = ratio, capital
         _bump(session, account)
-        return {"account_id": account.account_id, "strategy": strategy, "ratio": ratio, "capital": capital,
-                "strategy_exists": strategy in strategy_rows(session, [strategy])}
+        return {
+            "account_id": account.account_id,
+            "strategy": strategy,
+            "ratio": ratio,
+            "capital": capital,
+            "strategy_exists": strategy in strategy_rows(session, [strategy]),
+        }
 
     return db.write(write)
 
@@ -595,11 +794,19 @@ def set_follow(db, account_id, strategy, ratio=None, capital=None):
 def unfollow(db, account_id, strategy):
     def write(session):
         account = get_account(session, account_id, lock=True)
-        row = session.scalars(select(AccountStrategy).where(
-            AccountStrategy.account_pk == account.id, AccountStrategy.strategy_name == strategy)).first()
+        row = session.scalars(
+            select(AccountStrategy).where(
+                AccountStrategy.account_pk == account.id, AccountStrategy.strategy_name == strategy
+            )
+        ).first()
         if row is None:
-            raise AccountError("strategy", "账户 %s 没有跟随策略 %s / account does not follow %s"
-                               % (account_id, strategy, strategy), "not_found", 404)
+            raise AccountError(
+                "strategy",
+                "账户 %s 没有跟随策略 %s / account does not follow %s"
+                % (account_id, strategy, strategy),
+                "not_found",
+                404,
+            )
         session.delete(row)
         _bump(session, account)
 
@@ -617,7 +824,10 @@ def decide(db, account_id, plan_version_, decision, actor="admin"):
     that version is withdrawn.
     """
     if not isinstance(plan_version_, str) or not 1 <= len(plan_version_) <= 64:
-        raise AccountError("plan_version", "需要计划版本（1-64 个字符） / plan_version (1-64 characters) is required")
+        raise AccountError(
+            "plan_version",
+            "需要计划版本（1-64 个字符） / plan_version (1-64 characters) is required",
+        )
     if decision not in ("approved", "rejected"):
         raise ValueError(decision)
 
@@ -626,17 +836,36 @@ def decide(db, account_id, plan_version_, decision, actor="admin"):
         known = held_versions(session, account)
         known.add(plan_version(session, account))
         if plan_version_ not in known:
-            raise AccountError("plan_version", "不是该账户当前或被暂缓的计划版本 / not the current or a held plan "
-                                               "version of this account", "unknown_plan_version", 409)
+            raise AccountError(
+                "plan_version",
+                "不是该账户当前或被暂缓的计划版本 / not the current or a held plan "
+                "version of this account",
+                "unknown_plan_version",
+                409,
+            )
         changed = decision == "approved" or account.approved_version == plan_version_
-        account.approved_version = plan_version_ if decision == "approved" else (
-            None if changed else account.approved_version)
-        session.add(AccountApproval(account_pk=account.id, plan_version=plan_version_, decision=decision,
-                                    actor=str(actor)[:64], created_at=utcnow()))
+        account.approved_version = (
+            plan_version_
+            if decision == "approved"
+            else (None if changed else account.approved_version)
+        )
+        session.add(
+            AccountApproval(
+                account_pk=account.id,
+                plan_version=plan_version_,
+                decision=decision,
+                actor=str(actor)[:64],
+                created_at=utcnow(),
+            )
+        )
         if changed:
             _bump(session, account)
-        return {"account_id": account.account_id, "plan_version": plan_version_, "decision": decision,
-                "approved_version": account.approved_version}
+        return {
+            "account_id": account.account_id,
+            "plan_version": plan_version_,
+            "decision": decision,
+            "approved_version": account.approved_version,
+        }
 
     return db.write(write)
 
@@ -659,12 +888,36 @@ _TEXT_MAX = 500
 
 # key -> expected type of each known key of a row ("str", "num", "id": str or num);
 # every key may be absent or null except the row's "code"
-_POSITION_KEYS = (("code", "str"), ("volume", "num"), ("can_use_volume", "num"), ("avg_cost", "num"),
-                  ("name", "str"))
-_ORDER_KEYS = (("order_id", "id"), ("code", "str"), ("side", "str"), ("volume", "num"),
-               ("traded_volume", "num"), ("price", "num"), ("status", "id"), ("remark", "str"))
-_QUOTE_KEYS = (("code", "str"), ("last", "num"), ("bid1", "num"), ("ask1", "num"), ("age_seconds", "num"))
-_ASSET_KEYS = (("cash", "num"), ("frozen_cash", "num"), ("market_value", "num"), ("total_asset", "num"))
+_POSITION_KEYS = (
+    ("code", "str"),
+    ("volume", "num"),
+    ("can_use_volume", "num"),
+    ("avg_cost", "num"),
+    ("name", "str"),
+)
+_ORDER_KEYS = (
+    ("order_id", "id"),
+    ("code", "str"),
+    ("side", "str"),
+    ("volume", "num"),
+    ("traded_volume", "num"),
+    ("price", "num"),
+    ("status", "id"),
+    ("remark", "str"),
+)
+_QUOTE_KEYS = (
+    ("code", "str"),
+    ("last", "num"),
+    ("bid1", "num"),
+    ("ask1", "num"),
+    ("age_seconds", "num"),
+)
+_ASSET_KEYS = (
+    ("cash", "num"),
+    ("frozen_cash", "num"),
+    ("market_value", "num"),
+    ("total_asset", "num"),
+)
 
 
 def _bad(field, message):
@@ -681,8 +934,11 @@ def _check_value(field, value, kind):
     if kind == "num" and not _is_number(value):
         raise _bad(field, "必须是数字或 null / must be a finite number or null")
     if kind == "str" and not (isinstance(value, str) and len(value) <= _TEXT_MAX):
-        raise _bad(field, "必须是不超过 %d 个字符的字符串或 null / must be a string of at most %d characters or null"
-                   % (_TEXT_MAX, _TEXT_MAX))
+        raise _bad(
+            field,
+            "必须是不超过 %d 个字符的字符串或 null / must be a string of at most %d characters or null"
+            % (_TEXT_MAX, _TEXT_MAX),
+        )
     if kind == "id" and not ((isinstance(value, str) and len(value) <= 64) or _is_number(value)):
         raise _bad(field, "必须是字符串或数字 / must be a string or a number")
 
@@ -715,11 +971,16 @@ def check_preflight(value):
         _check_value("preflight." + key, value.get(key), "str")
     broker = value.get("broker")
     if broker is not None and broker not in PREFLIGHT_BROKERS:
-        raise _bad("preflight.broker", "应为 %s 之一 / must be one of %s"
-                   % ("、".join(PREFLIGHT_BROKERS), "|".join(PREFLIGHT_BROKERS)))
-    for key, keys, limit in (("positions", _POSITION_KEYS, PREFLIGHT_MAX_ROWS),
-                             ("open_orders", _ORDER_KEYS, PREFLIGHT_MAX_ROWS),
-                             ("quotes", _QUOTE_KEYS, PREFLIGHT_MAX_QUOTES)):
+        raise _bad(
+            "preflight.broker",
+            "应为 %s 之一 / must be one of %s"
+            % ("、".join(PREFLIGHT_BROKERS), "|".join(PREFLIGHT_BROKERS)),
+        )
+    for key, keys, limit in (
+        ("positions", _POSITION_KEYS, PREFLIGHT_MAX_ROWS),
+        ("open_orders", _ORDER_KEYS, PREFLIGHT_MAX_ROWS),
+        ("quotes", _QUOTE_KEYS, PREFLIGHT_MAX_QUOTES),
+    ):
         if value.get(key) is not None:
             _check_rows("preflight." + key, value[key], keys, limit)
     if value.get("asset") is not None:
@@ -732,18 +993,27 @@ def check_preflight(value):
             where = "preflight.fields.%s" % group
             if names is None:
                 continue
-            if not isinstance(names, list) or len(names) > PREFLIGHT_MAX_FIELDS or \
-                    not all(isinstance(n, str) and len(n) <= 64 for n in names):
-                raise _bad(where, "必须是字段名数组（至多 %d 个） / must be an array of field names (at most %d)"
-                           % (PREFLIGHT_MAX_FIELDS, PREFLIGHT_MAX_FIELDS))
+            if (
+                not isinstance(names, list)
+                or len(names) > PREFLIGHT_MAX_FIELDS
+                or not all(isinstance(n, str) and len(n) <= 64 for n in names)
+            ):
+                raise _bad(
+                    where,
+                    "必须是字段名数组（至多 %d 个） / must be an array of field names (at most %d)"
+                    % (PREFLIGHT_MAX_FIELDS, PREFLIGHT_MAX_FIELDS),
+                )
     checks_ = value.get("checks")
     if checks_ is not None:
         if not isinstance(checks_, dict):
             raise _bad("preflight.checks", "必须是对象 / must be an object")
         http = checks_.get("http")
         if http is not None and http not in PREFLIGHT_HTTP_MODES:
-            raise _bad("preflight.checks.http", "应为 %s 之一 / must be one of %s"
-                       % ("、".join(PREFLIGHT_HTTP_MODES), "|".join(PREFLIGHT_HTTP_MODES)))
+            raise _bad(
+                "preflight.checks.http",
+                "应为 %s 之一 / must be one of %s"
+                % ("、".join(PREFLIGHT_HTTP_MODES), "|".join(PREFLIGHT_HTTP_MODES)),
+            )
         for key in ("threads", "requests"):
             if checks_.get(key) is not None and not isinstance(checks_[key], bool):
                 raise _bad("preflight.checks." + key, "必须是 true/false / must be a boolean")
@@ -754,12 +1024,17 @@ def check_preflight(value):
         if not isinstance(errors, list):
             raise _bad("preflight.errors", "必须是数组 / must be an array")
         if len(errors) > PREFLIGHT_MAX_ROWS:
-            raise _bad("preflight.errors", "最多 %d 项 / at most %d items" % (PREFLIGHT_MAX_ROWS, PREFLIGHT_MAX_ROWS))
+            raise _bad(
+                "preflight.errors",
+                "最多 %d 项 / at most %d items" % (PREFLIGHT_MAX_ROWS, PREFLIGHT_MAX_ROWS),
+            )
         for index, text in enumerate(errors):
             if not isinstance(text, str) or len(text) > PREFLIGHT_MAX_ERROR:
-                raise _bad("preflight.errors[%d]" % index, "必须是不超过 %d 个字符的字符串 / must be a string of at "
-                                                            "most %d characters"
-                           % (PREFLIGHT_MAX_ERROR, PREFLIGHT_MAX_ERROR))
+                raise _bad(
+                    "preflight.errors[%d]" % index,
+                    "必须是不超过 %d 个字符的字符串 / must be a string of at "
+                    "most %d characters" % (PREFLIGHT_MAX_ERROR, PREFLIGHT_MAX_ERROR),
+                )
     return value
 
 
@@ -770,22 +1045,32 @@ def _clean_report(payload):
     its `follower`, a preflight report its `follower` and its checked `preflight`.
     """
     if not isinstance(payload, dict):
-        raise AccountError("", "报告必须是 JSON 对象 / report must be a JSON object", "invalid_body", 400)
+        raise AccountError(
+            "", "报告必须是 JSON 对象 / report must be a JSON object", "invalid_body", 400
+        )
     kind = payload.get("kind")
     if kind not in REPORT_KINDS:
-        raise AccountError("kind", "kind 只能是 %s / kind must be one of %s"
-                           % (" 或 ".join(REPORT_KINDS), "|".join(REPORT_KINDS)))
+        raise AccountError(
+            "kind",
+            "kind 只能是 %s / kind must be one of %s"
+            % (" 或 ".join(REPORT_KINDS), "|".join(REPORT_KINDS)),
+        )
     for key in ("follower", "account"):
         if payload.get(key) is not None and not isinstance(payload[key], dict):
             raise AccountError(key, "必须是对象 / must be an object")
     status = payload.get("status")
     if status is not None and status not in REPORT_STATUSES:
-        raise AccountError("status", "未知状态，应为 %s / unknown status, expected one of %s"
-                           % ("|".join(REPORT_STATUSES), "|".join(REPORT_STATUSES)))
+        raise AccountError(
+            "status",
+            "未知状态，应为 %s / unknown status, expected one of %s"
+            % ("|".join(REPORT_STATUSES), "|".join(REPORT_STATUSES)),
+        )
     round_id, version = payload.get("round_id"), payload.get("plan_version")
     for field, value in (("round_id", round_id), ("plan_version", version)):
         if value is not None and (not isinstance(value, str) or len(value) > 64):
-            raise AccountError(field, "必须是不超过 64 个字符的字符串 / must be a string of at most 64 characters")
+            raise AccountError(
+                field, "必须是不超过 64 个字符的字符串 / must be a string of at most 64 characters"
+            )
     for key in REPORT_LISTS:
         if payload.get(key) is not None and not isinstance(payload[key], list):
             raise AccountError(key, "必须是数组 / must be an array")
@@ -796,18 +1081,26 @@ def _clean_report(payload):
         return kind, None, None, None, {"follower": payload.get("follower")}
     if kind == "preflight":
         if payload.get("preflight") is None:
-            raise AccountError("preflight", "缺少 preflight 对象 / the preflight object is required")
+            raise AccountError(
+                "preflight", "缺少 preflight 对象 / the preflight object is required"
+            )
         check_preflight(payload["preflight"])
         body = {"follower": payload.get("follower"), "preflight": payload["preflight"]}
         if len(_dumps(body).encode("utf-8")) > PREFLIGHT_MAX_BYTES:
-            raise AccountError("preflight", "预检报告超过 %d KB / the preflight report exceeds %d KB"
-                               % (PREFLIGHT_MAX_BYTES // 1024, PREFLIGHT_MAX_BYTES // 1024), "too_large", 413)
+            raise AccountError(
+                "preflight",
+                "预检报告超过 %d KB / the preflight report exceeds %d KB"
+                % (PREFLIGHT_MAX_BYTES // 1024, PREFLIGHT_MAX_BYTES // 1024),
+                "too_large",
+                413,
+            )
         return kind, None, None, version, body
     if status is None:
         raise AccountError("status", "缺少 status / status is required")
     if round_id is None:
         raise AccountError("round_id", "缺少 round_id / round_id is required")
     from jq2qmt.store import quality
+
     try:
         quality.check_report(payload)
     except quality.QualityError as exc:
@@ -825,8 +1118,13 @@ def save_report(db, account_id, payload, remote_addr=None):
     kind, status, round_id, version, body = _clean_report(payload)
     text = _dumps(body)
     if len(text.encode("utf-8")) > REPORT_MAX_BYTES:
-        raise AccountError("", "报告超过 %d KB / the report exceeds %d KB" % (REPORT_MAX_BYTES // 1024,
-                                                                          REPORT_MAX_BYTES // 1024), "too_large", 413)
+        raise AccountError(
+            "",
+            "报告超过 %d KB / the report exceeds %d KB"
+            % (REPORT_MAX_BYTES // 1024, REPORT_MAX_BYTES // 1024),
+            "too_large",
+            413,
+        )
 
     def write(session):
         account = get_account(session, account_id)
@@ -835,23 +1133,48 @@ def save_report(db, account_id, payload, remote_addr=None):
         if body.get("follower") is not None:
             account.follower_json = _dumps(body["follower"])
         if kind == "round":
-            same = session.scalars(select(AccountReport).where(
-                AccountReport.account_pk == account.id, AccountReport.kind == "round",
-                AccountReport.round_id == round_id).order_by(AccountReport.id.desc()).limit(1)).first()
+            same = session.scalars(
+                select(AccountReport)
+                .where(
+                    AccountReport.account_pk == account.id,
+                    AccountReport.kind == "round",
+                    AccountReport.round_id == round_id,
+                )
+                .order_by(AccountReport.id.desc())
+                .limit(1)
+            ).first()
             if same is not None and same.body_json == text:
                 return same.id
         else:
-            session.execute(delete(AccountReport).where(AccountReport.account_pk == account.id,
-                                                        AccountReport.kind == kind))
-        row = AccountReport(account_pk=account.id, kind=kind, status=status, round_id=round_id,
-                            plan_version=version, body_json=text, created_at=now,
-                            remote_addr=(remote_addr or None) and remote_addr[:64])
+            session.execute(
+                delete(AccountReport).where(
+                    AccountReport.account_pk == account.id, AccountReport.kind == kind
+                )
+            )
+        row = AccountReport(
+            account_pk=account.id,
+            kind=kind,
+            status=status,
+            round_id=round_id,
+            plan_version=version,
+            body_json=text,
+            created_at=now,
+            remote_addr=(remote_addr or None) and remote_addr[:64],
+        )
         session.add(row)
         session.flush()
         if kind == "round":
             from jq2qmt.store import quality
-            quality.record(session, account, body, round_id, status, now,
-                           [f.strategy_name for f in follows_of(session, account)])
+
+            quality.record(
+                session,
+                account,
+                body,
+                round_id,
+                status,
+                now,
+                [f.strategy_name for f in follows_of(session, account)],
+            )
         if kind == "round" and (row.id % 100 == 0 or len(text) > REPORT_MAX_BYTES // 16):
             _prune_reports(session, account)
         return row.id
@@ -863,17 +1186,25 @@ def _prune_reports(session, account):
     """Keep the newest round reports: at most MAX_REPORTS_KEPT of them and at most
     REPORTS_KEPT_BYTES of report text (characters) per account."""
     cutoff, kept = None, 0
-    rows = session.execute(select(AccountReport.id, func.length(AccountReport.body_json)).where(
-        AccountReport.account_pk == account.id, AccountReport.kind == "round")
-        .order_by(AccountReport.id.desc()).limit(MAX_REPORTS_KEPT + 1))
+    rows = session.execute(
+        select(AccountReport.id, func.length(AccountReport.body_json))
+        .where(AccountReport.account_pk == account.id, AccountReport.kind == "round")
+        .order_by(AccountReport.id.desc())
+        .limit(MAX_REPORTS_KEPT + 1)
+    )
     for count, (report_id, size) in enumerate(rows):
         kept += size or 0
         if count >= MAX_REPORTS_KEPT or kept > REPORTS_KEPT_BYTES:
             cutoff = report_id
             break
     if cutoff is not None:
-        session.execute(delete(AccountReport).where(AccountReport.account_pk == account.id,
-                                                    AccountReport.kind == "round", AccountReport.id <= cutoff))
+        session.execute(
+            delete(AccountReport).where(
+                AccountReport.account_pk == account.id,
+                AccountReport.kind == "round",
+                AccountReport.id <= cutoff,
+            )
+        )
 
 
 def create_follower_token(db, account_id, rotate=False):
@@ -889,14 +1220,27 @@ def create_follower_token(db, account_id, rotate=False):
 
     def write(session):
         get_account(session, account_id)
-        active = session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).all()
+        active = session.scalars(
+            select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+        ).all()
         if active and not rotate:
-            raise AccountError("account_id", "账户 %s 已有跟单令牌；用 --rotate 吊销旧令牌并生成新令牌 / account already "
-                                             "has a follower token; use --rotate to replace it" % account_id,
-                               "token_exists", 409)
+            raise AccountError(
+                "account_id",
+                "账户 %s 已有跟单令牌；用 --rotate 吊销旧令牌并生成新令牌 / account already "
+                "has a follower token; use --rotate to replace it" % account_id,
+                "token_exists",
+                409,
+            )
         credentials.revoke_tokens(session, active)
-        session.add(ApiToken(name=name, token_hash=credentials.token_hash(token), scope="follow",
-                             account_id=account_id, created_at=utcnow()))
+        session.add(
+            ApiToken(
+                name=name,
+                token_hash=credentials.token_hash(token),
+                scope="follow",
+                account_id=account_id,
+                created_at=utcnow(),
+            )
+        )
 
     db.write(write, attempts=1)
     return token

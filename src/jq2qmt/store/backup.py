@@ -47,6 +47,7 @@ class BackupError(Exception):
 
 # ---- value encoding ------------------------------------------------------------------------
 
+
 def encode_value(value):
     """A JSON-safe form of a column value that `decode_value` turns back exactly."""
     if value is None or isinstance(value, (bool, int, str)):
@@ -85,7 +86,7 @@ _DECODERS = {
 
 def decode_value(value):
     if isinstance(value, dict) and len(value) == 1:
-        (tag, raw), = value.items()
+        ((tag, raw),) = value.items()
         if tag in _DECODERS:
             return _DECODERS[tag](raw)
     return value
@@ -101,6 +102,7 @@ def _coerce(value, column):
 
 
 # ---- tables ------------------------------------------------------------------------------------
+
 
 def _model_metadata():
     """Our declared models (typed columns) for the tables they describe."""
@@ -144,6 +146,7 @@ def _order_by(table):
 
 # ---- dump ------------------------------------------------------------------------------------------
 
+
 def dump(db, path):
     """Write every table of `db` to `path` (JSON lines); returns {table: row count}.
 
@@ -160,10 +163,21 @@ def dump(db, path):
             raise BackupError("数据库是空的（没有表结构） / the database has no jq2qmt schema")
         tables = database_tables(db.engine)
         # owner-only (0600): a dump holds webhook secrets, password and token hashes
-        with open_private(tmp, "w", encoding="utf-8", newline="\n") as out, _snapshot_connection(db) as conn:
-            _write(out, {"format": FORMAT, "format_version": FORMAT_VERSION, "schema": revision,
-                         "backend": db.backend, "tables": [t.name for t in tables],
-                         "created_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat()})
+        with (
+            open_private(tmp, "w", encoding="utf-8", newline="\n") as out,
+            _snapshot_connection(db) as conn,
+        ):
+            _write(
+                out,
+                {
+                    "format": FORMAT,
+                    "format_version": FORMAT_VERSION,
+                    "schema": revision,
+                    "backend": db.backend,
+                    "tables": [t.name for t in tables],
+                    "created_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(),
+                },
+            )
             total = 0
             for table in tables:
                 counts[table.name] = _dump_table(conn, table, out)
@@ -176,7 +190,7 @@ def dump(db, path):
     return counts
 
 
-class _snapshot_connection(object):
+class _snapshot_connection:
     """A connection whose reads all see one snapshot of the database."""
 
     def __init__(self, db):
@@ -199,7 +213,9 @@ def _dump_table(conn, table, out):
     names = [c.name for c in table.columns]
     _write(out, {"table": table.name, "columns": names})
     count = 0
-    result = conn.execution_options(stream_results=True).execute(select(table).order_by(*_order_by(table)))
+    result = conn.execution_options(stream_results=True).execute(
+        select(table).order_by(*_order_by(table))
+    )
     for row in result:
         _write(out, {"table": table.name, "row": [encode_value(v) for v in row]})
         count += 1
@@ -212,6 +228,7 @@ def _write(out, obj):
 
 
 # ---- restore --------------------------------------------------------------------------------------
+
 
 def read_header(path):
     """The first line of a dump file, checked."""
@@ -227,7 +244,9 @@ def read_header(path):
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise BackupError("不是 jq2qmt 备份文件 / not a jq2qmt dump file: %s" % path)
     if header.get("format_version") != FORMAT_VERSION:
-        raise BackupError("备份格式版本不支持 / unsupported dump format version %r" % header.get("format_version"))
+        raise BackupError(
+            "备份格式版本不支持 / unsupported dump format version %r" % header.get("format_version")
+        )
     return header
 
 
@@ -238,22 +257,31 @@ def read_rows(path):
         handle.readline()
         for number, line in enumerate(handle, start=2):
             if ended:
-                raise BackupError("备份文件在结束标记后还有内容 / data after the end of the dump (line %d)" % number)
+                raise BackupError(
+                    "备份文件在结束标记后还有内容 / data after the end of the dump (line %d)"
+                    % number
+                )
             try:
                 obj = json.loads(line)
             except ValueError:
-                raise BackupError("备份文件第 %d 行不是 JSON / line %d of the dump is not JSON" % (number, number))
+                raise BackupError(
+                    "备份文件第 %d 行不是 JSON / line %d of the dump is not JSON" % (number, number)
+                )
             if obj.get("end"):
                 ended = True
                 if obj.get("rows") != total:
-                    raise BackupError("备份文件行数不符 / the dump's row count does not match its end line")
+                    raise BackupError(
+                        "备份文件行数不符 / the dump's row count does not match its end line"
+                    )
             elif "columns" in obj:
                 tables[obj["table"]] = (obj["columns"], [])
             elif "row" in obj and obj.get("table") in tables:
                 tables[obj["table"]][1].append([decode_value(v) for v in obj["row"]])
                 total += 1
             else:
-                raise BackupError("备份文件第 %d 行无法识别 / unrecognised line %d in the dump" % (number, number))
+                raise BackupError(
+                    "备份文件第 %d 行无法识别 / unrecognised line %d in the dump" % (number, number)
+                )
     if not ended:
         raise BackupError("备份文件不完整（缺少结束标记） / the dump is incomplete (no end line)")
     return tables
@@ -278,22 +306,30 @@ def restore(db, path, force=False):
     revision = header.get("schema")
     known = _known_revisions()
     if revision not in known:
-        raise BackupError("备份的数据库结构 %s 比本程序新，请先升级 jq2qmt / the dump's schema %s is newer than "
-                          "this jq2qmt, upgrade it first" % (revision, revision))
+        raise BackupError(
+            "备份的数据库结构 %s 比本程序新，请先升级 jq2qmt / the dump's schema %s is newer than "
+            "this jq2qmt, upgrade it first" % (revision, revision)
+        )
     current = migrate.current_revision(db.engine)
     if current is None:
         migrate.upgrade(db.engine, revision)
     elif current != revision:
-        raise BackupError("目标数据库结构 %s 与备份 %s 不同；请恢复到空数据库 / the target schema %s differs from the "
-                          "dump's %s; restore into an empty database" % (current, revision, current, revision))
+        raise BackupError(
+            "目标数据库结构 %s 与备份 %s 不同；请恢复到空数据库 / the target schema %s differs from the "
+            "dump's %s; restore into an empty database" % (current, revision, current, revision)
+        )
     tables = database_tables(db.engine)
     by_name = {t.name: t for t in tables}
     missing = sorted(set(data) - set(by_name))
     if missing:
-        raise BackupError("目标数据库缺少表 / the target database lacks tables: %s" % ", ".join(missing))
+        raise BackupError(
+            "目标数据库缺少表 / the target database lacks tables: %s" % ", ".join(missing)
+        )
     if row_count(db, tables) and not force:
-        raise BackupError("目标数据库已有数据，确认覆盖请加 --force / the target database is not empty; "
-                          "add --force to replace its contents")
+        raise BackupError(
+            "目标数据库已有数据，确认覆盖请加 --force / the target database is not empty; "
+            "add --force to replace its contents"
+        )
     counts = _load(db, tables, data)
     migrate.upgrade(db.engine)
     return counts
@@ -323,11 +359,16 @@ def _load(db, tables, data):
 def _insert(conn, table, columns, rows):
     unknown = [c for c in columns if c not in table.columns]
     if unknown:
-        raise BackupError("表 %s 没有列 / table %s has no column: %s" % (table.name, table.name, ", ".join(unknown)))
+        raise BackupError(
+            "表 %s 没有列 / table %s has no column: %s"
+            % (table.name, table.name, ", ".join(unknown))
+        )
     targets = [table.columns[c] for c in columns]
     for start in range(0, len(rows), BATCH):
-        batch = [{col.name: _coerce(value, col) for col, value in zip(targets, row)}
-                 for row in rows[start:start + BATCH]]
+        batch = [
+            {col.name: _coerce(value, col) for col, value in zip(targets, row)}
+            for row in rows[start : start + BATCH]
+        ]
         conn.execute(table.insert(), batch)
 
 
@@ -337,8 +378,9 @@ def _reset_sequences(conn, tables):
         for column in table.primary_key.columns:
             if not isinstance(column.type, satypes.Integer):
                 continue
-            sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                    {"t": table.name, "c": column.name}).scalar()
+            sequence = conn.execute(
+                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name}
+            ).scalar()
             if not sequence:
                 continue
             largest = conn.execute(select(func.max(column))).scalar()

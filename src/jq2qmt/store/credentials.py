@@ -50,7 +50,10 @@ MIN_PASSWORD_LENGTH = 10
 def password_problem(password, current=None):
     """A bilingual reason why `password` is not acceptable, or None when it is."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        return "密码至少 %d 个字符 / password must have at least %d characters" % (MIN_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH)
+        return "密码至少 %d 个字符 / password must have at least %d characters" % (
+            MIN_PASSWORD_LENGTH,
+            MIN_PASSWORD_LENGTH,
+        )
     if len(set(password)) < 4:
         return "密码过于简单 / password is too simple"
     if current is not None and password == current:
@@ -75,7 +78,9 @@ def set_admin_password(db, password):
             row.password_hash = digest
             row.updated_at = now
         # every web login session ends with the old password (see server/sessions.py)
-        session.execute(update(AdminSession).where(AdminSession.revoked_at.is_(None)).values(revoked_at=now))
+        session.execute(
+            update(AdminSession).where(AdminSession.revoked_at.is_(None)).values(revoked_at=now)
+        )
 
     db.write(write)
 
@@ -103,8 +108,14 @@ _FAILURE_KEY_MAX = 80  # the auth_failures.key column; counting and recording us
 
 def recent_failures(session, key, window_seconds):
     since = utcnow() - timedelta(seconds=window_seconds)
-    return session.scalar(select(func.count()).select_from(AuthFailure).where(
-        AuthFailure.key == key[:_FAILURE_KEY_MAX], AuthFailure.at >= since)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AuthFailure)
+            .where(AuthFailure.key == key[:_FAILURE_KEY_MAX], AuthFailure.at >= since)
+        )
+        or 0
+    )
 
 
 def record_failure(db, key, window_seconds):
@@ -113,13 +124,17 @@ def record_failure(db, key, window_seconds):
     def write(session):
         session.add(AuthFailure(key=key[:_FAILURE_KEY_MAX], at=utcnow()))
         cutoff = utcnow() - timedelta(seconds=window_seconds)
-        session.execute(delete(AuthFailure).where(AuthFailure.key == key[:_FAILURE_KEY_MAX],
-                                                  AuthFailure.at < cutoff))
+        session.execute(
+            delete(AuthFailure).where(
+                AuthFailure.key == key[:_FAILURE_KEY_MAX], AuthFailure.at < cutoff
+            )
+        )
 
     db.write(write)
 
 
 # ---- upload clients ------------------------------------------------------------
+
 
 def _key_kind(public_key_pem):
     from jq2qmt import signing
@@ -129,11 +144,15 @@ def _key_kind(public_key_pem):
 
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < 2048:
-            raise CredentialError("RSA 公钥至少 2048 位 / RSA public key must be at least 2048 bits")
+            raise CredentialError(
+                "RSA 公钥至少 2048 位 / RSA public key must be at least 2048 bits"
+            )
         return "rsa"
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "ed25519"
-    raise CredentialError("只支持 RSA 或 Ed25519 公钥 / only RSA or Ed25519 public keys are supported")
+    raise CredentialError(
+        "只支持 RSA 或 Ed25519 公钥 / only RSA or Ed25519 public keys are supported"
+    )
 
 
 def add_key_client(db, name, public_key_pem):
@@ -143,7 +162,9 @@ def add_key_client(db, name, public_key_pem):
             public_key_pem = public_key_pem.decode("ascii")  # UnicodeDecodeError is a ValueError
         kind = _key_kind(public_key_pem)
     except (ValueError, TypeError):
-        raise CredentialError("无法读取公钥（需要 PEM 格式） / cannot read the public key (PEM expected)")
+        raise CredentialError(
+            "无法读取公钥（需要 PEM 格式） / cannot read the public key (PEM expected)"
+        )
     _add_client(db, name, kind, public_key_pem=public_key_pem)
     return kind
 
@@ -159,7 +180,10 @@ def _add_client(db, name, kind, public_key_pem=None, token_hash=None):
     def write(session):
         row = session.scalars(select(Client).where(Client.name == name)).first()
         if row is not None and row.revoked_at is None:
-            raise CredentialError("客户端 %s 已存在（先 keys revoke） / client %s already exists (revoke it first)" % (name, name))
+            raise CredentialError(
+                "客户端 %s 已存在（先 keys revoke） / client %s already exists (revoke it first)"
+                % (name, name)
+            )
         if row is None:
             row = Client(name=name)
             session.add(row)
@@ -177,8 +201,13 @@ def get_client(session, name):
 
 
 _CLIENTS = Client.__table__
-_UPLOAD_CLIENT = select(_CLIENTS.c.name, _CLIENTS.c.kind, _CLIENTS.c.public_key_pem, _CLIENTS.c.token_hash,
-                        _CLIENTS.c.revoked_at).where(_CLIENTS.c.name == bindparam("name"))
+_UPLOAD_CLIENT = select(
+    _CLIENTS.c.name,
+    _CLIENTS.c.kind,
+    _CLIENTS.c.public_key_pem,
+    _CLIENTS.c.token_hash,
+    _CLIENTS.c.revoked_at,
+).where(_CLIENTS.c.name == bindparam("name"))
 
 
 def upload_client(session, name):
@@ -202,12 +231,15 @@ def revoke_client(db, name):
 
 
 def token_matches(client, token):
-    return client.token_hash is not None and hmac.compare_digest(client.token_hash, token_hash(token))
+    return client.token_hash is not None and hmac.compare_digest(
+        client.token_hash, token_hash(token)
+    )
 
 
 _NONCES = Nonce.__table__
-_NONCE_SEEN = select(_NONCES.c.id).where(_NONCES.c.client_name == bindparam("client"),
-                                         _NONCES.c.nonce == bindparam("nonce"))
+_NONCE_SEEN = select(_NONCES.c.id).where(
+    _NONCES.c.client_name == bindparam("client"), _NONCES.c.nonce == bindparam("nonce")
+)
 _INSERT_NONCE = insert(_NONCES)
 
 
@@ -236,21 +268,33 @@ def prune_nonces(db, window_seconds):
 
 # ---- API tokens ------------------------------------------------------------------
 
+
 def create_token(db, name, scope, account_id=None):
     """Create a bearer token; returns the token text (only its hash is stored)."""
     if scope not in SCOPES:
-        raise CredentialError("scope 只能是 %s / scope must be one of %s" % (", ".join(SCOPES), ", ".join(SCOPES)))
+        raise CredentialError(
+            "scope 只能是 %s / scope must be one of %s" % (", ".join(SCOPES), ", ".join(SCOPES))
+        )
     if scope == "follow" and not account_id:
         # the accounts API accepts a follow token only for its own account: one without
         # an account would be refused everywhere, so do not hand it out
-        raise CredentialError("follow 令牌需要绑定账户（--account ID） / a follow token needs an account (--account ID)")
+        raise CredentialError(
+            "follow 令牌需要绑定账户（--account ID） / a follow token needs an account (--account ID)"
+        )
     token = new_token()
 
     def write(session):
-        exists = session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).first()
+        exists = session.scalars(
+            select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+        ).first()
         if exists is not None:
-            raise CredentialError("令牌 %s 已存在（先 token revoke） / token %s already exists (revoke it first)" % (name, name))
-        session.add(ApiToken(name=name, token_hash=token_hash(token), scope=scope, account_id=account_id))
+            raise CredentialError(
+                "令牌 %s 已存在（先 token revoke） / token %s already exists (revoke it first)"
+                % (name, name)
+            )
+        session.add(
+            ApiToken(name=name, token_hash=token_hash(token), scope=scope, account_id=account_id)
+        )
 
     db.write(write, attempts=1)
     return token
@@ -282,7 +326,9 @@ def list_tokens(session):
 
 def revoke_token(db, name):
     def write(session):
-        rows = session.scalars(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))).all()
+        rows = session.scalars(
+            select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+        ).all()
         if not rows:
             raise CredentialError("没有有效的令牌 %s / no active token %s" % (name, name))
         revoke_tokens(session, rows)

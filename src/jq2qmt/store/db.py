@@ -97,7 +97,7 @@ def is_retryable(exc):
     return "database is locked" in str(orig)
 
 
-class Database(object):
+class Database:
     """Owns the engine; hands out read sessions and retried write transactions."""
 
     def __init__(self, url, **engine_kwargs):
@@ -152,7 +152,7 @@ class Database(object):
                 if attempt + 1 >= attempts or not is_retryable(exc):
                     raise
                 log.info("retrying write after %s", type(exc).__name__)
-                time.sleep(0.01 * (2 ** attempt))
+                time.sleep(0.01 * (2**attempt))
 
     def fetch_column(self, statement, connection=None):
         """The first column of a small read-only Core `statement`, run on a bare
@@ -161,8 +161,11 @@ class Database(object):
         `connection` (see `private_connection`) that one is used and kept."""
         sql = self._compiled.get(statement)
         if sql is None:
-            sql = self._compiled[statement] = str(statement.compile(
-                dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+            sql = self._compiled[statement] = str(
+                statement.compile(
+                    dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
         pooled = connection is None
         if pooled:
             connection = self.engine.raw_connection()

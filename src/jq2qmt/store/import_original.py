@@ -78,7 +78,9 @@ def read_source(engine):
     except SourceError:
         raise
     except Exception as exc:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = (
+            str(getattr(exc, "orig", exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        )
         raise SourceError("无法读取源数据库 / cannot read the source database: %s" % reason)
     return [tuple(r) for r in rows], has_password
 
@@ -91,12 +93,17 @@ def _read(engine, conn):
     elif dialect == "postgresql":
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
     if not engine.dialect.has_table(conn, SOURCE_TABLE):
-        raise SourceError("源数据库没有 %s 表，不是原 jq2qmt 数据库？ / the source has no %s table"
-                          % (SOURCE_TABLE, SOURCE_TABLE))
+        raise SourceError(
+            "源数据库没有 %s 表，不是原 jq2qmt 数据库？ / the source has no %s table"
+            % (SOURCE_TABLE, SOURCE_TABLE)
+        )
     metadata = MetaData()
     table = Table(SOURCE_TABLE, metadata, autoload_with=conn)
-    rows = conn.execute(select(table.c.strategy_name, table.c.positions, table.c.update_time)
-                        .order_by(table.c.strategy_name)).all()
+    rows = conn.execute(
+        select(table.c.strategy_name, table.c.positions, table.c.update_time).order_by(
+            table.c.strategy_name
+        )
+    ).all()
     has_password = False
     if engine.dialect.has_table(conn, PASSWORD_TABLE):
         passwords = Table(PASSWORD_TABLE, metadata, autoload_with=conn)
@@ -122,15 +129,21 @@ def plan_import(db, rows, has_password=False, max_positions=5000):
             positions = _positions(raw_positions)
         except ValueError:
             positions = None
-        candidate = Candidate(str(name), len(positions) if isinstance(positions, list) else 0, update_time)
+        candidate = Candidate(
+            str(name), len(positions) if isinstance(positions, list) else 0, update_time
+        )
         try:
-            candidate.snapshot = parse_snapshot({"strategy_name": name, "positions": positions},
-                                                max_positions=max_positions)
+            candidate.snapshot = parse_snapshot(
+                {"strategy_name": name, "positions": positions}, max_positions=max_positions
+            )
             if update_time is not None:
                 candidate.snapshot.as_of = update_time - BEIJING_OFFSET  # stored as naive UTC
             candidate.status = "exists" if name in existing else "import"
         except SnapshotError as exc:
-            candidate.status, candidate.problem = "invalid", "%s: %s" % (exc.field or "body", exc.message)
+            candidate.status, candidate.problem = (
+                "invalid",
+                "%s: %s" % (exc.field or "body", exc.message),
+            )
         plan.candidates.append(candidate)
     return plan
 

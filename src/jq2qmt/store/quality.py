@@ -28,7 +28,17 @@ import io
 import json
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, delete, func, select
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jq2qmt import trading_calendar
@@ -71,8 +81,10 @@ class QualityRound(Base):
 
 class QualityOrder(Base):
     __tablename__ = "quality_orders"
-    __table_args__ = (Index("ix_quality_orders_account_day", "account_pk", "day", "id"),
-                      Index("ix_quality_orders_remark", "account_pk", "remark"))
+    __table_args__ = (
+        Index("ix_quality_orders_account_day", "account_pk", "day", "id"),
+        Index("ix_quality_orders_remark", "account_pk", "remark"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -100,8 +112,10 @@ class QualityOrder(Base):
 
 class QualityFill(Base):
     __tablename__ = "quality_fills"
-    __table_args__ = (UniqueConstraint("account_pk", "day", "trade_id", name="uq_quality_fills_trade"),
-                      Index("ix_quality_fills_account_day", "account_pk", "day"))
+    __table_args__ = (
+        UniqueConstraint("account_pk", "day", "trade_id", name="uq_quality_fills_trade"),
+        Index("ix_quality_fills_account_day", "account_pk", "day"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -117,7 +131,9 @@ class QualityFill(Base):
     ref_price: Mapped[Optional[float]] = mapped_column(Double, nullable=True)
     slippage_bps: Mapped[Optional[float]] = mapped_column(Double, nullable=True)
     slippage_cost: Mapped[Optional[float]] = mapped_column(Double, nullable=True)
-    traded_at: Mapped[Optional[str]] = mapped_column(String(19), nullable=True)  # exchange time as reported
+    traded_at: Mapped[Optional[str]] = mapped_column(
+        String(19), nullable=True
+    )  # exchange time as reported
     received_at: Mapped[datetime.datetime] = mapped_column(Timestamp)
 
 
@@ -129,10 +145,14 @@ class QualityError(ValueError):
 
 
 # the report fields this module reads: field -> (JSON type, required keys of each row)
-_REPORT_FIELDS = (("fills", list, (("trade_id", str), ("code", str), ("side", str))),
-                  ("orders", list, (("remark", str),)),
-                  ("would_place", list, (("code", str),)),
-                  ("prices", dict, ()), ("target", dict, ()), ("strategy_versions", dict, ()))
+_REPORT_FIELDS = (
+    ("fills", list, (("trade_id", str), ("code", str), ("side", str))),
+    ("orders", list, (("remark", str),)),
+    ("would_place", list, (("code", str),)),
+    ("prices", dict, ()),
+    ("target", dict, ()),
+    ("strategy_versions", dict, ()),
+)
 MAX_REPORT_ROWS = 2000
 
 
@@ -144,23 +164,33 @@ def check_report(payload):
         if value is None:
             continue
         if not isinstance(value, kind):
-            raise QualityError(field, "必须是%s / must be an %s" % (
-                "数组" if kind is list else "对象", "array" if kind is list else "object"))
+            raise QualityError(
+                field,
+                "必须是%s / must be an %s"
+                % ("数组" if kind is list else "对象", "array" if kind is list else "object"),
+            )
         if len(value) > MAX_REPORT_ROWS:
-            raise QualityError(field, "最多 %d 项 / at most %d items" % (MAX_REPORT_ROWS, MAX_REPORT_ROWS))
+            raise QualityError(
+                field, "最多 %d 项 / at most %d items" % (MAX_REPORT_ROWS, MAX_REPORT_ROWS)
+            )
         if kind is list:
             for index, row in enumerate(value):
                 if not isinstance(row, dict):
                     raise QualityError("%s[%d]" % (field, index), "必须是对象 / must be an object")
                 for key, key_kind in keys:
                     if not isinstance(row.get(key), key_kind) or not row[key] or len(row[key]) > 64:
-                        raise QualityError("%s[%d].%s" % (field, index, key),
-                                           "必须是 1-64 个字符的字符串 / must be a string of 1-64 characters")
+                        raise QualityError(
+                            "%s[%d].%s" % (field, index, key),
+                            "必须是 1-64 个字符的字符串 / must be a string of 1-64 characters",
+                        )
     if payload.get("at") is not None and _parse_at(payload["at"]) is None:
-        raise QualityError("at", "时间格式应为 YYYY-MM-DDTHH:MM:SS / at must be YYYY-MM-DDTHH:MM:SS")
+        raise QualityError(
+            "at", "时间格式应为 YYYY-MM-DDTHH:MM:SS / at must be YYYY-MM-DDTHH:MM:SS"
+        )
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
 
 def _num(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -210,10 +240,15 @@ def order_state(status, traded, volume):
 def _valid_rows(value, keys=("code",)):
     if not isinstance(value, list):
         return []
-    return [row for row in value if isinstance(row, dict) and all(isinstance(row.get(k), str) for k in keys)]
+    return [
+        row
+        for row in value
+        if isinstance(row, dict) and all(isinstance(row.get(k), str) for k in keys)
+    ]
 
 
 # ---- recording (inside save_report's transaction) --------------------------------------------
+
 
 def _strategy_info(session, names):
     """(sum of the followed strategies' total_value or None, {code: [names]},
@@ -228,7 +263,8 @@ def _strategy_info(session, names):
         return total, codes, updated
     by_id = dict((r.id, r.name) for r in rows.values())
     for strategy_id, code in session.execute(
-            select(Position.strategy_id, Position.code).where(Position.strategy_id.in_(list(by_id)))).all():
+        select(Position.strategy_id, Position.code).where(Position.strategy_id.in_(list(by_id)))
+    ).all():
         codes[_qmt(code)].append(by_id[strategy_id])
     for name, row in sorted(rows.items()):
         updated[name] = row.update_time
@@ -260,35 +296,79 @@ def record(session, account, body, round_id, status, now, followed=()):
     strategy_value, strategies_of, updated = _strategy_info(session, followed)
     if acct is not None:
         _record_round(session, account, body, acct, day, round_id, status, at, now, strategy_value)
-        if int(session.scalar(select(func.count()).select_from(QualityRound).where(
-                QualityRound.account_pk == account.id, QualityRound.day == day))) % PRUNE_EVERY == 1:
+        if (
+            int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(QualityRound)
+                    .where(QualityRound.account_pk == account.id, QualityRound.day == day)
+                )
+            )
+            % PRUNE_EVERY
+            == 1
+        ):
             prune(session, account, day)
     if status == "dry_run":
         placed = []
     for row in placed:
         names = strategies_of.get(row["code"]) or sorted(updated)
         uploads = [updated[n] for n in names if updated.get(n) is not None]
-        session.add(QualityOrder(
-            account_pk=account.id, day=day, round_id=round_id, remark=_text(row.get("remark")),
-            order_id=_text(row.get("order_id")), code=_text(row["code"], 32), side=_text(row.get("side"), 8),
-            volume=int(_num(row.get("volume")) or 0), price=_num(row.get("price")),
-            ref_price=_num(row.get("ref_price")), state="open", traded_volume=0,
-            strategies=",".join(sorted(names))[:512] or None, upload_at=max(uploads) if uploads else None,
-            placed_at=now, updated_at=now))
+        session.add(
+            QualityOrder(
+                account_pk=account.id,
+                day=day,
+                round_id=round_id,
+                remark=_text(row.get("remark")),
+                order_id=_text(row.get("order_id")),
+                code=_text(row["code"], 32),
+                side=_text(row.get("side"), 8),
+                volume=int(_num(row.get("volume")) or 0),
+                price=_num(row.get("price")),
+                ref_price=_num(row.get("ref_price")),
+                state="open",
+                traded_volume=0,
+                strategies=",".join(sorted(names))[:512] or None,
+                upload_at=max(uploads) if uploads else None,
+                placed_at=now,
+                updated_at=now,
+            )
+        )
     for row in rejected:
-        session.add(QualityOrder(
-            account_pk=account.id, day=day, round_id=round_id, remark=_text(row.get("remark")),
-            order_id=_text(row.get("order_id")), code=_text(row["code"], 32), side=_text(row.get("side"), 8),
-            volume=int(_num(row.get("volume")) or 0), price=_num(row.get("price")),
-            state="rejected", broker_status=JUNK, traded_volume=0,
-            reason=_text(row.get("reason"), 2000), strategies=",".join(strategies_of.get(row["code"]) or [])[:512]
-            or None, placed_at=now, updated_at=now))
+        session.add(
+            QualityOrder(
+                account_pk=account.id,
+                day=day,
+                round_id=round_id,
+                remark=_text(row.get("remark")),
+                order_id=_text(row.get("order_id")),
+                code=_text(row["code"], 32),
+                side=_text(row.get("side"), 8),
+                volume=int(_num(row.get("volume")) or 0),
+                price=_num(row.get("price")),
+                state="rejected",
+                broker_status=JUNK,
+                traded_volume=0,
+                reason=_text(row.get("reason"), 2000),
+                strategies=",".join(strategies_of.get(row["code"]) or [])[:512] or None,
+                placed_at=now,
+                updated_at=now,
+            )
+        )
     for row in skipped:
-        session.add(QualityOrder(
-            account_pk=account.id, day=day, round_id=round_id, code=_text(row["code"], 32), state="skipped",
-            traded_volume=0, reason=_text("%s: %s" % (row.get("reason"), row.get("detail") or ""), 2000),
-            strategies=",".join(strategies_of.get(row["code"]) or [])[:512] or None,
-            placed_at=now, updated_at=now))
+        session.add(
+            QualityOrder(
+                account_pk=account.id,
+                day=day,
+                round_id=round_id,
+                code=_text(row["code"], 32),
+                state="skipped",
+                traded_volume=0,
+                reason=_text("%s: %s" % (row.get("reason"), row.get("detail") or ""), 2000),
+                strategies=",".join(strategies_of.get(row["code"]) or [])[:512] or None,
+                placed_at=now,
+                updated_at=now,
+            )
+        )
     session.flush()
     for row in updates:
         order = _find_order(session, account, row.get("remark"), row.get("order_id"))
@@ -321,8 +401,9 @@ def prune(session, account, day):
 
 
 def _find_order(session, account, remark, order_id):
-    query = select(QualityOrder).where(QualityOrder.account_pk == account.id,
-                                       QualityOrder.state.notin_(("skipped",)))
+    query = select(QualityOrder).where(
+        QualityOrder.account_pk == account.id, QualityOrder.state.notin_(("skipped",))
+    )
     if remark:
         query = query.where(QualityOrder.remark == str(remark)[:64])
     elif order_id:
@@ -334,26 +415,51 @@ def _find_order(session, account, remark, order_id):
 
 def _record_fill(session, account, row, day, round_id, now):
     trade_id = str(row["trade_id"])[:64]
-    exists = session.scalar(select(QualityFill.id).where(
-        QualityFill.account_pk == account.id, QualityFill.day == day, QualityFill.trade_id == trade_id))
+    exists = session.scalar(
+        select(QualityFill.id).where(
+            QualityFill.account_pk == account.id,
+            QualityFill.day == day,
+            QualityFill.trade_id == trade_id,
+        )
+    )
     volume, price = _num(row.get("volume")), _num(row.get("price"))
     if exists is not None or not volume or not price:
         return
     order = _find_order(session, account, row.get("remark"), row.get("order_id"))
     ref = order.ref_price if order is not None else None
     bps, cost = calc.slippage(row["side"], ref, price, int(volume))
-    session.add(QualityFill(
-        account_pk=account.id, day=day, round_id=round_id, trade_id=trade_id, order_id=_text(row.get("order_id")),
-        remark=_text(row.get("remark")), code=_text(row["code"], 32), side=_text(row["side"], 8),
-        volume=int(volume), price=price, ref_price=ref, slippage_bps=bps, slippage_cost=cost,
-        traded_at=_text(row.get("time"), 19), received_at=now))
+    session.add(
+        QualityFill(
+            account_pk=account.id,
+            day=day,
+            round_id=round_id,
+            trade_id=trade_id,
+            order_id=_text(row.get("order_id")),
+            remark=_text(row.get("remark")),
+            code=_text(row["code"], 32),
+            side=_text(row["side"], 8),
+            volume=int(volume),
+            price=price,
+            ref_price=ref,
+            slippage_bps=bps,
+            slippage_cost=cost,
+            traded_at=_text(row.get("time"), 19),
+            received_at=now,
+        )
+    )
     if order is not None:
         order.first_fill_at = order.first_fill_at or now
         order.last_fill_at = now
         if order.remark:  # the fills may arrive before (or without) the order's status change
             session.flush()
-            total = session.scalar(select(func.sum(QualityFill.volume)).where(
-                QualityFill.account_pk == account.id, QualityFill.remark == order.remark)) or 0
+            total = (
+                session.scalar(
+                    select(func.sum(QualityFill.volume)).where(
+                        QualityFill.account_pk == account.id, QualityFill.remark == order.remark
+                    )
+                )
+                or 0
+            )
             if total > (order.traded_volume or 0):
                 order.traded_volume = int(total)
                 if order.state == "open" and order.volume and order.traded_volume >= order.volume:
@@ -382,16 +488,35 @@ def _record_round(session, account, body, acct, day, round_id, status, at, now, 
     total = _num(acct.get("total_asset"))
     has_target = isinstance(body.get("target"), dict)
     dev = calc.deviation(target, held, prices, total) if has_target else None
-    detail = {"target": target if has_target else None, "held": held, "avg_cost": costs,
-              "prices": prices, "price_times": times, "unpriced": dev["unpriced"] if dev else []}
-    session.add(QualityRound(
-        account_pk=account.id, day=day, round_id=round_id, status=status, at=(at - BEIJING) if at else None,
-        received_at=now, total_asset=total, cash=_num(acct.get("cash")), market_value=_num(acct.get("market_value")),
-        deviation_value=dev["value"] if dev else None, deviation_pct=dev["pct"] if dev else None,
-        strategy_value=strategy_value, detail_json=json.dumps(detail, sort_keys=True, ensure_ascii=False)))
+    detail = {
+        "target": target if has_target else None,
+        "held": held,
+        "avg_cost": costs,
+        "prices": prices,
+        "price_times": times,
+        "unpriced": dev["unpriced"] if dev else [],
+    }
+    session.add(
+        QualityRound(
+            account_pk=account.id,
+            day=day,
+            round_id=round_id,
+            status=status,
+            at=(at - BEIJING) if at else None,
+            received_at=now,
+            total_asset=total,
+            cash=_num(acct.get("cash")),
+            market_value=_num(acct.get("market_value")),
+            deviation_value=dev["value"] if dev else None,
+            deviation_pct=dev["pct"] if dev else None,
+            strategy_value=strategy_value,
+            detail_json=json.dumps(detail, sort_keys=True, ensure_ascii=False),
+        )
+    )
 
 
 # ---- reads -------------------------------------------------------------------------------------
+
 
 def parse_day(field, text):
     if text is None or text == "":
@@ -419,13 +544,23 @@ def _execution(orders, fills, closed_days):
     sent = [o for o in orders if o.state != "skipped" and o.volume]  # rejected ones too
     ordered = sum(o.volume or 0 for o in sent)
     filled = sum(o.traded_volume or 0 for o in sent)
-    to_order = [(o.placed_at - o.upload_at).total_seconds() for o in sent
-                if o.upload_at is not None and o.state != "rejected"]
-    to_fill = [(o.last_fill_at - o.upload_at).total_seconds() for o in sent
-               if o.upload_at is not None and o.last_fill_at is not None]
+    to_order = [
+        (o.placed_at - o.upload_at).total_seconds()
+        for o in sent
+        if o.upload_at is not None and o.state != "rejected"
+    ]
+    to_fill = [
+        (o.last_fill_at - o.upload_at).total_seconds()
+        for o in sent
+        if o.upload_at is not None and o.last_fill_at is not None
+    ]
     slip = [(f.slippage_bps, f.ref_price, f.volume) for f in fills]
-    reasons = collections.Counter(o.reason or o.status_text or "?" for o in orders if o.state == "rejected")
-    skipped = collections.Counter((o.reason or "?").split(":")[0] for o in orders if o.state == "skipped")
+    reasons = collections.Counter(
+        o.reason or o.status_text or "?" for o in orders if o.state == "rejected"
+    )
+    skipped = collections.Counter(
+        (o.reason or "?").split(":")[0] for o in orders if o.state == "skipped"
+    )
     open_at_close = [o for o in sent if o.state == "open" and o.day in closed_days]
     return {
         "orders": len(sent),
@@ -435,10 +570,16 @@ def _execution(orders, fills, closed_days):
         "fills": len(fills),
         "slippage_bps": calc.weighted_bps(slip),
         "slippage_cost": round(sum(f.slippage_cost or 0.0 for f in fills), 2),
-        "upload_to_first_order_s": {"p50": calc.percentile(to_order, 50), "p90": calc.percentile(to_order, 90),
-                                    "count": len(to_order)},
-        "upload_to_last_fill_s": {"p50": calc.percentile(to_fill, 50), "p90": calc.percentile(to_fill, 90),
-                                  "count": len(to_fill)},
+        "upload_to_first_order_s": {
+            "p50": calc.percentile(to_order, 50),
+            "p90": calc.percentile(to_order, 90),
+            "count": len(to_order),
+        },
+        "upload_to_last_fill_s": {
+            "p50": calc.percentile(to_fill, 50),
+            "p90": calc.percentile(to_fill, 90),
+            "count": len(to_fill),
+        },
         "rejects": len([o for o in orders if o.state == "rejected"]),
         "reject_reasons": [{"reason": r, "count": n} for r, n in reasons.most_common()],
         "skipped": sum(skipped.values()),
@@ -448,9 +589,15 @@ def _execution(orders, fills, closed_days):
 
 
 def _rows(session, model, account, start, end):
-    return session.scalars(select(model).where(
-        model.account_pk == account.id, model.day >= start.isoformat(), model.day <= end.isoformat())
-        .order_by(model.id)).all()
+    return session.scalars(
+        select(model)
+        .where(
+            model.account_pk == account.id,
+            model.day >= start.isoformat(),
+            model.day <= end.isoformat(),
+        )
+        .order_by(model.id)
+    ).all()
 
 
 def quality(session, account, start=None, end=None, today=None):
@@ -472,14 +619,27 @@ def quality(session, account, start=None, end=None, today=None):
         day_orders = [o for o in orders if o.day == day]
         day_fills = [f for f in fills if f.day == day]
         ex = _execution(day_orders, day_fills, closed_days)
-        days.append({
-            "day": day, "rounds": len(items), "total_asset": last.total_asset, "cash": last.cash,
-            "market_value": last.market_value, "strategy_value": last.strategy_value,
-            "deviation_value": last.deviation_value, "deviation_pct": last.deviation_pct,
-            "max_deviation_pct": max(devs) if devs else None,
-            "orders": ex["orders"], "fill_rate": ex["fill_rate"], "fills": ex["fills"],
-            "slippage_bps": ex["slippage_bps"], "slippage_cost": ex["slippage_cost"],
-            "rejects": ex["rejects"], "skipped": ex["skipped"], "open_at_close": len(ex["open_at_close"])})
+        days.append(
+            {
+                "day": day,
+                "rounds": len(items),
+                "total_asset": last.total_asset,
+                "cash": last.cash,
+                "market_value": last.market_value,
+                "strategy_value": last.strategy_value,
+                "deviation_value": last.deviation_value,
+                "deviation_pct": last.deviation_pct,
+                "max_deviation_pct": max(devs) if devs else None,
+                "orders": ex["orders"],
+                "fill_rate": ex["fill_rate"],
+                "fills": ex["fills"],
+                "slippage_bps": ex["slippage_bps"],
+                "slippage_cost": ex["slippage_cost"],
+                "rejects": ex["rejects"],
+                "skipped": ex["skipped"],
+                "open_at_close": len(ex["open_at_close"]),
+            }
+        )
     account_curve = calc.normalise([d["total_asset"] for d in days])
     strategy_curve = calc.normalise([d["strategy_value"] for d in days])
     for d, a, s in zip(days, account_curve, strategy_curve):
@@ -497,14 +657,28 @@ def quality(session, account, start=None, end=None, today=None):
         by_strategy.append(dict(ex, strategy=name))
     latest = rounds[-1] if rounds else None
     return {
-        "account_id": account.account_id, "from": start.isoformat(), "to": end.isoformat(),
+        "account_id": account.account_id,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
         "days": days,
-        "rounds": [{"round_id": r.round_id, "day": r.day, "at": format_time(r.at),
-                    "received_at": format_time(r.received_at), "status": r.status,
-                    "total_asset": r.total_asset, "cash": r.cash, "market_value": r.market_value,
-                    "deviation_value": r.deviation_value, "deviation_pct": r.deviation_pct,
-                    "strategy_value": r.strategy_value, "account_norm": a, "strategy_norm": s}
-                   for r, a, s in zip(points, norm_a, norm_s)],
+        "rounds": [
+            {
+                "round_id": r.round_id,
+                "day": r.day,
+                "at": format_time(r.at),
+                "received_at": format_time(r.received_at),
+                "status": r.status,
+                "total_asset": r.total_asset,
+                "cash": r.cash,
+                "market_value": r.market_value,
+                "deviation_value": r.deviation_value,
+                "deviation_pct": r.deviation_pct,
+                "strategy_value": r.strategy_value,
+                "account_norm": a,
+                "strategy_norm": s,
+            }
+            for r, a, s in zip(points, norm_a, norm_s)
+        ],
         "execution": _execution(orders, fills, closed_days),
         "by_strategy": by_strategy,
         "fills": [fill_dict(f) for f in fills[-MAX_ORDERS:]],
@@ -522,32 +696,73 @@ def holdings(row):
     for code, volume in sorted(detail.get("held", {}).items()):
         price = detail.get("prices", {}).get(code)
         value, cost, pnl = calc.unrealised(volume, detail.get("avg_cost", {}).get(code), price)
-        result.append({"code": code, "volume": volume, "price": price,
-                       "price_time": detail.get("price_times", {}).get(code) or format_time(row.at),
-                       "market_value": value,
-                       "cost": cost, "unrealised_pnl": pnl,
-                       "target": (detail.get("target") or {}).get(code)})
-    return {"round_id": row.round_id, "at": format_time(row.at), "received_at": format_time(row.received_at),
-            "total_asset": row.total_asset, "cash": row.cash, "market_value": row.market_value,
-            "positions": result}
+        result.append(
+            {
+                "code": code,
+                "volume": volume,
+                "price": price,
+                "price_time": detail.get("price_times", {}).get(code) or format_time(row.at),
+                "market_value": value,
+                "cost": cost,
+                "unrealised_pnl": pnl,
+                "target": (detail.get("target") or {}).get(code),
+            }
+        )
+    return {
+        "round_id": row.round_id,
+        "at": format_time(row.at),
+        "received_at": format_time(row.received_at),
+        "total_asset": row.total_asset,
+        "cash": row.cash,
+        "market_value": row.market_value,
+        "positions": result,
+    }
 
 
 def order_dict(o):
     value = round(o.volume * o.price, 2) if o.volume and o.price else None
-    return {"id": o.id, "day": o.day, "round_id": o.round_id, "remark": o.remark, "order_id": o.order_id,
-            "code": o.code, "side": o.side, "volume": o.volume, "price": o.price, "value": value,
-            "ref_price": o.ref_price, "status": o.state, "broker_status": o.broker_status,
-            "status_text": o.status_text, "traded_volume": o.traded_volume, "reason": o.reason,
-            "strategies": (o.strategies or "").split(",") if o.strategies else [],
-            "placed_at": format_time(o.placed_at), "first_fill_at": format_time(o.first_fill_at),
-            "last_fill_at": format_time(o.last_fill_at), "updated_at": format_time(o.updated_at)}
+    return {
+        "id": o.id,
+        "day": o.day,
+        "round_id": o.round_id,
+        "remark": o.remark,
+        "order_id": o.order_id,
+        "code": o.code,
+        "side": o.side,
+        "volume": o.volume,
+        "price": o.price,
+        "value": value,
+        "ref_price": o.ref_price,
+        "status": o.state,
+        "broker_status": o.broker_status,
+        "status_text": o.status_text,
+        "traded_volume": o.traded_volume,
+        "reason": o.reason,
+        "strategies": (o.strategies or "").split(",") if o.strategies else [],
+        "placed_at": format_time(o.placed_at),
+        "first_fill_at": format_time(o.first_fill_at),
+        "last_fill_at": format_time(o.last_fill_at),
+        "updated_at": format_time(o.updated_at),
+    }
 
 
 def fill_dict(f):
-    return {"trade_id": f.trade_id, "day": f.day, "round_id": f.round_id, "order_id": f.order_id,
-            "remark": f.remark, "code": f.code, "side": f.side, "volume": f.volume, "price": f.price,
-            "ref_price": f.ref_price, "slippage_bps": f.slippage_bps, "slippage_cost": f.slippage_cost,
-            "time": f.traded_at, "received_at": format_time(f.received_at)}
+    return {
+        "trade_id": f.trade_id,
+        "day": f.day,
+        "round_id": f.round_id,
+        "order_id": f.order_id,
+        "remark": f.remark,
+        "code": f.code,
+        "side": f.side,
+        "volume": f.volume,
+        "price": f.price,
+        "ref_price": f.ref_price,
+        "slippage_bps": f.slippage_bps,
+        "slippage_cost": f.slippage_cost,
+        "time": f.traded_at,
+        "received_at": format_time(f.received_at),
+    }
 
 
 def _order_filters(query, account, code, status, day):
@@ -557,8 +772,11 @@ def _order_filters(query, account, code, status, day):
         query = query.where(QualityOrder.code == code)
     if status:
         if status not in ORDER_STATES:
-            raise QualityError("status", "status 应为 %s 之一 / status must be one of %s"
-                               % ("、".join(ORDER_STATES), "|".join(ORDER_STATES)))
+            raise QualityError(
+                "status",
+                "status 应为 %s 之一 / status must be one of %s"
+                % ("、".join(ORDER_STATES), "|".join(ORDER_STATES)),
+            )
         query = query.where(QualityOrder.state == status)
     if day:
         query = query.where(QualityOrder.day == day.isoformat())
@@ -567,11 +785,15 @@ def _order_filters(query, account, code, status, day):
 
 def count_orders(session, account=None, code=None, status=None, day=None):
     """How many orders `list_orders` would list with these filters and no limit."""
-    query = _order_filters(select(func.count()).select_from(QualityOrder), account, code, status, day)
+    query = _order_filters(
+        select(func.count()).select_from(QualityOrder), account, code, status, day
+    )
     return int(session.scalar(query))
 
 
-def list_orders(session, account_ids, account=None, code=None, status=None, day=None, limit=200, offset=0):
+def list_orders(
+    session, account_ids, account=None, code=None, status=None, day=None, limit=200, offset=0
+):
     """The order log, newest first (filters as the API's query parameters), `limit`
     rows after skipping `offset`; `account_ids` maps account rows' primary keys to
     their account ids, `account` (a row) keeps that account's orders only."""
@@ -582,9 +804,11 @@ def list_orders(session, account_ids, account=None, code=None, status=None, day=
         keys = dict(((o.account_pk, o.remark), o.id) for o in rows if o.remark)
         pks = sorted(set(o.account_pk for o in rows))
         days = sorted(set(o.day for o in rows))
-        for f in session.scalars(select(QualityFill).where(QualityFill.account_pk.in_(pks),
-                                                           QualityFill.day.in_(days))
-                                 .order_by(QualityFill.id)):
+        for f in session.scalars(
+            select(QualityFill)
+            .where(QualityFill.account_pk.in_(pks), QualityFill.day.in_(days))
+            .order_by(QualityFill.id)
+        ):
             key = keys.get((f.account_pk, f.remark))
             if key is not None:
                 fills[key].append(fill_dict(f))
@@ -599,12 +823,48 @@ def list_orders(session, account_ids, account=None, code=None, status=None, day=
 
 # ---- CSV -----------------------------------------------------------------------------------------
 
-DAY_COLUMNS = ("day", "rounds", "total_asset", "cash", "market_value", "strategy_value", "account_norm",
-               "strategy_norm", "deviation_value", "deviation_pct", "max_deviation_pct", "orders", "fill_rate",
-               "fills", "slippage_bps", "slippage_cost", "rejects", "skipped", "open_at_close")
-ORDER_COLUMNS = ("account_id", "day", "round_id", "code", "side", "volume", "price", "value", "ref_price", "status",
-                 "status_text", "traded_volume", "reason", "strategies", "order_id", "remark", "placed_at",
-                 "first_fill_at", "last_fill_at")
+DAY_COLUMNS = (
+    "day",
+    "rounds",
+    "total_asset",
+    "cash",
+    "market_value",
+    "strategy_value",
+    "account_norm",
+    "strategy_norm",
+    "deviation_value",
+    "deviation_pct",
+    "max_deviation_pct",
+    "orders",
+    "fill_rate",
+    "fills",
+    "slippage_bps",
+    "slippage_cost",
+    "rejects",
+    "skipped",
+    "open_at_close",
+)
+ORDER_COLUMNS = (
+    "account_id",
+    "day",
+    "round_id",
+    "code",
+    "side",
+    "volume",
+    "price",
+    "value",
+    "ref_price",
+    "status",
+    "status_text",
+    "traded_volume",
+    "reason",
+    "strategies",
+    "order_id",
+    "remark",
+    "placed_at",
+    "first_fill_at",
+    "last_fill_at",
+)
 
 
 def to_csv(rows, columns):

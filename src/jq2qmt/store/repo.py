@@ -57,10 +57,20 @@ def _dumps(value):
 # parameters: no ORM persistence layer and no per-call statement building or cache-key
 # walk over literal values (most of an upload's CPU time before).
 _STRATEGIES, _POSITIONS = Strategy.__table__, Position.__table__
-_LOCK_STRATEGY = (select(_STRATEGIES.c.id, _STRATEGIES.c.name, _STRATEGIES.c.version, _STRATEGIES.c.as_of,
-                         _STRATEGIES.c.update_time, _STRATEGIES.c.snapshot_hash, _STRATEGIES.c.removed_at,
-                         _STRATEGIES.c.portfolio_json)
-                  .where(_STRATEGIES.c.name == bindparam("name")).with_for_update())
+_LOCK_STRATEGY = (
+    select(
+        _STRATEGIES.c.id,
+        _STRATEGIES.c.name,
+        _STRATEGIES.c.version,
+        _STRATEGIES.c.as_of,
+        _STRATEGIES.c.update_time,
+        _STRATEGIES.c.snapshot_hash,
+        _STRATEGIES.c.removed_at,
+        _STRATEGIES.c.portfolio_json,
+    )
+    .where(_STRATEGIES.c.name == bindparam("name"))
+    .with_for_update()
+)
 _INSERT_STRATEGY = insert(_STRATEGIES)
 _UPDATE_STRATEGY = update(_STRATEGIES).where(_STRATEGIES.c.id == bindparam("strategy"))
 _INSERT_VERSION = insert(StrategyVersion.__table__)
@@ -102,22 +112,49 @@ def save_snapshot(db, snapshot, source, remote_addr=None, before=None, base_vers
         if strategy is None:
             # A concurrent creator makes this insert fail; Database.write retries the
             # whole transaction, which then finds the row.
-            conn.execute(_INSERT_STRATEGY, {"name": snapshot.strategy_name, "version": 0, "created_at": utcnow()})
+            conn.execute(
+                _INSERT_STRATEGY,
+                {"name": snapshot.strategy_name, "version": 0, "created_at": utcnow()},
+            )
             strategy = _locked_strategy(conn, snapshot.strategy_name)
         active = strategy.version > 0 and strategy.removed_at is None
         if base_version is not None and base_version != (strategy.version if active else 0):
-            return VersionConflictError(base_version, strategy.version if active else 0,
-                                        _last_source(conn, strategy) if active else None,
-                                        format_time(strategy.update_time) if active else None)
+            return VersionConflictError(
+                base_version,
+                strategy.version if active else 0,
+                _last_source(conn, strategy) if active else None,
+                format_time(strategy.update_time) if active else None,
+            )
         _carry_over(snapshot, strategy, carry if active else ())
-        if snapshot.as_of is not None and strategy.as_of is not None and snapshot.as_of < strategy.as_of:
+        if (
+            snapshot.as_of is not None
+            and strategy.as_of is not None
+            and snapshot.as_of < strategy.as_of
+        ):
             return StaleSnapshotError(strategy.as_of, snapshot.as_of)
-        if strategy.version > 0 and strategy.removed_at is None and strategy.snapshot_hash == snapshot.hash:
-            if snapshot.as_of is not None and (strategy.as_of is None or snapshot.as_of > strategy.as_of):
+        if (
+            strategy.version > 0
+            and strategy.removed_at is None
+            and strategy.snapshot_hash == snapshot.hash
+        ):
+            if snapshot.as_of is not None and (
+                strategy.as_of is None or snapshot.as_of > strategy.as_of
+            ):
                 conn.execute(_UPDATE_STRATEGY, {"strategy": strategy.id, "as_of": snapshot.as_of})
-            return SaveResult(strategy.name, strategy.version, False, format_time(strategy.update_time))
-        return _write_version(conn, strategy, "snapshot", snapshot.positions, snapshot.portfolio,
-                              snapshot.as_of, source, remote_addr, snapshot.hash)
+            return SaveResult(
+                strategy.name, strategy.version, False, format_time(strategy.update_time)
+            )
+        return _write_version(
+            conn,
+            strategy,
+            "snapshot",
+            snapshot.positions,
+            snapshot.portfolio,
+            snapshot.as_of,
+            source,
+            remote_addr,
+            snapshot.hash,
+        )
 
     result = db.write(write)
     if isinstance(result, (StaleSnapshotError, VersionConflictError)):
@@ -139,33 +176,67 @@ def _carry_over(snapshot, strategy, carry):
 def _last_source(conn, strategy):
     """Who wrote the strategy's current version (for a conflict message)."""
     table = StrategyVersion.__table__
-    return conn.execute(select(table.c.source).where(table.c.strategy_id == strategy.id,
-                                                     table.c.version == strategy.version)).scalar()
+    return conn.execute(
+        select(table.c.source).where(
+            table.c.strategy_id == strategy.id, table.c.version == strategy.version
+        )
+    ).scalar()
 
 
-def _write_version(conn, strategy, kind, positions, portfolio, as_of, source, remote_addr, digest=None):
+def _write_version(
+    conn, strategy, kind, positions, portfolio, as_of, source, remote_addr, digest=None
+):
     """A new version of `strategy` (a row from `_locked_strategy`): the version row,
     the positions replaced (one executemany), the strategy row and a change row."""
     now = utcnow()
     version = strategy.version + 1
     digest = digest or snapshot_hash(positions, portfolio)
     portfolio_json = _dumps(portfolio) if portfolio else None
-    conn.execute(_INSERT_VERSION, {
-        "strategy_id": strategy.id, "version": version, "kind": kind, "created_at": now, "as_of": as_of,
-        "source": source[:80], "remote_addr": (remote_addr or None) and remote_addr[:64],
-        "positions_json": _dumps(positions), "portfolio_json": portfolio_json, "snapshot_hash": digest,
-    })
+    conn.execute(
+        _INSERT_VERSION,
+        {
+            "strategy_id": strategy.id,
+            "version": version,
+            "kind": kind,
+            "created_at": now,
+            "as_of": as_of,
+            "source": source[:80],
+            "remote_addr": (remote_addr or None) and remote_addr[:64],
+            "positions_json": _dumps(positions),
+            "portfolio_json": portfolio_json,
+            "snapshot_hash": digest,
+        },
+    )
     conn.execute(_DELETE_POSITIONS, {"strategy": strategy.id})
     if positions:
-        conn.execute(_INSERT_POSITIONS, [{"strategy_id": strategy.id, "code": p["code"], "name": p.get("name"),
-                                          "volume": p["volume"], "cost": p["cost"]} for p in positions])
-    values = {"strategy": strategy.id, "version": version, "update_time": now, "snapshot_hash": digest,
-              "portfolio_json": portfolio_json, "removed_at": now if kind == "remove" else None}
+        conn.execute(
+            _INSERT_POSITIONS,
+            [
+                {
+                    "strategy_id": strategy.id,
+                    "code": p["code"],
+                    "name": p.get("name"),
+                    "volume": p["volume"],
+                    "cost": p["cost"],
+                }
+                for p in positions
+            ],
+        )
+    values = {
+        "strategy": strategy.id,
+        "version": version,
+        "update_time": now,
+        "snapshot_hash": digest,
+        "portfolio_json": portfolio_json,
+        "removed_at": now if kind == "remove" else None,
+    }
     if as_of is not None:
         values["as_of"] = max(as_of, strategy.as_of or as_of)
     conn.execute(_UPDATE_STRATEGY, values)
-    seq = conn.execute(_INSERT_CHANGE, {"kind": "strategy", "subject": strategy.name, "version": version,
-                                        "created_at": now}).inserted_primary_key[0]
+    seq = conn.execute(
+        _INSERT_CHANGE,
+        {"kind": "strategy", "subject": strategy.name, "version": version, "created_at": now},
+    ).inserted_primary_key[0]
     return SaveResult(strategy.name, version, True, format_time(now), seq)
 
 
@@ -189,13 +260,21 @@ def latest_change_seq(session):
 
 # ---- reads -----------------------------------------------------------------
 
+
 def _active(session):
     # Rows with the columns reads use (attribute access like the ORM object), not
     # ORM objects: the version vector of a total covers every active strategy.
     return session.execute(
-        select(Strategy.id, Strategy.name, Strategy.version, Strategy.update_time, Strategy.as_of,
-               Strategy.portfolio_json)
-        .where(Strategy.removed_at.is_(None), Strategy.version > 0).order_by(Strategy.name)
+        select(
+            Strategy.id,
+            Strategy.name,
+            Strategy.version,
+            Strategy.update_time,
+            Strategy.as_of,
+            Strategy.portfolio_json,
+        )
+        .where(Strategy.removed_at.is_(None), Strategy.version > 0)
+        .order_by(Strategy.name)
     ).all()
 
 
@@ -203,11 +282,16 @@ def _positions_of(session, strategy_ids):
     if not strategy_ids:
         return {}
     # Plain rows, not ORM objects: a total reads every position of every strategy.
-    rows = session.execute(select(Position.strategy_id, Position.code, Position.name, Position.volume, Position.cost)
-                           .where(Position.strategy_id.in_(strategy_ids)).order_by(Position.code))
+    rows = session.execute(
+        select(Position.strategy_id, Position.code, Position.name, Position.volume, Position.cost)
+        .where(Position.strategy_id.in_(strategy_ids))
+        .order_by(Position.code)
+    )
     grouped = {}
     for strategy_id, code, name, volume, cost in rows:
-        grouped.setdefault(strategy_id, []).append({"code": code, "name": name, "volume": volume, "cost": cost})
+        grouped.setdefault(strategy_id, []).append(
+            {"code": code, "name": name, "volume": volume, "cost": cost}
+        )
     return grouped
 
 
@@ -235,9 +319,13 @@ def removed_strategies(session):
     "version", "removed_at"}], by name."""
     rows = session.execute(
         select(Strategy.name, Strategy.version, Strategy.removed_at)
-        .where(Strategy.removed_at.is_not(None)).order_by(Strategy.name)).all()
-    return [{"strategy_name": r.name, "version": r.version, "removed_at": format_time(r.removed_at)}
-            for r in rows]
+        .where(Strategy.removed_at.is_not(None))
+        .order_by(Strategy.name)
+    ).all()
+    return [
+        {"strategy_name": r.name, "version": r.version, "removed_at": format_time(r.removed_at)}
+        for r in rows
+    ]
 
 
 def all_strategies(session):
@@ -273,8 +361,11 @@ def negative_totals(session, codes):
     if not codes:
         return {}
     rows = session.execute(
-        select(Position.code, func.sum(Position.volume)).join(Strategy, Strategy.id == Position.strategy_id)
-        .where(_selection(None, True), Position.code.in_(sorted(set(codes)))).group_by(Position.code))
+        select(Position.code, func.sum(Position.volume))
+        .join(Strategy, Strategy.id == Position.strategy_id)
+        .where(_selection(None, True), Position.code.in_(sorted(set(codes))))
+        .group_by(Position.code)
+    )
     return dict((code, int(volume)) for code, volume in rows if volume is not None and volume < 0)
 
 
@@ -286,7 +377,9 @@ def select_strategies(session, names=None, include_adjustments=True):
     Raises `NotFoundError` with the list of named strategies that are not active.
     """
     chosen = session.execute(
-        select(Strategy.id, Strategy.name, Strategy.version).where(_selection(names, include_adjustments))
+        select(Strategy.id, Strategy.name, Strategy.version).where(
+            _selection(names, include_adjustments)
+        )
     ).all()
     found = {s.name for s in chosen}
     missing = [n for n in (names or []) if n not in found]
@@ -299,8 +392,13 @@ def missing_strategies(session, names):
     """The named strategies that are not active (unknown, removed or never uploaded)."""
     if not names:
         return []
-    active = set(session.scalars(select(Strategy.name).where(
-        Strategy.name.in_(names), Strategy.removed_at.is_(None), Strategy.version > 0)).all())
+    active = set(
+        session.scalars(
+            select(Strategy.name).where(
+                Strategy.name.in_(names), Strategy.removed_at.is_(None), Strategy.version > 0
+            )
+        ).all()
+    )
     return [n for n in names if n not in active]
 
 
@@ -311,10 +409,15 @@ def total_fingerprint(session, names=None):
     selection (the named rows plus every ``ADJUSTMENT_*`` row; all rows without names)
     only grows; the row count and the newest update time tell a restored older
     database apart. Costs one indexed aggregate query instead of loading every row."""
-    query = select(func.count(Strategy.id), func.coalesce(func.sum(Strategy.version), 0),
-                   func.max(Strategy.update_time))
+    query = select(
+        func.count(Strategy.id),
+        func.coalesce(func.sum(Strategy.version), 0),
+        func.max(Strategy.update_time),
+    )
     if names:
-        query = query.where(Strategy.name.in_(names) | Strategy.name.startswith(ADJUSTMENT_PREFIX, autoescape=True))
+        query = query.where(
+            Strategy.name.in_(names) | Strategy.name.startswith(ADJUSTMENT_PREFIX, autoescape=True)
+        )
     count, version_sum, newest = session.execute(query).one()
     return [int(count), int(version_sum), format_time_exact(newest)]
 
@@ -331,7 +434,9 @@ def total_positions(session, names=None, include_adjustments=True):
     selection = _selection(names, include_adjustments)
     positions = _aggregate(session, selection, len(chosen)) if chosen else []
     # the newest in SQL: converting 10,000 timestamps to datetimes costs ~50 ms
-    newest = session.scalar(select(func.max(Strategy.update_time)).where(selection)) if chosen else None
+    newest = (
+        session.scalar(select(func.max(Strategy.update_time)).where(selection)) if chosen else None
+    )
     return {
         "positions": positions,
         "update_time": format_time(newest),
@@ -365,11 +470,18 @@ def _aggregate(session, selection, strategy_count):
     """
     long = Position.volume > 0
     sums = (
-        select(Position.code.label("code"), func.sum(Position.volume).label("volume"),
-               func.sum(case((long, Position.volume), else_=0)).label("long_volume"),
-               func.sum(case((long, Position.volume * Position.cost), else_=0.0)).label("value"),
-               func.min(case((Position.name.isnot(None), _code_point_order(session, Strategy.name)))).label("first"))
-        .join(Strategy, Strategy.id == Position.strategy_id).where(selection).group_by(Position.code)
+        select(
+            Position.code.label("code"),
+            func.sum(Position.volume).label("volume"),
+            func.sum(case((long, Position.volume), else_=0)).label("long_volume"),
+            func.sum(case((long, Position.volume * Position.cost), else_=0.0)).label("value"),
+            func.min(
+                case((Position.name.isnot(None), _code_point_order(session, Strategy.name)))
+            ).label("first"),
+        )
+        .join(Strategy, Strategy.id == Position.strategy_id)
+        .where(selection)
+        .group_by(Position.code)
         # MariaDB otherwise starts from strategies and sorts every row for the GROUP BY
         .prefix_with("STRAIGHT_JOIN", dialect="mysql")
     ).subquery()
@@ -377,18 +489,29 @@ def _aggregate(session, selection, strategy_count):
     rows = session.execute(
         select(sums.c.code, sums.c.volume, sums.c.long_volume, sums.c.value, first_position.name)
         .outerjoin(first_strategy, first_strategy.name == sums.c.first)
-        .outerjoin(first_position, (first_position.strategy_id == first_strategy.id)
-                   & (first_position.code == sums.c.code))
+        .outerjoin(
+            first_position,
+            (first_position.strategy_id == first_strategy.id)
+            & (first_position.code == sums.c.code),
+        )
     ).all()
     totals, unsure = {}, []
     for code, volume, long_volume, value, name in rows:
         average = rounded_average(float(value), int(long_volume), strategy_count)
         if average is None:
             unsure.append(code)
-        totals[code] = {"code": code, "name": name, "total_volume": int(volume), "avg_cost": average}
+        totals[code] = {
+            "code": code,
+            "name": name,
+            "total_volume": int(volume),
+            "avg_cost": average,
+        }
     if unsure:
-        query = (select(Strategy.name, Position.code, Position.name, Position.volume, Position.cost)
-                 .join(Strategy, Strategy.id == Position.strategy_id).where(selection))
+        query = (
+            select(Strategy.name, Position.code, Position.name, Position.volume, Position.cost)
+            .join(Strategy, Strategy.id == Position.strategy_id)
+            .where(selection)
+        )
         if len(unsure) <= 500:
             query = query.where(Position.code.in_(unsure))
         in_order = sorted(session.execute(query).all(), key=lambda row: row[0])
@@ -412,7 +535,7 @@ def rounded_average(value, long_volume, terms):
     if not (0.0 <= value < float("inf")):
         return None
     average = value / long_volume
-    slack = average * (terms + 2) * 2.0 ** -50
+    slack = average * (terms + 2) * 2.0**-50
     low = round(average - slack, 6)
     return low if low == round(average + slack, 6) else None
 
@@ -424,7 +547,9 @@ def fold_positions(rows):
     rounded to 6 places; sorted by code."""
     totals = {}
     for code, name, volume, cost in rows:
-        entry = totals.setdefault(code, {"code": code, "name": None, "total_volume": 0, "_long": 0, "_value": 0.0})
+        entry = totals.setdefault(
+            code, {"code": code, "name": None, "total_volume": 0, "_long": 0, "_value": 0.0}
+        )
         entry["total_volume"] += volume
         entry["name"] = entry["name"] or name
         if volume > 0:
@@ -450,8 +575,11 @@ def history(session, name, limit=100, offset=0):
     """Versions of a strategy, newest first (removed strategies keep theirs)."""
     strategy = _strategy_row(session, name)
     rows = session.scalars(
-        select(StrategyVersion).where(StrategyVersion.strategy_id == strategy.id)
-        .order_by(StrategyVersion.version.desc()).limit(limit).offset(offset)
+        select(StrategyVersion)
+        .where(StrategyVersion.strategy_id == strategy.id)
+        .order_by(StrategyVersion.version.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return {
         "strategy_name": strategy.name,
@@ -478,8 +606,11 @@ def _version_summary(row):
 def get_version(session, name, version):
     """One stored version with its positions, or raise `NotFoundError`."""
     strategy = _strategy_row(session, name)
-    row = session.scalars(select(StrategyVersion).where(
-        StrategyVersion.strategy_id == strategy.id, StrategyVersion.version == version)).first()
+    row = session.scalars(
+        select(StrategyVersion).where(
+            StrategyVersion.strategy_id == strategy.id, StrategyVersion.version == version
+        )
+    ).first()
     if row is None:
         raise NotFoundError(version)
     result = _version_summary(row)
@@ -498,5 +629,7 @@ def diff_positions(old, new):
         b = after.get(code, {}).get("volume", 0)
         if a != b or (code in before) != (code in after):
             name = (after.get(code) or before.get(code)).get("name")
-            changes.append({"code": code, "name": name, "from_volume": a, "to_volume": b, "delta": b - a})
+            changes.append(
+                {"code": code, "name": name, "from_volume": a, "to_volume": b, "delta": b - a}
+            )
     return changes

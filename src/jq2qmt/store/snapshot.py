@@ -19,10 +19,8 @@ from jq2qmt.rules import codes
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 ADJUSTMENT_PREFIX = "ADJUSTMENT_"
-MAX_VOLUME = 10 ** 12
+MAX_VOLUME = 10**12
 AS_OF_FUTURE_TOLERANCE = timedelta(minutes=10)
-
-
 
 
 class SnapshotError(ValueError):
@@ -63,23 +61,36 @@ def check_strategy_name(name, field_name="strategy_name"):
     if not isinstance(name, str) or not name.strip():
         raise SnapshotError(field_name, "策略名称不能为空 / strategy name is required")
     if len(name) > 64:
-        raise SnapshotError(field_name, "策略名称最多 64 个字符 / strategy name is longer than 64 characters")
+        raise SnapshotError(
+            field_name, "策略名称最多 64 个字符 / strategy name is longer than 64 characters"
+        )
     if name != name.strip() or not name.isprintable() or "/" in name or "\\" in name:
-        raise SnapshotError(field_name, "策略名称含有不允许的字符 / strategy name contains a character that is not allowed")
+        raise SnapshotError(
+            field_name,
+            "策略名称含有不允许的字符 / strategy name contains a character that is not allowed",
+        )
     return name
 
 
 def parse_snapshot(payload, max_positions=5000, now=None):
     """A `Snapshot` from a decoded JSON body, or raise `SnapshotError`."""
     if not isinstance(payload, dict):
-        raise SnapshotError("", "请求体必须是 JSON 对象 / body must be a JSON object", "invalid_body")
+        raise SnapshotError(
+            "", "请求体必须是 JSON 对象 / body must be a JSON object", "invalid_body"
+        )
     name = check_strategy_name(payload.get("strategy_name"))
     raw_positions = payload.get("positions")
     if not isinstance(raw_positions, list):
         raise SnapshotError("positions", "positions 必须是数组 / positions must be an array")
     if len(raw_positions) > max_positions:
-        raise SnapshotError("positions", "持仓条数超过上限 %d / more than %d positions" % (max_positions, max_positions), "too_many_positions")
-    positions = [_parse_position(item, i, is_adjustment(name)) for i, item in enumerate(raw_positions)]
+        raise SnapshotError(
+            "positions",
+            "持仓条数超过上限 %d / more than %d positions" % (max_positions, max_positions),
+            "too_many_positions",
+        )
+    positions = [
+        _parse_position(item, i, is_adjustment(name)) for i, item in enumerate(raw_positions)
+    ]
     _check_unique(positions)
     positions.sort(key=lambda p: p["code"])
     snapshot = Snapshot(
@@ -94,8 +105,12 @@ def parse_snapshot(payload, max_positions=5000, now=None):
 
 def snapshot_hash(positions, portfolio):
     """SHA-256 over the canonical JSON of positions + portfolio (not as_of)."""
-    text = json.dumps({"positions": positions, "portfolio": portfolio}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(
+        {"positions": positions, "portfolio": portfolio},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -105,16 +120,25 @@ def _parse_position(item, index, allow_negative):
         raise SnapshotError(where, "每条持仓必须是 JSON 对象 / each position must be an object")
     code = canonical_code(item.get("code"))
     if code is None:
-        raise SnapshotError(where + ".code", "证券代码无效，应为 600000.XSHG 或 600000.SH 形式 / "
-                            "unknown code, expected e.g. 600000.XSHG or 600000.SH")
+        raise SnapshotError(
+            where + ".code",
+            "证券代码无效，应为 600000.XSHG 或 600000.SH 形式 / "
+            "unknown code, expected e.g. 600000.XSHG or 600000.SH",
+        )
     volume = _integer(item.get("volume"), where + ".volume")
     if volume < 0 and not allow_negative:
-        raise SnapshotError(where + ".volume", "数量不能为负（仅 ADJUSTMENT_ 策略可以） / "
-                            "volume must not be negative (only ADJUSTMENT_ strategies may)")
+        raise SnapshotError(
+            where + ".volume",
+            "数量不能为负（仅 ADJUSTMENT_ 策略可以） / "
+            "volume must not be negative (only ADJUSTMENT_ strategies may)",
+        )
     cost = _number(item.get("cost"), where + ".cost", "成本")
     name = item.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > 64):
-        raise SnapshotError(where + ".name", "名称必须是不超过 64 个字符的字符串 / name must be a string of at most 64 characters")
+        raise SnapshotError(
+            where + ".name",
+            "名称必须是不超过 64 个字符的字符串 / name must be a string of at most 64 characters",
+        )
     return {"code": code, "name": name or None, "volume": volume, "cost": cost}
 
 
@@ -132,10 +156,16 @@ def _integer(value, where):
 
 def _number(value, where, label):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SnapshotError(where, "%s必须是数字 / %s must be a number" % (label, where.rsplit(".", 1)[-1]))
+        raise SnapshotError(
+            where, "%s必须是数字 / %s must be a number" % (label, where.rsplit(".", 1)[-1])
+        )
     value = float(value)
     if not math.isfinite(value) or value < 0:
-        raise SnapshotError(where, "%s必须是有限且不小于 0 的数 / %s must be finite and >= 0" % (label, where.rsplit(".", 1)[-1]))
+        raise SnapshotError(
+            where,
+            "%s必须是有限且不小于 0 的数 / %s must be finite and >= 0"
+            % (label, where.rsplit(".", 1)[-1]),
+        )
     return value
 
 
@@ -143,8 +173,17 @@ def _check_unique(positions):
     seen = {}
     for index, position in enumerate(positions):
         if position["code"] in seen:
-            raise SnapshotError("positions[%d].code" % index, "代码 %s 重复（与 positions[%d]） / duplicate code %s (same as positions[%d])"
-                                % (position["code"], seen[position["code"]], position["code"], seen[position["code"]]), "duplicate_code")
+            raise SnapshotError(
+                "positions[%d].code" % index,
+                "代码 %s 重复（与 positions[%d]） / duplicate code %s (same as positions[%d])"
+                % (
+                    position["code"],
+                    seen[position["code"]],
+                    position["code"],
+                    seen[position["code"]],
+                ),
+                "duplicate_code",
+            )
         seen[position["code"]] = index
 
 
@@ -167,8 +206,11 @@ def parse_time(value, where="as_of"):
     # Years outside this range are typing errors; they also overflow the UTC
     # conversion (year 1, year 9999 with a negative offset) and some databases.
     if not TIME_MIN_YEAR <= parsed.year <= TIME_MAX_YEAR:
-        raise SnapshotError(where, "%s 年份必须在 %d-%d 之间 / %s year must be between %d and %d"
-                            % (where, TIME_MIN_YEAR, TIME_MAX_YEAR, where, TIME_MIN_YEAR, TIME_MAX_YEAR))
+        raise SnapshotError(
+            where,
+            "%s 年份必须在 %d-%d 之间 / %s year must be between %d and %d"
+            % (where, TIME_MIN_YEAR, TIME_MAX_YEAR, where, TIME_MIN_YEAR, TIME_MAX_YEAR),
+        )
     return parsed.astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -178,7 +220,10 @@ def _parse_as_of(value, now):
     as_of = parse_time(value)
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
     if as_of > now + AS_OF_FUTURE_TOLERANCE:
-        raise SnapshotError("as_of", "as_of 在未来（检查策略时钟） / as_of is in the future (check the strategy clock)")
+        raise SnapshotError(
+            "as_of",
+            "as_of 在未来（检查策略时钟） / as_of is in the future (check the strategy clock)",
+        )
     return as_of
 
 

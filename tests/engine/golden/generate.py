@@ -48,29 +48,61 @@ MUTATED_CASES = 600
 
 # code -> (board, tick, daily limit fraction or None for codes that are never traded)
 MARKET = {
-    "600000.SH": ("sh_main", 0.01, 0.10), "601318.SH": ("sh_main", 0.01, 0.10),
-    "600543.SH": ("sh_main", 0.01, 0.10), "600519.SH": ("sh_main", 0.01, 0.10),
-    "000001.SZ": ("sz_main", 0.01, 0.10), "002594.SZ": ("sz_main", 0.01, 0.10),
-    "300750.SZ": ("chinext", 0.01, 0.20), "301236.SZ": ("chinext", 0.01, 0.20),
-    "688981.SH": ("star", 0.01, 0.20), "689009.SH": ("star", 0.01, 0.20),
-    "430047.BJ": ("bj", 0.01, 0.30), "830799.BJ": ("bj", 0.01, 0.30),
+    "600000.SH": ("sh_main", 0.01, 0.10),
+    "601318.SH": ("sh_main", 0.01, 0.10),
+    "600543.SH": ("sh_main", 0.01, 0.10),
+    "600519.SH": ("sh_main", 0.01, 0.10),
+    "000001.SZ": ("sz_main", 0.01, 0.10),
+    "002594.SZ": ("sz_main", 0.01, 0.10),
+    "300750.SZ": ("chinext", 0.01, 0.20),
+    "301236.SZ": ("chinext", 0.01, 0.20),
+    "688981.SH": ("star", 0.01, 0.20),
+    "689009.SH": ("star", 0.01, 0.20),
+    "430047.BJ": ("bj", 0.01, 0.30),
+    "830799.BJ": ("bj", 0.01, 0.30),
     "920118.BJ": ("bj", 0.01, 0.30),
-    "510300.SH": ("fund", 0.001, 0.10), "159915.SZ": ("fund", 0.001, 0.10),
-    "511880.SH": ("fund", 0.001, 0.10), "513100.SH": ("fund", 0.001, 0.10),
-    "113050.SH": ("bond", 0.001, 0.20), "123107.SZ": ("bond", 0.001, 0.20),
-    "204001.SH": ("repo", 0.001, None), "131810.SZ": ("repo", 0.001, None),
-    "000300.SH": ("index", 0.01, None), "900901.SH": ("b_share", 0.001, None),
+    "510300.SH": ("fund", 0.001, 0.10),
+    "159915.SZ": ("fund", 0.001, 0.10),
+    "511880.SH": ("fund", 0.001, 0.10),
+    "513100.SH": ("fund", 0.001, 0.10),
+    "113050.SH": ("bond", 0.001, 0.20),
+    "123107.SZ": ("bond", 0.001, 0.20),
+    "204001.SH": ("repo", 0.001, None),
+    "131810.SZ": ("repo", 0.001, None),
+    "000300.SH": ("index", 0.01, None),
+    "900901.SH": ("b_share", 0.001, None),
     "730001.SH": ("subscription", 0.01, None),
 }
 CODES = sorted(MARKET)
 TRADABLE = [c for c in CODES if MARKET[c][2] is not None]
-_PRICE_RANGE = {"fund": (0.3, 6.0), "bond": (90.0, 250.0), "sh_main": (1.5, 300.0),
-                "sz_main": (1.5, 300.0), "chinext": (3.0, 400.0), "star": (5.0, 600.0),
-                "bj": (2.0, 80.0)}
+_PRICE_RANGE = {
+    "fund": (0.3, 6.0),
+    "bond": (90.0, 250.0),
+    "sh_main": (1.5, 300.0),
+    "sz_main": (1.5, 300.0),
+    "chinext": (3.0, 400.0),
+    "star": (5.0, 600.0),
+    "bj": (2.0, 80.0),
+}
 _JQ = {"SH": "XSHG", "SZ": "XSHE", "BJ": "BJ"}
-QUOTE_KINDS = (["normal"] * 10 + ["limit_up", "limit_down", "no_bid", "no_ask", "last_only",
-               "suspended", "missing", "derived", "derived_st_flag", "derived_st_name",
-               "one_limit", "no_last", "no_base", "wide", "off_tick_limits", "zero_levels"])
+QUOTE_KINDS = ["normal"] * 10 + [
+    "limit_up",
+    "limit_down",
+    "no_bid",
+    "no_ask",
+    "last_only",
+    "suspended",
+    "missing",
+    "derived",
+    "derived_st_flag",
+    "derived_st_name",
+    "one_limit",
+    "no_last",
+    "no_base",
+    "wide",
+    "off_tick_limits",
+    "zero_levels",
+]
 
 
 def to_jq(code):
@@ -101,8 +133,14 @@ def make_quote(rnd, code, kind):
     board, tick, pct = MARKET[code]
     if pct is None:  # reverse repo, index, B share, subscription: some numbers, no rules
         rate = rnd.randint(100, 9000) / 1000.0
-        return {"last": rate, "prev_close": rate, "bid1": rate, "ask1": rate + 0.005,
-                "suspended": False, "name": "GC001"}
+        return {
+            "last": rate,
+            "prev_close": rate,
+            "bid1": rate,
+            "ask1": rate + 0.005,
+            "suspended": False,
+            "name": "GC001",
+        }
     lo_price, hi_price = _PRICE_RANGE[board]
     if rnd.random() < 0.1:  # the cheap and the dear end of the board
         hi_price = lo_price * 2 if rnd.random() < 0.5 else hi_price
@@ -115,9 +153,16 @@ def make_quote(rnd, code, kind):
     bid_t = max(lo_t, last_t - rnd.randint(0, 3))
     ask_t = min(hi_t, bid_t + rnd.randint(1, 3))
     name = rnd.choice(["*ST测试", "ST测试", "S*ST测试"]) if st else "测试股份"
-    quote = {"last": on_tick(last_t, tick), "prev_close": prev, "high_limit": high,
-             "low_limit": low, "bid1": on_tick(bid_t, tick), "ask1": on_tick(ask_t, tick),
-             "suspended": kind == "suspended", "name": name}
+    quote = {
+        "last": on_tick(last_t, tick),
+        "prev_close": prev,
+        "high_limit": high,
+        "low_limit": low,
+        "bid1": on_tick(bid_t, tick),
+        "ask1": on_tick(ask_t, tick),
+        "suspended": kind == "suspended",
+        "name": name,
+    }
     if kind == "limit_up":
         quote.update(last=high, bid1=high, ask1=0.0 if rnd.random() < 0.7 else high)
     elif kind == "limit_down":
@@ -184,16 +229,25 @@ def random_settings(rnd, codes_):
         s["reprice_after"] = rnd.choice([0, 30, 30.5, 600])
     if rnd.random() < 0.3:
         fees = {}
-        for key, choices in (("min_commission", [0.0, 5.0, 20.0, 0.1]),
-                             ("commission_rate", [0.0, 0.0001, 0.00025, 0.003]),
-                             ("stamp_duty_rate", [0.0, 0.0005, 0.001]),
-                             ("transfer_fee_rate", [0.0, 0.00001, 0.00002])):
+        for key, choices in (
+            ("min_commission", [0.0, 5.0, 20.0, 0.1]),
+            ("commission_rate", [0.0, 0.0001, 0.00025, 0.003]),
+            ("stamp_duty_rate", [0.0, 0.0005, 0.001]),
+            ("transfer_fee_rate", [0.0, 0.00001, 0.00002]),
+        ):
             if rnd.random() < 0.6:
                 fees[key] = rnd.choice(choices)
         s["fees"] = fees
     if rnd.random() < 0.25:
-        patterns = [any_form(rnd, c) for c in codes_] + ["1318*", "51*", "60*", "*.SZ",
-                                                          "600000*", "300*", "??????.BJ"]
+        patterns = [any_form(rnd, c) for c in codes_] + [
+            "1318*",
+            "51*",
+            "60*",
+            "*.SZ",
+            "600000*",
+            "300*",
+            "??????.BJ",
+        ]
         s["ignore"] = rnd.sample(patterns, rnd.randint(0, min(3, len(patterns))))
     if rnd.random() < 0.1:  # follower settings: checked, not used by the plan
         s["max_turnover"] = rnd.choice([None, 1e6])
@@ -239,14 +293,16 @@ def random_open_orders(rnd, codes_, held):
         volume = rnd.randint(1, 50) * rnd.choice([1, 10, 100])
         if side == "sell":
             can_use = held.get(code, (0, 0))[1]
-            committed = sum(o["volume"] - o.get("traded_volume", 0) for o in orders
-                            if o["code"] in (code, to_jq(code)) and o["side"] == "sell")
+            committed = sum(
+                o["volume"] - o.get("traded_volume", 0)
+                for o in orders
+                if o["code"] in (code, to_jq(code)) and o["side"] == "sell"
+            )
             if can_use - committed <= 0:
                 continue
             volume = min(volume, can_use - committed)
         order_id = rnd.choice([str(100 + i), str(100 - i * 7), "A%d" % i, 9000 + i])
-        order = {"order_id": order_id, "code": any_form(rnd, code), "side": side,
-                 "volume": volume}
+        order = {"order_id": order_id, "code": any_form(rnd, code), "side": side, "volume": volume}
         if rnd.random() < 0.8:
             order["traded_volume"] = rnd.randint(0, volume)
         if rnd.random() < 0.7:
@@ -260,7 +316,7 @@ def random_open_orders(rnd, codes_, held):
 def random_cash(rnd):
     if rnd.random() < 0.6:
         return rnd.choice([0.0, 5e3, 1e5, 1e6, 1e7, 1e8, 1e9, 0])
-    return rnd.randint(10 ** 4, 10 ** 11) / 100.0
+    return rnd.randint(10**4, 10**11) / 100.0
 
 
 def random_scenario(rnd):
@@ -270,8 +326,9 @@ def random_scenario(rnd):
     for code in codes_:
         kind = rnd.choice(QUOTE_KINDS)
         if kind != "missing":
-            quotes[any_form(rnd, code) if rnd.random() < 0.1 else code] = make_quote(rnd, code,
-                                                                                    kind)
+            quotes[any_form(rnd, code) if rnd.random() < 0.1 else code] = make_quote(
+                rnd, code, kind
+            )
         if rnd.random() < 0.6:
             volume = random_volume(rnd)
             roll = rnd.random()
@@ -283,11 +340,16 @@ def random_scenario(rnd):
                 can_use = rnd.randint(0, volume)
             held[code] = (volume, can_use)
     targets, follow = random_targets(rnd, codes_)
-    positions = [{"code": any_form(rnd, c), "volume": v, "can_use_volume": u}
-                 for c, (v, u) in sorted(held.items())]
-    scenario = {"targets": targets, "follow": follow,
-                "account": {"cash": random_cash(rnd), "positions": positions},
-                "quotes": quotes}
+    positions = [
+        {"code": any_form(rnd, c), "volume": v, "can_use_volume": u}
+        for c, (v, u) in sorted(held.items())
+    ]
+    scenario = {
+        "targets": targets,
+        "follow": follow,
+        "account": {"cash": random_cash(rnd), "positions": positions},
+        "quotes": quotes,
+    }
     orders = random_open_orders(rnd, codes_, held)
     if orders or rnd.random() < 0.5:
         scenario["account"]["open_orders"] = orders
@@ -301,8 +363,16 @@ def synthetic_codes(rnd, count):
     """`count` distinct codes of the main boards, ChiNext and STAR (ticks of 0.01)."""
     found = set()
     while len(found) < count:
-        prefix, exchange = rnd.choice([("600", "SH"), ("601", "SH"), ("000", "SZ"),
-                                       ("002", "SZ"), ("300", "SZ"), ("688", "SH")])
+        prefix, exchange = rnd.choice(
+            [
+                ("600", "SH"),
+                ("601", "SH"),
+                ("000", "SZ"),
+                ("002", "SZ"),
+                ("300", "SZ"),
+                ("688", "SH"),
+            ]
+        )
         found.add("%s%03d.%s" % (prefix, rnd.randint(0, 999), exchange))
     return sorted(found)
 
@@ -316,38 +386,68 @@ def large_scenario(rnd):
         prev = on_tick(rnd.randint(150, 30000), 0.01)
         high, low = limits(prev, 0.01, pct)
         last_t = rnd.randint(int(round(low * 100)) + 1, int(round(high * 100)) - 1)
-        quotes[code] = {"last": on_tick(last_t, 0.01), "prev_close": prev,
-                        "high_limit": high, "low_limit": low,
-                        "bid1": on_tick(last_t - 1, 0.01), "ask1": on_tick(last_t + 1, 0.01),
-                        "suspended": rnd.random() < 0.02}
+        quotes[code] = {
+            "last": on_tick(last_t, 0.01),
+            "prev_close": prev,
+            "high_limit": high,
+            "low_limit": low,
+            "bid1": on_tick(last_t - 1, 0.01),
+            "ask1": on_tick(last_t + 1, 0.01),
+            "suspended": rnd.random() < 0.02,
+        }
     targets = []
     for name in ("A", "B"):
         chosen = [c for c in universe if rnd.random() < 0.6]
-        targets.append({"strategy": name, "positions": [
-            {"code": c, "volume": rnd.randint(1, 40) * 100 + rnd.choice([0, 0, 0, 37])}
-            for c in chosen], "portfolio_value": 1e8})
+        targets.append(
+            {
+                "strategy": name,
+                "positions": [
+                    {"code": c, "volume": rnd.randint(1, 40) * 100 + rnd.choice([0, 0, 0, 37])}
+                    for c in chosen
+                ],
+                "portfolio_value": 1e8,
+            }
+        )
     held = [c for c in universe if rnd.random() < 0.6]
     positions = []
     for code in held:
         volume = rnd.randint(1, 40) * 100 + rnd.choice([0, 0, 50])
-        positions.append({"code": code, "volume": volume,
-                          "can_use_volume": volume if rnd.random() < 0.8 else volume // 2})
-    scenario = {"targets": targets,
-                "follow": {"mode": "ratio", "strategies": {"A": {"ratio": 1.0},
-                                                           "B": {"ratio": rnd.choice([0.5, 1.3])}}},
-                "account": {"cash": rnd.choice([1e5, 1e6, 5e6, 1e9]), "positions": positions,
-                            "open_orders": []},
-                "quotes": quotes}
-    settings = rnd.choice([{}, {"use_sell_proceeds": True}, {"slice_value": 50000.0},
-                           {"max_order_value": 100000.0, "min_order_value": 1000},
-                           {"slice_value": 30000.0, "max_order_value": 20000.0,
-                            "use_sell_proceeds": True}])
+        positions.append(
+            {
+                "code": code,
+                "volume": volume,
+                "can_use_volume": volume if rnd.random() < 0.8 else volume // 2,
+            }
+        )
+    scenario = {
+        "targets": targets,
+        "follow": {
+            "mode": "ratio",
+            "strategies": {"A": {"ratio": 1.0}, "B": {"ratio": rnd.choice([0.5, 1.3])}},
+        },
+        "account": {
+            "cash": rnd.choice([1e5, 1e6, 5e6, 1e9]),
+            "positions": positions,
+            "open_orders": [],
+        },
+        "quotes": quotes,
+    }
+    settings = rnd.choice(
+        [
+            {},
+            {"use_sell_proceeds": True},
+            {"slice_value": 50000.0},
+            {"max_order_value": 100000.0, "min_order_value": 1000},
+            {"slice_value": 30000.0, "max_order_value": 20000.0, "use_sell_proceeds": True},
+        ]
+    )
     if settings:
         scenario["settings"] = settings
     return scenario
 
 
 # ---- refused scenarios: one mutation of a valid one ----
+
 
 def _paths(value, path=()):
     """Every (path, value) inside a scenario (dict keys and list indexes)."""
@@ -369,9 +469,33 @@ def _parent(scenario, path):
     return node
 
 
-_BAD_VALUES = ["", "x", "100", True, False, None, -1, -0.5, 1.5, 100.0, [], {}, [1],
-               float("nan"), float("inf"), -float("inf"), 10 ** 30, "６０００００.XSHG",
-               "600000.XSHG\n", "600000.XX", "60000.SH", 0, 0.0, 1e-12, 0.2]
+_BAD_VALUES = [
+    "",
+    "x",
+    "100",
+    True,
+    False,
+    None,
+    -1,
+    -0.5,
+    1.5,
+    100.0,
+    [],
+    {},
+    [1],
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    10**30,
+    "６０００００.XSHG",
+    "600000.XSHG\n",
+    "600000.XX",
+    "60000.SH",
+    0,
+    0.0,
+    1e-12,
+    0.2,
+]
 
 
 def mutate(rnd, scenario):
@@ -396,6 +520,7 @@ def mutate(rnd, scenario):
 
 
 # ---- the corpus ----
+
 
 def build_cases():
     rnd = random.Random(SEED)
@@ -426,10 +551,12 @@ def corpus_bytes():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true",
-                        help="compare with the stored corpus and write nothing")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the stored corpus and write nothing"
+    )
     args = parser.parse_args(argv)
     data = corpus_bytes()
     if args.check:

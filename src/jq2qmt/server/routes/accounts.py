@@ -53,7 +53,11 @@ def _call(fn, *args, **kwargs):
 
 def _own_account(principal, account_id):
     if principal.kind == "token" and principal.account_id != account_id:
-        raise ApiError(403, "wrong_account", "该令牌不属于账户 %s / this token belongs to another account" % account_id)
+        raise ApiError(
+            403,
+            "wrong_account",
+            "该令牌不属于账户 %s / this token belongs to another account" % account_id,
+        )
     return principal
 
 
@@ -92,10 +96,14 @@ def _json_body(body, required=True):
 
 # ---- followers ------------------------------------------------------------------------
 
+
 @router.get("/api/v1/accounts/{account_id}/plan", summary="账户的跟单计划 / the account's plan")
-async def get_plan(account_id: str, request: Request,
-                   wait: int = Query(0, ge=0, le=plans.MAX_WAIT, description="长轮询秒数 / long-poll seconds"),
-                   _: Principal = Depends(plan_reader)):
+async def get_plan(
+    account_id: str,
+    request: Request,
+    wait: int = Query(0, ge=0, le=plans.MAX_WAIT, description="长轮询秒数 / long-poll seconds"),
+    _: Principal = Depends(plan_reader),
+):
     db = _db(request)
     state = await run_in_threadpool(_call, plans.read_state, db, account_id)
     held_tags = app_caches.held_etags(request.headers.get("If-None-Match"))
@@ -106,8 +114,11 @@ async def get_plan(account_id: str, request: Request,
         if state is None:
             return Response(status_code=304, headers={"ETag": next(iter(held_tags))})
     version, data = await run_in_threadpool(_call, _encoded_plan, db, request.app, account_id)
-    return Response(data, media_type="application/json",
-                    headers={"ETag": _etag(version), "Cache-Control": "no-cache"})
+    return Response(
+        data,
+        media_type="application/json",
+        headers={"ETag": _etag(version), "Cache-Control": "no-cache"},
+    )
 
 
 def _encoded_plan(db, app, account_id):
@@ -116,8 +127,12 @@ def _encoded_plan(db, app, account_id):
     event loop). Same bytes as JSONResponse would send."""
     body = plans.current_plan(db, _cache(app), account_id)
     version = body["plan_version"]
-    data = app_caches.for_app(app).plan_bytes.get_or_build(version, lambda: json.dumps(
-        body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8"))
+    data = app_caches.for_app(app).plan_bytes.get_or_build(
+        version,
+        lambda: json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+            "utf-8"
+        ),
+    )
     return version, data
 
 
@@ -138,12 +153,14 @@ async def _wait_for_change(request, db, account_id, state, held_tags, wait):
 @router.post("/api/v1/accounts/{account_id}/reports", summary="跟单端报告 / follower report")
 async def post_report(account_id: str, request: Request, _: Principal = Depends(report_writer)):
     payload = _json_body(await request.body())
-    report_id = await run_in_threadpool(_call, store.save_report, _db(request), account_id, payload,
-                                        client_ip(request))
+    report_id = await run_in_threadpool(
+        _call, store.save_report, _db(request), account_id, payload, client_ip(request)
+    )
     return {"ok": True, "id": report_id}
 
 
 # ---- admin ------------------------------------------------------------------------------
+
 
 @router.get("/api/v1/accounts", summary="跟单账户列表 / follower accounts")
 def list_accounts(request: Request, _: Principal = Depends(require_admin)):
@@ -160,8 +177,15 @@ async def add_account(request: Request, _: Principal = Depends(require_admin)):
     settings = payload.get("settings") or {}
     if not isinstance(settings, dict):
         raise ApiError(422, "invalid_field", "必须是对象 / must be an object", "settings")
-    return await run_in_threadpool(_call, store.add_account, _db(request), payload.get("account_id"),
-                                   payload.get("name"), payload.get("mode", "ratio"), settings)
+    return await run_in_threadpool(
+        _call,
+        store.add_account,
+        _db(request),
+        payload.get("account_id"),
+        payload.get("name"),
+        payload.get("mode", "ratio"),
+        settings,
+    )
 
 
 def _detail(db, cache, account_id):
@@ -175,22 +199,37 @@ def _detail(db, cache, account_id):
         # held codes outside the target: named from any strategy that holds them
         held = ((result["last_account"] or {}).get("account") or {}).get("positions")
         in_target = set(t.get("code") for t in merged or [])
-        result["held_names"] = store.code_names(session, [
-            p.get("code") for p in (held if isinstance(held, list) else [])
-            if isinstance(p, dict) and not p.get("name") and p.get("code") not in in_target])
+        result["held_names"] = store.code_names(
+            session,
+            [
+                p.get("code")
+                for p in (held if isinstance(held, list) else [])
+                if isinstance(p, dict) and not p.get("name") and p.get("code") not in in_target
+            ],
+        )
     followed = list(plan["follow"]["strategies"])
     present = dict((t["strategy"], t) for t in plan["targets"])
-    result.update({
-        "plan_version": plan["plan_version"],
-        "strategies": [{"strategy": name, "follow": plan["follow"]["strategies"][name],
-                        "version": present[name]["version"] if name in present else None,
-                        "update_time": present[name]["update_time"] if name in present else None,
-                        "position_count": len(present[name]["positions"]) if name in present else 0,
-                        "portfolio_value": present[name]["portfolio_value"] if name in present else None,
-                        "missing": name not in present} for name in followed],
-        "merged_target": merged,
-        "merged_target_error": problem,
-    })
+    result.update(
+        {
+            "plan_version": plan["plan_version"],
+            "strategies": [
+                {
+                    "strategy": name,
+                    "follow": plan["follow"]["strategies"][name],
+                    "version": present[name]["version"] if name in present else None,
+                    "update_time": present[name]["update_time"] if name in present else None,
+                    "position_count": len(present[name]["positions"]) if name in present else 0,
+                    "portfolio_value": present[name]["portfolio_value"]
+                    if name in present
+                    else None,
+                    "missing": name not in present,
+                }
+                for name in followed
+            ],
+            "merged_target": merged,
+            "merged_target_error": problem,
+        }
+    )
     return result
 
 
@@ -211,24 +250,39 @@ def delete_account(account_id: str, request: Request, _: Principal = Depends(req
     return {"success": True, "account_id": account_id}
 
 
-@router.put("/api/v1/accounts/{account_id}/follow/{strategy}", summary="跟随策略 / follow a strategy")
-async def put_follow(account_id: str, strategy: str, request: Request, _: Principal = Depends(require_admin)):
+@router.put(
+    "/api/v1/accounts/{account_id}/follow/{strategy}", summary="跟随策略 / follow a strategy"
+)
+async def put_follow(
+    account_id: str, strategy: str, request: Request, _: Principal = Depends(require_admin)
+):
     payload = _json_body(await request.body())
     unknown = sorted(set(payload) - {"ratio", "capital"})
     if unknown:
         raise ApiError(422, "invalid_field", "未知字段 / unknown field", unknown[0])
-    return await run_in_threadpool(_call, store.set_follow, _db(request), account_id, strategy,
-                                   payload.get("ratio"), payload.get("capital"))
+    return await run_in_threadpool(
+        _call,
+        store.set_follow,
+        _db(request),
+        account_id,
+        strategy,
+        payload.get("ratio"),
+        payload.get("capital"),
+    )
 
 
 @router.delete("/api/v1/accounts/{account_id}/follow/{strategy}", summary="取消跟随 / unfollow")
-def delete_follow(account_id: str, strategy: str, request: Request, _: Principal = Depends(require_admin)):
+def delete_follow(
+    account_id: str, strategy: str, request: Request, _: Principal = Depends(require_admin)
+):
     _call(store.unfollow, _db(request), account_id, strategy)
     return {"success": True, "account_id": account_id, "strategy": strategy}
 
 
-@router.post("/api/v1/accounts/{account_id}/token",
-             summary="生成跟单令牌（只返回一次） / follower token (returned once)")
+@router.post(
+    "/api/v1/accounts/{account_id}/token",
+    summary="生成跟单令牌（只返回一次） / follower token (returned once)",
+)
 async def create_token(account_id: str, request: Request, _: Principal = Depends(require_admin)):
     payload = _json_body(await request.body(), required=False) or {}
     unknown = sorted(set(payload) - {"rotate"})
@@ -237,7 +291,9 @@ async def create_token(account_id: str, request: Request, _: Principal = Depends
     rotate = payload.get("rotate", False)
     if not isinstance(rotate, bool):
         raise ApiError(422, "invalid_field", "须为 true 或 false / must be true or false", "rotate")
-    token = await run_in_threadpool(_call, store.create_follower_token, _db(request), account_id, rotate)
+    token = await run_in_threadpool(
+        _call, store.create_follower_token, _db(request), account_id, rotate
+    )
     return {"account_id": account_id, "token": token}
 
 
@@ -251,24 +307,42 @@ def resume(account_id: str, request: Request, _: Principal = Depends(require_adm
     return _call(store.update_account, _db(request), account_id, {"paused": False})
 
 
-@router.post("/api/v1/accounts/{account_id}/confirm", summary="确认账户，开始跟单 / confirm the account")
+@router.post(
+    "/api/v1/accounts/{account_id}/confirm", summary="确认账户，开始跟单 / confirm the account"
+)
 def confirm(account_id: str, request: Request, _: Principal = Depends(require_admin)):
     return _call(store.confirm_account, _db(request), account_id)
 
 
 @router.get("/api/v1/accounts/{account_id}/reports", summary="跟单报告 / reports")
-def list_reports(account_id: str, request: Request, limit: int = Query(50, ge=1, le=500),
-                 kind: str = Query("round", pattern="^(round|heartbeat|preflight|all)$"),
-                 _: Principal = Depends(require_admin)):
+def list_reports(
+    account_id: str,
+    request: Request,
+    limit: int = Query(50, ge=1, le=500),
+    kind: str = Query("round", pattern="^(round|heartbeat|preflight|all)$"),
+    _: Principal = Depends(require_admin),
+):
     with _db(request).read() as session:
-        return {"account_id": account_id, "reports": _call(store.list_reports, session, account_id, limit, kind)}
+        return {
+            "account_id": account_id,
+            "reports": _call(store.list_reports, session, account_id, limit, kind),
+        }
 
 
-@router.post("/api/v1/accounts/{account_id}/approve", summary="批准暂缓的计划 / approve a held plan")
+@router.post(
+    "/api/v1/accounts/{account_id}/approve", summary="批准暂缓的计划 / approve a held plan"
+)
 async def approve(account_id: str, request: Request, principal: Principal = Depends(require_admin)):
     payload = _json_body(await request.body())
-    return await run_in_threadpool(_call, store.decide, _db(request), account_id, payload.get("plan_version"),
-                                   "approved", principal.name)
+    return await run_in_threadpool(
+        _call,
+        store.decide,
+        _db(request),
+        account_id,
+        payload.get("plan_version"),
+        "approved",
+        principal.name,
+    )
 
 
 @router.post("/api/v1/accounts/{account_id}/reject", summary="拒绝暂缓的计划 / reject a held plan")
@@ -277,13 +351,19 @@ async def reject(account_id: str, request: Request, principal: Principal = Depen
     version = payload.get("plan_version")
     if version is None:
         version = await run_in_threadpool(_call, _held_version, _db(request), account_id)
-    return await run_in_threadpool(_call, store.decide, _db(request), account_id, version, "rejected",
-                                   principal.name)
+    return await run_in_threadpool(
+        _call, store.decide, _db(request), account_id, version, "rejected", principal.name
+    )
 
 
 def _held_version(db, account_id):
     with db.read() as session:
         held = store.held_of(session, store.get_account(session, account_id))
     if held is None:
-        raise ApiError(409, "nothing_held", "没有等待确认的计划 / no plan is waiting for approval", "plan_version")
+        raise ApiError(
+            409,
+            "nothing_held",
+            "没有等待确认的计划 / no plan is waiting for approval",
+            "plan_version",
+        )
     return held["plan_version"]

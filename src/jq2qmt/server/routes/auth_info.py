@@ -20,7 +20,12 @@ def auth_info(request: Request):
             "signed": True,
             "scheme": signing.SCHEME,
             "algorithms": ["RSA-PSS-SHA256", "Ed25519"],
-            "headers": [signing.HEADER_CLIENT, signing.HEADER_TIMESTAMP, signing.HEADER_NONCE, signing.HEADER_SIGNATURE],
+            "headers": [
+                signing.HEADER_CLIENT,
+                signing.HEADER_TIMESTAMP,
+                signing.HEADER_NONCE,
+                signing.HEADER_SIGNATURE,
+            ],
             "signature_window": settings.signature_window,
             "token_mode_enabled": "token" in kinds,
             "token_header": HEADER_UPLOAD_TOKEN,

@@ -13,12 +13,19 @@ def _check(db):
     try:
         revision = migrate.current_revision(db.engine)
     except Exception as exc:
-        return 503, {"status": "error", "database": "unreachable",
-                     "reason": "数据库无法连接 / database unreachable (%s)" % type(exc).__name__}
+        return 503, {
+            "status": "error",
+            "database": "unreachable",
+            "reason": "数据库无法连接 / database unreachable (%s)" % type(exc).__name__,
+        }
     head = migrate.head_revision()
     if revision != head:
-        return 503, {"status": "error", "database": "ok", "schema": revision,
-                     "reason": "数据库结构需要升级：jq2qmt db upgrade / schema is behind, run: jq2qmt db upgrade"}
+        return 503, {
+            "status": "error",
+            "database": "ok",
+            "schema": revision,
+            "reason": "数据库结构需要升级：jq2qmt db upgrade / schema is behind, run: jq2qmt db upgrade",
+        }
     return 200, {"status": "ok", "database": "ok", "schema": revision}
 
 

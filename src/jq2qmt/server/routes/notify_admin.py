@@ -30,8 +30,13 @@ _WEBHOOK_KEYS = ("url", "secret")
 
 def _name(name):
     if not name or len(name) > 64 or name.strip() != name or "/" in name:
-        raise ApiError(422, "invalid_field", "渠道名称需 1-64 个字符，不能含 / 或首尾空格 / channel name must have "
-                                             "1-64 characters, no '/' and no surrounding spaces", "name")
+        raise ApiError(
+            422,
+            "invalid_field",
+            "渠道名称需 1-64 个字符，不能含 / 或首尾空格 / channel name must have "
+            "1-64 characters, no '/' and no surrounding spaces",
+            "name",
+        )
     return name
 
 
@@ -41,14 +46,32 @@ def _db(request):
 
 def _listing(db):
     with db.read() as session:
-        channels = [{"name": name, "kind": channel.kind, "enabled": bool(enabled), "describe": channel.describe()}
-                    for name, enabled, channel in ns.channels(session)]
+        channels = [
+            {
+                "name": name,
+                "kind": channel.kind,
+                "enabled": bool(enabled),
+                "describe": channel.describe(),
+            }
+            for name, enabled, channel in ns.channels(session)
+        ]
         events = ns.event_settings(session)
-        recent = [{"at": row["at"].isoformat() if hasattr(row["at"], "isoformat") else row["at"],
-                   "event": row["event"], "status": row["status"], "subject": row["subject"],
-                   "title": row["title"]} for row in recent_log(session, 20)]
-    return {"kinds": list(KINDS), "channels": channels,
-            "events": [dict(value, event=key) for key, value in events.items()], "recent": recent}
+        recent = [
+            {
+                "at": row["at"].isoformat() if hasattr(row["at"], "isoformat") else row["at"],
+                "event": row["event"],
+                "status": row["status"],
+                "subject": row["subject"],
+                "title": row["title"],
+            }
+            for row in recent_log(session, 20)
+        ]
+    return {
+        "kinds": list(KINDS),
+        "channels": channels,
+        "events": [dict(value, event=key) for key, value in events.items()],
+        "recent": recent,
+    }
 
 
 @router.get("/api/v1/notify", summary="通知渠道与事件 / notification channels and events")
@@ -65,28 +88,54 @@ async def put_channel(name: str, request: Request, _: Principal = Depends(requir
     _name(name)
     kind = payload.get("kind")
     if kind not in KINDS:
-        raise ApiError(422, "invalid_field", "渠道类型须为 %s 之一 / kind must be one of %s"
-                       % ("、".join(KINDS), ", ".join(KINDS)), "kind")
+        raise ApiError(
+            422,
+            "invalid_field",
+            "渠道类型须为 %s 之一 / kind must be one of %s" % ("、".join(KINDS), ", ".join(KINDS)),
+            "kind",
+        )
     config = payload.get("config") or {}
     if not isinstance(config, dict):
         raise ApiError(422, "invalid_field", "必须是对象 / must be an object", "config")
     allowed = _CONFIG_KEYS.get(kind, _WEBHOOK_KEYS)
     for key, value in config.items():
         if key not in allowed:
-            raise ApiError(422, "invalid_field", "该渠道类型没有此设置 / not a setting of this kind", "config." + key)
+            raise ApiError(
+                422,
+                "invalid_field",
+                "该渠道类型没有此设置 / not a setting of this kind",
+                "config." + key,
+            )
         if key == "to":
-            if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= 254 for v in value):
-                raise ApiError(422, "invalid_field", "收件人须为地址列表 / must be a list of addresses", "config.to")
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and len(v) <= 254 for v in value
+            ):
+                raise ApiError(
+                    422,
+                    "invalid_field",
+                    "收件人须为地址列表 / must be a list of addresses",
+                    "config.to",
+                )
         elif key == "port":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536):
-                raise ApiError(422, "invalid_field", "端口须为 1-65535 / port must be 1-65535", "config.port")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536
+            ):
+                raise ApiError(
+                    422, "invalid_field", "端口须为 1-65535 / port must be 1-65535", "config.port"
+                )
         elif value is not None and (not isinstance(value, str) or len(value) > 2000):
-            raise ApiError(422, "invalid_field", "须为不超过 2000 字符的文本 / must be text up to 2000 characters",
-                           "config." + key)
+            raise ApiError(
+                422,
+                "invalid_field",
+                "须为不超过 2000 字符的文本 / must be text up to 2000 characters",
+                "config." + key,
+            )
     config = {k: v for k, v in config.items() if v not in (None, "", [])}
     enabled = payload.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise ApiError(422, "invalid_field", "须为 true 或 false / must be true or false", "enabled")
+        raise ApiError(
+            422, "invalid_field", "须为 true 或 false / must be true or false", "enabled"
+        )
     try:
         await run_in_threadpool(ns.set_channel, _db(request), name, kind, config, enabled)
     except ConfigProblem as exc:
@@ -111,17 +160,31 @@ async def patch_event(event: str, request: Request, _: Principal = Depends(requi
         raise ApiError(422, "invalid_field", "未知字段 / unknown field", unknown[0])
     enabled = payload.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
-        raise ApiError(422, "invalid_field", "须为 true 或 false / must be true or false", "enabled")
+        raise ApiError(
+            422, "invalid_field", "须为 true 或 false / must be true or false", "enabled"
+        )
     numbers = {}
     for key, low in (("interval_minutes", 0), ("threshold_minutes", 1)):
         value = payload.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 10080):
-            raise ApiError(422, "invalid_field", "须为 %d-10080 的整数（分钟） / must be an integer %d-10080 (minutes)"
-                           % (low, low), key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 10080
+        ):
+            raise ApiError(
+                422,
+                "invalid_field",
+                "须为 %d-10080 的整数（分钟） / must be an integer %d-10080 (minutes)" % (low, low),
+                key,
+            )
         numbers[key] = value
     interval = numbers["interval_minutes"]
-    await run_in_threadpool(ns.set_event, _db(request), event, enabled,
-                            None if interval is None else interval * 60, numbers["threshold_minutes"])
+    await run_in_threadpool(
+        ns.set_event,
+        _db(request),
+        event,
+        enabled,
+        None if interval is None else interval * 60,
+        numbers["threshold_minutes"],
+    )
     return {"success": True, "event": event}
 
 
@@ -138,4 +201,8 @@ async def send_test(request: Request, _: Principal = Depends(require_admin)):
     results = await run_in_threadpool(notifier.test, channel)
     if not results:
         raise ApiError(404, "not_found", "没有可测试的渠道 / no channel to test", "channel")
-    return {"results": [{"channel": name, "ok": error is None, "error": error} for name, error in results]}
+    return {
+        "results": [
+            {"channel": name, "ok": error is None, "error": error} for name, error in results
+        ]
+    }

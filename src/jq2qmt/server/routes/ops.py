@@ -29,8 +29,12 @@ router = APIRouter(tags=["ops"])
 _UPLOAD = re.compile(r"^/api/v1/positions/update(/internal)?$")
 _REPORT = re.compile(r"^/api/v1/accounts/([^/]+)/reports$")
 _PLAN = re.compile(r"^/api/v1/accounts/[^/]+/plan$")
-_READS = (("plan", _PLAN), ("total", re.compile(r"^/api/v1/positions/total$")),
-          ("strategy", re.compile(r"^/api/v1/positions/strategy/")), ("all", re.compile(r"^/api/v1/positions/all$")))
+_READS = (
+    ("plan", _PLAN),
+    ("total", re.compile(r"^/api/v1/positions/total$")),
+    ("strategy", re.compile(r"^/api/v1/positions/strategy/")),
+    ("all", re.compile(r"^/api/v1/positions/all$")),
+)
 _MAX_CAPTURE = 4 * 1024 * 1024
 
 
@@ -73,7 +77,7 @@ def _read_endpoint(path):
     return None
 
 
-class OpsMiddleware(object):
+class OpsMiddleware:
     def __init__(self, app, ops_app):
         self.app = app
         self.ops_app = ops_app
@@ -84,7 +88,9 @@ class OpsMiddleware(object):
         metrics = self.ops_app.state.ops_metrics
         path, method = scope["path"], scope["method"]
         capture = [] if (method == "POST" and _REPORT.match(path)) else None
-        waiting = method == "GET" and _PLAN.match(path) and b"wait=" in scope.get("query_string", b"")
+        waiting = (
+            method == "GET" and _PLAN.match(path) and b"wait=" in scope.get("query_string", b"")
+        )
         status = {"code": 500}
 
         async def receive_wrapper():
@@ -110,8 +116,13 @@ class OpsMiddleware(object):
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             metrics.latency.labels(method=method, route=route).observe(elapsed)
-            access_log.info("event=request method=%s route=%s status=%d ms=%.1f", method, route, status["code"],
-                            elapsed * 1000)
+            access_log.info(
+                "event=request method=%s route=%s status=%d ms=%.1f",
+                method,
+                route,
+                status["code"],
+                elapsed * 1000,
+            )
             try:
                 self._observe(scope, path, method, status["code"], capture)
             except Exception as exc:  # observing must never break a request
@@ -123,9 +134,13 @@ class OpsMiddleware(object):
             metrics.uploads.labels(result="accepted" if code < 300 else str(code)).inc()
             if code in (401, 403):
                 client = (scope.get("client") or ("?",))[0]
-                self._notify("upload_auth_refused", client, "上传被拒绝（认证失败） / upload refused",
-                             "来自 %s 的持仓上传认证失败（HTTP %d）。若不是你的策略，可能有人在尝试上传；若是，"
-                             "请检查密钥和服务器时间。" % (client, code))
+                self._notify(
+                    "upload_auth_refused",
+                    client,
+                    "上传被拒绝（认证失败） / upload refused",
+                    "来自 %s 的持仓上传认证失败（HTTP %d）。若不是你的策略，可能有人在尝试上传；若是，"
+                    "请检查密钥和服务器时间。" % (client, code),
+                )
         elif method == "GET":
             endpoint = _read_endpoint(path)
             if endpoint:
@@ -153,7 +168,9 @@ class OpsMiddleware(object):
             try:
                 status = notifier.notify(event, subject, title, text)
             except Exception as exc:
-                log.warning("event=notify_error notify_event=%s error=%s", event, type(exc).__name__)
+                log.warning(
+                    "event=notify_error notify_event=%s error=%s", event, type(exc).__name__
+                )
                 status = "error"
             metrics.notifications.labels(event=event, status=status).inc()
 

@@ -27,7 +27,6 @@ from jq2qmt.server.auth import Principal, add_session_hook, check_admin_password
 from jq2qmt.server.errors import ApiError
 from jq2qmt.server.sessions import (
     COOKIE_NAME,
-    CSRF_FIELD,
     CSRF_HEADER,
     LOGIN_CSRF_COOKIE,
     SessionSigner,
@@ -70,7 +69,12 @@ def _asset_version():
     for path in sorted(STATIC_DIR.rglob("*")):
         if path.is_file():
             stat = path.stat()
-            digest.update(("%s:%d:%d" % (path.relative_to(STATIC_DIR).as_posix(), stat.st_size, int(stat.st_mtime))).encode())
+            digest.update(
+                (
+                    "%s:%d:%d"
+                    % (path.relative_to(STATIC_DIR).as_posix(), stat.st_size, int(stat.st_mtime))
+                ).encode()
+            )
     return digest.hexdigest()[:10]
 
 
@@ -88,12 +92,15 @@ class _Static(StaticFiles):
     def file_response(self, full_path, stat_result, scope, status_code=200):
         response = super().file_response(full_path, stat_result, scope, status_code)
         versioned = b"v=" in scope.get("query_string", b"")
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if versioned else "no-cache"
+        response.headers["Cache-Control"] = (
+            "public, max-age=31536000, immutable" if versioned else "no-cache"
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
 
 # ---- sessions ----------------------------------------------------------------------
+
 
 def _signer(request) -> SessionSigner:
     app = request.app
@@ -129,9 +136,16 @@ def session_hook(request) -> Optional[Principal]:
     session = current_session(request)
     if session is None:
         return None
-    if request.method not in SAFE_METHODS and not session.csrf_matches(request.headers.get(CSRF_HEADER)):
-        raise ApiError(403, "csrf_failed", "缺少或错误的 CSRF 令牌，请刷新页面后重试 / missing or wrong CSRF token, "
-                       "reload the page and try again", field=CSRF_HEADER)
+    if request.method not in SAFE_METHODS and not session.csrf_matches(
+        request.headers.get(CSRF_HEADER)
+    ):
+        raise ApiError(
+            403,
+            "csrf_failed",
+            "缺少或错误的 CSRF 令牌，请刷新页面后重试 / missing or wrong CSRF token, "
+            "reload the page and try again",
+            field=CSRF_HEADER,
+        )
     return WEB_ADMIN
 
 
@@ -161,8 +175,17 @@ def _page(request, template, page, title, **context):
     session = current_session(request)
     if session is None:
         return _login_redirect(request)
-    return _render(request, template, page=page, title=title, nav=NAV, csrf_token=session.csrf_token,
-                   version=__version__, static_url=static_url, **context)
+    return _render(
+        request,
+        template,
+        page=page,
+        title=title,
+        nav=NAV,
+        csrf_token=session.csrf_token,
+        version=__version__,
+        static_url=static_url,
+        **context,
+    )
 
 
 # ---- login / logout ------------------------------------------------------------------
@@ -175,10 +198,25 @@ _NOTICES = {
 
 def _login_page(request, next_url, error=None, notice=None, status_code=200):
     token = secrets.token_urlsafe(24)
-    response = _render(request, "login.html", status_code=status_code, login_csrf=token, next_url=next_url,
-                       error=error, notice=notice, static_url=static_url)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login", httponly=True,
-                        samesite="strict", secure=_is_https(request))
+    response = _render(
+        request,
+        "login.html",
+        status_code=status_code,
+        login_csrf=token,
+        next_url=next_url,
+        error=error,
+        notice=notice,
+        static_url=static_url,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=_is_https(request),
+    )
     return response
 
 
@@ -192,11 +230,15 @@ def login_form(request: Request, next: str = "/", notice: str = "", expired: str
 
 
 @router.post("/login")
-def login(request: Request, password: str = Form(""), csrf_token: str = Form(""), next: str = Form("/")):
+def login(
+    request: Request, password: str = Form(""), csrf_token: str = Form(""), next: str = Form("/")
+):
     next_url = _safe_next(next)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
-        return _login_page(request, next_url, error="登录表单已过期，请重新输入密码。", status_code=403)
+        return _login_page(
+            request, next_url, error="登录表单已过期，请重新输入密码。", status_code=403
+        )
     try:
         check_admin_password(request, password)  # counts failures, 429 when rate-limited
     except ApiError as exc:
@@ -205,10 +247,19 @@ def login(request: Request, password: str = Form(""), csrf_token: str = Form("")
         page.headers.update(exc.headers or {})  # Retry-After on 429
         return page
     cookie, session = _signer(request).issue(_password_hash(request))
-    session_rows.record(request.app.state.db, session, client_ip(request), request.headers.get("User-Agent"))
+    session_rows.record(
+        request.app.state.db, session, client_ip(request), request.headers.get("User-Agent")
+    )
     response = RedirectResponse(next_url, status_code=303)
-    response.set_cookie(COOKIE_NAME, cookie, max_age=session.expires_at - session.issued_at, path="/",
-                        httponly=True, samesite="strict", secure=_is_https(request))
+    response.set_cookie(
+        COOKIE_NAME,
+        cookie,
+        max_age=session.expires_at - session.issued_at,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=_is_https(request),
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -217,15 +268,22 @@ def login(request: Request, password: str = Form(""), csrf_token: str = Form("")
 def logout(request: Request, csrf_token: str = Form("")):
     session = current_session(request)
     if session is not None and not session.csrf_matches(csrf_token):
-        return Response("CSRF 令牌错误 / wrong CSRF token", status_code=403, media_type="text/plain; charset=utf-8")
+        return Response(
+            "CSRF 令牌错误 / wrong CSRF token",
+            status_code=403,
+            media_type="text/plain; charset=utf-8",
+        )
     if session is not None:
         session_rows.revoke(request.app.state.db, session.sid)  # a copy of the cookie ends here too
     response = RedirectResponse("/login?notice=logged_out", status_code=303)
-    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=_is_https(request))
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=_is_https(request)
+    )
     return response
 
 
 # ---- pages ---------------------------------------------------------------------------
+
 
 @router.get("/", response_class=HTMLResponse)
 def overview_page(request: Request):
@@ -264,12 +322,22 @@ def orders_page(request: Request):
 
 @router.get("/password", response_class=HTMLResponse)
 def password_page(request: Request):
-    return _page(request, "password.html", "password", "密码管理", min_password_length=credentials.MIN_PASSWORD_LENGTH)
+    return _page(
+        request,
+        "password.html",
+        "password",
+        "密码管理",
+        min_password_length=credentials.MIN_PASSWORD_LENGTH,
+    )
 
 
 def install(app):
     """Add the web pages to `app`: routes, static files, login-session auth hook."""
     app.include_router(router)
     # gzip only the static files (ECharts is 700 kB raw, ~240 kB compressed)
-    app.mount("/static", GZipMiddleware(_Static(directory=str(STATIC_DIR)), minimum_size=1024), name="static")
+    app.mount(
+        "/static",
+        GZipMiddleware(_Static(directory=str(STATIC_DIR)), minimum_size=1024),
+        name="static",
+    )
     add_session_hook(app, session_hook)

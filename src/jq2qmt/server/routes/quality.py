@@ -26,13 +26,17 @@ from jq2qmt.store import quality as store
 router = APIRouter(tags=["quality"])
 
 MAX_LIMIT = store.MAX_ORDERS
-MAX_OFFSET = 10 ** 9  # paging the order log (newest first); the page asks for `limit` rows after `offset`
+MAX_OFFSET = (
+    10**9
+)  # paging the order log (newest first); the page asks for `limit` rows after `offset`
 
 
 def _wants_csv(request):
     fmt = request.query_params.get("format")
     if fmt not in (None, "", "json", "csv"):
-        raise ApiError(422, "invalid_field", "format 只能是 json 或 csv / format must be json or csv", "format")
+        raise ApiError(
+            422, "invalid_field", "format 只能是 json 或 csv / format must be json or csv", "format"
+        )
     if fmt:
         return fmt == "csv"
     accept = request.headers.get("accept") or ""
@@ -55,7 +59,9 @@ def _run(fn, *args, **kwargs):
 
 
 def _json(request, result):
-    body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    body = json.dumps(result, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
     etag = '"%s"' % hashlib.sha256(body).hexdigest()[:32]
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag in held_etags(request.headers.get("If-None-Match")):
@@ -64,11 +70,17 @@ def _json(request, result):
 
 
 def _csv(text, name):
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="%s"' % name})
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="%s"' % name},
+    )
 
 
-@router.get("/api/v1/accounts/{account_id}/quality", summary="跟踪与成交质量 / tracking and execution quality")
+@router.get(
+    "/api/v1/accounts/{account_id}/quality",
+    summary="跟踪与成交质量 / tracking and execution quality",
+)
 def get_quality(account_id: str, request: Request, _: Principal = Depends(require_admin)):
     _known(request, ("from", "to", "format"))
     csv_wanted = _wants_csv(request)
@@ -78,8 +90,10 @@ def get_quality(account_id: str, request: Request, _: Principal = Depends(requir
         account = _run(account_store.get_account, session, account_id)
         result = _run(store.quality, session, account, start, end)
     if csv_wanted:
-        return _csv(store.to_csv(result["days"], store.DAY_COLUMNS),
-                    "quality-%s-%s-%s.csv" % (account_id, result["from"], result["to"]))
+        return _csv(
+            store.to_csv(result["days"], store.DAY_COLUMNS),
+            "quality-%s-%s-%s.csv" % (account_id, result["from"], result["to"]),
+        )
     return _json(request, result)
 
 
@@ -91,23 +105,41 @@ def get_orders(request: Request, _: Principal = Depends(require_admin)):
     day = _run(store.parse_day, "day", params.get("day"))
     limit = params.get("limit") or "200"
     if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
-        raise ApiError(422, "invalid_field", "limit 应为 1-%d 的整数 / limit must be an integer 1-%d"
-                       % (MAX_LIMIT, MAX_LIMIT), "limit")
+        raise ApiError(
+            422,
+            "invalid_field",
+            "limit 应为 1-%d 的整数 / limit must be an integer 1-%d" % (MAX_LIMIT, MAX_LIMIT),
+            "limit",
+        )
     offset = params.get("offset") or "0"
     if not offset.isdigit() or int(offset) > MAX_OFFSET:
-        raise ApiError(422, "invalid_field", "offset 应为 0-%d 的整数 / offset must be an integer 0-%d"
-                       % (MAX_OFFSET, MAX_OFFSET), "offset")
+        raise ApiError(
+            422,
+            "invalid_field",
+            "offset 应为 0-%d 的整数 / offset must be an integer 0-%d" % (MAX_OFFSET, MAX_OFFSET),
+            "offset",
+        )
     code = params.get("code") or None
     if code is not None and (len(code) > 32 or not code.isascii()):
-        raise ApiError(422, "invalid_field", "代码格式不对 / code must be ASCII, at most 32 characters", "code")
+        raise ApiError(
+            422, "invalid_field", "代码格式不对 / code must be ASCII, at most 32 characters", "code"
+        )
     with request.app.state.db.read() as session:
         account = None
         if params.get("account"):
             account = _run(account_store.get_account, session, params["account"])
-        names = dict(session.execute(select(account_store.Account.id, account_store.Account.account_id)).all())
+        names = dict(
+            session.execute(
+                select(account_store.Account.id, account_store.Account.account_id)
+            ).all()
+        )
         status = params.get("status") or None
-        rows = _run(store.list_orders, session, names, account, code, status, day, int(limit), int(offset))
+        rows = _run(
+            store.list_orders, session, names, account, code, status, day, int(limit), int(offset)
+        )
         total = None if csv_wanted else store.count_orders(session, account, code, status, day)
     if csv_wanted:
         return _csv(store.to_csv(rows, store.ORDER_COLUMNS), "orders.csv")
-    return _json(request, {"orders": rows, "count": len(rows), "total": total, "offset": int(offset)})
+    return _json(
+        request, {"orders": rows, "count": len(rows), "total": total, "offset": int(offset)}
+    )

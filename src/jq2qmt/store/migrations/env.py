@@ -2,10 +2,10 @@
 
 from alembic import context
 
-from jq2qmt.store.models import Base
-import jq2qmt.store.accounts  # noqa: F401  (account tables on the same metadata)
-import jq2qmt.store.notifications  # noqa: F401  (notification tables, migration 0003)
+import jq2qmt.store.accounts
+import jq2qmt.store.notifications
 import jq2qmt.store.quality  # noqa: F401  (quality and order log tables, migration 0007)
+from jq2qmt.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -36,8 +36,11 @@ def _run(connection):
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:

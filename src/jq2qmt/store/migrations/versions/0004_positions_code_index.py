@@ -12,14 +12,16 @@ code order from the index alone: no sort of the whole table and no table lookups
 
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    op.create_index("ix_positions_code", "positions", ["code", "strategy_id", "volume", "cost", "name"])
+    op.create_index(
+        "ix_positions_code", "positions", ["code", "strategy_id", "volume", "cost", "name"]
+    )
 
 
 def downgrade():

@@ -11,12 +11,12 @@ this revision runs already trade, so they are marked confirmed here (their
 column's server default is false, so a row written without it never trades.
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0005'
-down_revision = '0004'
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -26,7 +26,9 @@ def _ts():
 
 
 def upgrade():
-    op.add_column("accounts", sa.Column("confirmed", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column(
+        "accounts", sa.Column("confirmed", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.add_column("accounts", sa.Column("confirmed_at", _ts(), nullable=True))
     accounts = sa.table("accounts", sa.column("confirmed", sa.Boolean()))
     op.execute(accounts.update().values(confirmed=True))

@@ -12,12 +12,16 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+_TABLE = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
 
 
 def _ts():
@@ -34,7 +38,7 @@ def upgrade():
         sa.Column("remote_addr", sa.String(length=64), nullable=True),
         sa.Column("user_agent", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("id"),
-        **_TABLE
+        **_TABLE,
     )
     op.create_index("ix_admin_sessions_expires_at", "admin_sessions", ["expires_at"])
 

@@ -11,12 +11,12 @@ deviation, the strategies' own value), one per order placed, rejected or skipped
 trade id) with its slippage against the order's reference price.
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -34,7 +34,9 @@ def _id():
 
 
 def _account():
-    return sa.Column("account_pk", sa.Integer(), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    return sa.Column(
+        "account_pk", sa.Integer(), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
+    )
 
 
 def upgrade():
