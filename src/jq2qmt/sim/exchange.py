@@ -129,7 +129,8 @@ class PaperExchange:
             quote = self._quotes.get(codes.normalize(code))
             return self._public_quote(quote) if quote else None
 
-    def quotes(self, codes=None):  # noqa: the parameter name is the fixed interface
+    # the parameter name `codes` (shadowing the module) is the fixed interface
+    def quotes(self, codes=None):
         """{code: quote} for the given codes (all known quotes when None)."""
         with self._lock:
             wanted = self._quotes if codes is None else [_normalize(c) for c in codes]
