@@ -189,6 +189,7 @@ _CONDITIONAL = {
     ("get", "/api/v1/positions/total"),
     ("get", "/api/v1/accounts/{account_id}/plan"),
     ("get", "/api/v1/accounts/{account_id}/quality"),
+    ("get", "/api/v1/prices"),
     ("get", "/api/v1/orders"),
 }
 

@@ -719,6 +719,25 @@ def holdings(row):
     }
 
 
+LATEST_PRICE_ROUNDS = 200  # recent rounds read for the newest price of each code
+
+
+def latest_prices(session, rounds=LATEST_PRICE_ROUNDS):
+    """{code: {"price", "time"}}: the newest price any follower reported for each code
+    (the quote its plan used), from the most recent recorded rounds of every account."""
+    rows = session.scalars(
+        select(QualityRound).order_by(QualityRound.id.desc()).limit(int(rounds))
+    ).all()
+    prices = {}
+    for row in rows:  # newest first: the first price seen for a code is its newest
+        detail = json.loads(row.detail_json)
+        times = detail.get("price_times", {})
+        for code, price in (detail.get("prices") or {}).items():
+            if code not in prices and price:
+                prices[code] = {"price": price, "time": times.get(code) or format_time(row.at)}
+    return prices
+
+
 def order_dict(o):
     value = round(o.volume * o.price, 2) if o.volume and o.price else None
     return {

@@ -2,6 +2,7 @@
 
 - GET /api/v1/accounts/{id}/quality?from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]
 - GET /api/v1/orders?account=&code=&status=&day=&limit=&offset=[&format=csv]
+- GET /api/v1/prices (the newest price followers used per code, with its time)
 
 Admin only (password header or web session), like every account read: holdings,
 P&L and orders are the account owner's. CSV with ``format=csv`` or
@@ -95,6 +96,16 @@ def get_quality(account_id: str, request: Request, _: Principal = Depends(requir
             "quality-%s-%s-%s.csv" % (account_id, result["from"], result["to"]),
         )
     return _json(request, result)
+
+
+@router.get("/api/v1/prices", summary="跟单端最近使用的价格 / the prices followers used last")
+def get_prices(request: Request, _: Principal = Depends(require_admin)):
+    """The newest price each code was traded on by any follower, with its time: the
+    overview values the merged target at these (market value, unrealised P&L)."""
+    _known(request, ())
+    with request.app.state.db.read() as session:
+        prices = store.latest_prices(session)
+    return _json(request, {"prices": prices})
 
 
 @router.get("/api/v1/orders", summary="委托与成交记录 / the order log")

@@ -17,6 +17,11 @@ function totalUrl() {
 async function refresh(force = false) {
   clearTimeout(state.timer);
   try {
+    const prices = await api('/api/v1/prices', { etag: force ? null : state.pricesEtag });
+    if (!prices.notModified) {
+      state.pricesEtag = prices.etag;
+      state.prices = (prices.data && prices.data.prices) || {};
+    }
     const total = await api(totalUrl(), { etag: force ? null : state.etag });
     state.checkedAt = new Date();
     if (!total.notModified) {
@@ -26,6 +31,7 @@ async function refresh(force = false) {
       render(total.data, state.strategies);
     } else if (state.strategies) {
       refreshAges(state.strategies);  // nothing changed: only the ages move on with the clock
+      if (!prices.notModified) applyPrices();  // new prices: the value cells change in place
     }
     setRefreshState(total.notModified ? '无变化' : '已更新');
   } catch (err) {
@@ -62,6 +68,38 @@ function render(totalData, strategies) {
   renderStrategies(strategies);
   lastRender = [positions, counted(strategies), gross];
   renderCharts(positions, counted(strategies), gross);
+  applyPrices();
+}
+
+// Market value and unrealised P&L at the newest price a follower traded on (its time in
+// the tooltip); codes no follower has priced yet show —.
+const qmtCode = (code) => String(code).replace(/\.XSHG$/, '.SH').replace(/\.XSHE$/, '.SZ');
+
+function applyPrices() {
+  const prices = state.prices || {};
+  let value = 0, pnl = 0, priced = 0, unpriced = 0, latest = null;
+  for (const row of document.querySelectorAll('#total-table tbody tr[data-code]')) {
+    const quote = prices[qmtCode(row.dataset.code)];
+    const volume = Number(row.dataset.volume), cost = Number(row.dataset.cost);
+    const cells = [row.querySelector('td.price'), row.querySelector('td.mv'), row.querySelector('td.pnl')];
+    if (!quote || !(volume > 0)) {
+      cells.forEach((c) => { if (c) { c.textContent = '—'; c.title = volume > 0 ? '跟单端还没有报告这只证券的价格' : ''; } });
+      if (volume > 0) unpriced += 1;
+      continue;
+    }
+    const mv = volume * quote.price, gain = (quote.price - cost) * volume;
+    value += mv; pnl += gain; priced += 1;
+    if (!latest || String(quote.time) > String(latest)) latest = quote.time;
+    cells[0].textContent = fmtPrice(quote.price);
+    cells[1].textContent = fmtMoney(mv);
+    cells[2].textContent = (gain > 0 ? '+' : '') + fmtMoney(gain);
+    cells[2].className = 'num pnl hide-phone ' + (gain > 0 ? 'up' : gain < 0 ? 'down' : '');
+    cells.forEach((c) => { c.title = `价格时间 ${fmtTime(quote.time)}`; });
+  }
+  document.getElementById('tile-mv').textContent = priced ? `${fmtWan(value)} · ${pnl >= 0 ? '+' : ''}${fmtWan(pnl)}` : '—';
+  document.getElementById('tile-mv-note').textContent = priced
+    ? `价格截至 ${fmtTime(latest)}${unpriced ? `，${unpriced} 只未定价` : ''}`
+    : '跟单端还没有报告价格';
 }
 
 // A 304 poll: the page is not redrawn (an open strategy, a text selection and the
@@ -94,7 +132,7 @@ function renderTotal(positions, gross) {
   const rows = positions
     .slice()
     .sort((a, b) => b.value - a.value)
-    .map((p) => el('tr', { dataset: { code: p.code } },
+    .map((p) => el('tr', { dataset: { code: p.code, volume: String(p.volume), cost: String(p.cost) } },
       el('td', { text: p.code }),
       el('td', { text: p.name || '' }),
       el('td', { class: 'num' + (p.volume < 0 ? ' down' : '') }, fmtInt(p.volume),
@@ -102,8 +140,11 @@ function renderTotal(positions, gross) {
       el('td', { class: 'num', text: fmtPrice(p.cost) }),
       el('td', { class: 'num', text: fmtMoney(p.value) }),
       el('td', { class: 'num', text: gross > 0 && p.value >= 0 ? fmtPct(p.value / gross) : '—',
-        title: p.volume < 0 ? '合并目标为负：跟单端按 0 处理（卖出全部持仓，不卖空）' : null })));
-  fillBody(document.querySelector('#total-table tbody'), rows, '还没有任何策略上传持仓。', 6);
+        title: p.volume < 0 ? '合并目标为负：跟单端按 0 处理（卖出全部持仓，不卖空）' : null }),
+      el('td', { class: 'num price hide-phone', text: '—' }),
+      el('td', { class: 'num mv hide-phone', text: '—' }),
+      el('td', { class: 'num pnl hide-phone', text: '—' })));
+  fillBody(document.querySelector('#total-table tbody'), rows, '还没有任何策略上传持仓。', 9);
   document.getElementById('total-note').textContent = includeBox.checked ? '已计入调整策略' : '未计入调整策略';
 }
 
