@@ -1,5 +1,6 @@
 """The ASGI application: `create_app(settings)` builds one FastAPI app per instance."""
 
+import asyncio
 import logging
 
 from fastapi import FastAPI
@@ -30,9 +31,16 @@ def create_app(settings, database=None):
 
     @asynccontextmanager
     async def lifespan(app):
-        yield
-        if owns_db:
-            db.dispose()
+        # background work the parts registered (the notification watchdog of ops)
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(start()) for start in app.state.background_tasks]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            if owns_db:
+                db.dispose()
 
     # No /docs or /redoc pages: they load Swagger UI / ReDoc scripts from a CDN (a
     # third-party script in an admin context, and unreachable from some networks).
@@ -49,6 +57,7 @@ def create_app(settings, database=None):
     app.state.db = db
     app.state.caches = AppCaches()
     app.state.session_hooks = []  # see auth.add_session_hook (web UI login sessions)
+    app.state.background_tasks = []  # coroutine factories run while the app runs
     install_error_handlers(app)
     _include_routes(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -56,36 +65,43 @@ def create_app(settings, database=None):
     return app
 
 
-# Route modules added by later parts (web pages, accounts API). Each is included when
-# it exists; a module with `install(app)` installs itself, otherwise its `router` is
-# included. Add a name here instead of editing `_include_routes`.
-OPTIONAL_ROUTE_MODULES = (
-    "jq2qmt.server.routes.accounts",
-    "jq2qmt.server.routes.quality",
-    "jq2qmt.server.routes.notify_admin",
-    "jq2qmt.server.routes.pages",
-    "jq2qmt.server.fastpath",  # before ops: its middleware then runs inside the request metrics/logs
-    "jq2qmt.server.routes.ops",
-    "jq2qmt.server.unavailable",
-    "jq2qmt.server.openapi_doc",
-    "jq2qmt.server.secure_headers",  # last: outermost, sees every route's response
-)
-
-
 def _include_routes(app):
-    import importlib
+    """Every part of the server, in order: routers first, then the parts that install
+    middleware or hooks, each wrapping the ones installed before it (the fast path runs
+    inside the request metrics and logs of ops; secure headers are outermost and see
+    every response). A part with `install(app)` installs itself; otherwise its
+    `router` is included."""
+    from jq2qmt.server import fastpath, openapi_doc, secure_headers, unavailable
+    from jq2qmt.server.routes import (
+        accounts,
+        auth_info,
+        health,
+        internal,
+        notify_admin,
+        ops,
+        pages,
+        positions,
+        quality,
+        strategies,
+    )
 
-    from jq2qmt.server.routes import auth_info, health, internal, positions, strategies
-
-    for module in (health, auth_info, positions, strategies, internal):
-        app.include_router(module.router)
-    for name in OPTIONAL_ROUTE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise  # the module exists but one of its imports is missing
-            continue
+    parts = (
+        health,
+        auth_info,
+        positions,
+        strategies,
+        internal,
+        accounts,
+        quality,
+        notify_admin,
+        pages,
+        fastpath,
+        ops,
+        unavailable,
+        openapi_doc,
+        secure_headers,
+    )
+    for module in parts:
         if hasattr(module, "install"):
             module.install(app)
         else:

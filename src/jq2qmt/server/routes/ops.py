@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import time
-from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -19,6 +18,7 @@ from fastapi.responses import Response
 from jq2qmt.metrics import Metrics
 from jq2qmt.notify.dispatcher import Notifier
 from jq2qmt.notify.events import report_events
+from jq2qmt.notify.watchdog import watch
 from jq2qmt.server.auth import require_scope
 
 log = logging.getLogger("jq2qmt.server")
@@ -49,25 +49,8 @@ def install(app):
     app.state.notifier = Notifier(app.state.db, server_name=app.state.settings.public_url)
     app.include_router(router)
     app.add_middleware(OpsMiddleware, ops_app=app)
-    _wrap_lifespan(app)
-
-
-def _wrap_lifespan(app):
-    """Run the watchdog while the app runs (one task per process)."""
-    from jq2qmt.notify.watchdog import watch
-
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(asgi_app):
-        task = asyncio.get_running_loop().create_task(watch(app.state.notifier))
-        try:
-            async with inner(asgi_app) as state:
-                yield state
-        finally:
-            task.cancel()
-
-    app.router.lifespan_context = lifespan
+    # the watchdog runs while the app runs (one task per process)
+    app.state.background_tasks.append(lambda: watch(app.state.notifier))
 
 
 def _read_endpoint(path):
