@@ -65,7 +65,7 @@ def _full_quote(code, quote):
 
 
 def check_invariants(raw, plan):
-    """Assert every invariant of shared/contracts/plan-scenario.md for one plan."""
+    """Assert every invariant of docs/engine.md for one plan."""
     sc = parse_scenario(raw)
     settings = sc["settings"]
     assert set(plan) == {"orders", "cancels", "skipped", "targets"}

@@ -1,6 +1,6 @@
 """Fixtures of the follower tests: a real plan server over HTTP, a paper account, a clock.
 
-`PlanServer` implements the follower side of /work/notes/plan-api.md (GET plan with
+`PlanServer` implements the follower side of docs/api.md (GET plan with
 a strong ETag, If-None-Match -> 304, ?wait= long-poll; POST reports) on 127.0.0.1
 with a real socket, and can be told to fail: "500", "garbage" (invalid JSON), "slow"
 (answers only after the client gave up), or be stopped and started again.

@@ -1,4 +1,4 @@
-"""The built-in QMT adapter against the QMT built-in simulator (platform_reference §1)."""
+"""The built-in QMT adapter against the QMT built-in simulator (docs/platforms.md)."""
 
 import datetime
 

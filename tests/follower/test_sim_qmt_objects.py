@@ -1,4 +1,4 @@
-"""The QMT built-in simulator's objects carry the fields of platform_reference §1."""
+"""The QMT built-in simulator's objects carry the fields of docs/platforms.md."""
 
 from jq2qmt.sim.qmt_builtin import QmtBuiltinSim, SimClock
 

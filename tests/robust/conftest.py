@@ -1,4 +1,4 @@
-"""Fixtures of the robustness suites (issue 8) and their summary lines.
+"""Fixtures of the robustness suites and their summary lines.
 
 Every suite records its figures with the `figures` fixture::
 

@@ -30,7 +30,7 @@ plain data in these shapes, so the loop is written once::
                                a failed query raises BrokerError, like every read
 
 Order status numbers are QMT's (built-in `m_nOrderStatus` and xtquant
-`order_status` use the same table, platform_reference.md section 2).
+`order_status` use the same table, docs/platforms.md).
 
 This module is bundled into the exported QMT file: Python 3.6, stdlib only.
 """
@@ -128,7 +128,7 @@ def _positive(value):
 def quote_from_tick(tick, detail):
     """A plan-scenario quote from a QMT/xtquant full tick and instrument detail.
 
-    Zero prices mean an empty level (platform_reference.md section 1); the limits come
+    Zero prices mean an empty level (docs/platforms.md); the limits come
     from the instrument detail when it has them, otherwise the engine derives them.
     """
     tick = tick or {}

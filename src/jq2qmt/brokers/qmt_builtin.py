@@ -3,7 +3,7 @@
 QMT injects `passorder`, `get_trade_detail_data` and `cancel` into the strategy's
 globals and hands `ContextInfo` to every callback; the exported file passes them in,
 because bundled modules do not see the strategy's globals. Names, arguments, fields
-and codes as in platform_reference.md section 1.
+and codes as in docs/platforms.md ("QMT built-in").
 
 Bundled into the exported QMT file: Python 3.6, stdlib only.
 """

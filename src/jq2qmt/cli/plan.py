@@ -1,6 +1,6 @@
 """`jq2qmt plan SCENARIO.json`: run the rebalance engine once and print the plan.
 
-Contract: shared/contracts/plan-scenario.md. Exit 0 with the plan as JSON on stdout;
+Contract: docs/engine.md. Exit 0 with the plan as JSON on stdout;
 exit 2 with one line on stderr naming the field and the reason when the scenario is
 unreadable or breaks the contract.
 """

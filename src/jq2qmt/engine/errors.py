@@ -2,7 +2,7 @@
 
 
 class ScenarioError(ValueError):
-    """A scenario that breaks the plan-scenario contract.
+    """A scenario that breaks the scenario contract (docs/engine.md).
 
     `field` is a dotted path into the scenario (``account.positions[2].volume``),
     `reason` says what is wrong; str() is "field: reason", one line.

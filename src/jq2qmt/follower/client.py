@@ -1,6 +1,6 @@
 """HTTP client of the follower: the account plan (conditional GET, long-poll) and reports.
 
-Contract: /work/notes/plan-api.md (`GET /api/v1/accounts/{id}/plan`, `POST
+Contract: docs/api.md (`GET /api/v1/accounts/{id}/plan`, `POST
 /api/v1/accounts/{id}/reports`). Every call has a short timeout and an overall
 deadline (see http_session.py); any failure raises FetchError and the caller sends
 nothing. PlanClient itself blocks for up to those limits: the QMT built-in strategy

@@ -657,7 +657,7 @@ class Follower(object):
 
         QMT (built-in and xtquant) freezes the shares of an open sell order, so the
         broker's can_use_volume is already net of them; the engine subtracts open
-        sells itself (plan-scenario contract), so they are added back here. Orders
+        sells itself (the scenario contract, docs/engine.md), so they are added back here. Orders
         placed but not yet listed by the broker are not added back: if the broker has
         frozen them already, the follower under-sells once, never over-sells.
         """

@@ -26,7 +26,7 @@ DEFAULT_SETTINGS = {
     "max_reprices": 3,
     "sessions": scheduler.DEFAULT_SESSIONS,
 }
-# Settings the engine understands (plan-scenario contract); the rest are the follower's.
+# Settings the engine understands (the scenario contract, docs/engine.md); the rest are the follower's.
 ENGINE_SETTINGS = (
     "slippage",
     "min_order_value",
@@ -53,7 +53,7 @@ def _number_or_none(value):
 
 
 def validate_plan(plan):
-    """Check the plan's shape (plan-api.md); returns its settings with defaults filled in."""
+    """Check the plan's shape (docs/api.md); returns its settings with defaults filled in."""
     _require(isinstance(plan, dict), "not an object")
     _require(
         isinstance(plan.get("plan_version"), str) and plan["plan_version"] != "", "plan_version"

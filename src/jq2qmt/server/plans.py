@@ -1,6 +1,6 @@
 """An account's plan: its followed strategies' targets, follow settings and switches.
 
-The body is the one fixed in /work/notes/plan-api.md. It is built only when the
+The body is the one fixed in docs/api.md. It is built only when the
 client does not already hold the current `plan_version` (a 304 reads one account row
 and the followed strategies' version numbers) and is cached per plan version, which
 hashes everything the body is built from, so a cached body is never stale.

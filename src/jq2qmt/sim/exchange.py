@@ -3,7 +3,7 @@ follower: it accepts or rejects each order for the real reasons, fills marketabl
 limit orders (fully or partially), keeps T+1 sellable volume across a simulated day
 change and charges commission (with its minimum), stamp duty and transfer fee.
 
-Interface: notes/exchange-api.md (fixed between helpers). Every market rule comes
+Interface: the methods below (the paper broker, the simulators and the demo use them). Every market rule comes
 from jq2qmt.rules; money is kept in whole fen so fees and cash checks are exact.
 Thread-safe: one lock; subscriber callbacks run outside it.
 """
@@ -14,7 +14,7 @@ from jq2qmt.rules import codes, lots, prices, t0
 from jq2qmt.rules import fees as fee_rules
 from jq2qmt.rules.instrument import instrument
 
-# QMT / xtquant order status numbers (platform_reference.md sec. 2)
+# QMT / xtquant order status numbers (docs/platforms.md)
 STATUS_REPORTED = 50  # 已报
 STATUS_PART_CANCEL = 53  # 部撤
 STATUS_CANCELED = 54  # 已撤
@@ -64,7 +64,7 @@ def _ceil_fen(li_value):
 
 
 class PaperExchange:
-    """Paper broker account + exchange; see notes/exchange-api.md for the interface."""
+    """Paper broker account + exchange (see the module docstring)."""
 
     def __init__(self, cash=0.0, fees=None, auto_match=True, fill_ratio=1.0):
         if not 0 < fill_ratio <= 1:

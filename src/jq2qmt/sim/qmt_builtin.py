@@ -5,7 +5,7 @@ are decoded as GBK and executed with the globals QMT provides (`passorder`,
 `get_trade_detail_data`, `cancel`, `account`), then `init(ContextInfo)` is called and
 the `ContextInfo.run_time` timers fire on a simulated clock. Names, arguments, object
 fields and status codes follow QMT's built-in Python API documentation (交易函数,
-数据结构, 枚举常量, 系统函数, 实时主推函数) and platform_reference.md section 1.
+数据结构, 枚举常量, 系统函数, 实时主推函数), summed up in docs/platforms.md.
 
 The simulated clock is also published to the script as the global `jq2qmt_clock`
 (the exported file uses it when present, the real time otherwise).

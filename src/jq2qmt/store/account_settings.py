@@ -4,7 +4,7 @@ One definition for the CLI, the admin API and the database layer: each function
 raises `SettingError(field, message)` naming the offending field, so a bad value is
 refused before anything is written.
 
-Settings (what the follower reads from the plan, see /work/notes/plan-api.md):
+Settings (what the follower reads from the plan, see docs/api.md):
 - ignore: codes (either form, stored as QMT codes), bare six-digit numbers, or
   patterns with '*'/'?' such as '1318*'; at most `MAX_IGNORE` entries;
 - min_order_value >= 0; max_order_value, slice_value: > 0 or null (no limit);

@@ -1,6 +1,6 @@
 """Follower accounts: the plan and report endpoints of the followers, and the admin API.
 
-Followers (contract: /work/notes/plan-api.md)
+Followers (contract: docs/api.md)
 - GET  /api/v1/accounts/{id}/plan[?wait=N]   that account's follower token (or admin)
 - POST /api/v1/accounts/{id}/reports          that account's follower token only
 A reader token or another account's token gets 403 with a JSON reason; no token 401.
