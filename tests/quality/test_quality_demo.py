@@ -26,7 +26,7 @@ def test_demo_produces_quality_data_matching_a_hand_computation(tmp_path):
                     round(diff * t["volume"], 2),
                 )
             seen = len(trades)
-        headers = {"Authorization": "Bearer " + demo.reader_token}
+        headers = {"X-Internal-Password": demo.admin_password}  # account data: admin only
         q = requests.get(
             demo.url + "/api/v1/accounts/%s/quality" % ACCOUNT_ID, headers=headers, timeout=10
         ).json()
