@@ -78,10 +78,13 @@ def test_log_files_and_folders_are_owner_only(tmp_path, open_umask, monkeypatch)
         assert path in files and len(files) > 1
         assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
     finally:
-        for handler in list(logging.getLogger("jq2qmt").handlers):
+        logger = logging.getLogger("jq2qmt")
+        for handler in list(logger.handlers):
             if getattr(handler, "_jq2qmt", False):
-                logging.getLogger("jq2qmt").removeHandler(handler)
+                logger.removeHandler(handler)
                 handler.close()
+        logger.propagate = True  # setup_logging stops it; later tests read records via caplog
+        logger.setLevel(logging.NOTSET)
 
 
 def test_init_makes_the_keys_folder_owner_only(tmp_path, open_umask, rsa_private_pem):

@@ -78,6 +78,10 @@ def test_a_year_the_library_does_not_know():
 
 
 def test_unknown_year_warns_once(monkeypatch, caplog):
+    # a clean slate whatever ran before: no calendar built or warned about yet, and the
+    # records reach caplog even if an earlier test stopped the jq2qmt logger propagating
+    trading_calendar.reset()
+    monkeypatch.setattr(logging.getLogger("jq2qmt"), "propagate", True)
     monkeypatch.setattr(trading_calendar, "_library", lambda: fake_library(2026))
     with caplog.at_level(logging.WARNING, logger="jq2qmt.calendar"):
         for _ in range(3):
