@@ -314,59 +314,46 @@ def record(session, account, body, round_id, status, now, followed=()):
         names = strategies_of.get(row["code"]) or sorted(updated)
         uploads = [updated[n] for n in names if updated.get(n) is not None]
         session.add(
-            QualityOrder(
-                account_pk=account.id,
-                day=day,
-                round_id=round_id,
-                remark=_text(row.get("remark")),
-                order_id=_text(row.get("order_id")),
-                code=_text(row["code"], 32),
-                side=_text(row.get("side"), 8),
-                volume=int(_num(row.get("volume")) or 0),
-                price=_num(row.get("price")),
-                ref_price=_num(row.get("ref_price")),
+            _log_row(
+                account,
+                day,
+                round_id,
+                row,
+                now,
+                sorted(names),
                 state="open",
-                traded_volume=0,
-                strategies=",".join(sorted(names))[:512] or None,
+                volume=int(_num(row.get("volume")) or 0),
+                ref_price=_num(row.get("ref_price")),
                 upload_at=max(uploads) if uploads else None,
-                placed_at=now,
-                updated_at=now,
             )
         )
     for row in rejected:
         session.add(
-            QualityOrder(
-                account_pk=account.id,
-                day=day,
-                round_id=round_id,
-                remark=_text(row.get("remark")),
-                order_id=_text(row.get("order_id")),
-                code=_text(row["code"], 32),
-                side=_text(row.get("side"), 8),
-                volume=int(_num(row.get("volume")) or 0),
-                price=_num(row.get("price")),
+            _log_row(
+                account,
+                day,
+                round_id,
+                row,
+                now,
+                strategies_of.get(row["code"]),
                 state="rejected",
                 broker_status=JUNK,
-                traded_volume=0,
+                volume=int(_num(row.get("volume")) or 0),
                 reason=_text(row.get("reason"), 2000),
-                strategies=",".join(strategies_of.get(row["code"]) or [])[:512] or None,
-                placed_at=now,
-                updated_at=now,
             )
         )
     for row in skipped:
+        reason = "%s: %s" % (row.get("reason"), row.get("detail") or "")
         session.add(
-            QualityOrder(
-                account_pk=account.id,
-                day=day,
-                round_id=round_id,
-                code=_text(row["code"], 32),
+            _log_row(
+                account,
+                day,
+                round_id,
+                {"code": row["code"]},
+                now,
+                strategies_of.get(row["code"]),
                 state="skipped",
-                traded_volume=0,
-                reason=_text("%s: %s" % (row.get("reason"), row.get("detail") or ""), 2000),
-                strategies=",".join(strategies_of.get(row["code"]) or [])[:512] or None,
-                placed_at=now,
-                updated_at=now,
+                reason=_text(reason, 2000),
             )
         )
     session.flush()
@@ -391,6 +378,26 @@ def record(session, account, body, round_id, status, now, followed=()):
             order.updated_at = now
     for row in fills:
         _record_fill(session, account, row, day, round_id, now)
+
+
+def _log_row(account, day, round_id, row, now, strategies, **fields):
+    """One order-log row for an order a round placed, had rejected or skipped; `row`
+    is the report's entry (a skipped code carries only its code)."""
+    return QualityOrder(
+        account_pk=account.id,
+        day=day,
+        round_id=round_id,
+        remark=_text(row.get("remark")),
+        order_id=_text(row.get("order_id")),
+        code=_text(row["code"], 32),
+        side=_text(row.get("side"), 8),
+        price=_num(row.get("price")),
+        traded_volume=0,
+        strategies=",".join(strategies or [])[:512] or None,
+        placed_at=now,
+        updated_at=now,
+        **fields,
+    )
 
 
 def prune(session, account, day):
