@@ -41,7 +41,7 @@ def backend_url(backend):
     variable = BACKEND_ENV[backend]
     url = os.environ.get(variable)
     if not url:
-        message = "%s not set: %s tests skipped (see README, 运行测试)" % (variable, backend)
+        message = "%s not set: %s tests skipped (see docs/development.md)" % (variable, backend)
         if REQUIRE_ALL:
             pytest.fail(message + " but JQ2QMT_TEST_REQUIRE_ALL_BACKENDS=1")
         pytest.skip(message)

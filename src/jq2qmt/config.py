@@ -167,7 +167,7 @@ def write_config_file(path, settings):
                 value = value.as_posix()
         parser.set(section, option, "" if value is None else str(value))
     buffer = io.StringIO()
-    buffer.write("# jq2qmt 实例配置 / instance settings (README: 配置 / configuration)\n")
+    buffer.write("# jq2qmt 实例配置 / instance settings (docs/operations.md: 配置)\n")
     parser.write(buffer)
     write_secret_bytes(Path(path), buffer.getvalue().encode("utf-8"))
 

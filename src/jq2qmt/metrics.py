@@ -3,7 +3,7 @@
 Each app gets its own registry, so tests and several apps in one process do not
 mix their counts. Several server processes each expose their own counters: let
 Prometheus scrape every process (one target per port) and sum in the query; the
-client library's multiprocess mode is not used (see README, 运维 / metrics).
+client library's multiprocess mode is not used (see docs/operations.md, 指标与日志 / metrics).
 """
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest

@@ -86,7 +86,7 @@ def _post_report(demo, round_id, at, **rows):
 
 @pytest.fixture
 def clean_site(request, tmp_path, browser):
-    """Four cycles of the demo alone (the README's screenshots)."""
+    """Four cycles of the demo alone (the screenshots of docs/web.md)."""
     demo = Demo(tmp_path, seed=5, echo=lambda text: None)
     site = None
     try:
@@ -309,7 +309,7 @@ def test_orders_page_bad_code_and_phone_layout(clean_site):
 
 
 def _save_docs(page, name):
-    """The README's screenshots (desktop 1280 px, phone 390 px), rewritten only when
+    """The screenshots of docs/web.md (desktop 1280 px, phone 390 px), rewritten only when
     JQ2QMT_DOCS_SCREENSHOTS=1 so that a test run leaves the repository unchanged."""
     if os.environ.get("JQ2QMT_DOCS_SCREENSHOTS") != "1":
         return

@@ -151,7 +151,7 @@ def demo_site(request, tmp_path, browser):
 
 @pytest.fixture
 def clean_site(request, tmp_path, browser):
-    """Five cycles of the demo alone (the README's screenshots)."""
+    """Five cycles of the demo alone (the screenshots of docs/web.md)."""
     yield from _site(request, tmp_path, browser, cycles=5, hostile=False)
 
 
@@ -312,7 +312,7 @@ def test_quality_page_bad_range_and_phone_layout(clean_site):
 
 
 def _save_docs(page, name):
-    """The README's screenshots (desktop 1280 px, phone 390 px), rewritten only when
+    """The screenshots of docs/web.md (desktop 1280 px, phone 390 px), rewritten only when
     JQ2QMT_DOCS_SCREENSHOTS=1 so that a test run leaves the repository unchanged."""
     if os.environ.get("JQ2QMT_DOCS_SCREENSHOTS") != "1":
         return

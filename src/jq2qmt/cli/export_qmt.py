@@ -114,7 +114,7 @@ def qmt(
     click.echo("服务器 / server: %s   账号 / account: %s" % (server_url.rstrip("/"), account_id))
     click.echo(
         "下一步：在 QMT「模型研究 -> 策略编辑器」新建 Python 策略，粘贴文件全部内容，"
-        "运行设置选择股票账号 %s、实盘模式，然后运行（详见 README）。" % account_id
+        "运行设置选择股票账号 %s、实盘模式，然后运行（详见 docs/qmt.md）。" % account_id
     )
 
 

@@ -1,6 +1,6 @@
 """Open orders: what stays in flight and what is cancelled.
 
-Rule (README, 调仓引擎: open orders count as in flight and are never doubled): for
+Rule (docs/engine.md: open orders count as in flight and are never doubled): for
 each code the engine knows the direction it must trade (buy when the target is above
 the held volume, sell when below, none when equal).
 - An open order in the other direction, or any open order when nothing is to be

@@ -1,6 +1,6 @@
 """Merge the followed strategies' targets and scale them to the account.
 
-Rule (README, 调仓引擎, `follow.mode`):
+Rule (docs/engine.md, `follow.mode`):
 - ratio: target volume = sum over followed strategies of ratio x volume;
 - weight: target value = sum of capital x (volume x last) / portfolio_value, and
   target volume = target value / last. The price cancels out, so the volume is

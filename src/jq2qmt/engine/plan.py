@@ -1,6 +1,6 @@
 """compute_plan: targets x account x quotes x settings -> orders, cancels, skipped.
 
-The rebalance rule, step by step (README, 调仓引擎):
+The rebalance rule, step by step (docs/engine.md):
 1. Merge the followed strategies (merge.py) into a target volume per code, floored.
 2. Per code (sorted): difference = target - held volume. Ignored codes (settings
    ignore list, reverse repos, subscription codes, unsupported boards) are never
@@ -350,7 +350,7 @@ def _open_sell_volume(orders):
 
 
 def compute_plan(scenario):
-    """The plan for one scenario, exactly the output the README (调仓引擎) describes:
+    """The plan for one scenario, exactly the output docs/engine.md describes:
     {"orders", "cancels", "skipped", "targets"}. Accepts a raw scenario dict (it is
     parsed first; ScenarioError on a contract violation). Pure and deterministic.
     """

@@ -1,4 +1,4 @@
-"""Parse and validate a plan scenario (its shape: README, 调仓引擎).
+"""Parse and validate a plan scenario (its shape: docs/engine.md).
 
 parse_scenario(raw) checks every field of a raw scenario dict (as loaded from JSON)
 and returns a normalized scenario of the same shape: codes in QMT form, defaults

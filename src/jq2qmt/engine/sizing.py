@@ -1,6 +1,6 @@
 """Order sizes: value caps, slicing, and the largest affordable buy.
 
-Rules (documented in the README, 调仓引擎):
+Rules (documented in docs/engine.md):
 - settings.max_order_value caps the value of every single order. Without slicing, an
   order above it is reduced to the largest valid volume within it and the rest is
   skipped as "over_max_order_value".

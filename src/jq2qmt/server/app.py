@@ -15,7 +15,7 @@ log = logging.getLogger("jq2qmt.server")
 
 DESCRIPTION = """jq2qmt 服务器：聚宽策略签名上传持仓，QMT 跟单端读取目标仓位。
 JoinQuant strategies upload signed position snapshots; QMT followers read the targets.
-认证 / auth: see README (签名上传、Bearer 令牌、X-Internal-Password)."""
+认证 / auth: see docs/api.md (签名上传、Bearer 令牌、X-Internal-Password)."""
 
 
 def create_app(settings, database=None):

@@ -65,7 +65,7 @@ SECURITY_SCHEMES = {
         "type": "apiKey",
         "in": "header",
         "name": "X-JQ2QMT-Signature",
-        "description": "签名上传（X-JQ2QMT-Client/-Timestamp/-Nonce/-Signature），见 README / signed upload",
+        "description": "签名上传（X-JQ2QMT-Client/-Timestamp/-Nonce/-Signature），见 docs/api.md / signed upload",
     },
     "uploadToken": {"type": "apiKey", "in": "header", "name": "X-JQ2QMT-Upload-Token"},
 }

@@ -609,7 +609,7 @@ def _rows(session, model, account, start, end):
 
 def quality(session, account, start=None, end=None, today=None):
     """The quality object of one account (its `Account` row) between two days (API
-    shape in README)."""
+    shape in docs/api.md)."""
     today = today or trading_calendar.beijing_today()
     start, end = day_range(start, end, today)
     rounds = _rows(session, QualityRound, account, start, end)

@@ -1,14 +1,15 @@
-"""A client written only from the README's description of the signature (it does not
-import jq2qmt) is accepted by a real server, and its replay is refused."""
+"""A client written only from the signature's description in docs/api.md (it does not
+import jq2qmt) is accepted by a real server, and its replay is refused; the example
+client printed there runs as written."""
 
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
-# Follows the README section "签名上传（JQ2QMT-SIG-V1）" only: stdlib + cryptography.
+# Follows the section "签名上传（JQ2QMT-SIG-V1）" of docs/api.md only: stdlib + cryptography.
 INDEPENDENT_CLIENT = r"""
 import base64, hashlib, json, os, sys, time, urllib.error, urllib.request
 from cryptography.hazmat.primitives import hashes, serialization
@@ -57,16 +58,16 @@ def test_independent_client_is_accepted_and_its_replay_refused(live_server, tmp_
     assert replay.startswith("replay 401 ") and "nonce_reused" in replay
 
 
-def test_the_readme_example_client_runs_as_written(live_server, tmp_path):
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("### 签名上传") : text.index("### API")]
+def test_the_documented_example_client_runs_as_written(live_server, tmp_path):
+    text = API_DOC.read_text(encoding="utf-8")
+    section = text[text.index("\n## 签名上传") : text.index("\n## 持仓与策略")]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert "import jq2qmt" not in code and "from jq2qmt" not in code
     code = code.replace(
         '"joinquant_private.pem"', repr(str(live_server.instance.jq_private_key_path))
     )
     code = code.replace('"https://你的服务器"', repr(live_server.url))
-    script = tmp_path / "readme_example.py"
+    script = tmp_path / "documented_example.py"
     script.write_text(code, encoding="utf-8")
     output = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
