@@ -122,10 +122,14 @@ def run(host, port, targets, headers, etags, concurrency, seconds, threads=2, ex
         "errors": socket_errors + raw["wrong_status"],
         "seconds": round(elapsed, 3),
         "req_per_s": round(requests / elapsed, 1) if elapsed > 0 else None,
-        "p50_ms": round(raw["p50_us"] / 1000.0, 2),
-        "p90_ms": round(raw["p90_us"] / 1000.0, 2),
-        "p99_ms": round(raw["p99_us"] / 1000.0, 2),
-        "max_ms": round(raw["max_us"] / 1000.0, 2),
+        "p50_ms": _ms(raw["p50_us"], requests),
+        "p90_ms": _ms(raw["p90_us"], requests),
+        "p99_ms": _ms(raw["p99_us"], requests),
+        "max_ms": _ms(raw["max_us"], requests),
         "statuses": {str(expect): requests - raw["wrong_status"], "other": raw["wrong_status"]},
         "wrk_errors": dict((k, raw[k]) for k in ("connect", "read", "write", "timeout", "status")),
     }
+
+
+def _ms(microseconds, requests):
+    return round(microseconds / 1000.0, 2) if requests else None

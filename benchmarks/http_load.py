@@ -463,8 +463,21 @@ class Bench:
         return etags, None
 
     def run_read(self, targets, headers, etags, concurrency):
+        """One measured run of a read; it starts after one untimed request per target,
+        so it measures answering, not the first build of each body (that is
+        scale.py's cold figures). A run in which no answer came back is an error."""
         a = self.args
         expect = 304 if etags else 200
+        if not etags:
+            _bench.run_async(_probe(self.host, self.port, targets, headers))
+        result = self._run_read(targets, headers, etags, concurrency, expect)
+        if not result["requests"]:
+            result["errors"] = max(1, result["errors"])
+            result["failed"] = "no answer within %g s" % a.seconds
+        return result
+
+    def _run_read(self, targets, headers, etags, concurrency, expect):
+        a = self.args
         if a.tool == "wrk":
             return self.measure(
                 lambda: _wrk.run(
@@ -802,6 +815,8 @@ def markdown_cell(row):
         return "n/a (%s)" % row["skipped"]
     if row.get("failed"):
         return "**error: %s**" % row["failed"]
+    if not row["requests"]:
+        return "**error: no answer**"
     cell = "%s / %s / %s / %s" % (
         _number(row["req_per_s"], 0),
         _number(row["p50_ms"]),
