@@ -342,23 +342,22 @@ class Bench:
         )
 
     def ensure_strategies(self, n):
-        """Every one of the N strategies has versions 1 and 2 (the version and diff reads)."""
+        """Every one of the N strategies has versions 1 and 2 (the version and diff reads).
+
+        Setup is not measured, so an upload the server refuses for a moment (503 while
+        the database is busy) is signed again and retried, twice at most."""
         for _ in range(2):
-            missing = [i for i in range(n) if self.versions.get(i, 0) < 2]
-            requests = [
-                (UPLOAD, self.auth.upload_headers(b), b)
-                for b in (self.upload_body(i) for i in missing)
-            ]
-            if not requests:
-                return
-            result = self.python_load(
-                lambda k: ("POST",) + requests[k] if k < len(requests) else None,
-                8,
-                len(requests),
-                300,
-            )
-            if result["errors"]:
-                raise SystemExit("setup uploads failed: %s" % result)
+            bodies = [self.upload_body(i) for i in range(n) if self.versions.get(i, 0) < 2]
+            statuses = {}
+            for _attempt in range(3):
+                if not bodies:
+                    break
+                requests = [(UPLOAD, self.auth.upload_headers(b), b) for b in bodies]
+                answers = _bench.run_async(_send_all(self.host, self.port, requests, 8))
+                statuses = dict((str(a), answers.count(a)) for a in set(answers) if a != 200)
+                bodies = [b for b, status in zip(bodies, answers) if status != 200]
+            if bodies:
+                raise SystemExit("setup uploads failed after 3 tries: %s" % statuses)
 
     def record(self, scenario, n, concurrency, result, **extra):
         row = dict(
@@ -581,6 +580,29 @@ def _children_cpu():
         return 0.0
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+async def _send_all(host, port, requests, concurrency):
+    """POST every (path, headers, body) over `concurrency` connections; the status of
+    each, None where the connection failed."""
+    statuses = [None] * len(requests)
+    queue = list(range(len(requests)))
+
+    async def worker():
+        conn = _bench.HttpConnection(host, port)
+        try:
+            while queue:
+                k = queue.pop()
+                path, headers, body = requests[k]
+                try:
+                    statuses[k] = (await conn.request("POST", path, headers, body))[0]
+                except (OSError, asyncio.TimeoutError, _bench.HttpError):
+                    conn.close()
+        finally:
+            conn.close()
+
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    return statuses
 
 
 async def _probe(host, port, targets, headers):
@@ -830,6 +852,8 @@ def markdown_cell(row):
 
 def markdown_table(entry, rows, command):
     """One backend's results: a row per route and variant, a column per N and c."""
+    if entry.get("error"):
+        return "### %s\n\n**Not measured: %s**" % (entry["label"], entry["error"])
     columns = []
     for row in rows:
         if row["scenario"].startswith("mix"):
@@ -910,7 +934,13 @@ def main(argv=None):
     runs = []
     if args.backend_list:
         for key in args.backend_list:
-            runs.append(run_spawned(args, key, None, extra, scenarios))
+            try:
+                runs.append(run_spawned(args, key, None, extra, scenarios))
+            except SystemExit as exc:
+                # one backend failing (its database down, setup refused) leaves the
+                # others' tables standing; the failure is printed and ends in exit 1
+                print("\n%s failed: %s" % (key, exc), file=sys.stderr)
+                runs.append(({"backend": key, "label": key, "error": str(exc)}, []))
     elif args.spawn:
         key = _backend_key(args.database_url)
         runs.append(run_spawned(args, key, args.database_url, extra, scenarios))
@@ -962,7 +992,8 @@ def main(argv=None):
         "results": rows,
     }
     _bench.write_json(args.out or _bench.default_out("http_load"), data)
-    return 0 if not any(r["errors"] for r in rows) else 1
+    failed = any(r["errors"] for r in rows) or any(entry.get("error") for entry, _ in runs)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
