@@ -354,7 +354,11 @@ class Bench:
                     break
                 requests = [(UPLOAD, self.auth.upload_headers(b), b) for b in bodies]
                 answers = _bench.run_async(_send_all(self.host, self.port, requests, 8))
-                statuses = dict((str(a), answers.count(a)) for a in set(answers) if a != 200)
+                statuses = dict(
+                    (str(a) if a else "no answer", answers.count(a))
+                    for a in set(answers)
+                    if a != 200
+                )
                 bodies = [b for b, status in zip(bodies, answers) if status != 200]
             if bodies:
                 raise SystemExit("setup uploads failed after 3 tries: %s" % statuses)
