@@ -8,7 +8,9 @@
 - `summary`: req/s, p50/p90/p99, status counts.
 - `SpawnedServer`: a throw-away instance (temporary SQLite file, or `--database-url`)
   served by `python -m jq2qmt serve` in a child process on 127.0.0.1.
-- `machine_info`, `write_json`, `print_table`, `codes`, `positions_for`.
+- `ThrowawayDatabase`: a MySQL/MariaDB or PostgreSQL database created for one run and
+  dropped after it (only one this process created).
+- `machine_info`, `code_version`, `write_json`, `print_table`, `codes`, `positions_for`.
 
 Every load loop stops by itself (count and time bounded); every server is 127.0.0.1.
 """
@@ -18,6 +20,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -157,7 +160,11 @@ class HttpConnection:
         for line in rest.split("\r\n"):
             if ":" in line:
                 name, _, value = line.partition(":")
-                response_headers[name.strip().lower()] = value.strip()
+                name = name.strip().lower()
+                if name == "set-cookie" and name in response_headers:
+                    # one cookie per line: Expires dates hold commas
+                    value = response_headers[name] + "\n" + value.strip()
+                response_headers[name] = value.strip()
         if status in (204, 304) or method == "HEAD":
             data = b""
         elif "content-length" in response_headers:
@@ -381,6 +388,85 @@ class SpawnedServer:
         self.stop()
 
 
+_DATABASE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class ThrowawayDatabase:
+    """A new, empty database on the MySQL/MariaDB or PostgreSQL server of `server_url`.
+
+    The URL's database name is the one created (a random `jq2qmt_bench_<hex>` when the
+    URL names none); an existing database is refused, never reused, so `drop()` only
+    ever drops what `create()` made.
+    """
+
+    def __init__(self, server_url):
+        from sqlalchemy.engine import make_url
+
+        url = make_url(server_url)
+        if url.get_backend_name() not in ("mysql", "postgresql"):
+            raise SystemExit("a throw-away database needs a mysql or postgresql URL: %s" % url)
+        name = url.database or "jq2qmt_bench_%s" % os.urandom(4).hex()
+        if not _DATABASE_NAME.match(name):
+            raise SystemExit("database name must be lower-case letters, digits, _: %r" % name)
+        self.url = url.set(database=name)
+        self.name = name
+        self.created = False
+
+    def _admin_engine(self):
+        from sqlalchemy import create_engine
+
+        if self.url.get_backend_name() == "postgresql":
+            return create_engine(self.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        return create_engine(self.url._replace(database=None))
+
+    def _execute(self, statement):
+        from sqlalchemy import text
+
+        engine = self._admin_engine()
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(statement))
+                conn.commit()
+        finally:
+            engine.dispose()
+
+    def create(self):
+        if self.url.get_backend_name() == "postgresql":
+            self._execute('CREATE DATABASE "%s"' % self.name)
+        else:
+            self._execute(
+                "CREATE DATABASE `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" % self.name
+            )
+        self.created = True
+        return self.url.render_as_string(hide_password=False)
+
+    @staticmethod
+    def version_of(database_url):
+        """The version text of the database server at `database_url`."""
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        url = make_url(database_url)
+        postgres = url.get_backend_name() == "postgresql"
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                query = "SHOW server_version" if postgres else "SELECT VERSION()"
+                return str(conn.execute(text(query)).scalar())
+        finally:
+            engine.dispose()
+
+    def drop(self):
+        if not self.created:
+            return
+        if self.url.get_backend_name() == "postgresql":
+            # FORCE ends connections a stopped server may have left half-closed
+            self._execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % self.name)
+        else:
+            self._execute("DROP DATABASE IF EXISTS `%s`" % self.name)
+        self.created = False
+
+
 class BenchInstance:
     """An instance's settings plus the credentials a benchmark needs."""
 
@@ -440,6 +526,25 @@ class BenchInstance:
             accounts.set_follow(self.db(), account_id, name, ratio=ratio)
         return accounts.create_follower_token(self.db(), account_id, rotate=True)
 
+    def add_reports(self, account_id, count):
+        """`count` round reports of `account_id`, as a follower sends them after a round."""
+        from jq2qmt.store import accounts
+
+        for k in range(count):
+            accounts.save_report(
+                self.db(),
+                account_id,
+                {
+                    "kind": "round",
+                    "status": "ok",
+                    "round_id": "bench-%s-%d" % (account_id, k),
+                    "placed": [
+                        {"code": code, "side": "buy", "volume": 100 * (1 + k % 5), "price": 10.0}
+                        for code in codes(5)
+                    ],
+                },
+            )
+
     def close(self):
         if self._db is not None:
             self._db.dispose()
@@ -467,10 +572,29 @@ def machine_info():
         "python": platform.python_version(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
+        "commit": code_version(),
     }
     if hasattr(os, "getloadavg"):
         info["loadavg_before"] = [round(x, 2) for x in os.getloadavg()]
     return info
+
+
+def code_version():
+    """The commit the benchmarks ran on (short hash, `+dirty` with local changes), or None."""
+    folder = str(Path(__file__).resolve().parent)
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return (commit + ("+dirty" if dirty else "")) or None
 
 
 def finish_machine_info(info):
@@ -494,6 +618,9 @@ def write_json(path, data):
 
 def print_table(rows, columns):
     """Print `rows` (dicts) as an aligned text table with the given columns."""
+    if not rows:
+        print("(no rows)")
+        return
     header = [c for c in columns]
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [

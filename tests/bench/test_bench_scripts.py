@@ -2,6 +2,7 @@
 and writes JSON that holds its figures. Never asserts on a measured time."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,44 +50,93 @@ def test_engine(tmp_path):
     assert "p50_ms" in stdout
 
 
+HTTP_LOAD_TINY = [
+    "--strategies",
+    "3",
+    "--concurrency",
+    "2",
+    "--seconds",
+    "0.3",
+    "--requests",
+    "20",
+    "--upload-requests",
+    "6",
+    "--mix-seconds",
+    "0.5",
+]
+READS = ("total", "strategy", "history", "version", "diff", "accounts", "reports", "plan")
+
+
+def _check_read_rows(rows):
+    """Every read ran without an error; a conditional read either answered 304 to
+    every request or was reported n/a because its route sent no ETag."""
+    for read in READS:
+        plain = rows["plan_200" if read == "plan" else read]
+        assert plain["requests"] > 0 and plain["errors"] == 0, (read, plain)
+        assert _is_figure(plain["req_per_s"]) and _is_figure(plain["p99_ms"])
+        conditional = rows[read + "_304"]
+        if conditional.get("skipped"):
+            assert conditional["skipped"] == "no ETag" and conditional["requests"] == 0
+        else:
+            assert conditional["errors"] == 0, (read, conditional)
+            assert set(conditional["statuses"]) <= {"304", "other"}
+            assert conditional["statuses"]["304"] == conditional["requests"] > 0
+
+
 def test_http_load_spawned(tmp_path):
-    data, stdout = run_script(
-        "http_load",
-        tmp_path,
-        "--spawn",
-        "--strategies",
-        "3",
-        "--concurrency",
-        "2",
-        "--seconds",
-        "0.3",
-        "--requests",
-        "20",
-        "--upload-requests",
-        "6",
-        "--mix-seconds",
-        "0.5",
-    )
+    data, stdout = run_script("http_load", tmp_path, "--spawn", "--markdown", *HTTP_LOAD_TINY)
     rows = dict((r["scenario"], r) for r in data["results"])
-    assert set(rows) == {
-        "upload",
-        "total",
-        "total_304",
-        "strategy",
-        "plan_200",
-        "plan_304",
-        "mix_upload",
-        "mix_poll",
-    }
-    for name, row in rows.items():
-        assert row["requests"] > 0 and row["errors"] == 0, (name, row)
-        assert (
-            _is_figure(row["req_per_s"]) and _is_figure(row["p50_ms"]) and _is_figure(row["p99_ms"])
-        )
+    reads = [("plan_200" if read == "plan" else read, read + "_304") for read in READS]
+    assert set(rows) == {"upload", "mix_upload", "mix_poll"} | {x for pair in reads for x in pair}
+    for name in ("upload", "mix_upload", "mix_poll"):
+        assert rows[name]["requests"] > 0 and rows[name]["errors"] == 0, (name, rows[name])
+        assert _is_figure(rows[name]["p50_ms"]) and _is_figure(rows[name]["p99_ms"])
+    _check_read_rows(rows)
+    # the total and plan routes have ETags, their idle polls must be measured
     assert rows["plan_304"]["statuses"] == {"304": rows["plan_304"]["requests"]}
     assert rows["total_304"]["statuses"] == {"304": rows["total_304"]["requests"]}
     assert set(rows["mix_poll"]["statuses"]) <= {"200", "304"}
     assert "plan_304" in stdout
+    # the Markdown table: one per backend, a line per route and answer
+    assert "### SQLite" in stdout and "| `GET /api/v1/strategies/{name}/history` | 200 |" in stdout
+    assert data["backends"][0]["backend"] == "sqlite"
+
+
+def test_http_load_counts_wrong_answers_as_errors(tmp_path):
+    """A read the server refuses (an unknown token here) is an error in the table, not a
+    fast answer."""
+    out = tmp_path / "x.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "http_load.py"), "--spawn", "--scenarios", "strategy"]
+        + HTTP_LOAD_TINY
+        + ["--header", "Authorization: Bearer not-a-token", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=str(tmp_path),
+    )
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    (row,) = json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert row["errors"] == row["requests"] > 0 and set(row["statuses"]) == {"401"}
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_http_load_reads_by_wrk(tmp_path):
+    data, _ = run_script(
+        "http_load",
+        tmp_path,
+        "--spawn",
+        "--tool",
+        "wrk",
+        "--scenarios",
+        "strategy,plan_200,plan_304",
+        *HTTP_LOAD_TINY,
+    )
+    rows = dict((r["scenario"], r) for r in data["results"])
+    assert set(rows) == {"strategy", "plan_200", "plan_304"}
+    for row in rows.values():
+        assert row["tool"] == "wrk" and row["requests"] > 0 and row["errors"] == 0, row
+    assert rows["plan_304"]["statuses"] == {"304": rows["plan_304"]["requests"], "other": 0}
 
 
 def test_http_load_refuses_remote_hosts(tmp_path):
