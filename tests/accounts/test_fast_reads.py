@@ -7,7 +7,6 @@ database matters."""
 import asyncio
 import threading
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
@@ -163,71 +162,6 @@ def test_a_database_error_in_the_fast_path_leaves_the_read_to_the_route(
     route_reads = Counter(monkeypatch, plans, "read_state")
     response = _plan(app_client, token, acc.ACCOUNT, etag)
     assert response.status_code == 304 and route_reads.calls == 1
-
-
-def test_fresh_reads_start_after_the_caller_and_are_shared():
-    """A caller that arrives while a read runs must not get that read's value (it may
-    predate a write the caller already saw); it waits for the next read, which all
-    callers arriving meanwhile share."""
-    started, release = [], threading.Event()
-
-    def read():
-        started.append(len(started) + 1)
-        if len(started) == 1:
-            release.wait(5)
-        return len(started)
-
-    async def scenario():
-        fresh = fastpath.FreshReads(read)
-        first = asyncio.ensure_future(fresh.get())
-        while not started:
-            await asyncio.sleep(0.001)
-        later = [asyncio.ensure_future(fresh.get()) for _ in range(10)]
-        await asyncio.sleep(0.01)
-        release.set()
-        return await first, await asyncio.gather(*later)
-
-    first, later = asyncio.run(scenario())
-    assert first == 1
-    assert later == [2] * 10  # one shared read, begun after they all arrived
-    assert len(started) == 2
-
-
-def test_a_failed_fresh_read_reaches_every_waiter_and_the_next_call_reads_again():
-    calls = []
-
-    def read():
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("SELECT", {}, Exception("down"))
-        return "ok"
-
-    async def scenario():
-        fresh = fastpath.FreshReads(read)
-        with pytest.raises(OperationalError):
-            await fresh.get()
-        return await fresh.get()
-
-    assert asyncio.run(scenario()) == "ok" and len(calls) == 2
-
-
-def test_inline_fresh_reads_are_shared_by_the_callers_of_one_loop_step_only():
-    """SQLite mode: the read runs on the event loop at its next step; callers that
-    arrived before that step share it, a caller after it gets a new read."""
-    calls = []
-
-    def read():
-        calls.append(1)
-        return len(calls)
-
-    async def scenario():
-        fresh = fastpath.FreshReads(read, inline=True)
-        together = await asyncio.gather(*[fresh.get() for _ in range(5)])
-        after = await fresh.get()
-        return together, after
-
-    together, after = asyncio.run(scenario())
-    assert together == [1] * 5 and after == 2 and len(calls) == 2
 
 
 def test_reads_that_miss_together_share_one_database_read():

@@ -23,7 +23,8 @@ def test_the_watchdog_runs_while_the_app_runs(instance, monkeypatch):
 
     monkeypatch.setattr(ops, "watch", watch)
     app = app_module.create_app(instance.settings)
-    assert len(app.state.background_tasks) == 1
+    # the watchdog, and the fresh reads' connection closed at shutdown (test_fresh_reads)
+    assert len(app.state.background_tasks) == 2
     with TestClient(app) as client:
         assert started.wait(5) and not cancelled.is_set()
         assert client.get("/healthz").status_code == 200

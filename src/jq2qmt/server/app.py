@@ -71,7 +71,7 @@ def _include_routes(app):
     inside the request metrics and logs of ops; secure headers are outermost and see
     every response). A part with `install(app)` installs itself; otherwise its
     `router` is included."""
-    from jq2qmt.server import fastpath, openapi_doc, secure_headers, unavailable
+    from jq2qmt.server import fastpath, fresh_reads, openapi_doc, secure_headers, unavailable
     from jq2qmt.server.routes import (
         accounts,
         auth_info,
@@ -95,6 +95,7 @@ def _include_routes(app):
         quality,
         notify_admin,
         pages,
+        fresh_reads,
         fastpath,
         ops,
         unavailable,

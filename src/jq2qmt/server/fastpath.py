@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt.server import caches as app_caches
+from jq2qmt.server import fresh_reads
 from jq2qmt.server.errors import ApiError
 from jq2qmt.server.routes.positions import parse_names, total_etag
 from jq2qmt.store import accounts as account_store
@@ -46,92 +47,6 @@ PLAN_ROUTE = "/api/v1/accounts/{account_id}/plan"
 TOTAL_PATH = "/api/v1/positions/total"
 MEMO_SIZE = 4096
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-
-
-class FreshReads:
-    """`await get()` returns the value of `read()` from a call that started after
-    `get()` was called; callers that arrive meanwhile share it.
-
-    In a worker thread (the default): while a read runs, later callers share the
-    next one, so there is at most one read running and one queued per process,
-    whatever the number of callers. With `inline` (SQLite: a read of a local WAL
-    file that never waits for writers, cheaper than a hand-off to a thread) the read
-    runs on the event loop at its next step, shared by every caller that arrived
-    before that step."""
-
-    def __init__(self, read, inline=False):
-        self._read = read
-        self.inline = inline
-        self._loop = None
-        self._running = None
-        self._queued = None
-        self._last = None
-
-    async def get(self):
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # a new event loop (a restarted server in tests)
-            self._loop, self._running, self._queued = loop, None, None
-        if self.inline:
-            if self._queued is None:
-                self._queued = _shared_future(loop)
-                loop.call_soon(self._read_inline, self._queued)
-            future = self._queued
-        elif self._running is None:
-            future = self._running = self._start(loop, _shared_future(loop))
-        else:
-            if self._queued is None:
-                self._queued = _shared_future(loop)
-            future = self._queued
-        return await asyncio.shield(future)
-
-    def _publish(self, future, value):
-        if value == self._last:
-            value = self._last  # the same object: memo checks are then an identity test
-        self._last = value
-        future.set_result(value)
-
-    def _read_inline(self, future):
-        if self._queued is future:
-            self._queued = None
-        try:
-            value = self._read()
-        except Exception as exc:  # the callers see it (and pass the read on to the route)
-            future.set_exception(exc)
-            return
-        self._publish(future, value)
-
-    def _start(self, loop, future):
-        loop.create_task(self._run(loop, future))
-        return future
-
-    async def _run(self, loop, future):
-        try:
-            try:
-                value = await run_in_threadpool(self._read)
-            except Exception as exc:
-                future.set_exception(exc)
-            else:
-                self._publish(future, value)
-        finally:
-            if not future.done():  # cancelled with the event loop
-                future.cancel()
-            if self._loop is loop:
-                queued, self._queued = self._queued, None
-                self._running = queued
-                if queued is not None and not loop.is_closed():
-                    self._start(loop, queued)
-
-
-def _shared_future(loop):
-    future = loop.create_future()
-    future.add_done_callback(_consume)
-    return future
-
-
-def _consume(future):
-    """Mark a shared future's exception as retrieved (its callers may all be gone)."""
-    if not future.cancelled():
-        future.exception()
 
 
 class Memo:
@@ -238,14 +153,7 @@ class FastReads:
         self.server_app = server_app
         state = server_app.state
         self.db = state.db
-        if self.db.backend == "sqlite" and self.db.engine.url.database not in (
-            None,
-            "",
-            ":memory:",
-        ):
-            self.fresh = FreshReads(_LoopReader(self.db), inline=True)
-        else:
-            self.fresh = FreshReads(lambda: account_store.recent_changes_of(self.db))
+        self.fresh = fresh_reads.for_app(server_app)
         self.tokens = Memo()
         self.plan_versions = Memo()
         self.total_fingerprints = Memo()
@@ -349,29 +257,6 @@ class FastReads:
 
 
 # ---- database reads ---------------------------------------------------------------------
-
-
-class _LoopReader:
-    """The recent change numbers read on the event loop (SQLite), on a connection of
-    its own: a pooled one could make the loop wait while worker threads hold every
-    connection of the pool. A connection that failed is replaced on the next read."""
-
-    def __init__(self, db):
-        self.db = db
-        self._connection = None
-
-    def __call__(self):
-        if self._connection is None:
-            self._connection = self.db.private_connection()
-        try:
-            return account_store.recent_changes_of(self.db, self._connection)
-        except Exception:
-            connection, self._connection = self._connection, None
-            try:
-                connection.close()
-            except Exception:
-                pass
-            raise
 
 
 # worker threads

@@ -7,7 +7,8 @@ hashes everything the body is built from, so a cached body is never stale.
 
 `ChangeWatcher` serves the long-polls: every waiting request of a process shares one
 read of the database's change counter per interval (async sleeps, no thread per
-waiter), so a change written by any server process wakes the waiters.
+waiter; the read is the process's `fresh_reads.FreshReads`, shared with the
+conditional reads), so a change written by any server process wakes the waiters.
 """
 
 import asyncio
@@ -15,7 +16,6 @@ import collections
 import json
 
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from jq2qmt import trading_calendar
 from jq2qmt.engine.errors import ScenarioError
@@ -125,16 +125,13 @@ def merged_target(plan):
 class ChangeWatcher:
     """Shared polling of the change counter for one process (see module docstring)."""
 
-    def __init__(self, db, interval=POLL_INTERVAL):
-        self.db = db
+    def __init__(self, fresh, interval=POLL_INTERVAL):
+        self.fresh = fresh  # the process's fresh_reads.FreshReads
         self.interval = interval
         self._loop = None
         self._lock = None
         self._recent = None
         self._at = 0.0
-
-    def _read(self):
-        return store.recent_changes_of(self.db)
 
     async def latest(self):
         """The recent change numbers, read at most once per interval for everyone."""
@@ -143,7 +140,7 @@ class ChangeWatcher:
             self._loop, self._lock, self._recent = loop, asyncio.Lock(), None
         async with self._lock:
             if self._recent is None or loop.time() - self._at >= self.interval:
-                self._recent = await run_in_threadpool(self._read)
+                self._recent = await self.fresh.get()
                 self._at = loop.time()
             return self._recent
 

@@ -265,6 +265,12 @@ def recent_changes_of(db, connection=None):
     return frozenset(db.fetch_column(_RECENT_CHANGES, connection))
 
 
+def recent_changes_sql(db):
+    """The SQL of `recent_changes_of` for a driver outside SQLAlchemy (an event loop's
+    own connection); the frozenset of its rows' first column is the same answer."""
+    return db.sql_text(_RECENT_CHANGES)
+
+
 def has_news(recent, seen, window=CHANGE_WINDOW):
     """True when `recent` holds a change that `seen` (an earlier `recent_changes`)
     did not, ignoring numbers older than `seen`'s window."""

@@ -159,13 +159,7 @@ class Database:
         DBAPI cursor: one statement is one consistent snapshot on every backend,
         and returning the connection to the pool ends its transaction. With
         `connection` (see `private_connection`) that one is used and kept."""
-        sql = self._compiled.get(statement)
-        if sql is None:
-            sql = self._compiled[statement] = str(
-                statement.compile(
-                    dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
-                )
-            )
+        sql = self.sql_text(statement)
         pooled = connection is None
         if pooled:
             connection = self.engine.raw_connection()
@@ -179,6 +173,18 @@ class Database:
         finally:
             if pooled:
                 connection.close()
+
+    def sql_text(self, statement):
+        """The SQL of a Core `statement` with its values inlined, in this backend's
+        dialect: what `fetch_column` runs, for a driver outside SQLAlchemy too."""
+        sql = self._compiled.get(statement)
+        if sql is None:
+            sql = self._compiled[statement] = str(
+                statement.compile(
+                    dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
+        return sql
 
     def private_connection(self):
         """A DBAPI connection outside the pool, for a caller that must never wait for

@@ -27,7 +27,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt.server import caches as app_caches
-from jq2qmt.server import plans
+from jq2qmt.server import fresh_reads, plans
 from jq2qmt.server.auth import Principal, client_ip, require_admin, require_scope
 from jq2qmt.server.errors import ApiError
 from jq2qmt.server.limits import loads_json_object
@@ -82,7 +82,7 @@ def _cache(app):
 def _watcher(app):
     watcher = getattr(app.state, "change_watcher", None)
     if watcher is None:
-        watcher = app.state.change_watcher = plans.ChangeWatcher(app.state.db)
+        watcher = app.state.change_watcher = plans.ChangeWatcher(fresh_reads.for_app(app))
     return watcher
 
 
