@@ -71,7 +71,7 @@ def _include_routes(app):
     inside the request metrics and logs of ops; secure headers are outermost and see
     every response). A part with `install(app)` installs itself; otherwise its
     `router` is included."""
-    from jq2qmt.server import fastpath, openapi_doc, secure_headers, unavailable
+    from jq2qmt.server import fastpath, fastupload, openapi_doc, secure_headers, unavailable
     from jq2qmt.server.routes import (
         accounts,
         auth_info,
@@ -96,6 +96,7 @@ def _include_routes(app):
         notify_admin,
         pages,
         fastpath,
+        fastupload,
         ops,
         unavailable,
         openapi_doc,
