@@ -1,13 +1,13 @@
 """Signed uploads answered before the framework.
 
 Every JoinQuant strategy uploads its snapshot with a signed
-``POST /api/v1/positions/update``. The upload's own work (authenticate, parse, save
-in one write transaction) is only part of what a request costs through FastAPI:
-routing, the request and response machinery and the thread hops are the rest.
-`FastUploads` is a pure ASGI middleware that runs the route's own function
-(`positions.signed_save`) in one worker thread and sends the route's own response
-(`JSONResponse` of the result, as FastAPI renders a route's dict), so there is one
-definition of what an upload does and answers: the route's.
+``POST /api/v1/positions/update``. Besides the upload's own work (authenticate,
+parse, save in one write transaction), a request through FastAPI pays for routing,
+the framework's request, exception and response layers and the endpoint's
+serialization. `FastUploads` is a pure ASGI middleware that runs the route's own
+function (`positions.signed_save`) in one worker thread and sends the route's own
+response (`JSONResponse` of the result, as FastAPI renders a route's dict), so there
+is one definition of what an upload does and answers: the route's.
 
 - Only a POST to exactly the upload path with a JSON content type is taken; every
   other request goes to the app untouched.
