@@ -71,7 +71,14 @@ def _include_routes(app):
     inside the request metrics and logs of ops; secure headers are outermost and see
     every response). A part with `install(app)` installs itself; otherwise its
     `router` is included."""
-    from jq2qmt.server import fastpath, fresh_reads, openapi_doc, secure_headers, unavailable
+    from jq2qmt.server import (
+        fastpath,
+        fastupload,
+        fresh_reads,
+        openapi_doc,
+        secure_headers,
+        unavailable,
+    )
     from jq2qmt.server.routes import (
         accounts,
         auth_info,
@@ -97,6 +104,7 @@ def _include_routes(app):
         pages,
         fresh_reads,
         fastpath,
+        fastupload,
         ops,
         unavailable,
         openapi_doc,

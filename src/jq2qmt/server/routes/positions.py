@@ -194,10 +194,19 @@ def _parse(request, body_or_payload):
 )
 async def update_positions(request: Request):
     body = await request.body()
-    return await run_in_threadpool(_signed_save, request, body)
+    failure = request.scope.pop(UPLOAD_FAILURE, None)
+    if failure is not None:
+        raise failure
+    return await run_in_threadpool(signed_save, request, body)
 
 
-def _signed_save(request, body):
+# Set by the upload fast path (server/fastupload.py) when it ran this upload and it
+# failed: the route answers with that failure instead of running the upload again
+# (its nonce may be spent already, and a second run would answer "replayed").
+UPLOAD_FAILURE = "jq2qmt.upload_failure"
+
+
+def signed_save(request, body):
     """An upload in one worker thread: authenticate (401 before anything else), parse
     the body, then record the nonce and save the snapshot in one write transaction.
     A nonce is spent even when the upload is refused (400/409/422), so a signed
