@@ -10,7 +10,7 @@ import threading
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
-from jq2qmt.server import fastpath, plans
+from jq2qmt.server import fastpath, versioned_reads
 from jq2qmt.server.app import create_app
 from jq2qmt.store import credentials
 
@@ -50,8 +50,8 @@ def test_unchanged_plan_reads_are_answered_without_the_route_or_recomputing(
     first = _plan(app_client, token, acc.ACCOUNT)
     assert first.status_code == 200
     etag = first.headers["ETag"]
-    route_reads = Counter(monkeypatch, plans, "read_state")
-    versions = Counter(monkeypatch, fastpath, "_plan_version")
+    route_reads = Counter(monkeypatch, versioned_reads, "answer")
+    versions = Counter(monkeypatch, fastpath, "_key")
     tokens = Counter(monkeypatch, fastpath, "_token_row")
     for _ in range(20):
         again = _plan(app_client, token, acc.ACCOUNT, etag)
@@ -138,7 +138,7 @@ def test_total_reads_from_the_fast_path_equal_the_routes(
     for query in ("", "?include_adjustments=false", "?strategies=%s" % acc.STRATEGY):
         first = app_client.get(TOTAL + query, headers=headers)  # the route builds and caches it
         assert first.status_code == 200
-        fingerprints = Counter(monkeypatch, fastpath, "_total_fingerprint")
+        fingerprints = Counter(monkeypatch, fastpath, "_key")
         again = app_client.get(TOTAL + query, headers=headers)
         assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
         unchanged = app_client.get(
@@ -159,7 +159,7 @@ def test_a_database_error_in_the_fast_path_leaves_the_read_to_the_route(
         raise OperationalError("SELECT", {}, Exception("server has gone away"))
 
     monkeypatch.setattr(fastpath.account_store, "recent_changes_of", down)
-    route_reads = Counter(monkeypatch, plans, "read_state")
+    route_reads = Counter(monkeypatch, versioned_reads, "answer")
     response = _plan(app_client, token, acc.ACCOUNT, etag)
     assert response.status_code == 304 and route_reads.calls == 1
 

@@ -1,14 +1,15 @@
 """The server's per-process response caches, shared by the routes and the fast path.
 
-Every key names exactly what its value was built from (a plan version, a total's
+Every key names exactly what its value was built from (a plan version, a read's
 strong ETag), so an entry is never stale: the caches only save rebuilding and
-re-encoding an unchanged plan or total.
+re-encoding an unchanged answer.
 """
 
 import collections
 import threading
 
 CACHE_SIZE = 256
+BODIES_SIZE = 1024
 BUILD_LOCKS = 16
 
 
@@ -55,13 +56,12 @@ class LruCache:
 
 
 class AppCaches:
-    """plans: plan dict by plan version; plan_bytes: its JSON bytes by plan version;
-    totals: a total's JSON bytes by its ETag."""
+    """plans: plan dict by plan version; bodies: the JSON bytes of a versioned read
+    (see `versioned_reads`) by its strong ETag."""
 
     def __init__(self):
         self.plans = LruCache()
-        self.plan_bytes = LruCache()
-        self.totals = LruCache()
+        self.bodies = LruCache(BODIES_SIZE)
 
 
 def for_app(app):

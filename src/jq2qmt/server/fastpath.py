@@ -1,11 +1,13 @@
-"""Conditional and cached reads answered before the framework.
+"""Versioned reads answered before the framework.
 
-Followers poll their plan with ``If-None-Match`` and dashboards poll totals; nearly
-every such read answers "unchanged" (304) or returns bytes that are already cached.
-`FastReads` is a pure ASGI middleware that answers exactly those reads without
-FastAPI's routing, dependency injection and thread hops, and passes every other
-request (and every read it cannot answer for sure) to the app unchanged, so errors,
-validation and body building stay in one place: the routes.
+Followers poll their plan with ``If-None-Match``; dashboards and the web pages poll
+totals, strategies, their history and the accounts; nearly every such read answers
+"unchanged" (304) or returns bytes that are already cached. `FastReads` is a pure
+ASGI middleware that answers exactly those reads (the table of
+`versioned_reads.READS`) without FastAPI's routing, dependency injection and thread
+hops, and passes every other request (and every read it cannot answer for sure) to
+the app unchanged, so errors, validation and body building stay in one place: the
+routes.
 
 It never answers from a stale view of the database:
 
@@ -14,39 +16,38 @@ It never answers from a stale view of the database:
   Concurrent requests share such reads, so under load one small query serves many
   requests, and a change committed by any server process before a request arrived
   is always seen by it.
-- Every write that a plan, a total or a token depends on writes a change row in its
-  own transaction (snapshots and removals, account changes, token revocations). So
-  what a read needs from the database (the bearer token's row, the account's plan
-  version, the total's ETag) is memoized per set of recent change numbers and
-  recomputed only after a change.
+- Every write that a versioned read, a token or a login session depends on writes a
+  change row in its own transaction (snapshots and removals, account changes,
+  reports, approvals, token and session revocations, see `store.changes`). So what a
+  read needs from the database (the bearer token's row, the admin session's row, the
+  read's key) is memoized per set of recent change numbers and recomputed only after
+  a change.
 - The answer is the route's own: 304 when the client holds the current ETag, else
-  the body the route cached under that ETag. Anything else (no token, a token of
-  another scope or account, an unusual query, a body not cached yet, a database
-  error) goes to the route, which answers it in full.
+  the body the route cached under that ETag, with the route's headers (both from
+  `versioned_reads`). Anything else (no token or session, a token of another scope or
+  account, an unusual query, a body not cached yet, a database error) goes to the
+  route, which answers it in full.
 """
 
 import asyncio
 import hashlib
+import json
 import logging
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import cookie_parser
 
 from jq2qmt.server import caches as app_caches
-from jq2qmt.server import fresh_reads
-from jq2qmt.server.errors import ApiError
-from jq2qmt.server.routes.positions import parse_names, total_etag
+from jq2qmt.server import fresh_reads, versioned_reads
+from jq2qmt.server.sessions import COOKIE_NAME
 from jq2qmt.store import accounts as account_store
-from jq2qmt.store import credentials, repo
+from jq2qmt.store import credentials
+from jq2qmt.store.models import AdminCredential, AdminSession, utcnow
 
 log = logging.getLogger("jq2qmt.server")
 
-PLAN_PREFIX = "/api/v1/accounts/"
-PLAN_SUFFIX = "/plan"
-PLAN_ROUTE = "/api/v1/accounts/{account_id}/plan"
-TOTAL_PATH = "/api/v1/positions/total"
 MEMO_SIZE = 4096
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
 class Memo:
@@ -109,40 +110,25 @@ def _header(scope, name):
 
 
 def _bearer(scope):
+    """The bearer token of the request; None without an Authorization header."""
     header = _header(scope, b"authorization")
-    if not header:
-        raise _PassOn()
+    if header is None:
+        return None
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise _PassOn()
+        raise _PassOn()  # the route answers 401
     return token
 
 
-def _query(scope, allowed):
-    """The query parameters when each is in `allowed` and given once; else pass on."""
+def _query_pairs(scope):
     raw = scope.get("query_string", b"")
-    if not raw:
-        return {}
-    params = {}
-    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-        if name not in allowed or name in params:
-            raise _PassOn()
-        params[name] = value
-    return params
+    return parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
 
 
-def _response(status, etag, body=b"", content_headers=()):
-    """(status, ASGI headers, body) of a fast answer: a bodiless 304, or 200 with
-    the cached JSON bytes, headers as the route sends them."""
-    headers = [(b"etag", etag.encode("latin-1"))]
-    if status == 200:
-        headers += [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode("latin-1")),
-        ]
-        headers += list(content_headers)
-    return status, headers, body
+def _response(status, headers, body=b""):
+    """(status, ASGI headers, body) from `versioned_reads`' header pairs."""
+    return status, [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers], body
 
 
 class FastReads:
@@ -155,16 +141,16 @@ class FastReads:
         self.db = state.db
         self.fresh = fresh_reads.for_app(server_app)
         self.tokens = Memo()
-        self.plan_versions = Memo()
-        self.total_fingerprints = Memo()
+        self.sessions = Memo()
+        self.keys = Memo()
         self._routes = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] == "GET":
-            handler = self._handler(scope["path"])
-            if handler is not None:
+            found = self._read(scope["path"])
+            if found is not None:
                 try:
-                    answer = await handler(scope)
+                    answer = await self._answer(scope, *found)
                 except _PassOn:
                     answer = None
                 except (
@@ -181,11 +167,12 @@ class FastReads:
                     return
         await self.app(scope, receive, send)
 
-    def _handler(self, path):
-        if path == TOTAL_PATH:
-            return self._total
-        if path.startswith(PLAN_PREFIX) and path.endswith(PLAN_SUFFIX):
-            return self._plan
+    @staticmethod
+    def _read(path):
+        for read in versioned_reads.READS:
+            match = read.pattern.match(path)
+            if match is not None:
+                return read, match
         return None
 
     def _route(self, path):
@@ -195,65 +182,65 @@ class FastReads:
             self._routes = dict((getattr(r, "path", None), r) for r in self.server_app.routes)
         return self._routes.get(path)
 
-    async def _principal(self, token, changes):
+    async def _answer(self, scope, read, match):
+        try:
+            params = read.params(match, _query_pairs(scope))
+        except ValueError:
+            raise _PassOn()  # the route validates it
+        changes = await self.fresh.get()
+        await self._allowed(scope, read, params, changes)
+        memo_key = json.dumps([read.name, params], sort_keys=True, ensure_ascii=False)
+        key = await _memoized(self.keys, memo_key, changes, _key, self.db, read, params)
+        etag = read.etag(params, key)
+        scope["route"] = self._route(read.path)
+        if versioned_reads.held(etag, _header(scope, b"if-none-match")):
+            return _response(304, versioned_reads.not_modified_headers(etag))
+        body = app_caches.for_app(self.server_app).bodies.get(etag)
+        if body is None:
+            raise _PassOn()  # the route builds it (and caches it for the next read)
+        return _response(200, versioned_reads.body_headers(read, etag, body), body)
+
+    async def _allowed(self, scope, read, params, changes):
+        """Returns when the route would let this caller read; else passes on (the
+        route answers 401/403). The routes' order: a bearer token decides when one is
+        sent (the admin-only reads ignore it), else the admin's login session."""
+        token = None if read.auth == versioned_reads.ADMIN else _bearer(scope)
+        if token is not None:
+            token_scope, token_account = await self._token(token, changes)
+            if token_scope != read.auth:
+                raise _PassOn()
+            if read.auth == versioned_reads.FOLLOWER and token_account != params["account_id"]:
+                raise _PassOn()
+            return
+        await self._admin_session(scope, changes)
+
+    async def _token(self, token, changes):
         key = hashlib.sha256(token.encode("utf-8")).digest()
         found = await _memoized(self.tokens, key, changes, _token_row, self.db, token)
         if found is None:
             raise _PassOn()  # unknown or revoked: the route answers 401
         return found
 
-    async def _plan(self, scope):
-        account_id = scope["path"][len(PLAN_PREFIX) : -len(PLAN_SUFFIX)]
-        if not account_id or "/" in account_id:
-            raise _PassOn()
-        if _query(scope, ("wait",)).get("wait", "0") != "0":
-            raise _PassOn()  # a long-poll: the route waits
-        token = _bearer(scope)
-        changes = await self.fresh.get()
-        token_scope, token_account = await self._principal(token, changes)
-        if token_scope != "follow" or token_account != account_id:
-            raise _PassOn()  # the route answers 403
-        version = await _memoized(
-            self.plan_versions, account_id, changes, _plan_version, self.db, account_id
-        )
-        if version is None:
-            raise _PassOn()  # no such account: the route answers 404
-        scope["route"] = self._route(PLAN_ROUTE)
-        etag = '"%s"' % version
-        if etag in app_caches.held_etags(_header(scope, b"if-none-match")):
-            return _response(304, etag)
-        body = app_caches.for_app(self.server_app).plan_bytes.get(version)
-        if body is None:
-            raise _PassOn()
-        return _response(200, etag, body, ((b"cache-control", b"no-cache"),))
+    async def _admin_session(self, scope, changes):
+        """The web pages' login session (`routes.pages.session_hook`), checked as the
+        hook checks it: the signed cookie under the current admin password, and a
+        session row that is neither revoked nor expired."""
+        from jq2qmt.server.routes import pages
 
-    async def _total(self, scope):
-        params = _query(scope, ("strategies", "include_adjustments"))
-        include = _BOOLEANS.get(params.get("include_adjustments", "true"))
-        if include is None:
+        if pages.session_hook not in self.server_app.state.session_hooks:
             raise _PassOn()
-        try:
-            names = parse_names(params.get("strategies"))
-        except ApiError:
-            raise _PassOn()  # the route answers 400/422
-        token = _bearer(scope)
-        changes = await self.fresh.get()
-        token_scope, _account = await self._principal(token, changes)
-        if token_scope != "read":
+        cookie = cookie_parser(_header(scope, b"cookie") or "").get(COOKIE_NAME)
+        if not cookie:
             raise _PassOn()
-        fingerprint = await _memoized(
-            self.total_fingerprints, tuple(names), changes, _total_fingerprint, self.db, names
+        password_hash = await _memoized(self.sessions, "password", changes, _password_hash, self.db)
+        session = pages.signer_of(self.server_app).verify(cookie, password_hash)
+        if session is None:
+            raise _PassOn()
+        expires = await _memoized(
+            self.sessions, session.sid, changes, _session_expiry, self.db, session.sid
         )
-        etag = None if fingerprint is None else total_etag(names, include, fingerprint)
-        if etag is None:
-            raise _PassOn()  # a strategy is missing: the route answers 404
-        scope["route"] = self._route(TOTAL_PATH)
-        if etag in app_caches.held_etags(_header(scope, b"if-none-match")):
-            return _response(304, etag)
-        body = app_caches.for_app(self.server_app).totals.get(etag)
-        if body is None:
+        if expires is None or expires <= utcnow():
             raise _PassOn()
-        return _response(200, etag, body)
 
 
 # ---- database reads ---------------------------------------------------------------------
@@ -269,21 +256,23 @@ def _token_row(db, token):
         return None if row is None else (row.scope, row.account_id)
 
 
-def _plan_version(db, account_id):
+def _key(db, read, params):
+    """The read's key (its route's 404 ApiError when the subject is missing)."""
     with db.read() as session:
-        try:
-            account = account_store.get_account(session, account_id)
-        except account_store.AccountNotFound:
-            return None
-        return account_store.plan_version(session, account)
+        return read.key(session, params)
 
 
-def _total_fingerprint(db, names):
-    """The total's fingerprint, or None when a named strategy is missing."""
+def _password_hash(db):
     with db.read() as session:
-        if repo.missing_strategies(session, names):
-            return None
-        return repo.total_fingerprint(session, names)
+        row = session.get(AdminCredential, 1)
+        return row.password_hash if row is not None else None
+
+
+def _session_expiry(db, sid):
+    """When an active session row expires; None when it is missing or revoked."""
+    with db.read() as session:
+        row = session.get(AdminSession, sid)
+        return None if row is None or row.revoked_at is not None else row.expires_at
 
 
 def install(app):

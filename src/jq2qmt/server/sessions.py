@@ -250,6 +250,7 @@ def revoke(db, sid: Optional[str] = None) -> int:
     revoked (0: no such active session). `AmbiguousSession` for a shared prefix."""
     from sqlalchemy import select, update
 
+    from jq2qmt.store import changes
     from jq2qmt.store.models import AdminSession, utcnow
 
     def write(tx):
@@ -268,6 +269,10 @@ def revoke(db, sid: Optional[str] = None) -> int:
             if len(ids) > 1:
                 raise AmbiguousSession(sid)
             query = query.where(AdminSession.id == ids[0])
-        return tx.execute(query.values(revoked_at=utcnow())).rowcount or 0
+        revoked = tx.execute(query.values(revoked_at=utcnow())).rowcount or 0
+        if revoked:
+            # the fast path memoizes session rows per set of recent changes
+            changes.note(tx, "session", sid or "*")
+        return revoked
 
     return db.write(write, attempts=1)

@@ -15,7 +15,9 @@ Tables
 
 Every change of an account writes a row to the global change counter (`Change`,
 kind "account") in the same transaction, so long-polling plan readers in any
-server process wake up. Reports do not change a plan and write no change row.
+server process wake up. Reports and dismissed holds do not change a plan, but they
+change what the accounts list and the reports show: they write a change row too
+(kinds "report", "approval", see `changes`).
 
 `plan_version` hashes everything a plan is built from (account revision, approval,
 the versions of the followed strategies, and the trading calendar's fingerprint), so it is the plan's strong ETag and
@@ -49,6 +51,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from jq2qmt import trading_calendar
 from jq2qmt.rules.ignore import matches_ignore
 from jq2qmt.store import account_settings as checks
+from jq2qmt.store import changes as change_rows
 from jq2qmt.store.models import (
     ApiToken,
     Base,
@@ -866,6 +869,9 @@ def decide(db, account_id, plan_version_, decision, actor="admin"):
         )
         if changed:
             _bump(session, account)
+        else:
+            # the plan stays, but the dismissed hold leaves the accounts list
+            change_rows.note(session, "approval", account.account_id)
         return {
             "account_id": account.account_id,
             "plan_version": plan_version_,
@@ -1136,6 +1142,8 @@ def save_report(db, account_id, payload, remote_addr=None):
         account = get_account(session, account_id)
         now = utcnow()
         account.last_seen = now
+        # the accounts list shows when a follower was last seen and its last rounds
+        change_rows.note(session, "report", account.account_id, now=now)
         if body.get("follower") is not None:
             account.follower_json = _dumps(body["follower"])
         if kind == "round":

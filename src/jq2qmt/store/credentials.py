@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from jq2qmt.store import changes
 from jq2qmt.store.models import (
     AdminCredential,
     AdminSession,
@@ -81,6 +82,7 @@ def set_admin_password(db, password):
         session.execute(
             update(AdminSession).where(AdminSession.revoked_at.is_(None)).values(revoked_at=now)
         )
+        changes.note(session, "admin", "password", now=now)
 
     db.write(write)
 

@@ -141,6 +141,16 @@ def save_snapshot(db, snapshot, source, remote_addr=None, before=None, base_vers
                 strategy.as_of is None or snapshot.as_of > strategy.as_of
             ):
                 conn.execute(_UPDATE_STRATEGY, {"strategy": strategy.id, "as_of": snapshot.as_of})
+                # the strategy's read shows as_of: a change row, like any change of it
+                conn.execute(
+                    _INSERT_CHANGE,
+                    {
+                        "kind": "strategy",
+                        "subject": strategy.name,
+                        "version": strategy.version,
+                        "created_at": utcnow(),
+                    },
+                )
             return SaveResult(
                 strategy.name, strategy.version, False, format_time(strategy.update_time)
             )

@@ -20,14 +20,13 @@ ETag changes and long-polls wake. Dismissing a hold (reject) does not change the
 """
 
 import asyncio
-import json
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from jq2qmt.server import caches as app_caches
-from jq2qmt.server import fresh_reads, plans
+from jq2qmt.server import fresh_reads, paths, plans, versioned_reads
 from jq2qmt.server.auth import Principal, client_ip, require_admin, require_scope
 from jq2qmt.server.errors import ApiError
 from jq2qmt.server.limits import loads_json_object
@@ -86,10 +85,6 @@ def _watcher(app):
     return watcher
 
 
-def _etag(version):
-    return '"%s"' % version
-
-
 def _json_body(body, required=True):
     return loads_json_object(body, required=required)
 
@@ -97,43 +92,27 @@ def _json_body(body, required=True):
 # ---- followers ------------------------------------------------------------------------
 
 
-@router.get("/api/v1/accounts/{account_id}/plan", summary="账户的跟单计划 / the account's plan")
+@router.get(paths.PLAN, summary="账户的跟单计划 / the account's plan")
 async def get_plan(
     account_id: str,
     request: Request,
     wait: int = Query(0, ge=0, le=plans.MAX_WAIT, description="长轮询秒数 / long-poll seconds"),
     _: Principal = Depends(plan_reader),
 ):
-    db = _db(request)
-    state = await run_in_threadpool(_call, plans.read_state, db, account_id)
-    held_tags = app_caches.held_etags(request.headers.get("If-None-Match"))
-    if _etag(state.version) in held_tags:
-        if wait <= 0:
-            return Response(status_code=304, headers={"ETag": _etag(state.version)})
-        state = await _wait_for_change(request, db, account_id, state, held_tags, wait)
-        if state is None:
-            return Response(status_code=304, headers={"ETag": next(iter(held_tags))})
-    version, data = await run_in_threadpool(_call, _encoded_plan, db, request.app, account_id)
-    return Response(
-        data,
-        media_type="application/json",
-        headers={"ETag": _etag(version), "Cache-Control": "no-cache"},
+    params = {"account_id": account_id}
+    if_none_match = request.headers.get("If-None-Match")
+    if wait > 0:
+        db = _db(request)
+        state = await run_in_threadpool(_call, plans.read_state, db, account_id)
+        held_tags = app_caches.held_etags(if_none_match)
+        if versioned_reads.plan_etag(state.version) in held_tags:
+            state = await _wait_for_change(request, db, account_id, state, held_tags, wait)
+            if state is None:
+                return Response(status_code=304, headers={"ETag": next(iter(held_tags))})
+            if_none_match = None  # changed while waiting: the new plan
+    return await run_in_threadpool(
+        _call, versioned_reads.answer, request.app, versioned_reads.PLAN, params, if_none_match
     )
-
-
-def _encoded_plan(db, app, account_id):
-    """(plan_version, JSON bytes) of the current plan; the bytes are kept per plan
-    version, so an unchanged plan is not encoded again (in a worker thread, off the
-    event loop). Same bytes as JSONResponse would send."""
-    body = plans.current_plan(db, _cache(app), account_id)
-    version = body["plan_version"]
-    data = app_caches.for_app(app).plan_bytes.get_or_build(
-        version,
-        lambda: json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
-            "utf-8"
-        ),
-    )
-    return version, data
 
 
 async def _wait_for_change(request, db, account_id, state, held_tags, wait):
@@ -146,11 +125,11 @@ async def _wait_for_change(request, db, account_id, state, held_tags, wait):
         if recent is None:
             return None
         state = await run_in_threadpool(_call, plans.read_state, db, account_id)
-        if _etag(state.version) not in held_tags:
+        if versioned_reads.plan_etag(state.version) not in held_tags:
             return state
 
 
-@router.post("/api/v1/accounts/{account_id}/reports", summary="跟单端报告 / follower report")
+@router.post(paths.REPORTS, summary="跟单端报告 / follower report")
 async def post_report(account_id: str, request: Request, _: Principal = Depends(report_writer)):
     payload = _json_body(await request.body())
     report_id = await run_in_threadpool(
@@ -162,13 +141,12 @@ async def post_report(account_id: str, request: Request, _: Principal = Depends(
 # ---- admin ------------------------------------------------------------------------------
 
 
-@router.get("/api/v1/accounts", summary="跟单账户列表 / follower accounts")
+@router.get(paths.ACCOUNTS, summary="跟单账户列表 / follower accounts")
 def list_accounts(request: Request, _: Principal = Depends(require_admin)):
-    with _db(request).read() as session:
-        return {"accounts": store.list_accounts(session)}
+    return versioned_reads.respond(request, versioned_reads.ACCOUNTS, {})
 
 
-@router.post("/api/v1/accounts", summary="新建跟单账户 / add an account", status_code=201)
+@router.post(paths.ACCOUNTS, summary="新建跟单账户 / add an account", status_code=201)
 async def add_account(request: Request, _: Principal = Depends(require_admin)):
     payload = _json_body(await request.body())
     unknown = sorted(set(payload) - {"account_id", "name", "mode", "settings"})
@@ -314,19 +292,16 @@ def confirm(account_id: str, request: Request, _: Principal = Depends(require_ad
     return _call(store.confirm_account, _db(request), account_id)
 
 
-@router.get("/api/v1/accounts/{account_id}/reports", summary="跟单报告 / reports")
+@router.get(paths.REPORTS, summary="跟单报告 / reports")
 def list_reports(
     account_id: str,
     request: Request,
-    limit: int = Query(50, ge=1, le=500),
-    kind: str = Query("round", pattern="^(round|heartbeat|preflight|all)$"),
+    limit: int = Query(50, ge=1, le=versioned_reads.MAX_REPORTS),
+    kind: str = Query("round", pattern="^(%s)$" % "|".join(versioned_reads.REPORT_KINDS)),
     _: Principal = Depends(require_admin),
 ):
-    with _db(request).read() as session:
-        return {
-            "account_id": account_id,
-            "reports": _call(store.list_reports, session, account_id, limit, kind),
-        }
+    params = {"account_id": account_id, "limit": limit, "kind": kind}
+    return versioned_reads.respond(request, versioned_reads.REPORTS, params)
 
 
 @router.post(

@@ -9,7 +9,6 @@ stay free of metrics and notification code.
 import asyncio
 import json
 import logging
-import re
 import time
 
 from fastapi import APIRouter, Depends, Request
@@ -19,6 +18,7 @@ from jq2qmt.metrics import Metrics
 from jq2qmt.notify.dispatcher import Notifier
 from jq2qmt.notify.events import report_events
 from jq2qmt.notify.watchdog import watch
+from jq2qmt.server import paths
 from jq2qmt.server.auth import require_scope
 
 log = logging.getLogger("jq2qmt.server")
@@ -26,14 +26,19 @@ access_log = logging.getLogger("jq2qmt.access")
 
 router = APIRouter(tags=["ops"])
 
-_UPLOAD = re.compile(r"^/api/v1/positions/update(/internal)?$")
-_REPORT = re.compile(r"^/api/v1/accounts/([^/]+)/reports$")
-_PLAN = re.compile(r"^/api/v1/accounts/[^/]+/plan$")
+_UPLOADS = (paths.regex(paths.UPLOAD), paths.regex(paths.UPLOAD_INTERNAL))
+_REPORT = paths.regex(paths.REPORTS)
+_PLAN = paths.regex(paths.PLAN)
 _READS = (
     ("plan", _PLAN),
-    ("total", re.compile(r"^/api/v1/positions/total$")),
-    ("strategy", re.compile(r"^/api/v1/positions/strategy/")),
-    ("all", re.compile(r"^/api/v1/positions/all$")),
+    ("total", paths.regex(paths.TOTAL)),
+    ("strategy", paths.regex(paths.STRATEGY)),
+    ("all", paths.regex(paths.ALL_POSITIONS)),
+    ("history", paths.regex(paths.HISTORY)),
+    ("version", paths.regex(paths.VERSION)),
+    ("diff", paths.regex(paths.DIFF)),
+    ("accounts", paths.regex(paths.ACCOUNTS)),
+    ("reports", _REPORT),
 )
 _MAX_CAPTURE = 4 * 1024 * 1024
 
@@ -113,7 +118,7 @@ class OpsMiddleware:
 
     def _observe(self, scope, path, method, code, capture):
         metrics = self.ops_app.state.ops_metrics
-        if method == "POST" and _UPLOAD.match(path):
+        if method == "POST" and any(p.match(path) for p in _UPLOADS):
             metrics.uploads.labels(result="accepted" if code < 300 else str(code)).inc()
             if code in (401, 403):
                 client = (scope.get("client") or ("?",))[0]
@@ -131,7 +136,7 @@ class OpsMiddleware:
                 if code == 304:
                     metrics.not_modified.labels(endpoint=endpoint).inc()
         if capture is not None and code < 300:
-            self._report(_REPORT.match(path).group(1), b"".join(capture))
+            self._report(_REPORT.match(path).group("account_id"), b"".join(capture))
 
     def _report(self, account_id, body):
         try:

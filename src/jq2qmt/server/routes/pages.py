@@ -103,7 +103,11 @@ class _Static(StaticFiles):
 
 
 def _signer(request) -> SessionSigner:
-    app = request.app
+    return signer_of(request.app)
+
+
+def signer_of(app) -> SessionSigner:
+    """The app's session signer (its key file is read once per app)."""
     signer = getattr(app.state, "session_signer", None)
     if signer is None:
         signer = SessionSigner(load_or_create_key(app.state.settings.secret_key_path))

@@ -1,13 +1,12 @@
 """The seed's position endpoints (same paths and fields, stricter contract)."""
 
-import hashlib
 import json
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from jq2qmt.server import caches as app_caches
+from jq2qmt.server import paths, versioned_reads
 from jq2qmt.server.auth import (
     Principal,
     authenticate_upload,
@@ -16,10 +15,10 @@ from jq2qmt.server.auth import (
     optional_admin,
     require_reader,
 )
-from jq2qmt.server.errors import ApiError, AuthError, not_found
+from jq2qmt.server.errors import ApiError, AuthError
 from jq2qmt.server.limits import loads_json_object
 from jq2qmt.store import repo
-from jq2qmt.store.snapshot import SnapshotError, check_strategy_name, format_time, parse_snapshot
+from jq2qmt.store.snapshot import SnapshotError, format_time, parse_snapshot
 
 router = APIRouter(tags=["positions"])
 
@@ -276,86 +275,35 @@ def _body_password(body):
     return password
 
 
-def _with_position_times(snapshot):
-    for position in snapshot["positions"]:
-        position["update_time"] = snapshot["update_time"]  # the seed put it on each row
-    return snapshot
-
-
-@router.get(
-    "/api/v1/positions/strategy/{strategy_name}", summary="策略当前持仓 / a strategy's snapshot"
-)
+@router.get(paths.STRATEGY, summary="策略当前持仓 / a strategy's snapshot")
 def strategy_positions(
     strategy_name: str, request: Request, _: Principal = Depends(require_reader)
 ):
-    with request.app.state.db.read() as session:
-        try:
-            snapshot = repo.get_strategy(session, strategy_name)
-        except repo.NotFoundError:
-            raise not_found(("策略", "strategy"), "strategy_name")
-    return _with_position_times(snapshot)
+    return versioned_reads.respond(
+        request, versioned_reads.STRATEGY, {"strategy_name": strategy_name}
+    )
 
 
-@router.get("/api/v1/positions/all", summary="所有策略持仓 / every strategy's snapshot")
+@router.get(paths.ALL_POSITIONS, summary="所有策略持仓 / every strategy's snapshot")
 def all_positions(request: Request, _: Principal = Depends(require_reader)):
     with request.app.state.db.read() as session:
         strategies = repo.all_strategies(session)
     times = [s["update_time"] for s in strategies if s["update_time"]]
     return {
-        "strategies": [_with_position_times(s) for s in strategies],
+        "strategies": [versioned_reads.with_position_times(s) for s in strategies],
         "update_time": max(times) if times else None,
     }
 
 
-def parse_names(strategies):
-    """The `strategies` query value as a list of unique checked names."""
-    if strategies is None or not strategies.strip():
-        return []
-    names = [n.strip() for n in strategies.split(",") if n.strip()]
-    for name in names:
-        check_strategy_name(name, "strategies")
-    return list(dict.fromkeys(names))
-
-
-def total_etag(names, include_adjustments, fingerprint):
-    text = json.dumps([names, include_adjustments, fingerprint], ensure_ascii=False)
-    return '"%s"' % hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-@router.get("/api/v1/positions/total", summary="合并目标持仓 / aggregated target")
+@router.get(paths.TOTAL, summary="合并目标持仓 / aggregated target")
 def total_positions(
     request: Request,
     strategies: str = Query(None, description="a,b,c"),
     include_adjustments: bool = Query(True),
     _: Principal = Depends(require_reader),
 ):
-    names = parse_names(strategies)
-    with request.app.state.db.read() as session:
-        missing = repo.missing_strategies(session, names)
-        if missing:
-            missing = ", ".join(missing)
-            raise ApiError(
-                404,
-                "unknown_strategy",
-                "策略不存在或已删除：%s / unknown or removed strategies: %s" % (missing, missing),
-                "strategies",
-            )
-        fingerprint = repo.total_fingerprint(session, names)
-        etag = total_etag(names, include_adjustments, fingerprint)
-        if etag in app_caches.held_etags(request.headers.get("If-None-Match")):
-            return Response(status_code=304, headers={"ETag": etag})
-        body = app_caches.for_app(request.app).totals.get_or_build(
-            etag, lambda: _encoded_total(session, names, include_adjustments, etag)
-        )
-    return Response(body, media_type="application/json", headers={"ETag": etag})
-
-
-def _encoded_total(session, names, include_adjustments, etag):
-    """The total's JSON bytes, from the same read transaction (one snapshot on every
-    backend, see `Database.read`) as the fingerprint in `etag`; built once per ETag
-    however many readers ask for it at the same moment."""
-    total = repo.total_positions(session, names, include_adjustments)
-    total["etag"] = etag.strip('"')
-    return json.dumps(total, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
-        "utf-8"
-    )
+    params = {
+        "strategies": versioned_reads.parse_names(strategies),
+        "include_adjustments": include_adjustments,
+    }
+    return versioned_reads.respond(request, versioned_reads.TOTAL, params)
