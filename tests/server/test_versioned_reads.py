@@ -5,11 +5,12 @@ another server process, and the routes' own 401/403/404/422 for anything the fas
 path cannot vouch for. All three backends."""
 
 import json
+import logging
 
 import pytest
 from fastapi.testclient import TestClient
 
-from jq2qmt.server import versioned_reads
+from jq2qmt.server import paths, versioned_reads
 from jq2qmt.server.app import create_app
 from jq2qmt.server.routes import pages
 from jq2qmt.server.sessions import COOKIE_NAME
@@ -152,6 +153,30 @@ def test_every_versioned_read_is_answered_by_the_fast_path_exactly_like_its_rout
         assert unchanged.status_code == 304 and unchanged.content == b"", path
         assert unchanged.headers["ETag"] == etag
         assert routes.calls == 0, path  # both answered before the framework
+        monkeypatch.undo()
+
+
+def test_fast_answers_are_logged_and_counted_under_their_route(
+    db_url, instance, app_client, monkeypatch, caplog
+):
+    world = World(instance, app_client)
+    templates = {read.path for read in versioned_reads.READS}
+    assert templates <= {getattr(paths, name) for name in dir(paths) if name.isupper()}
+    for path, who in READS:
+        headers = world.headers[who]
+        etag = get(app_client, path, headers).headers["ETag"]
+        routes = RouteCalls(monkeypatch)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="jq2qmt.access"):
+            assert get(app_client, path, headers, etag).status_code == 304
+        assert routes.calls == 0, path
+        template = next(
+            r.path for r in versioned_reads.READS if r.pattern.match(path.split("?")[0])
+        )
+        assert any(
+            "method=GET route=%s status=304" % template in record.getMessage()
+            for record in caplog.records
+        ), (path, [record.getMessage() for record in caplog.records])
         monkeypatch.undo()
 
 

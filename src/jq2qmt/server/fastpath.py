@@ -39,9 +39,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import cookie_parser
 
 from jq2qmt.server import caches as app_caches
-from jq2qmt.server import fresh_reads, versioned_reads
+from jq2qmt.server import fresh_reads, paths, versioned_reads
 from jq2qmt.server.sessions import COOKIE_NAME
-from jq2qmt.store import accounts as account_store
 from jq2qmt.store import credentials
 from jq2qmt.store.models import AdminCredential, AdminSession, utcnow
 
@@ -143,7 +142,7 @@ class FastReads:
         self.tokens = Memo()
         self.sessions = Memo()
         self.keys = Memo()
-        self._routes = None
+        self._routes = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -178,9 +177,9 @@ class FastReads:
     def _route(self, path):
         """The app's route object, so request logs and metrics label a fast answer
         exactly like one from the route."""
-        if self._routes is None:
-            self._routes = dict((getattr(r, "path", None), r) for r in self.server_app.routes)
-        return self._routes.get(path)
+        if path not in self._routes:
+            self._routes[path] = paths.find_route(self.server_app.routes, path, "GET")
+        return self._routes[path]
 
     async def _answer(self, scope, read, match):
         try:

@@ -27,10 +27,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from jq2qmt.server import paths
 from jq2qmt.server.routes import positions
 from jq2qmt.server.routes.positions import UPLOAD_FAILURE, signed_save
 
-UPLOAD_PATH = "/api/v1/positions/update"
+UPLOAD_PATH = paths.UPLOAD
 
 
 def _json_content(scope):
@@ -113,12 +114,7 @@ class FastUploads:
         """The upload route, so request logs and metrics label a fast answer exactly
         like one from the route."""
         if self._upload_route is None:
-            for route in positions.router.routes:
-                if getattr(route, "path", None) == UPLOAD_PATH and "POST" in getattr(
-                    route, "methods", ()
-                ):
-                    self._upload_route = route
-                    break
+            self._upload_route = paths.find_route(positions.router.routes, UPLOAD_PATH, "POST")
         return self._upload_route
 
 

@@ -1,5 +1,6 @@
-"""The API's paths, in one place: the routes declare them, the fast path matches them
-(`regex`) and the request metrics label reads by them."""
+"""The API's paths, in one place: the routes declare them, the fast paths match them
+(`regex`) and find their route objects (`find_route`), and the request metrics label
+reads by them."""
 
 import re
 
@@ -29,3 +30,21 @@ def regex(template):
         last = match.end()
     parts.append(re.escape(template[last:]))
     return re.compile("^%s$" % "".join(parts))
+
+
+def find_route(routes, template, method):
+    """The route object of `template` answering `method` among `routes` (an app's or a
+    router's), looking into included routers, or None. The fast paths put it in the
+    ASGI scope, so request logs and metrics label their answers exactly like the
+    route's own."""
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's included router
+        if included is not None:
+            found = find_route(included.routes, template, method)
+            if found is not None:
+                return found
+        elif getattr(route, "path", None) == template and method in (
+            getattr(route, "methods", None) or ()
+        ):
+            return route
+    return None

@@ -187,7 +187,7 @@ def _parse(request, body_or_payload):
 
 
 @router.post(
-    "/api/v1/positions/update",
+    paths.UPLOAD,
     summary="上传策略持仓（签名） / upload a snapshot (signed)",
     openapi_extra=_body_doc(),
 )
@@ -221,7 +221,7 @@ def signed_save(request, body):
 
 
 @router.post(
-    "/api/v1/positions/update/internal",
+    paths.UPLOAD_INTERNAL,
     summary="管理员更新持仓 / admin snapshot update",
     openapi_extra=_body_doc(
         {
