@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from jq2qmt import trading_calendar
+from jq2qmt import __version__, trading_calendar
 from jq2qmt.follower import scheduler
 
 STRATEGY_NAME = "演示策略-轮动"
@@ -225,7 +225,7 @@ class Demo:
         # A replayed exchange clock inside the morning session, whatever the real hour.
         clock = lambda: opening + dt.timedelta(seconds=(time.monotonic() - origin) % 3600)  # noqa: E731
         client = PlanClient(self.url, self.follower_token, ACCOUNT_ID, timeout=10)
-        self.follower = Follower(PaperBroker(self.exchange), client, clock)
+        self.follower = Follower(PaperBroker(self.exchange), client, clock, version=__version__)
 
     def preflight(self):
         """The follower's preflight round on the unconfirmed account, a summary of what

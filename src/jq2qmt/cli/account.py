@@ -5,15 +5,14 @@ API); an error is one line and exit status 1.
 """
 
 import json
-import re
 
 import click
 
 from jq2qmt.cli.db import instance_options, open_or_fail
+from jq2qmt.rules.settings import HHMM
 
 ON_OFF = click.Choice(["on", "off"])
 _NONE = ("none", "null", "off", "不限", "")
-_HHMM = re.compile(r"^\d{2}:\d{2}$")
 
 
 @click.group()
@@ -54,11 +53,12 @@ def _percent(text, option):
 
 
 def _sessions(text):
-    """'09:30-11:30,13:00-14:57' -> [["09:30", "11:30"], ["13:00", "14:57"]]."""
+    """'09:30-11:30,13:00-14:57' -> [["09:30", "11:30"], ["13:00", "14:57"]]; the
+    windows themselves are judged by the settings' rule when they are stored."""
     result = []
     for part in [p.strip() for p in text.split(",") if p.strip()]:
         start, sep, end = part.partition("-")
-        if not sep or not all(_HHMM.match(t.strip()) for t in (start, end)):
+        if not sep or not all(HHMM.match(t.strip()) for t in (start, end)):
             raise click.BadParameter(
                 "时段格式应为 09:30-11:30 / expected e.g. 09:30-11:30", param_hint="--sessions"
             )
