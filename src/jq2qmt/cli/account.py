@@ -467,7 +467,7 @@ def preflight_lines(report):
         return ["预检报告 / preflight: 尚未收到预检报告（跟单端连接服务器后的第一轮会发送）"]
     p = report.get("preflight") or {}
     follower = report.get("follower") or {}
-    brokers = {"builtin": "QMT 内置", "miniqmt": "miniQMT", "paper": "模拟券商"}
+    brokers: dict[object, str] = {"builtin": "QMT 内置", "miniqmt": "miniQMT", "paper": "模拟券商"}
     lines = [
         "预检报告 / preflight: 收到于 %s，交易所时间 %s"
         % (report.get("received_at") or "—", p.get("at") or "—"),
@@ -556,7 +556,7 @@ def preflight_lines(report):
             )
         )
     checks = p.get("checks") or {}
-    http = {"thread": "后台线程", "inline": "同一线程", "sync": "同步"}
+    http: dict[object, str] = {"thread": "后台线程", "inline": "同一线程", "sync": "同步"}
     yes_no = lambda v: "—" if v is None else ("可用" if v else "不可用")  # noqa: E731
     lines.append(
         "  运行环境：HTTP %s · 线程 %s · requests %s · 日志 %s%s"
