@@ -56,6 +56,7 @@ class SettingError(ValueError):
 
 
 def check_bool(value, field):
+    """`value` if it is true or false (never 0/1 or "yes")."""
     if not isinstance(value, bool):
         raise SettingError(field, "必须是 true 或 false / must be true or false")
     return value
@@ -106,6 +107,7 @@ def _ignore_entry(entry, field):
 
 
 def check_ignore(value, field="ignore"):
+    """The ignore list normalized (see `_ignore_entry`), without repeats."""
     if not isinstance(value, list):
         raise SettingError(field, "必须是代码数组 / must be an array of codes")
     if len(value) > MAX_IGNORE:
