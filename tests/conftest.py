@@ -36,6 +36,8 @@ Fixtures
     ``rsa_private_pem`` (session) -> bytes: one RSA key reused by instances (key
         generation is slow); pass ``jq_private_key_pem=None`` in init_kwargs to
         generate a fresh one.
+    ``plan_server``, ``hung_server``, ``clock``, ``exchange``, ``fx``: the follower's
+        world (a plan server over HTTP, a paper account, a clock), see tests/followerkit.py.
 """
 
 import os
@@ -46,10 +48,11 @@ import threading
 import pytest
 from sqlalchemy import MetaData, delete
 
+import followerkit
 from jq2qmt.instance import generate_key_pair, init_instance
 from jq2qmt.store import credentials, migrate
 from jq2qmt.store.db import Database
-from testkit import backend_url
+from testkit import Clock, HungServer, backend_url
 
 # ---- databases -------------------------------------------------------------------------
 
@@ -284,3 +287,40 @@ def live_server_factory(tmp_path, rsa_private_pem):
         server.stop()
     for inst in instances:
         inst.close()
+
+
+# ---- the follower's world: a plan server, a paper account, a clock (tests/followerkit.py) ----
+
+
+@pytest.fixture
+def plan_server():
+    """`followerkit.PlanServer`: the follower side of the plan API on 127.0.0.1."""
+    server = followerkit.PlanServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hung_server():
+    """A server on 127.0.0.1 that accepts connections and never answers."""
+    server = HungServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def exchange():
+    """A paper exchange with 1,000,000 cash and the quotes of `testkit.QUOTES`."""
+    return followerkit.make_exchange()
+
+
+@pytest.fixture
+def fx():
+    """The follower helpers (`followerkit`: make_plan, make_exchange, make_follower,
+    holdings, ACCOUNT...) for tests that build their own."""
+    return followerkit

@@ -27,9 +27,11 @@ import socket
 import tempfile
 import threading
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any, Optional
 
-from jq2qmt import trading_calendar
+from jq2qmt import __version__, trading_calendar
 from jq2qmt.follower import scheduler
 
 STRATEGY_NAME = "演示策略-轮动"
@@ -123,7 +125,7 @@ class DemoServer:
                 )
 
     def stop(self):
-        if self._thread is not None:
+        if self._thread is not None and self._server is not None:
             self._server.should_exit = True
             self._thread.join(15)
             self._thread = None
@@ -168,6 +170,7 @@ class Demo:
         self.converged = 0
         self.server = None
         self.db = None
+        self._installed: Optional[AbstractContextManager[Any]] = None  # the simulated platform
 
     # ---- setup ----------------------------------------------------------------------
     def start(self):
@@ -208,8 +211,9 @@ class Demo:
             cash=STRATEGY_CASH,
             start_date=self.day.isoformat(),
         )
-        self._installed = self.sim.installed()
-        self._installed.__enter__()
+        installed = self.sim.installed()
+        installed.__enter__()
+        self._installed = installed
         self.sim.load_strategy(strategy_file)
 
     def _follower(self):
@@ -225,7 +229,7 @@ class Demo:
         # A replayed exchange clock inside the morning session, whatever the real hour.
         clock = lambda: opening + dt.timedelta(seconds=(time.monotonic() - origin) % 3600)  # noqa: E731
         client = PlanClient(self.url, self.follower_token, ACCOUNT_ID, timeout=10)
-        self.follower = Follower(PaperBroker(self.exchange), client, clock)
+        self.follower = Follower(PaperBroker(self.exchange), client, clock, version=__version__)
 
     def preflight(self):
         """The follower's preflight round on the unconfirmed account, a summary of what
@@ -234,6 +238,8 @@ class Demo:
         from jq2qmt.store import accounts
 
         report = self.follower.run_round(wait=0)
+        if self.db is None:
+            raise RuntimeError("演示尚未开始 / the demo has not started")
         with self.db.read() as session:
             account = accounts.get_account(session, ACCOUNT_ID)
             received = accounts.latest_preflight(session, account)
@@ -339,7 +345,7 @@ class Demo:
 
     # ---- teardown -------------------------------------------------------------------
     def stop(self):
-        if getattr(self, "_installed", None) is not None:
+        if self._installed is not None:
             self._installed.__exit__(None, None, None)
             self._installed = None
         follower = getattr(self, "follower", None)

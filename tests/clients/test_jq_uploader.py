@@ -8,14 +8,7 @@ import sys
 import threading
 
 import pytest
-from test_jq_support import (  # noqa: F401  (fixtures)
-    closed_port_url,
-    exported_files,
-    hanging_server,
-    keypair,
-    set_config,
-    upload_server,
-)
+from jq_support import closed_port_url, exported_files, set_config
 
 from jq2qmt.sim.joinquant import JoinQuantSim, LimitOrderStyle
 

@@ -11,6 +11,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from jq2qmt import __version__
 from jq2qmt.cli import main
 from jq2qmt.clients import export_qmt
 from jq2qmt.sim.qmt_builtin import QmtBuiltinSim, SimClock
@@ -106,7 +107,8 @@ def test_qmt_script_follows_uploads_pause_and_dry_run(server, fx, tmp_path):
     assert {"ok", "paused", "dry_run"} <= set(statuses)
     dry = [r for r in reports if r.get("status") == "dry_run"][0]
     assert [(p["code"], p["volume"]) for p in dry["placed"]] == [("600000.SH", 1000)]
-    assert all(r["follower"]["kind"] == "builtin" for r in reports)
+    # the exported file reports the version of the package that wrote it
+    assert all(r["follower"] == {"kind": "builtin", "version": __version__} for r in reports)
 
 
 def test_server_killed_mid_run_then_recovers(server, fx, tmp_path):
@@ -204,8 +206,8 @@ def test_follow_command_on_a_paper_account(server, fx, tmp_path):
     assert again.exit_code == 0, again.output
     state = json.loads(paper.read_text(encoding="utf-8"))
     assert {p["code"]: p["volume"] for p in state["positions"]}["600000.SH"] == 1500
-    kinds = set(r["follower"]["kind"] for r in server.reports())
-    assert kinds == {"paper"}
+    followers = set(tuple(sorted(r["follower"].items())) for r in server.reports())
+    assert followers == {(("kind", "paper"), ("version", __version__))}
 
 
 def test_other_accounts_token_is_refused(server, fx, live_server):

@@ -2,7 +2,7 @@
 
 Extends tests/follower (one fault per test) and tests/e2e (restart mid-round at one
 point) with systematic schedules, reusing the follower tests' plan server, plan
-builder, exchange and clock (loaded from tests/follower/conftest.py):
+builder, exchange and clock (tests/followerkit.py):
 - the follower process is killed before and after every broker call of a round and
   of the report, then a fresh process takes over: no order is ever sent twice and
   the account converges to the target;
@@ -14,22 +14,15 @@ builder, exchange and clock (loaded from tests/follower/conftest.py):
 """
 
 import datetime
-import importlib.util
-from pathlib import Path
 
 import pytest
 
+import followerkit as fx
 from jq2qmt.brokers import base
 from jq2qmt.brokers.paper import PaperBroker
 
 pytestmark = pytest.mark.slow
 
-_spec = importlib.util.spec_from_file_location(
-    "robust_follower_fixtures",
-    str(Path(__file__).resolve().parent.parent / "follower" / "conftest.py"),
-)
-fx = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fx)
 
 TARGET = {"600000.SH": 2000, "000001.SZ": 1000}
 START = {"600036.SH": 1000}  # held, not in the target: sold

@@ -5,15 +5,14 @@ API); an error is one line and exit status 1.
 """
 
 import json
-import re
 
 import click
 
 from jq2qmt.cli.db import instance_options, open_or_fail
+from jq2qmt.rules.settings import HHMM
 
 ON_OFF = click.Choice(["on", "off"])
 _NONE = ("none", "null", "off", "不限", "")
-_HHMM = re.compile(r"^\d{2}:\d{2}$")
 
 
 @click.group()
@@ -54,11 +53,12 @@ def _percent(text, option):
 
 
 def _sessions(text):
-    """'09:30-11:30,13:00-14:57' -> [["09:30", "11:30"], ["13:00", "14:57"]]."""
+    """'09:30-11:30,13:00-14:57' -> [["09:30", "11:30"], ["13:00", "14:57"]]; the
+    windows themselves are judged by the settings' rule when they are stored."""
     result = []
     for part in [p.strip() for p in text.split(",") if p.strip()]:
         start, sep, end = part.partition("-")
-        if not sep or not all(_HHMM.match(t.strip()) for t in (start, end)):
+        if not sep or not all(HHMM.match(t.strip()) for t in (start, end)):
             raise click.BadParameter(
                 "时段格式应为 09:30-11:30 / expected e.g. 09:30-11:30", param_hint="--sessions"
             )
@@ -467,7 +467,7 @@ def preflight_lines(report):
         return ["预检报告 / preflight: 尚未收到预检报告（跟单端连接服务器后的第一轮会发送）"]
     p = report.get("preflight") or {}
     follower = report.get("follower") or {}
-    brokers = {"builtin": "QMT 内置", "miniqmt": "miniQMT", "paper": "模拟券商"}
+    brokers: dict[object, str] = {"builtin": "QMT 内置", "miniqmt": "miniQMT", "paper": "模拟券商"}
     lines = [
         "预检报告 / preflight: 收到于 %s，交易所时间 %s"
         % (report.get("received_at") or "—", p.get("at") or "—"),
@@ -556,7 +556,7 @@ def preflight_lines(report):
             )
         )
     checks = p.get("checks") or {}
-    http = {"thread": "后台线程", "inline": "同一线程", "sync": "同步"}
+    http: dict[object, str] = {"thread": "后台线程", "inline": "同一线程", "sync": "同步"}
     yes_no = lambda v: "—" if v is None else ("可用" if v else "不可用")  # noqa: E731
     lines.append(
         "  运行环境：HTTP %s · 线程 %s · requests %s · 日志 %s%s"

@@ -91,6 +91,7 @@ def follow(
     Follow the account's plan on the jq2qmt server with miniQMT (xtquant) or a paper
     account: long-polls the plan, trades in session, reports each round.
     """
+    from jq2qmt import __version__
     from jq2qmt.follower import daemon, scheduler
     from jq2qmt.follower.client import PlanClient
     from jq2qmt.follower.loop import Follower
@@ -108,7 +109,7 @@ def follow(
         if broker != "paper":
             raise click.UsageError("--at 只用于纸面账户 / --at is for the paper broker only")
         clock = _replay_clock(start_at)
-    follower = Follower(adapter, client, clock, log=log.info, dry_run=dry_run)
+    follower = Follower(adapter, client, clock, log=log.info, dry_run=dry_run, version=__version__)
     click.echo(
         "跟单 / following: account %s via %s, server %s%s"
         % (account_id, broker, server_url, "（演练 / dry run）" if dry_run else "")

@@ -88,6 +88,7 @@ TIMER_PERIOD = %(period_text)r        # 定时器周期
 HTTP_TIMEOUT = %(timeout)r        # 每次网络请求的超时（秒）
 HTTP_MODE = %(http_mode)r        # auto：后台线程（不可用时退回短超时的同步请求）；thread；inline
 JOURNAL_DIR = %(journal_dir)r        # 在途委托日志所在文件夹；留空则用环境变量 JQ2QMT_JOURNAL_DIR 或用户目录下的 jq2qmt
+JQ2QMT_VERSION = %(version)r        # 生成本文件的 jq2qmt 版本（随报告发给服务器）
 
 """
 
@@ -158,7 +159,8 @@ def init(ContextInfo):
                                mode=HTTP_MODE, log=_jq2qmt_log, clock=_jq2qmt_seconds)
     journal = _Jq2qmtJournal.Journal(_jq2qmt_journal_path(account_id), account_id,
                                      memory=runtime.journals, log=_jq2qmt_log)
-    follower = _Jq2qmtFollower(broker, client, _jq2qmt_clock, log=_jq2qmt_log, journal=journal)
+    follower = _Jq2qmtFollower(broker, client, _jq2qmt_clock, log=_jq2qmt_log, journal=journal,
+                               version=JQ2QMT_VERSION)
     runtime.clients[account_id] = client
     runtime.followers[account_id] = follower
     _jq2qmt_state["follower"] = follower

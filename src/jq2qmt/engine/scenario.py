@@ -8,6 +8,7 @@ result. Anything that breaks the contract raises ScenarioError(field, reason).
 
 from ..rules import codes
 from ..rules import fees as fee_rules
+from ..rules import settings as account_settings
 from .errors import ScenarioError
 
 FOLLOW_MODES = ("ratio", "weight")
@@ -15,15 +16,17 @@ SIDES = ("buy", "sell")
 TOP_LEVEL_KEYS = ("targets", "follow", "account", "quotes", "settings", "description")
 QUOTE_NUMBERS = ("last", "prev_close", "high_limit", "low_limit", "bid1", "ask1")
 
+# A scenario without a setting trades as an account without it (the account defaults);
+# the engine's own settings (fees, reprice_after) come after them.
 DEFAULT_SETTINGS = {
-    "slippage": 0.002,
+    "slippage": account_settings.DEFAULTS["slippage"],
     "ignore": [],
-    "min_order_value": 0.0,
-    "max_order_value": None,
-    "use_sell_proceeds": False,
+    "min_order_value": float(account_settings.DEFAULTS["min_order_value"]),
+    "max_order_value": account_settings.DEFAULTS["max_order_value"],
+    "use_sell_proceeds": account_settings.DEFAULTS["use_sell_proceeds"],
     "fees": dict(fee_rules.DEFAULT_FEES),
     "reprice_after": None,
-    "slice_value": None,
+    "slice_value": account_settings.DEFAULTS["slice_value"],
     # Follower settings (plan API): accepted and checked here so that the follower can
     # pass the server's settings unchanged; the engine itself does not use them.
     "max_turnover": None,
@@ -31,7 +34,7 @@ DEFAULT_SETTINGS = {
     "max_reprices": None,
     "sessions": None,
 }
-MAX_SLIPPAGE = 0.1
+MAX_SLIPPAGE = account_settings.MAX_SLIPPAGE
 _INF = float("inf")
 
 # Speed: a plan parses every position and quote field, and one call per field costs

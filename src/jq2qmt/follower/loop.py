@@ -38,7 +38,6 @@ from ..engine.plan import compute_plan as _engine_compute_plan
 from . import safety, scheduler
 from .client import FetchError, FetchPending
 
-VERSION = "0.1.0"
 MAX_REJECTS = 3  # rejected orders per code and side a day before we stop retrying
 MAX_SENDS_PER_ROUND = 5  # queued reports flushed per round (each bounded by a timeout)
 PREFLIGHT_INTERVAL = 300.0  # s between detailed preflight reports of one plan version
@@ -76,7 +75,7 @@ class Follower(object):
         resync_interval=60.0,
         heartbeat_interval=60.0,
         pending_grace=30.0,
-        version=VERSION,
+        version=None,
         dry_run=False,
         journal=None,
         account_lag=None,
@@ -89,7 +88,7 @@ class Follower(object):
         self.resync_interval = resync_interval
         self.heartbeat_interval = heartbeat_interval
         self.pending_grace = pending_grace  # s before an unlisted order is reported (kept)
-        self.version = version
+        self.version = version  # the package version that runs, as the caller knows it
         self.force_dry_run = dry_run  # local switch: never send, whatever the plan says
         self.etag = None
         self.plan = None

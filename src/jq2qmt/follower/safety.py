@@ -10,22 +10,11 @@ Bundled into the exported QMT file: Python 3.6, stdlib only.
 import datetime
 import json
 
+from ..rules import settings as account_settings
 from ..rules.ignore import matches_ignore
 from . import scheduler
 
 FOLLOW_MODES = ("ratio", "weight")
-DEFAULT_SETTINGS = {
-    "ignore": [],
-    "min_order_value": 0,
-    "max_order_value": None,
-    "max_turnover": None,
-    "slice_value": None,
-    "use_sell_proceeds": False,
-    "slippage": 0.002,
-    "order_timeout": 30,
-    "max_reprices": 3,
-    "sessions": scheduler.DEFAULT_SESSIONS,
-}
 # Settings the engine understands (the scenario contract, docs/engine.md); the rest are the follower's.
 ENGINE_SETTINGS = (
     "slippage",
@@ -80,25 +69,17 @@ def validate_plan(plan):
     follow = plan.get("follow")
     _require(isinstance(follow, dict) and follow.get("mode") in FOLLOW_MODES, "follow.mode")
     _require(isinstance(follow.get("strategies"), dict), "follow.strategies")
-    settings = dict(DEFAULT_SETTINGS)
     given = plan.get("settings") or {}
     _require(isinstance(given, dict), "settings")
-    settings.update(given)
-    _require(isinstance(settings["ignore"], list), "settings.ignore")
-    for key in (
-        "min_order_value",
-        "max_order_value",
-        "max_turnover",
-        "slice_value",
-        "slippage",
-        "order_timeout",
-        "max_reprices",
-    ):
-        _require(_number_or_none(settings[key]), "settings." + key)
-    try:
-        settings["sessions"] = scheduler.parse_sessions(settings["sessions"])
-    except (ValueError, TypeError, AttributeError):
-        raise PlanError("计划格式错误 / malformed plan: settings.sessions")
+    settings = account_settings.full_settings(given)
+    # Every setting this follower knows is checked with the server's own rules; one it
+    # does not know (from a newer server) is passed on untouched.
+    for key in account_settings.KEYS:
+        try:
+            settings[key] = account_settings.check_setting(key, settings[key], "settings." + key)
+        except account_settings.SettingError as exc:
+            raise PlanError("计划格式错误 / malformed plan: %s" % exc)
+    settings["sessions"] = scheduler.parse_sessions(settings["sessions"])
     settings["holidays"] = parse_calendar(plan.get("calendar"))
     return settings
 

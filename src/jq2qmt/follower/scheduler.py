@@ -12,15 +12,25 @@ import random
 
 # the market's trading hours, under the follower's names
 from ..rules.sessions import (
-    DEFAULT_SESSIONS,
-    PREOPEN_FROM,
     in_session,
     is_preopen,
     is_trading_day,
-    parse_hhmm,
     parse_sessions,
     seconds_to_next_change,
 )
+
+__all__ = [
+    "beijing_now",
+    "in_session",
+    "is_our_remark",
+    "is_preopen",
+    "is_trading_day",
+    "make_remark",
+    "make_round_id",
+    "new_process_tag",
+    "parse_sessions",
+    "seconds_to_next_change",
+]
 
 
 def beijing_now():

@@ -2,3 +2,5 @@
 so that the store registers every table without importing notify)."""
 
 from jq2qmt.store.notifications import NotifyChannel, NotifyEvent, NotifyLog, NotifyThrottle
+
+__all__ = ["NotifyChannel", "NotifyEvent", "NotifyLog", "NotifyThrottle"]

@@ -8,6 +8,9 @@ judge trading hours with these functions.
 import datetime
 
 DEFAULT_SESSIONS = [["09:30", "11:30"], ["13:00", "14:57"]]
+# The exchange's day, from the opening call auction to the close: a session set outside
+# it would never trade.
+SESSION_BOUNDS = ("09:15", "15:00")
 # From here until the first session opens a new plan is computed ahead and fired at
 # the open (the opening auction ends 09:25, so quotes are meaningful by then).
 PREOPEN_FROM = "09:00"

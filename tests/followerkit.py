@@ -1,4 +1,6 @@
-"""Fixtures of the follower tests: a real plan server over HTTP, a paper account, a clock.
+"""Helpers of the follower and broker tests: a real plan server over HTTP, a paper
+account, a clock (the root conftest hands them out as fixtures: `plan_server`,
+`hung_server`, `clock`, `exchange`, and `fx`, this module itself).
 
 `PlanServer` implements the follower side of docs/api.md (GET plan with
 a strong ETag, If-None-Match -> 304, ?wait= long-poll; POST reports) on 127.0.0.1
@@ -11,13 +13,26 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from jq2qmt.brokers.paper import PaperBroker
 from jq2qmt.follower.client import PlanClient
 from jq2qmt.follower.loop import Follower
+from jq2qmt.rules.settings import full_settings
 from jq2qmt.sim.exchange import PaperExchange
-from testkit import MORNING, QUOTES, Clock, HungServer
+from testkit import MORNING, QUOTES, Clock
+
+__all__ = [
+    "ACCOUNT",
+    "MORNING",
+    "QUOTES",
+    "STRATEGY",
+    "TOKEN",
+    "Clock",
+    "PlanServer",
+    "holdings",
+    "make_exchange",
+    "make_follower",
+    "make_plan",
+]
 
 ACCOUNT = "8886660057"
 TOKEN = "follower-token-8886"
@@ -62,21 +77,7 @@ def make_plan(
         "approved_version": approved_version,
         "targets": targets,
         "follow": {"mode": mode, "strategies": strategies},
-        "settings": dict(
-            {
-                "ignore": [],
-                "min_order_value": 0,
-                "max_order_value": None,
-                "max_turnover": None,
-                "slice_value": None,
-                "use_sell_proceeds": False,
-                "slippage": 0.002,
-                "order_timeout": 30,
-                "max_reprices": 3,
-                "sessions": [["09:30", "11:30"], ["13:00", "14:57"]],
-            },
-            **(settings or {}),
-        ),
+        "settings": full_settings(settings),  # as the server fills them in
     }
     digest = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
     plan["plan_version"] = digest
@@ -210,36 +211,11 @@ class PlanServer:
         return [r for r in self.reports if r.get("kind") == "round"]
 
 
-@pytest.fixture
-def plan_server():
-    server = PlanServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def hung_server():
-    """A server on 127.0.0.1 that accepts connections and never answers."""
-    server = HungServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 def make_exchange(cash=1000000.0, **options):
     exchange = PaperExchange(cash=cash, **options)
     for code, quote in QUOTES.items():
         exchange.set_quote(code, **quote)
     return exchange
-
-
-@pytest.fixture
-def exchange():
-    return make_exchange()
 
 
 def make_follower(exchange, plan_server, clock, broker=None, timeout=0.5, **kwargs):
@@ -249,25 +225,3 @@ def make_follower(exchange, plan_server, clock, broker=None, timeout=0.5, **kwar
 
 def holdings(exchange):
     return dict((p["code"], p["volume"]) for p in exchange.positions())
-
-
-class _Helpers:
-    """The helpers above, handed to tests as the `fx` fixture (test modules must not
-    import a conftest by name: several folders have one)."""
-
-    ACCOUNT = ACCOUNT
-    TOKEN = TOKEN
-    STRATEGY = STRATEGY
-    MORNING = MORNING
-    QUOTES = QUOTES
-    Clock = Clock
-    PlanServer = PlanServer
-    make_plan = staticmethod(make_plan)
-    make_exchange = staticmethod(make_exchange)
-    make_follower = staticmethod(make_follower)
-    holdings = staticmethod(holdings)
-
-
-@pytest.fixture
-def fx():
-    return _Helpers()

@@ -1,4 +1,4 @@
-"""Shared pieces for the JoinQuant-side tests (imported by the test_jq_* modules).
+"""Shared pieces for the JoinQuant-side tests (their fixtures: tests/clients/conftest.py).
 
 - `KeyPair`: a real RSA key pair written to disk, as an instance holds one.
 - `UploadServer`: a small real HTTP server that checks each upload's signature with
@@ -13,7 +13,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -163,22 +162,3 @@ def set_config(research_dir, **values):
     with open(str(path), "a", encoding="utf-8") as fh:
         for name, value in values.items():
             fh.write("%s = %r\n" % (name, value))
-
-
-@pytest.fixture(scope="module")
-def keypair():
-    return KeyPair()
-
-
-@pytest.fixture
-def upload_server(keypair):
-    server = UploadServer(keypair.public)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def hanging_server():
-    server = HangingServer()
-    yield server
-    server.close()
