@@ -10,7 +10,7 @@ import threading
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
-from jq2qmt.server import fastpath, versioned_reads
+from jq2qmt.server import fastpath, fresh_reads, versioned_reads
 from jq2qmt.server.app import create_app
 from jq2qmt.store import credentials
 
@@ -158,7 +158,7 @@ def test_a_database_error_in_the_fast_path_leaves_the_read_to_the_route(
     def down(db, connection=None):
         raise OperationalError("SELECT", {}, Exception("server has gone away"))
 
-    monkeypatch.setattr(fastpath.account_store, "recent_changes_of", down)
+    monkeypatch.setattr(fresh_reads.account_store, "recent_changes_of", down)
     route_reads = Counter(monkeypatch, versioned_reads, "answer")
     response = _plan(app_client, token, acc.ACCOUNT, etag)
     assert response.status_code == 304 and route_reads.calls == 1
