@@ -6,8 +6,12 @@ Measures, on a spawned server (child process, temp SQLite unless --database-url)
                 (jq2qmt.store.repo.save_snapshot: one transaction, a version row,
                 positions replaced), per snapshot and in total
   upload        signed HTTP uploads of 50 positions at that size (sequential)
-  cold_total    aggregating every strategy from the database (repo.total_positions);
-                also its CPU time in this process (cpu_p50_ms)
+  cold_total    the total over every strategy from the database (repo.total_positions:
+                the per-code sums the writes keep); also its CPU time in this
+                process (cpu_p50_ms)
+  cold_total_rows  the same aggregated from every position row (the query a total
+                over a selection of strategies runs), timed alternately with
+                cold_total on the same data; its result must equal cold_total's
   fingerprint   the total's ETag query alone (what a cached or 304 read must still do)
   total_cached  GET /positions/total over every strategy, body from the cache
   total_304     the same with If-None-Match
@@ -173,17 +177,33 @@ def main(argv=None):
             with instance.db().read() as s:
                 return repo.total_positions(s)
 
-        cpu = []
-        total, times = timed(cold, max(3, args.repeat // 4), cpu)
+        def cold_rows():
+            with instance.db().read() as s:
+                chosen = repo.select_strategies(s)
+                return repo._aggregate(s, repo._selection(None, True), len(chosen))
+
+        # alternately, so a change of the machine's load hits both alike
+        cpu, cpu_rows, times, times_rows = [], [], [], []
+        for _ in range(max(3, args.repeat // 4)):
+            total, t = timed(cold, 1, cpu)
+            times += t
+            by_rows, t = timed(cold_rows, 1, cpu_rows)
+            times_rows += t
+        if by_rows != total["positions"]:
+            raise SystemExit("the kept total differs from the one aggregated from the rows")
         # cpu_p50_ms: this process only (SQLite runs in it; a MariaDB/PostgreSQL server does not)
-        rows.append(
-            stats(
-                "cold_total",
-                times,
-                codes=len(total["positions"]),
-                cpu_p50_ms=round(_bench.percentile(sorted(cpu), 0.5), 2),
+        for name, step_times, step_cpu in (
+            ("cold_total", times, cpu),
+            ("cold_total_rows", times_rows, cpu_rows),
+        ):
+            rows.append(
+                stats(
+                    name,
+                    step_times,
+                    codes=len(total["positions"]),
+                    cpu_p50_ms=round(_bench.percentile(sorted(step_cpu), 0.5), 2),
+                )
             )
-        )
 
         def fingerprint():
             with instance.db().read() as s:

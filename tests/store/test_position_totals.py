@@ -11,14 +11,16 @@ import threading
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 
 from jq2qmt.cli import main
-from jq2qmt.store import position_totals, repo
+from jq2qmt.store import migrate, position_totals, repo
 from jq2qmt.store.backup import dump, restore
 from jq2qmt.store.db import Database
-from jq2qmt.store.models import PositionTotal
+from jq2qmt.store.models import Base, PositionTotal
 from jq2qmt.store.snapshot import is_adjustment, parse_snapshot
 
 CODES = ["600000.SH", "600036.SH", "000001.SZ", "300750.SZ", "688981.SH"]
@@ -228,3 +230,18 @@ def test_a_restore_computes_the_table_from_the_restored_positions(db, tmp_path):
     dump(db, path)
     restore(db, path, force=True)
     assert_kept_total_exact(db)
+
+
+def test_the_migration_creates_the_model_and_fills_it_from_the_positions(db, db_url):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
+    assert [d for d in diff if "position_totals" in repr(d)] == []
+    _seed(db)
+    migrate.downgrade(db.engine, "0007")
+    assert "position_totals" not in inspect(db.engine).get_table_names()
+    migrate.upgrade(db.engine)
+    assert_kept_total_exact(db)
+    with db.read() as session:
+        assert len(position_totals.stored(session.connection())) == 2
