@@ -9,10 +9,10 @@ import math
 import threading
 
 import pytest
-from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, update
 
@@ -70,7 +70,7 @@ positions = st.lists(
 )
 operations = st.lists(
     st.tuples(
-        st.sampled_from(["upload", "upload", "correct", "remove"]),
+        st.sampled_from(["upload", "upload", "touch", "correct", "remove"]),
         st.sampled_from(NAMES),
         positions,
         st.booleans(),  # an adjustment's volume negated
@@ -88,6 +88,14 @@ def run(db, operation):
         except repo.NotFoundError:
             pass
         return
+    if kind == "touch":  # the current rows again, one volume changed
+        with db.read() as session:
+            if repo.missing_strategies(session, [name]):
+                return
+            current = repo.get_strategy(session, name)["positions"]
+        rows = [(p["code"], p["volume"], p["cost"], p["name"]) for p in current]
+        rows[:1] = [(code, abs(volume) + 1, cost, label) for code, volume, cost, label in rows[:1]]
+        negate = False
     body = {
         "strategy_name": name,
         "positions": [

@@ -80,31 +80,34 @@ def exact_value(limbs):
     return scaled / _DENOMINATOR
 
 
-def _by_code(rows):
-    """{code: (name, sums)} of ``(code, name, volume, cost)`` rows."""
-    return {code: (name, contribution(volume, cost)) for code, name, volume, cost in rows}
-
-
 def apply_change(conn, strategy_id, strategy_name, old_rows, new_rows):
     """Move the kept sums from a strategy's `old_rows` to its `new_rows` (each an
     iterable of ``(code, name, volume, cost)``; empty for an inactive strategy), on
-    `conn` inside the writer's transaction, before its position rows are replaced."""
-    old, new = _by_code(old_rows), _by_code(new_rows)
-    codes = sorted(set(old) | set(new))
+    `conn` inside the writer's transaction, before its position rows are replaced.
+
+    Codes whose row is unchanged are left alone: their sums stay, and so does the
+    first name (a strategy that names a code is never before that code's first)."""
+    old = {row[0]: tuple(row[1:]) for row in old_rows}
+    new = {row[0]: tuple(row[1:]) for row in new_rows}
+    codes = sorted(code for code in set(old) | set(new) if old.get(code) != new.get(code))
     if not codes:
         return
     scope = scope_of(strategy_name)
-    params = []
+    params, renamed = [], {}
     for code in codes:
-        before = old.get(code, (None, _ZERO))[1]
-        after = new.get(code, (None, _ZERO))[1]
+        before, after = old.get(code), new.get(code)
+        delta = contribution(after[1], after[2]) if after else _ZERO
+        if before:
+            delta = tuple(b - a for a, b in zip(contribution(before[1], before[2]), delta))
         row = {"code": code, "scope": scope}
-        row.update(zip(SUMS, (b - a for a, b in zip(before, after))))
+        row.update(zip(SUMS, delta))
         params.append(row)
-    # Every code the strategy held or holds, even unchanged ones: the row locks order
-    # this writer after every other one of these codes.
+        if (before and before[0]) != (after and after[0]):
+            renamed[code] = after and after[0]
+    # One statement, codes in order: writers of common codes lock them in one order.
     conn.execute(_upsert(conn.dialect.name), params)
-    _keep_first_names(conn, strategy_id, strategy_name, scope, old, new)
+    if renamed:
+        _keep_first_names(conn, strategy_id, strategy_name, scope, renamed)
 
 
 _UPSERTS: dict = {}
@@ -137,21 +140,18 @@ _SET_FIRST = (
 )
 
 
-def _keep_first_names(conn, strategy_id, strategy_name, scope, old, new):
-    named_new = {code: entry[0] for code, entry in new.items() if entry[0] is not None}
-    named_old = {code for code, entry in old.items() if entry[0] is not None}
-    check = sorted(named_old | set(named_new))
-    if not check:
-        return
+def _keep_first_names(conn, strategy_id, strategy_name, scope, renamed):
+    """Update the first names of the codes whose name from this strategy changed
+    (`renamed`: {code: its new name, None when it names the code no more})."""
     # The rows are locked by the upsert: this reads the values the last writer committed.
     rows = conn.execute(
         select(_TABLE.c.code, _TABLE.c.first_strategy, _TABLE.c.first_name)
-        .where(_TABLE.c.scope == scope, _TABLE.c.code.in_(check))
+        .where(_TABLE.c.scope == scope, _TABLE.c.code.in_(sorted(renamed)))
         .with_for_update()
     ).all()
     changes, lost = {}, []
     for code, first, first_name in rows:
-        name = named_new.get(code)
+        name = renamed[code]
         if name is not None:
             if (first is None or strategy_name <= first) and (first, first_name) != (
                 strategy_name,
