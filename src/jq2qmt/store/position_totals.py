@@ -268,7 +268,7 @@ def rebuild(conn, batch=2000):
 def read_totals(session, include_adjustments):
     """Per code held by at least one active strategy (of scope 0, and 1 when
     `include_adjustments`): (code, volume, long_volume, long_count, inexact, value,
-    first strategy, first name) with both scopes merged; unsorted."""
+    first name) with both scopes merged; unsorted."""
     columns = [_TABLE.c[name] for name in SUMS]
     query = select(_TABLE.c.code, _TABLE.c.first_strategy, _TABLE.c.first_name, *columns).where(
         _TABLE.c.holders > 0
@@ -287,8 +287,8 @@ def read_totals(session, include_adjustments):
         if first is not None and (entry[1] is None or first < entry[1]):
             entry[1], entry[2] = first, name
     result = []
-    for code, (sums, first, name) in merged.items():
+    for code, (sums, _first, name) in merged.items():
         _holders, volume, long_volume, long_count, inexact = sums[:5]
         value = exact_value(sums[5:]) if not inexact else math.nan
-        result.append((code, volume, long_volume, long_count, inexact, value, first, name))
+        result.append((code, volume, long_volume, long_count, inexact, value, name))
     return result

@@ -446,7 +446,9 @@ def format_time_exact(value):
 def total_positions(session, names=None, include_adjustments=True):
     """Aggregated target: per code the summed volume, the volume-weighted cost of the
     long contributions and the first name in strategy-name order; plus the versions
-    it was computed from. The per-row work runs in the database (`_aggregate`)."""
+    it was computed from. Over every strategy it reads the per-code sums the writes
+    keep (`_kept_aggregate`); over named ones the per-row work runs in the database
+    (`_aggregate`)."""
     chosen = select_strategies(session, names, include_adjustments)
     selection = _selection(names, include_adjustments)
     if not chosen:
@@ -538,16 +540,8 @@ def _kept_aggregate(session, selection, include_adjustments):
     (with the code's long rows as the terms); the few codes where it cannot be (or
     whose products the exact form cannot hold) are folded from their rows."""
     totals, unsure = {}, []
-    for (
-        code,
-        volume,
-        long_volume,
-        long_count,
-        inexact,
-        value,
-        _first,
-        name,
-    ) in position_totals.read_totals(session, include_adjustments):
+    kept = position_totals.read_totals(session, include_adjustments)
+    for code, volume, long_volume, long_count, inexact, value, name in kept:
         average = None if inexact else rounded_average(value, long_volume, max(long_count, 1))
         if average is None:
             unsure.append(code)
