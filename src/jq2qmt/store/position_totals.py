@@ -4,8 +4,8 @@ instead of every position.
 
 Every write that changes a strategy's current positions calls `apply_change` in its
 transaction, before it replaces the position rows, with the strategy's rows before
-and after. The sums move by the difference, one upsert for all codes in code order:
-concurrent writers of codes in common queue on the rows in the same order (no
+and after. The sums move by the difference, one upsert of the changed codes in code
+order: concurrent writers of codes in common queue on the rows in the same order (no
 deadlock) and each adds to what the previous one committed (no lost update).
 
 Exactness: counts and volumes are integers. The fold's float sum of volume x cost
