@@ -1,4 +1,5 @@
-"""`jq2qmt db upgrade|current|dump|restore`: schema migrations, backup and restore.
+"""`jq2qmt db upgrade|current|dump|restore|totals`: schema migrations, backup and
+restore, the check of the kept totals.
 Also the options every instance command shares (`instance_options`, `open_or_fail`)."""
 
 from pathlib import Path
@@ -149,3 +150,41 @@ def restore(instance_dir, database_url, file, force):
         "已恢复 %d 行，%d 张表 / restored %d rows of %d tables"
         % (sum(counts.values()), len(counts), sum(counts.values()), len(counts))
     )
+
+
+@db.command()
+@instance_options
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="从持仓重新计算 / recompute the kept totals from the positions (pause uploads first)",
+)
+def totals(instance_dir, database_url, rebuild):
+    """核对（或重建）合并持仓的累计表 / check (or rebuild) the kept per-code totals.
+
+    Without --rebuild: compares the table with the sums of the current positions and
+    exits with status 1 when they differ."""
+    from jq2qmt.store import position_totals
+
+    _settings, database = open_or_fail(instance_dir, database_url)
+    try:
+        if rebuild:
+            with database.write_once() as session:
+                rows = position_totals.rebuild(session.connection())
+        else:
+            with database.read() as session:
+                wrong = position_totals.differences(session.connection())
+    except Exception as exc:
+        raise click.ClickException("核对失败 / check failed: %s" % _reason(exc))
+    finally:
+        database.dispose()
+    if rebuild:
+        click.echo("已重建 %d 行 / rebuilt %d rows" % (rows, rows))
+        return
+    if wrong:
+        shown = ", ".join("%s(%d)" % key for key in wrong[:10])
+        raise click.ClickException(
+            "累计表有 %d 处与持仓不符，请运行 jq2qmt db totals --rebuild / %d rows differ from "
+            "the positions (%s), run: jq2qmt db totals --rebuild" % (len(wrong), len(wrong), shown)
+        )
+    click.echo("累计表与持仓一致 / the kept totals match the positions")

@@ -17,7 +17,8 @@ restore tell a complete file from a truncated one.
 
 A dump can be restored into any backend (SQLite, MySQL/MariaDB, PostgreSQL): the
 target is migrated to the dump's schema revision, the rows are inserted in foreign-key
-order in one transaction, sequences are moved past the restored ids (PostgreSQL), and
+order in one transaction, the kept totals are computed from the restored positions,
+sequences are moved past the restored ids (PostgreSQL), and
 the schema is then upgraded to the newest revision the code knows.
 """
 
@@ -29,16 +30,19 @@ from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import MetaData, delete, func, select, text
+from sqlalchemy import MetaData, delete, func, inspect, select, text
 from sqlalchemy import types as satypes
 
 from jq2qmt.config import open_private
-from jq2qmt.store import migrate
+from jq2qmt.store import migrate, position_totals
 
 FORMAT = "jq2qmt-dump"
 FORMAT_VERSION = 1
 BATCH = 500
-SKIP_TABLES = {"alembic_version"}
+# position_totals is derived from the positions: a restore computes it from the rows
+# it loaded instead of trusting a copy.
+DERIVED_TABLES = {"position_totals"}
+SKIP_TABLES = {"alembic_version"} | DERIVED_TABLES
 
 
 class BackupError(Exception):
@@ -351,6 +355,9 @@ def _load(db, tables, data):
             columns, rows = data.get(table.name, ([], []))
             counts[table.name] = len(rows)
             _insert(conn, table, columns, rows)
+        if inspect(conn).has_table(position_totals.PositionTotal.__tablename__):
+            # (older revisions lack the table: the upgrade after the load fills it)
+            position_totals.rebuild(conn)
         if db.backend == "postgresql":
             _reset_sequences(conn, tables)
     return counts

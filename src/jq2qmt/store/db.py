@@ -2,7 +2,7 @@
 
 - SQLite: WAL, busy_timeout, foreign keys; write transactions start with
   ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing on upgrade.
-- MySQL/MariaDB: utf8mb4, pre-ping, recycle.
+- MySQL/MariaDB: utf8mb4, pre-ping, recycle; write transactions at READ COMMITTED.
 - PostgreSQL: pre-ping.
 
 Writers use ``SELECT ... FOR UPDATE`` on the row they change (a no-op on SQLite,
@@ -134,7 +134,14 @@ class Database:
         """One write transaction (BEGIN IMMEDIATE on SQLite), no retry."""
         with self._writer, Session(self.engine, expire_on_commit=False) as session:
             # Acquiring the connection with the option starts the transaction.
-            session.connection(execution_options={_IMMEDIATE: True})
+            connection = session.connection(execution_options={_IMMEDIATE: True})
+            if self.backend == "mysql":
+                # Writes run at READ COMMITTED, PostgreSQL's default: InnoDB's
+                # REPEATABLE READ locks the gaps next to every row a write reads or
+                # deletes, so writers of unrelated strategies deadlocked on the
+                # positions' indexes, and its reads would show the snapshot of the
+                # transaction's first read instead of what the rows it locked hold.
+                connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             try:
                 yield session
                 session.commit()

@@ -80,6 +80,34 @@ class Position(Base):
     cost: Mapped[float] = mapped_column(Double)
 
 
+class PositionTotal(Base):
+    """Per code and scope (0: regular strategies, 1: ``ADJUSTMENT_*`` ones) the running
+    sums over the active strategies' positions that the whole-set total needs, kept by
+    every write of a strategy's snapshot in its own transaction
+    (`jq2qmt.store.position_totals`): a cold total reads one row per code.
+
+    ``value0..value3`` are 40-bit limbs of the exact sum of the long rows' volume x cost
+    products scaled by 2**64 (integers add exactly in any order on every backend);
+    ``inexact`` counts long rows whose product that form cannot hold."""
+
+    __tablename__ = "position_totals"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holders: Mapped[int] = mapped_column(Integer, default=0)
+    volume: Mapped[int] = mapped_column(BigInteger, default=0)
+    long_volume: Mapped[int] = mapped_column(BigInteger, default=0)
+    long_count: Mapped[int] = mapped_column(Integer, default=0)
+    inexact: Mapped[int] = mapped_column(Integer, default=0)
+    value0: Mapped[int] = mapped_column(BigInteger, default=0)
+    value1: Mapped[int] = mapped_column(BigInteger, default=0)
+    value2: Mapped[int] = mapped_column(BigInteger, default=0)
+    value3: Mapped[int] = mapped_column(BigInteger, default=0)
+    # the first strategy (Python string order) with a name for the code, and that name
+    first_strategy: Mapped[Optional[str]] = mapped_column(Name, nullable=True)
+    first_name: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+
+
 class StrategyVersion(Base):
     """Append-only history: one row per accepted snapshot of a strategy."""
 

@@ -11,6 +11,7 @@ from typing import Optional
 from sqlalchemy import bindparam, case, delete, func, insert, select, true, update
 from sqlalchemy.orm import aliased
 
+from jq2qmt.store import position_totals
 from jq2qmt.store.models import Change, Position, Strategy, StrategyVersion, utcnow
 from jq2qmt.store.snapshot import ADJUSTMENT_PREFIX, format_time, snapshot_hash
 
@@ -75,6 +76,12 @@ _INSERT_STRATEGY = insert(_STRATEGIES)
 _UPDATE_STRATEGY = update(_STRATEGIES).where(_STRATEGIES.c.id == bindparam("strategy"))
 _INSERT_VERSION = insert(StrategyVersion.__table__)
 _DELETE_POSITIONS = delete(_POSITIONS).where(_POSITIONS.c.strategy_id == bindparam("strategy"))
+# Not locked: the strategy row's lock keeps other writers off these rows, and write
+# transactions read the newest commit (`Database.write_once`). Locking them before the
+# kept totals' rows would invert the lock order of writers that scan positions.
+_CURRENT_POSITIONS = select(
+    _POSITIONS.c.code, _POSITIONS.c.name, _POSITIONS.c.volume, _POSITIONS.c.cost
+).where(_POSITIONS.c.strategy_id == bindparam("strategy"))
 _INSERT_POSITIONS = insert(_POSITIONS)
 _INSERT_CHANGE = insert(Change.__table__)
 
@@ -197,7 +204,8 @@ def _write_version(
     conn, strategy, kind, positions, portfolio, as_of, source, remote_addr, digest=None
 ):
     """A new version of `strategy` (a row from `_locked_strategy`): the version row,
-    the positions replaced (one executemany), the strategy row and a change row."""
+    the kept totals moved (`position_totals`), the positions replaced (one
+    executemany), the strategy row and a change row."""
     now = utcnow()
     version = strategy.version + 1
     digest = digest or snapshot_hash(positions, portfolio)
@@ -216,6 +224,15 @@ def _write_version(
             "portfolio_json": portfolio_json,
             "snapshot_hash": digest,
         },
+    )
+    # A removed strategy keeps no rows; one that never had a version has none.
+    active = strategy.version > 0 and strategy.removed_at is None
+    position_totals.apply_change(
+        conn,
+        strategy.id,
+        strategy.name,
+        conn.execute(_CURRENT_POSITIONS, {"strategy": strategy.id}).all() if active else (),
+        [(p["code"], p.get("name"), p["volume"], p["cost"]) for p in positions],
     )
     conn.execute(_DELETE_POSITIONS, {"strategy": strategy.id})
     if positions:
@@ -439,10 +456,17 @@ def format_time_exact(value):
 def total_positions(session, names=None, include_adjustments=True):
     """Aggregated target: per code the summed volume, the volume-weighted cost of the
     long contributions and the first name in strategy-name order; plus the versions
-    it was computed from. The per-row work runs in the database (`_aggregate`)."""
+    it was computed from. Over every strategy it reads the per-code sums the writes
+    keep (`_kept_aggregate`); over named ones the per-row work runs in the database
+    (`_aggregate`)."""
     chosen = select_strategies(session, names, include_adjustments)
     selection = _selection(names, include_adjustments)
-    positions = _aggregate(session, selection, len(chosen)) if chosen else []
+    if not chosen:
+        positions = []
+    elif names:
+        positions = _aggregate(session, selection, len(chosen))
+    else:
+        positions = _kept_aggregate(session, selection, include_adjustments)
     # the newest in SQL: converting 10,000 timestamps to datetimes costs ~50 ms
     newest = (
         session.scalar(select(func.max(Strategy.update_time)).where(selection)) if chosen else None
@@ -516,6 +540,28 @@ def _aggregate(session, selection, strategy_count):
             "total_volume": int(volume),
             "avg_cost": average,
         }
+    return _with_folded(session, selection, totals, unsure)
+
+
+def _kept_aggregate(session, selection, include_adjustments):
+    """What `_aggregate` gives for every active strategy (`selection` without names),
+    from the sums `position_totals` keeps: one row per code and scope. The kept value
+    sum is exact, so the average is proved equal to the fold's like in `_aggregate`
+    (with the code's long rows as the terms); the few codes where it cannot be (or
+    whose products the exact form cannot hold) are folded from their rows."""
+    totals, unsure = {}, []
+    kept = position_totals.read_totals(session, include_adjustments)
+    for code, volume, long_volume, long_count, inexact, value, name in kept:
+        average = None if inexact else rounded_average(value, long_volume, max(long_count, 1))
+        if average is None:
+            unsure.append(code)
+        totals[code] = {"code": code, "name": name, "total_volume": volume, "avg_cost": average}
+    return _with_folded(session, selection, totals, unsure)
+
+
+def _with_folded(session, selection, totals, unsure):
+    """`totals` ({code: entry}) sorted by code, the `unsure` codes' entries replaced by
+    the Python fold of their rows in strategy-name order."""
     if unsure:
         query = (
             select(Strategy.name, Position.code, Position.name, Position.volume, Position.cost)
