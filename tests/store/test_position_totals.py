@@ -193,6 +193,45 @@ def test_concurrent_writers_of_common_codes_lose_no_update(db):
     assert_kept_total_exact(db)
 
 
+def test_a_rebuild_while_uploads_run_counts_every_write_once(db):
+    errors, done = [], threading.Event()
+
+    def writer(index):
+        try:
+            for round_ in range(5):
+                rows = [
+                    {"code": code, "volume": 100 * (1 + (index + round_ + i) % 5), "cost": 3.5}
+                    for i, code in enumerate(CODES)
+                    if (index + round_ + i) % 3
+                ]
+                # a new strategy every other round: its first write races the rebuild too
+                name = "r%02d_%d" % (index, round_ // 2)
+                repo.save_snapshot(
+                    db, parse_snapshot({"strategy_name": name, "positions": rows}), "test"
+                )
+        except Exception as exc:  # reported below with the thread's index
+            errors.append((index, exc))
+
+    def rebuilder():
+        try:
+            while not done.is_set():
+                position_totals.rebuild_alone(db)
+        except Exception as exc:
+            errors.append(("rebuild", exc))
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    rebuilding = threading.Thread(target=rebuilder)
+    rebuilding.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    rebuilding.join()
+    assert errors == []
+    assert_kept_total_exact(db)
+
+
 def _break_table(db):
     with db.write_once() as session:
         session.execute(

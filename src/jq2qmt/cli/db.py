@@ -157,7 +157,7 @@ def restore(instance_dir, database_url, file, force):
 @click.option(
     "--rebuild",
     is_flag=True,
-    help="从持仓重新计算 / recompute the kept totals from the positions (pause uploads first)",
+    help="从持仓重新计算（上传可照常进行） / recompute the kept totals from the positions (safe while uploads run)",
 )
 def totals(instance_dir, database_url, rebuild):
     """核对（或重建）合并持仓的累计表 / check (or rebuild) the kept per-code totals.
@@ -169,8 +169,7 @@ def totals(instance_dir, database_url, rebuild):
     _settings, database = open_or_fail(instance_dir, database_url)
     try:
         if rebuild:
-            with database.write_once() as session:
-                rows = position_totals.rebuild(session.connection())
+            rows = position_totals.rebuild_alone(database)
         else:
             with database.read() as session:
                 wrong = position_totals.differences(session.connection())

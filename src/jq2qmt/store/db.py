@@ -130,8 +130,9 @@ class Database:
                 yield session
 
     @contextmanager
-    def write_once(self):
-        """One write transaction (BEGIN IMMEDIATE on SQLite), no retry."""
+    def write_once(self, mysql_isolation="READ COMMITTED"):
+        """One write transaction (BEGIN IMMEDIATE on SQLite), no retry.
+        `mysql_isolation`: the level on MySQL/MariaDB (see below)."""
         with self._writer, Session(self.engine, expire_on_commit=False) as session:
             # Acquiring the connection with the option starts the transaction.
             connection = session.connection(execution_options={_IMMEDIATE: True})
@@ -141,7 +142,7 @@ class Database:
                 # deletes, so writers of unrelated strategies deadlocked on the
                 # positions' indexes, and its reads would show the snapshot of the
                 # transaction's first read instead of what the rows it locked hold.
-                connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL %s" % mysql_isolation)
             try:
                 yield session
                 session.commit()

@@ -42,6 +42,7 @@ SUMS = ("holders", "volume", "long_volume", "long_count", "inexact") + tuple(
 )
 _ZERO = (0,) * len(SUMS)
 _TABLE: Table = PositionTotal.__table__  # type: ignore[assignment]
+_STRATEGIES: Table = Strategy.__table__  # type: ignore[assignment]
 
 
 def scope_of(strategy_name):
@@ -245,11 +246,33 @@ def differences(conn):
     return sorted(key for key in set(want) | set(have) if want.get(key) != have.get(key))
 
 
+def rebuild_alone(db):
+    """`rebuild` in a write transaction of its own that keeps every snapshot writer
+    out until it commits, so it is safe while uploads run: writers in progress commit
+    first, later ones wait. Every writer of positions starts by locking its strategy
+    row (or inserting a new one):
+
+    - PostgreSQL: the strategies table locked EXCLUSIVE (plain reads go on);
+    - MySQL/MariaDB: every strategy row and the gaps between them locked (a locking
+      scan at REPEATABLE READ), which also holds back the insert of a new strategy;
+      the rows are then read from a snapshot taken after the locks;
+    - SQLite: the write transaction already excludes every other writer.
+
+    Returns the number of rows written."""
+    with db.write_once(mysql_isolation="REPEATABLE READ") as session:
+        conn = session.connection()
+        if db.backend == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE %s IN EXCLUSIVE MODE" % _STRATEGIES.name)
+        elif db.backend == "mysql":
+            conn.execute(select(_STRATEGIES.c.id).with_for_update()).all()
+        return rebuild(conn)
+
+
 def rebuild(conn, batch=2000):
     """Replace the table's contents with the sums of the current position rows, on
-    `conn` in its transaction; returns the number of rows written. Writers of
-    snapshots must not run meanwhile (the backup restore and the migration run alone;
-    `jq2qmt db totals --rebuild` is for a quiet moment)."""
+    `conn` in its transaction; returns the number of rows written. No snapshot writer
+    may run meanwhile: the backup restore and the migration run alone, the command
+    uses `rebuild_alone`."""
     conn.execute(delete(_TABLE))
     kept = computed(conn)
     rows = [
