@@ -41,7 +41,11 @@ def _unavailable(reason):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop marked as running
+# in the main thread while it is started, so tests after tests/browser that call
+# asyncio.run() would fail if it outlived the browser tests (a directory without
+# __init__.py is no package for pytest, so package scope would be the session).
+@pytest.fixture(scope="module")
 def _playwright():
     try:
         from playwright.sync_api import sync_playwright
@@ -55,7 +59,7 @@ def _playwright():
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(_playwright):
     browser = _playwright.chromium.launch(
         executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
