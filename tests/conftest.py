@@ -40,6 +40,7 @@ Fixtures
         world (a plan server over HTTP, a paper account, a clock), see tests/followerkit.py.
 """
 
+import asyncio
 import os
 import shutil
 import socket
@@ -324,3 +325,16 @@ def fx():
     """The follower helpers (`followerkit`: make_plan, make_exchange, make_follower,
     holdings, ACCOUNT...) for tests that build their own."""
     return followerkit
+
+
+@pytest.fixture
+def xt_event_loop():
+    """An event loop set for the main thread while the test runs: xtquant's
+    XtQuantTrader() takes `asyncio.get_event_loop()` in its constructor, which raises
+    once an earlier test's asyncio.run() has left the main thread without one (a real
+    miniQMT follower process never runs asyncio.run before it)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()

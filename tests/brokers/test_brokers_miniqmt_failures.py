@@ -36,7 +36,7 @@ class Ticker:
 
 
 @pytest.fixture
-def sim(fx):
+def sim(fx, xt_event_loop):
     try:
         xtsim.load_xtquant_types()
     except xtsim.XtquantMissing:

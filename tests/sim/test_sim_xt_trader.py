@@ -15,7 +15,7 @@ xtsim = pytest.importorskip("jq2qmt.sim.xtquant")
 
 
 @pytest.fixture
-def installed(fx):
+def installed(fx, xt_event_loop):
     try:
         xtsim.load_xtquant_types()
     except xtsim.XtquantMissing:
