@@ -41,6 +41,7 @@ Fixtures
 """
 
 import asyncio
+import logging
 import os
 import shutil
 import socket
@@ -338,3 +339,15 @@ def xt_event_loop():
     yield loop
     asyncio.set_event_loop(None)
     loop.close()
+
+
+@pytest.fixture(autouse=True)
+def _propagating_project_logger():
+    """The project's log records reach caplog: `setup_logging` (run by the serve and
+    instance tests) stops the "jq2qmt" logger's propagation for the process, which
+    would hide them from every later test that reads records."""
+    logger = logging.getLogger("jq2qmt")
+    saved = logger.propagate
+    logger.propagate = True
+    yield
+    logger.propagate = saved
