@@ -1,6 +1,6 @@
 """Engine creation and transactions, with the per-backend settings in one place.
 
-- SQLite: WAL, busy_timeout, foreign keys; write transactions start with
+- SQLite: WAL, busy_timeout, foreign keys; writers queue on `writer_lock` and start with
   ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing on upgrade.
 - MySQL/MariaDB: utf8mb4, pre-ping, recycle; write transactions at READ COMMITTED.
 - PostgreSQL: pre-ping.
@@ -11,7 +11,6 @@ that the backend aborted because of a deadlock or a concurrent insert.
 """
 
 import logging
-import threading
 import time
 from contextlib import contextmanager, nullcontext
 
@@ -19,6 +18,9 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+
+from jq2qmt.store import writer_lock
+from jq2qmt.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,13 @@ def _configure_sqlite(engine):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _sqlite_writer(url):
+    database = url.database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return WriterLock()
+    return writer_lock.for_database(database)
+
+
 def is_retryable(exc):
     """True for errors a retried transaction can succeed after (deadlock, race)."""
     if isinstance(exc, IntegrityError):
@@ -105,12 +114,13 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.backend = backend_name(url)
         self._compiled = {}  # Core statement -> SQL text for `fetch_column`
-        # SQLite has one writer at a time: threads of this process queue here and get
-        # the file lock handed over at once, instead of polling for it in SQLite's
-        # busy handler (which sleeps up to 100 ms between tries; under 16 concurrent
-        # uploads most of the time went to those sleeps). Other processes still
-        # wait in the busy handler.
-        self._writer = threading.RLock() if self.backend == "sqlite" else nullcontext()
+        # SQLite has one writer at a time: writers of this process and of the other
+        # processes on the same file queue here and get the lock handed over at once,
+        # instead of polling for it in SQLite's busy handler (which sleeps up to
+        # 100 ms between tries); see `writer_lock`.
+        self._writer = (
+            _sqlite_writer(self.engine.url) if self.backend == "sqlite" else nullcontext()
+        )
 
     @contextmanager
     def read(self):
@@ -211,3 +221,5 @@ class Database:
 
     def dispose(self):
         self.engine.dispose()
+        if isinstance(self._writer, WriterLock):
+            self._writer.close()  # the lock file, not the lock: other Databases share it
