@@ -8,6 +8,7 @@ serve (an option it cannot take, a failed connect, a loop it cannot run on) the
 worker-thread read answers instead. Real databases where the database matters."""
 
 import asyncio
+import socket
 import threading
 
 import pytest
@@ -349,6 +350,95 @@ def test_when_the_async_driver_cannot_connect_the_thread_read_answers(db, monkey
     first, second, third = asyncio.run(scenario())
     assert seq in first and first == second == third
     assert connects.calls == 3  # not once per read while the database seems unreachable
+
+
+class SilentRelay:
+    """A TCP relay to the database whose kept connections can go silent: still open,
+    passing no byte either way, as when a NAT or a firewall dropped an idle
+    connection. Connections opened after that pass bytes as usual."""
+
+    def __init__(self, host, port):
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets = []
+        self.silenced = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def silence(self):
+        with self._lock:
+            self.silenced.update(self.sockets)
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(self.upstream)
+            except OSError:
+                return
+            with self._lock:
+                self.sockets += [client, upstream]
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source, target):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    return
+                if source not in self.silenced:
+                    target.sendall(data)
+        except OSError:
+            return
+
+    def close(self):
+        self.listener.close()
+        with self._lock:
+            for sock in self.sockets:
+                sock.close()
+
+
+@SERVERS
+def test_a_silent_kept_connection_does_not_hold_the_reads(db, monkeypatch):
+    """The kept connection's peer goes silent (no error, no answer: TCP would wait
+    many minutes): the read is abandoned after READ_TIMEOUT, the worker-thread read
+    answers with the fresh numbers, and the next async read connects anew."""
+    url = db.engine.url
+    relay = SilentRelay(
+        url.host or "127.0.0.1", url.port or (3306 if db.backend == "mysql" else 5432)
+    )
+    reader = fresh_reads.fresh_reads_for(db).read
+    driver = reader.driver
+    if db.backend == "mysql":
+        params = dict(driver.params, host="127.0.0.1", port=relay.port)
+        params.pop("unix_socket", None)
+        driver.params = params
+    else:
+        driver.conninfo += " host=127.0.0.1 port=%d" % relay.port
+    connects = Counted(monkeypatch, driver, "connect")
+    monkeypatch.setattr(fresh_reads, "READ_TIMEOUT", 0.5)
+    fresh = fresh_reads.FreshReads(reader, fresh_reads.ASYNC)
+
+    async def scenario():
+        try:
+            await fresh.get()
+            relay.silence()
+            seq = _commit_change(db)
+            answer = await asyncio.wait_for(fresh.get(), 60)
+            monkeypatch.setattr(fresh_reads, "RETRY_AFTER", 0.0)
+            again = await asyncio.wait_for(fresh.get(), 60)
+            return seq, answer, again
+        finally:
+            await fresh.close()
+
+    try:
+        seq, answer, again = asyncio.run(scenario())
+    finally:
+        relay.close()
+    assert seq in answer and seq in again
+    assert connects.calls == 2  # the silent connection, then a new one through the relay
 
 
 @SERVERS

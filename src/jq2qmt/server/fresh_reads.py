@@ -14,8 +14,11 @@ How the read runs depends on the backend (`fresh_reads_for`):
 - MySQL/MariaDB and PostgreSQL: on the event loop through an async driver
   (store.loop_connections), on a connection of its own, reconnecting after a failure.
   Whenever that cannot serve a read (a URL option the async driver cannot take, a loop
-  it cannot run on, a failed connect), the read runs in a worker thread on the pool
-  as before, so the async path only ever saves time.
+  it cannot run on, a failed connect, no answer within `READ_TIMEOUT`), the read runs
+  in a worker thread on the pool as before, so the async path only ever saves time.
+  Every conditional read and long-poll of the process waits for this one read, so a
+  kept connection whose peer went silent (dropped by a NAT or a firewall while idle:
+  no error, no answer, until TCP gives up many minutes later) must not hold them.
 - Anything else: in a worker thread.
 """
 
@@ -37,6 +40,9 @@ ASYNC = "async"  # `await read()` on the event loop
 # long before connecting is tried again (a database that is down is not asked twice
 # per request).
 RETRY_AFTER = 5.0
+# A change-number read answers in about a millisecond; one that has not answered in
+# this many seconds (connect included) is abandoned and its connection dropped.
+READ_TIMEOUT = 3.0
 
 
 class FreshReads:
@@ -164,6 +170,10 @@ class _LoopReader:
                 pass
 
 
+class ReadTimeout(Exception):
+    """The async change-number read did not answer in time."""
+
+
 class _AsyncReader:
     """The recent change numbers read on the event loop through `driver`
     (store.loop_connections) on a connection of its own, with the statement of
@@ -181,6 +191,7 @@ class _AsyncReader:
         self._connection = None
         self._loop = None
         self._failed_at = None  # loop time of the last failure, while failing
+        self._abandoned = set()  # reads past READ_TIMEOUT, ending on their own
 
     async def __call__(self):
         loop = asyncio.get_running_loop()
@@ -192,7 +203,7 @@ class _AsyncReader:
         ):
             return await run_in_threadpool(self.fallback)
         try:
-            value = await self._read()
+            value = await self._read_in_time()
         except Exception as exc:
             if self._failed_at is None:
                 log.warning(
@@ -208,29 +219,57 @@ class _AsyncReader:
             self._failed_at = None
         return value
 
+    async def _read_in_time(self):
+        """`_read()`, or `ReadTimeout` after READ_TIMEOUT seconds. A late read is
+        cancelled but not waited for (a driver may take seconds to give up a silent
+        connection): it ends on its own and closes its connection; the next read
+        connects anew."""
+        task = asyncio.ensure_future(self._read())
+        done, _ = await asyncio.wait({task}, timeout=READ_TIMEOUT)
+        if task in done:
+            return task.result()
+        self._connection = None  # the late read closes it
+        self._abandoned.add(task)
+        task.add_done_callback(self._forget)
+        task.cancel()
+        raise ReadTimeout("no answer in %.1f s" % READ_TIMEOUT)
+
+    def _forget(self, task):
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: it was reported as the timeout
+
     async def _read(self):
-        if self._connection is not None:
+        connection = self._connection
+        if connection is not None:
             try:
-                return await self._fetch()
+                return await self._fetch(connection)
             except Exception:
                 pass  # a new connection below
-        self._connection = await self.driver.connect()
-        return await self._fetch()
+        connection = self._connection = await self.driver.connect()
+        return await self._fetch(connection)
 
-    async def _fetch(self):
+    async def _fetch(self, connection):
         try:
-            return frozenset(await self.driver.fetch_column(self._connection, self.sql))
+            return frozenset(await self.driver.fetch_column(connection, self.sql))
         except BaseException:  # failed or cancelled mid-statement: the connection is spent
-            await self.close()
+            if self._connection is connection:
+                self._connection = None
+            await self._close(connection)
             raise
+
+    async def _close(self, connection):
+        try:
+            await self.driver.close(connection)
+        except Exception:
+            pass
 
     async def close(self):
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
-                await self.driver.close(connection)
-            except Exception:
-                pass
+            await self._close(connection)
+        for task in list(self._abandoned):
+            task.cancel()
 
 
 def fresh_reads_for(db):
