@@ -12,16 +12,13 @@ conditional reads), so a change written by any server process wakes the waiters.
 """
 
 import asyncio
-import collections
 import json
-
-from sqlalchemy import select
 
 from jq2qmt import trading_calendar
 from jq2qmt.engine.errors import ScenarioError
 from jq2qmt.engine.merge import merge_targets
 from jq2qmt.store import accounts as store
-from jq2qmt.store.models import Position
+from jq2qmt.store import repo
 from jq2qmt.store.snapshot import format_time
 
 MAX_WAIT = 30
@@ -49,15 +46,8 @@ def read_state(db, account_id):
 
 def _targets(session, follows):
     rows = store.strategy_rows(session, [f.strategy_name for f in follows])
-    ids = [r.id for r in rows.values()]
-    positions = collections.defaultdict(list)
-    if ids:
-        for p in session.scalars(
-            select(Position).where(Position.strategy_id.in_(ids)).order_by(Position.code)
-        ):
-            positions[p.strategy_id].append(
-                {"code": p.code, "volume": p.volume, "cost": p.cost, "name": p.name}
-            )
+    # plain rows, not ORM objects: a plan of 100 strategies reads thousands of positions
+    positions = repo.positions_of(session, [r.id for r in rows.values()])
     targets = []
     for name in sorted(rows):
         row = rows[name]
@@ -67,7 +57,7 @@ def _targets(session, follows):
                 "strategy": name,
                 "version": row.version,
                 "update_time": format_time(row.update_time),
-                "positions": positions[row.id],
+                "positions": positions.get(row.id, []),
                 "portfolio_value": portfolio.get("total_value"),
             }
         )

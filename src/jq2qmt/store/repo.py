@@ -305,7 +305,8 @@ def _active(session):
     ).all()
 
 
-def _positions_of(session, strategy_ids):
+def positions_of(session, strategy_ids):
+    """Per strategy id its positions as dicts (code, name, volume, cost), by code."""
     if not strategy_ids:
         return {}
     # Plain rows, not ORM objects: a total reads every position of every strategy.
@@ -338,7 +339,7 @@ def get_strategy(session, name):
     strategy = session.scalars(select(Strategy).where(Strategy.name == name)).first()
     if strategy is None or strategy.removed_at is not None or strategy.version == 0:
         raise NotFoundError(name)
-    return _strategy_dict(strategy, _positions_of(session, [strategy.id]).get(strategy.id, []))
+    return _strategy_dict(strategy, positions_of(session, [strategy.id]).get(strategy.id, []))
 
 
 def removed_strategies(session):
@@ -358,7 +359,7 @@ def removed_strategies(session):
 def all_strategies(session):
     """Every active strategy's current snapshot, by name."""
     strategies = _active(session)
-    grouped = _positions_of(session, [s.id for s in strategies])
+    grouped = positions_of(session, [s.id for s in strategies])
     return [_strategy_dict(s, grouped.get(s.id, [])) for s in strategies]
 
 
