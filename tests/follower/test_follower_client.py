@@ -714,6 +714,59 @@ def test_long_poll_runs_in_the_background(fx, plan_server, made):
     assert bg.fetch_plan(etag, wait=20).plan == newer
 
 
+def test_a_long_poll_that_ends_unchanged_is_asked_again_without_the_caller(made):
+    """No window in which a new plan waits for the caller's next call to be asked for:
+    a long-poll answered 304 is renewed by the worker, at most RENEWALS times between
+    two calls of the caller; a short (wait=0) request is not."""
+    client = ScriptedClient()
+    bg = made(client, mode="thread")
+    assert bg.fetch_plan('"1"', wait=3).status == 304  # starts the long-poll
+    assert bg.settle(5)
+    assert client.fetches == ['"1"'] * (1 + background.RENEWALS)
+    assert bg.fetch_plan('"1"', wait=3).status == 304
+    assert bg.settle(5)
+    assert len(client.fetches) == 2 * (1 + background.RENEWALS)
+    short = ScriptedClient()
+    bg = made(short, mode="thread")
+    bg.fetch_plan('"1"', wait=0)
+    assert bg.settle(5)
+    assert short.fetches == ['"1"']
+
+
+def test_a_plan_that_changes_during_a_renewed_long_poll_is_handed_over(made):
+    newer = PlanResponse(200, {"plan_version": "2"}, '"2"')
+    client = ScriptedClient(fetch=[PlanResponse(304, None, '"1"'), newer])
+    bg = made(client, mode="thread")
+    assert bg.fetch_plan('"1"', wait=3).status == 304
+    assert bg.settle(5)
+    assert bg.fetch_plan('"1"', wait=3) is newer
+    assert client.fetches[:2] == ['"1"', '"1"']
+
+
+def test_a_queued_report_goes_before_a_renewed_long_poll(made):
+    gate = threading.Event()
+    order = []
+
+    class Gated(ScriptedClient):
+        def fetch_plan(self, etag=None, wait=0):
+            order.append("get")
+            if len(order) == 1:
+                gate.wait(5)  # the first long-poll is in flight while a report is queued
+            return ScriptedClient.fetch_plan(self, etag, wait)
+
+        def send_report(self, payload):
+            order.append("post")
+            return ScriptedClient.send_report(self, payload)
+
+    bg = made(Gated(), mode="thread")
+    bg.fetch_plan('"1"', wait=3)
+    assert wait_for(lambda: order == ["get"])
+    bg.send_report({"kind": "round"})
+    gate.set()
+    assert bg.settle(5)
+    assert order == ["get", "post"]  # not renewed while a report waited
+
+
 # ---- modes --------------------------------------------------------------------------------
 def test_auto_falls_back_to_inline_when_a_thread_cannot_start(fx, plan_server, made, monkeypatch):
     def refuse(self):
