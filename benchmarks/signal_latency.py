@@ -24,6 +24,7 @@ import contextlib
 import datetime
 import io
 import json
+import os
 import random
 import sys
 import tempfile
@@ -253,8 +254,13 @@ def main(argv=None):
     info = _bench.machine_info()
     rows = []
     for mode in modes:
-        # a fresh server and account per mode, so one mode's state cannot help the other
-        with _bench.SpawnedServer(args.database_url, workers=args.workers) as server:
+        # a fresh server, account and in-flight journal per mode, so one mode's state
+        # (or an earlier run's journal of the same simulated day) cannot change another
+        with (
+            _bench.SpawnedServer(args.database_url, workers=args.workers) as server,
+            tempfile.TemporaryDirectory(prefix="jq2qmt-bench-journal-") as journal,
+        ):
+            os.environ["JQ2QMT_JOURNAL_DIR"] = journal
             token = prepare(server)
             uploader = Uploader(server)
             if mode == "follow":

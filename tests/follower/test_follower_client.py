@@ -733,6 +733,25 @@ def test_a_long_poll_that_ends_unchanged_is_asked_again_without_the_caller(made)
     assert short.fetches == ['"1"']
 
 
+def test_long_poll_makes_every_request_with_an_etag_a_long_poll(made):
+    """The follower asks with wait=0 while its orders settle (a blocking client must
+    not sit in a long-poll then); the background thread long-polls anyway."""
+    waits = []
+
+    class Recording(ScriptedClient):
+        def fetch_plan(self, etag=None, wait=0):
+            waits.append(wait)
+            return ScriptedClient.fetch_plan(self, etag, wait)
+
+    bg = made(Recording(fetch=[PlanResponse(200, {"plan_version": "1"}, '"1"')]), long_poll=3)
+    with pytest.raises(FetchPending):
+        bg.fetch_plan(None, wait=0)
+    assert bg.settle(5)
+    bg.fetch_plan(None, wait=0)
+    assert bg.settle(5)
+    assert waits[0] == 0 and waits[1:] == [3] * (len(waits) - 1) and len(waits) > 1
+
+
 def test_a_plan_that_changes_during_a_renewed_long_poll_is_handed_over(made):
     newer = PlanResponse(200, {"plan_version": "2"}, '"2"')
     client = ScriptedClient(fetch=[PlanResponse(304, None, '"1"'), newer])

@@ -162,7 +162,8 @@ def init(ContextInfo):
         earlier.close(timeout=0)  # never wait for its request on QMT's thread
     broker = _Jq2qmtBroker(ContextInfo, account_id, passorder, get_trade_detail_data, cancel)
     client = _Jq2qmtBackground(_Jq2qmtClient(SERVER_URL, TOKEN, account_id, timeout=HTTP_TIMEOUT),
-                               mode=HTTP_MODE, log=_jq2qmt_log, clock=_jq2qmt_seconds)
+                               mode=HTTP_MODE, log=_jq2qmt_log, clock=_jq2qmt_seconds,
+                               long_poll=PLAN_WAIT)
     journal = _Jq2qmtJournal.Journal(_jq2qmt_journal_path(account_id), account_id,
                                      memory=runtime.journals, log=_jq2qmt_log)
     follower = _Jq2qmtFollower(broker, client, _jq2qmt_clock, log=_jq2qmt_log, journal=journal,
@@ -196,7 +197,7 @@ def jq2qmt_tick(ContextInfo):
     if follower is None:
         return
     follower.broker.context = ContextInfo
-    report = follower.run_round(wait=PLAN_WAIT)
+    report = follower.run_round()
     problems = report["errors"] + ([report["held_reason"]] if report["held_reason"] else [])
     line = "%s %s %s" % (report["status"], report["plan_version"], "; ".join(problems))
     now = _jq2qmt_seconds()

@@ -11,7 +11,10 @@ wraps a PlanClient (same two calls) and hands the I/O to one worker thread:
   does not. A request in flight longer than `stale_after` (+ its long-poll wait)
   raises FetchError: the caller must not trade on an old plan while the server hangs.
 - With `wait` > 0 the request is a long-poll: the server answers as soon as the plan
-  changes, so the answer is ready for the caller's next call. A long-poll that ends
+  changes, so the answer is ready for the caller's next call. `long_poll` (seconds)
+  makes every request with an etag a long-poll of at least that long, whatever the
+  caller asks: the caller never waits for it here (thread mode; inline mode never
+  long-polls). A long-poll that ends
   with 304 is asked again at once by the worker (when no report waits), at most
   `RENEWALS` times between two calls of the caller: there is no window in which a
   new plan waits for the next call to be asked for.
@@ -89,6 +92,7 @@ class BackgroundClient(object):
         max_outbox=100,
         stale_after=None,
         thread_probe=THREAD_PROBE,
+        long_poll=0,
     ):
         if mode not in MODES:
             raise ValueError(
@@ -105,6 +109,7 @@ class BackgroundClient(object):
         # stale when older than this plus the request's long-poll wait
         self.stale_after = float(stale_after) if stale_after is not None else 3 * timeout + 1
         self.thread_probe = float(thread_probe)
+        self.long_poll = max(0, int(long_poll or 0))
         self._cond = threading.Condition()
         self._outbox = collections.deque()
         self._get_job = None  # GET handed to the worker, not taken yet
@@ -243,7 +248,10 @@ class BackgroundClient(object):
         raise FetchPending()
 
     def _dispatch(self, etag, wait, now):
-        self._get_job = _Job("get", etag, max(0, int(wait or 0)), seen=now)
+        wait = max(0, int(wait or 0))
+        if etag is not None:
+            wait = max(wait, self.long_poll)
+        self._get_job = _Job("get", etag, wait, seen=now)
         self._offered()
         self._cond.notify_all()
 
