@@ -25,7 +25,9 @@ other inside one thread.
 
 import os
 import threading
+from typing import Any, Optional
 
+fcntl: Optional[Any]
 try:
     import fcntl
 except ImportError:  # Windows
@@ -33,7 +35,7 @@ except ImportError:  # Windows
 
 SUFFIX = "-writer.lock"
 
-_shared = {}
+_shared: dict[str, "WriterLock"] = {}
 _shared_guard = threading.Lock()
 
 
