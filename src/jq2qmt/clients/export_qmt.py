@@ -27,11 +27,6 @@ ENCODING = "gbk"
 DEFAULT_PERIOD = "1nSecond"
 DEFAULT_TIMEOUT = 0.8
 HTTP_MODES = ("auto", "thread", "inline")
-# Seconds the background thread long-polls the plan: a new plan is fetched as soon as
-# it exists and used by the next timer tick (with no wait, the tick after the change
-# asked for it and the tick after that used it: one period more). Reports wait at
-# most this long behind a long-poll; a hung server is noticed this much later.
-PLAN_WAIT = 3
 FOLLOWER_MODULES = [
     "jq2qmt.brokers.base",
     "jq2qmt.brokers.qmt_builtin",
@@ -92,7 +87,6 @@ ACCOUNT_ID = %(account)r        # 资金账号；留空则使用 QMT 运行设�
 TIMER_PERIOD = %(period_text)r        # 定时器周期
 HTTP_TIMEOUT = %(timeout)r        # 每次网络请求的超时（秒）
 HTTP_MODE = %(http_mode)r        # auto：后台线程（不可用时退回短超时的同步请求）；thread；inline
-PLAN_WAIT = %(plan_wait)r        # 后台线程长轮询计划的秒数：计划一变，下一次定时器就能用上
 JOURNAL_DIR = %(journal_dir)r        # 在途委托日志所在文件夹；留空则用环境变量 JQ2QMT_JOURNAL_DIR 或用户目录下的 jq2qmt
 JQ2QMT_VERSION = %(version)r        # 生成本文件的 jq2qmt 版本（随报告发给服务器）
 
@@ -162,8 +156,7 @@ def init(ContextInfo):
         earlier.close(timeout=0)  # never wait for its request on QMT's thread
     broker = _Jq2qmtBroker(ContextInfo, account_id, passorder, get_trade_detail_data, cancel)
     client = _Jq2qmtBackground(_Jq2qmtClient(SERVER_URL, TOKEN, account_id, timeout=HTTP_TIMEOUT),
-                               mode=HTTP_MODE, log=_jq2qmt_log, clock=_jq2qmt_seconds,
-                               long_poll=PLAN_WAIT)
+                               mode=HTTP_MODE, log=_jq2qmt_log, clock=_jq2qmt_seconds)
     journal = _Jq2qmtJournal.Journal(_jq2qmt_journal_path(account_id), account_id,
                                      memory=runtime.journals, log=_jq2qmt_log)
     follower = _Jq2qmtFollower(broker, client, _jq2qmt_clock, log=_jq2qmt_log, journal=journal,
@@ -287,7 +280,6 @@ def render(
         "period_text": period,
         "timeout": float(timeout),
         "http_mode": http_mode,
-        "plan_wait": PLAN_WAIT,
         "journal_dir": str(journal_dir or ""),
     }
     return header + bundle.bundle(bundled_modules(), encoding=ENCODING) + _TAIL

@@ -10,14 +10,6 @@ wraps a PlanClient (same two calls) and hands the I/O to one worker thread:
   yet" when the caller holds a plan (`etag` given) and raises FetchPending when it
   does not. A request in flight longer than `stale_after` (+ its long-poll wait)
   raises FetchError: the caller must not trade on an old plan while the server hangs.
-- With `wait` > 0 the request is a long-poll: the server answers as soon as the plan
-  changes, so the answer is ready for the caller's next call. `long_poll` (seconds)
-  makes every request with an etag a long-poll of at least that long, whatever the
-  caller asks: the caller never waits for it here (thread mode; inline mode never
-  long-polls). A long-poll that ends
-  with 304 is asked again at once by the worker (when no report waits), at most
-  `RENEWALS` times between two calls of the caller: there is no window in which a
-  new plan waits for the next call to be asked for.
 - After a failure (network error, 5xx, 429; for reports also 401/403/408) no request
   at all is made for 1, 2, 4, 8, 16, then 30 s (reset by any answer of the server);
   meanwhile fetch_plan raises the last error at once. Until the server answers
@@ -50,7 +42,6 @@ LOG_EVERY = 60.0  # a repeating failure is logged at most once a minute
 THREAD_PROBE = 5.0  # auto mode: seconds the worker has to take its first job
 CLOSE_JOIN = 0.5  # close(): seconds to wait for the worker
 RETRY_SEND_STATUSES = (401, 403, 408, 429)
-RENEWALS = 2  # long-polls asked again by the worker between two fetch_plan calls
 STALE_MESSAGE = "服务器无应答 / server not answering"
 MODES = ("auto", "thread", "inline")
 
@@ -92,7 +83,6 @@ class BackgroundClient(object):
         max_outbox=100,
         stale_after=None,
         thread_probe=THREAD_PROBE,
-        long_poll=0,
     ):
         if mode not in MODES:
             raise ValueError(
@@ -109,7 +99,6 @@ class BackgroundClient(object):
         # stale when older than this plus the request's long-poll wait
         self.stale_after = float(stale_after) if stale_after is not None else 3 * timeout + 1
         self.thread_probe = float(thread_probe)
-        self.long_poll = max(0, int(long_poll or 0))
         self._cond = threading.Condition()
         self._outbox = collections.deque()
         self._get_job = None  # GET handed to the worker, not taken yet
@@ -127,7 +116,6 @@ class BackgroundClient(object):
         self.sent = 0
         self.dropped = 0
         self._closed = False
-        self._renewals = 0  # long-polls renewed since the caller's last fetch_plan
         self._thread = None
         self._auto = mode == "auto"
         self._picked = False  # the worker took a job: threads work here
@@ -148,7 +136,6 @@ class BackgroundClient(object):
     # ---- the two calls of PlanClient -----------------------------------------------------
     def fetch_plan(self, etag=None, wait=0):
         with self._cond:
-            self._renewals = 0
             now = self.clock()
             self._account(now)
             if self.mode == "thread":
@@ -248,10 +235,7 @@ class BackgroundClient(object):
         raise FetchPending()
 
     def _dispatch(self, etag, wait, now):
-        wait = max(0, int(wait or 0))
-        if etag is not None:
-            wait = max(wait, self.long_poll)
-        self._get_job = _Job("get", etag, wait, seen=now)
+        self._get_job = _Job("get", etag, max(0, int(wait or 0)), seen=now)
         self._offered()
         self._cond.notify_all()
 
@@ -287,26 +271,7 @@ class BackgroundClient(object):
             with self._cond:
                 self._running = None
                 self._finish(job, outcome)
-                self._renew(job, outcome)
                 self._cond.notify_all()
-
-    def _renew(self, job, outcome):
-        """A long-poll that ended with 304: ask again at once (see the module docstring);
-        its staleness counts from when the caller next sees it under way."""
-        if (
-            job.kind == "get"
-            and job.wait > 0
-            and isinstance(outcome, PlanResponse)
-            and outcome.status == 304
-            and self._get_job is None
-            and not self._outbox
-            and not self._hold
-            and not self._closed
-            and self._renewals < RENEWALS
-        ):
-            self._renewals += 1
-            self._result = None
-            self._get_job = _Job("get", job.etag, job.wait)
 
     def _next_job(self):
         if self._hold:
